@@ -1,0 +1,144 @@
+//! `hopscope import`: walk the inputs, detect each file's format, run its parser.
+
+mod detect;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use detect::Format;
+
+use crate::error::{Error, Result};
+use crate::output::{BatchSink, FileCtx, Output, Rejection};
+use crate::{cwlogs, lambda_logs, metrics, otel, xray};
+
+/// Options of one import run.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Log group for inputs that do not name one.
+    pub log_group: Option<String>,
+    /// Rows per table buffered before a batch is written.
+    pub batch_rows: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self { log_group: None, batch_rows: 64 * 1024 }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default)]
+pub struct ImportSummary {
+    pub files: usize,
+    /// Files per detected format.
+    pub formats: Vec<(Format, usize)>,
+    pub records: usize,
+    pub rejected: usize,
+    /// The first rejections, with file, record and reason.
+    pub rejections: Vec<Rejection>,
+    pub elapsed: Duration,
+}
+
+/// Every file under `inputs` (directories are walked in name order; hidden files are skipped).
+pub fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        walk(input, &mut files)?;
+    }
+    Ok(files)
+}
+
+fn walk(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    if !meta.is_dir() {
+        files.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|source| Error::Read { path: path.into(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        walk(&entry, files)?;
+    }
+    Ok(())
+}
+
+/// Reads a file, decompressing gzip (by magic number, whatever the name).
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(bytes.len() * 8);
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|source| Error::Read { path: path.into(), source })?;
+        return Ok(out);
+    }
+    Ok(bytes)
+}
+
+/// Imports `files` into `sink`, calling `progress(bytes_done)` after each file.
+pub fn import_files(
+    files: &[PathBuf],
+    opts: &ImportOptions,
+    sink: &mut dyn BatchSink,
+    mut progress: impl FnMut(u64),
+) -> Result<ImportSummary> {
+    let started = Instant::now();
+    let mut out = Output::new(sink, opts.batch_rows);
+    let mut summary = ImportSummary::default();
+    for path in files {
+        let bytes = read_input(path)?;
+        let shown = path.display().to_string();
+        let ctx = FileCtx { path: &shown, log_group: opts.log_group.as_deref() };
+        let format = import_bytes(&bytes, &ctx, &mut out)?;
+        match summary.formats.iter_mut().find(|(f, _)| *f == format) {
+            Some((_, n)) => *n += 1,
+            None => summary.formats.push((format, 1)),
+        }
+        summary.files += 1;
+        out.flush_full()?;
+        progress(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+    }
+    out.flush_all()?;
+    summary.records = out.records;
+    summary.rejected = out.rejected();
+    summary.rejections = out.rejections().to_vec();
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Detects the format of one input and parses it into `out`. Returns the detected format.
+pub fn import_bytes(bytes: &[u8], ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Result<Format> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            out.records += 1;
+            out.reject(ctx, "file", format!("not UTF-8 text ({e}); hopscope imports JSON and text, optionally gzipped"));
+            return Ok(Format::Unsupported);
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let format = detect::detect(text);
+    match format {
+        Format::BatchGetTraces => xray::import_batch_get_traces(text, ctx, out)?,
+        Format::SegmentDocuments => xray::import_segment_documents(text, ctx, out)?,
+        Format::DaemonPayloads => xray::import_daemon_payloads(text, ctx, out)?,
+        Format::OtelSpans => otel::import(text, ctx, out)?,
+        Format::LogEvents => cwlogs::import(text, ctx, out)?,
+        Format::LambdaLogText => lambda_logs::import_text(text, ctx, out)?,
+        Format::MetricData => metrics::import(text, ctx, out)?,
+        Format::Known(what) => {
+            out.records += 1;
+            out.reject(ctx, "file", format!("{what}: nothing to import from it ({})", detect::known_hint(what)));
+        }
+        Format::Unsupported => {
+            out.records += 1;
+            out.reject(ctx, "file", detect::UNSUPPORTED_HINT);
+        }
+    }
+    Ok(format)
+}

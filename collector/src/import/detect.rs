@@ -1,0 +1,184 @@
+//! Format detection: by the shape of the document, never by the file name.
+
+use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+
+/// The input formats hopscope imports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    /// `{"Traces": [{"Id", "Segments": [{"Id", "Document"}]}]}`, Documents as strings or objects.
+    BatchGetTraces,
+    /// One segment document, a JSON array of them, or NDJSON.
+    SegmentDocuments,
+    /// X-Ray daemon UDP payloads: `{"format": "json", "version": 1}` + newline + document.
+    DaemonPayloads,
+    /// OpenTelemetry spans as Transaction Search stores them in `aws/spans`.
+    OtelSpans,
+    /// CloudWatch Logs events: FilterLogEvents / GetLogEvents answers, subscription payloads,
+    /// PutLogEvents input, plain arrays of events.
+    LogEvents,
+    /// Lambda log output as text, including the JSON log format, one record per line.
+    LambdaLogText,
+    /// GetMetricData / GetMetricStatistics answers.
+    MetricData,
+    /// A recognised AWS document that holds no rows for hopscope (e.g. GetServiceGraph).
+    Known(&'static str),
+    Unsupported,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Format::BatchGetTraces => "BatchGetTraces response",
+            Format::SegmentDocuments => "segment documents",
+            Format::DaemonPayloads => "X-Ray daemon payloads",
+            Format::OtelSpans => "OTel spans (aws/spans)",
+            Format::LogEvents => "CloudWatch Logs events",
+            Format::LambdaLogText => "Lambda log text",
+            Format::MetricData => "CloudWatch metric data",
+            Format::Known(what) => what,
+            Format::Unsupported => "unsupported",
+        };
+        f.write_str(name)
+    }
+}
+
+pub const UNSUPPORTED_HINT: &str = "format not recognised: hopscope imports BatchGetTraces responses, X-Ray segment documents (JSON, NDJSON or daemon payloads), aws/spans OTel spans, CloudWatch Logs events (FilterLogEvents, GetLogEvents, subscription payloads), Lambda log text and GetMetricData responses";
+
+pub fn known_hint(what: &str) -> &'static str {
+    match what {
+        "GetServiceGraph response" => "hopscope builds the service map from the traces themselves",
+        "GetTraceSummaries response" => "summaries hold no segments; import the BatchGetTraces response for those ids",
+        "PutTraceSegments response" => "it only lists segments X-Ray did not accept",
+        _ => "it is a request or a projection, not data",
+    }
+}
+
+pub fn detect(text: &str) -> Format {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with("{\"format\"") && trimmed.contains("\"version\"") {
+        let first_line = trimmed.lines().next().unwrap_or("");
+        if first_line.trim_end().ends_with('}') && !first_line.contains("trace_id") {
+            return Format::DaemonPayloads;
+        }
+    }
+    match trimmed.as_bytes().first() {
+        Some(b'{') => match serde_json::from_str::<TopKeys>(trimmed) {
+            Ok(keys) => classify(&keys),
+            // Not one JSON document: NDJSON, or text that starts with a JSON record.
+            Err(_) => detect_lines(trimmed),
+        },
+        Some(b'[') => match serde_json::from_str::<FirstElementKeys>(trimmed) {
+            Ok(FirstElementKeys(Some(keys))) => match classify(&keys) {
+                Format::Known("PutLogEvents input") => Format::LogEvents,
+                f => f,
+            },
+            Ok(FirstElementKeys(None)) => Format::Known("empty JSON array"),
+            Err(_) => Format::Unsupported,
+        },
+        Some(_) => Format::LambdaLogText,
+        None => Format::Known("empty file"),
+    }
+}
+
+/// NDJSON of segments or spans is classified by its first line; anything else is log text.
+fn detect_lines(text: &str) -> Format {
+    let first = text.lines().next().unwrap_or("");
+    match serde_json::from_str::<TopKeys>(first).map(|k| classify(&k)) {
+        Ok(f @ (Format::SegmentDocuments | Format::OtelSpans)) => f,
+        _ => Format::LambdaLogText,
+    }
+}
+
+fn classify(k: &TopKeys) -> Format {
+    let has = |name: &str| k.0.iter().any(|key| key == name);
+    if has("Traces") {
+        Format::BatchGetTraces
+    } else if has("trace_id") || (has("id") && has("start_time") && has("name")) {
+        Format::SegmentDocuments
+    } else if has("traceId") && has("spanId") {
+        Format::OtelSpans
+    } else if has("MetricDataResults") || has("Datapoints") {
+        Format::MetricData
+    } else if has("events") || has("logEvents") || has("awslogs") || has("Records") || has("records") {
+        Format::LogEvents
+    } else if has("timestamp") && has("message") && (has("ingestionTime") || has("id") || has("eventId") || has("logStreamName")) {
+        Format::LogEvents
+    } else if has("timestamp") && has("message") && k.0.len() == 2 {
+        Format::Known("PutLogEvents input")
+    } else if (has("time") && has("type") && has("record")) || has("requestId") || has("level") || has("function_request_id") {
+        Format::LambdaLogText
+    } else if has("Services") {
+        Format::Known("GetServiceGraph response")
+    } else if has("TraceSummaries") {
+        Format::Known("GetTraceSummaries response")
+    } else if has("UnprocessedTraceSegments") {
+        Format::Known("PutTraceSegments response")
+    } else if has("MetricDataQueries") {
+        Format::Known("GetMetricData request")
+    } else {
+        Format::Unsupported
+    }
+}
+
+/// The keys of a JSON object, values skipped.
+struct TopKeys(Vec<String>);
+
+impl<'de> Deserialize<'de> for TopKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> Visitor<'de> for Keys {
+            type Value = TopKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopKeys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<IgnoredAny>()?;
+                    keys.push(key);
+                }
+                Ok(TopKeys(keys))
+            }
+        }
+        d.deserialize_map(Keys)
+    }
+}
+
+/// The keys of the first element of a JSON array (the rest is only validated).
+struct FirstElementKeys(Option<TopKeys>);
+
+impl<'de> Deserialize<'de> for FirstElementKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct First;
+        impl<'de> Visitor<'de> for First {
+            type Value = FirstElementKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<FirstElementKeys, A::Error> {
+                let first = seq.next_element::<TopKeys>()?;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstElementKeys(first))
+            }
+        }
+        d.deserialize_seq(First)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_by_shape() {
+        assert_eq!(detect(r#"{"Traces":[]}"#), Format::BatchGetTraces);
+        assert_eq!(detect("{\"format\": \"json\", \"version\": 1}\n{\"trace_id\":\"1-a-b\"}"), Format::DaemonPayloads);
+        assert_eq!(detect("{\"trace_id\":\"t\",\"id\":\"a\"}\n{\"trace_id\":\"t\",\"id\":\"b\"}"), Format::SegmentDocuments);
+        assert_eq!(detect("START RequestId: x Version: $LATEST"), Format::LambdaLogText);
+        assert_eq!(detect(r#"{"MetricDataResults":[]}"#), Format::MetricData);
+        assert_eq!(detect(r#"[{"timestamp":1,"message":"m"}]"#), Format::LogEvents);
+        assert_eq!(detect(r#"{"Services":[]}"#), Format::Known("GetServiceGraph response"));
+        assert_eq!(detect(r#"["a"]"#), Format::Unsupported);
+    }
+}

@@ -1,0 +1,19 @@
+//! Sources -> Arrow batches -> the store.
+//!
+//! Today the sources are files (`hopscope import`): X-Ray documents and API responses, CloudWatch
+//! Logs responses and Lambda log text, CloudWatch metric responses and OTel spans. Each parser is a
+//! pure function from text to rows; [`import`] detects formats and drives them, [`store`] writes
+//! the batches as Parquet, atomically and without duplicates.
+
+pub mod cwlogs;
+pub mod error;
+pub mod import;
+pub mod lambda_logs;
+pub mod metrics;
+pub mod otel;
+pub mod output;
+pub mod store;
+pub mod xray;
+
+pub use error::Error;
+pub use output::{FileCtx, Output, Rejection};

@@ -1,0 +1,131 @@
+//! Where parsers put what they read: row builders per table, and rejections.
+
+use std::fmt::Display;
+
+use arrow::array::RecordBatch;
+use hopscope_schema::lambda_invocations::LambdaInvocationBatchBuilder;
+use hopscope_schema::log_events::LogEventBatchBuilder;
+use hopscope_schema::metric_points::MetricPointBatchBuilder;
+use hopscope_schema::spans::SpanBatchBuilder;
+use hopscope_schema::{lambda_invocations, log_events, metric_points, spans};
+
+use crate::error::Result;
+
+/// What a parser knows about the file it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct FileCtx<'a> {
+    /// The file as the user named it, for messages.
+    pub path: &'a str,
+    /// Log group for inputs that do not carry one (FilterLogEvents answers, plain text).
+    pub log_group: Option<&'a str>,
+}
+
+/// One record that could not be imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub file: String,
+    /// Where in the file: `line 12`, `Traces[0].Segments[3]`, `events[7]`.
+    pub record: String,
+    pub reason: String,
+}
+
+impl Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.file, self.record, self.reason)
+    }
+}
+
+/// Receives finished batches (the store, or a test's Vec).
+pub trait BatchSink {
+    fn write(&mut self, table: &'static str, batch: RecordBatch) -> Result<()>;
+}
+
+impl BatchSink for Vec<(&'static str, RecordBatch)> {
+    fn write(&mut self, table: &'static str, batch: RecordBatch) -> Result<()> {
+        self.push((table, batch));
+        Ok(())
+    }
+}
+
+/// How many rejections are kept with their reasons; the rest are only counted.
+const KEPT_REJECTIONS: usize = 1000;
+
+/// Row builders for every table plus the rejections of the run. Parsers append rows and call
+/// [`Output::flush_full`] between records so memory stays bounded by the batch size.
+pub struct Output<'s> {
+    pub spans: SpanBatchBuilder,
+    pub log_events: LogEventBatchBuilder,
+    pub invocations: LambdaInvocationBatchBuilder,
+    pub metrics: MetricPointBatchBuilder,
+    sink: &'s mut dyn BatchSink,
+    batch_rows: usize,
+    rejections: Vec<Rejection>,
+    rejected: usize,
+    /// Records read, accepted or not (for the summary).
+    pub records: usize,
+}
+
+impl<'s> Output<'s> {
+    pub fn new(sink: &'s mut dyn BatchSink, batch_rows: usize) -> Self {
+        Self {
+            spans: Default::default(),
+            log_events: Default::default(),
+            invocations: Default::default(),
+            metrics: Default::default(),
+            sink,
+            batch_rows: batch_rows.max(1),
+            rejections: Vec::new(),
+            rejected: 0,
+            records: 0,
+        }
+    }
+
+    /// Counts one rejected record and keeps its reason.
+    pub fn reject(&mut self, ctx: &FileCtx<'_>, record: impl Display, reason: impl Display) {
+        self.rejected += 1;
+        if self.rejections.len() < KEPT_REJECTIONS {
+            self.rejections.push(Rejection {
+                file: ctx.path.to_string(),
+                record: record.to_string(),
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    pub fn rejected(&self) -> usize {
+        self.rejected
+    }
+
+    pub fn rejections(&self) -> &[Rejection] {
+        &self.rejections
+    }
+
+    /// Writes out every table whose builder holds a full batch.
+    pub fn flush_full(&mut self) -> Result<()> {
+        self.flush(false)
+    }
+
+    /// Writes out everything buffered.
+    pub fn flush_all(&mut self) -> Result<()> {
+        self.flush(true)
+    }
+
+    fn flush(&mut self, all: bool) -> Result<()> {
+        let n = self.batch_rows;
+        // Raw documents make span rows large: flush on bytes as well as rows.
+        let full = |len: usize, bytes: usize| len > 0 && (all || len >= n || bytes >= 64 << 20);
+        if full(self.spans.len(), self.spans.buffered_bytes()) {
+            self.sink.write(spans::TABLE, self.spans.finish())?;
+        }
+        if full(self.log_events.len(), self.log_events.buffered_bytes()) {
+            self.sink.write(log_events::TABLE, self.log_events.finish())?;
+        }
+        if full(self.invocations.len(), 0) {
+            self.sink.write(lambda_invocations::TABLE, self.invocations.finish())?;
+        }
+        if full(self.metrics.len(), 0) {
+            self.sink.write(metric_points::TABLE, self.metrics.finish())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,308 @@
+//! `spans`: one row per X-Ray segment and per subsegment at any depth (and per OTel span).
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder, UInt16Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use crate::types::{DictBuilder, dict_type, string_map_type, timestamp_type};
+use crate::MapColumnBuilder;
+
+pub const TABLE: &str = "spans";
+
+pub mod col {
+    pub const TRACE_ID: &str = "trace_id";
+    pub const ID: &str = "id";
+    pub const PARENT_ID: &str = "parent_id";
+    pub const SEGMENT_ID: &str = "segment_id";
+    pub const KIND: &str = "kind";
+    pub const NAME: &str = "name";
+    pub const NAMESPACE: &str = "namespace";
+    pub const ORIGIN: &str = "origin";
+    pub const SERVICE: &str = "service";
+    pub const SERVICE_TYPE: &str = "service_type";
+    pub const DEPTH: &str = "depth";
+    pub const START_TIME: &str = "start_time";
+    pub const END_TIME: &str = "end_time";
+    pub const DURATION_MS: &str = "duration_ms";
+    pub const IN_PROGRESS: &str = "in_progress";
+    pub const ERROR: &str = "error";
+    pub const FAULT: &str = "fault";
+    pub const THROTTLE: &str = "throttle";
+    pub const HTTP_METHOD: &str = "http_method";
+    pub const HTTP_URL: &str = "http_url";
+    pub const HTTP_STATUS: &str = "http_status";
+    pub const HTTP_CONTENT_LENGTH: &str = "http_content_length";
+    pub const AWS_OPERATION: &str = "aws_operation";
+    pub const AWS_REGION: &str = "aws_region";
+    pub const AWS_REQUEST_ID: &str = "aws_request_id";
+    pub const AWS_ACCOUNT_ID: &str = "aws_account_id";
+    pub const AWS_RESOURCE: &str = "aws_resource";
+    pub const RESOURCE_ARN: &str = "resource_arn";
+    pub const SQL_URL: &str = "sql_url";
+    pub const SQL_DATABASE_TYPE: &str = "sql_database_type";
+    pub const SQL_SANITIZED_QUERY: &str = "sql_sanitized_query";
+    pub const CAUSE_TYPE: &str = "cause_type";
+    pub const CAUSE_MESSAGE: &str = "cause_message";
+    pub const ANNOTATIONS: &str = "annotations";
+    pub const METADATA: &str = "metadata";
+    pub const USER: &str = "user";
+    pub const RAW: &str = "raw";
+}
+
+/// `kind` values.
+pub mod kind {
+    pub const SEGMENT: &str = "segment";
+    pub const SUBSEGMENT: &str = "subsegment";
+    pub const INFERRED: &str = "inferred";
+    /// A span imported from OpenTelemetry (`aws/spans`), not an X-Ray document.
+    pub const OTEL: &str = "otel";
+}
+
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    use col::*;
+    let s = |name| Field::new(name, DataType::Utf8, true);
+    let d = |name| Field::new(name, dict_type(), true);
+    let b = |name| Field::new(name, DataType::Boolean, false);
+    Arc::new(Schema::new(vec![
+        Field::new(TRACE_ID, DataType::Utf8, false),
+        Field::new(ID, DataType::Utf8, false),
+        s(PARENT_ID),
+        Field::new(SEGMENT_ID, DataType::Utf8, false),
+        Field::new(KIND, dict_type(), false),
+        Field::new(NAME, DataType::Utf8, false),
+        d(NAMESPACE),
+        d(ORIGIN),
+        Field::new(SERVICE, dict_type(), false),
+        d(SERVICE_TYPE),
+        Field::new(DEPTH, DataType::UInt16, false),
+        Field::new(START_TIME, timestamp_type(), false),
+        Field::new(END_TIME, timestamp_type(), true),
+        Field::new(DURATION_MS, DataType::Float64, true),
+        b(IN_PROGRESS),
+        b(ERROR),
+        b(FAULT),
+        b(THROTTLE),
+        d(HTTP_METHOD),
+        s(HTTP_URL),
+        Field::new(HTTP_STATUS, DataType::UInt16, true),
+        Field::new(HTTP_CONTENT_LENGTH, DataType::Int64, true),
+        d(AWS_OPERATION),
+        d(AWS_REGION),
+        s(AWS_REQUEST_ID),
+        d(AWS_ACCOUNT_ID),
+        s(AWS_RESOURCE),
+        s(RESOURCE_ARN),
+        s(SQL_URL),
+        d(SQL_DATABASE_TYPE),
+        s(SQL_SANITIZED_QUERY),
+        s(CAUSE_TYPE),
+        s(CAUSE_MESSAGE),
+        Field::new(ANNOTATIONS, string_map_type(), true),
+        s(METADATA),
+        s(USER),
+        s(RAW),
+    ]))
+});
+
+pub fn schema() -> SchemaRef {
+    SCHEMA.clone()
+}
+
+/// One span, borrowing its strings from the parsed document.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanRow<'a> {
+    pub trace_id: &'a str,
+    pub id: &'a str,
+    pub parent_id: Option<&'a str>,
+    pub segment_id: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub namespace: Option<&'a str>,
+    pub origin: Option<&'a str>,
+    pub service: &'a str,
+    pub service_type: Option<&'a str>,
+    pub depth: u16,
+    /// Epoch microseconds.
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    pub in_progress: bool,
+    pub error: bool,
+    pub fault: bool,
+    pub throttle: bool,
+    pub http_method: Option<&'a str>,
+    pub http_url: Option<&'a str>,
+    pub http_status: Option<u16>,
+    pub http_content_length: Option<i64>,
+    pub aws_operation: Option<&'a str>,
+    pub aws_region: Option<&'a str>,
+    pub aws_request_id: Option<&'a str>,
+    pub aws_account_id: Option<&'a str>,
+    pub aws_resource: Option<&'a str>,
+    pub resource_arn: Option<&'a str>,
+    pub sql_url: Option<&'a str>,
+    pub sql_database_type: Option<&'a str>,
+    pub sql_sanitized_query: Option<&'a str>,
+    pub cause_type: Option<&'a str>,
+    pub cause_message: Option<&'a str>,
+    pub annotations: Vec<(&'a str, &'a str)>,
+    pub metadata: Option<&'a str>,
+    pub user: Option<&'a str>,
+    pub raw: Option<&'a str>,
+}
+
+impl SpanRow<'_> {
+    /// Duration in milliseconds, when the span has ended.
+    pub fn duration_ms(&self) -> Option<f64> {
+        self.end_time.map(|end| (end - self.start_time) as f64 / 1000.0)
+    }
+}
+
+/// Appends [`SpanRow`]s column by column.
+#[derive(Default)]
+pub struct SpanBatchBuilder {
+    trace_id: StringBuilder,
+    id: StringBuilder,
+    parent_id: StringBuilder,
+    segment_id: StringBuilder,
+    kind: DictBuilder,
+    name: StringBuilder,
+    namespace: DictBuilder,
+    origin: DictBuilder,
+    service: DictBuilder,
+    service_type: DictBuilder,
+    depth: UInt16Builder,
+    start_time: TimestampMicrosecondBuilder,
+    end_time: TimestampMicrosecondBuilder,
+    duration_ms: Float64Builder,
+    in_progress: BooleanBuilder,
+    error: BooleanBuilder,
+    fault: BooleanBuilder,
+    throttle: BooleanBuilder,
+    http_method: DictBuilder,
+    http_url: StringBuilder,
+    http_status: UInt16Builder,
+    http_content_length: Int64Builder,
+    aws_operation: DictBuilder,
+    aws_region: DictBuilder,
+    aws_request_id: StringBuilder,
+    aws_account_id: DictBuilder,
+    aws_resource: StringBuilder,
+    resource_arn: StringBuilder,
+    sql_url: StringBuilder,
+    sql_database_type: DictBuilder,
+    sql_sanitized_query: StringBuilder,
+    cause_type: StringBuilder,
+    cause_message: StringBuilder,
+    annotations: MapColumnBuilder,
+    metadata: StringBuilder,
+    user: StringBuilder,
+    raw: StringBuilder,
+    rows: usize,
+}
+
+impl SpanBatchBuilder {
+    pub fn append(&mut self, r: &SpanRow<'_>) {
+        self.trace_id.append_value(r.trace_id);
+        self.id.append_value(r.id);
+        self.parent_id.append_option(r.parent_id);
+        self.segment_id.append_value(r.segment_id);
+        self.kind.append_value(r.kind);
+        self.name.append_value(r.name);
+        self.namespace.append_option(r.namespace);
+        self.origin.append_option(r.origin);
+        self.service.append_value(r.service);
+        self.service_type.append_option(r.service_type);
+        self.depth.append_value(r.depth);
+        self.start_time.append_value(r.start_time);
+        self.end_time.append_option(r.end_time);
+        self.duration_ms.append_option(r.duration_ms());
+        self.in_progress.append_value(r.in_progress);
+        self.error.append_value(r.error);
+        self.fault.append_value(r.fault);
+        self.throttle.append_value(r.throttle);
+        self.http_method.append_option(r.http_method);
+        self.http_url.append_option(r.http_url);
+        self.http_status.append_option(r.http_status);
+        self.http_content_length.append_option(r.http_content_length);
+        self.aws_operation.append_option(r.aws_operation);
+        self.aws_region.append_option(r.aws_region);
+        self.aws_request_id.append_option(r.aws_request_id);
+        self.aws_account_id.append_option(r.aws_account_id);
+        self.aws_resource.append_option(r.aws_resource);
+        self.resource_arn.append_option(r.resource_arn);
+        self.sql_url.append_option(r.sql_url);
+        self.sql_database_type.append_option(r.sql_database_type);
+        self.sql_sanitized_query.append_option(r.sql_sanitized_query);
+        self.cause_type.append_option(r.cause_type);
+        self.cause_message.append_option(r.cause_message);
+        self.annotations.append(r.annotations.iter().copied());
+        self.metadata.append_option(r.metadata);
+        self.user.append_option(r.user);
+        self.raw.append_option(r.raw);
+        self.rows += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Bytes of string data buffered so far; callers flush on it to bound memory.
+    pub fn buffered_bytes(&self) -> usize {
+        self.raw.values_slice().len() + self.metadata.values_slice().len() + self.rows * 160
+    }
+
+    pub fn finish(&mut self) -> RecordBatch {
+        let ts = |b: &mut TimestampMicrosecondBuilder| -> ArrayRef {
+            Arc::new(b.finish().with_timezone("UTC"))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.trace_id.finish()),
+            Arc::new(self.id.finish()),
+            Arc::new(self.parent_id.finish()),
+            Arc::new(self.segment_id.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.name.finish()),
+            Arc::new(self.namespace.finish()),
+            Arc::new(self.origin.finish()),
+            Arc::new(self.service.finish()),
+            Arc::new(self.service_type.finish()),
+            Arc::new(self.depth.finish()),
+            ts(&mut self.start_time),
+            ts(&mut self.end_time),
+            Arc::new(self.duration_ms.finish()),
+            Arc::new(self.in_progress.finish()),
+            Arc::new(self.error.finish()),
+            Arc::new(self.fault.finish()),
+            Arc::new(self.throttle.finish()),
+            Arc::new(self.http_method.finish()),
+            Arc::new(self.http_url.finish()),
+            Arc::new(self.http_status.finish()),
+            Arc::new(self.http_content_length.finish()),
+            Arc::new(self.aws_operation.finish()),
+            Arc::new(self.aws_region.finish()),
+            Arc::new(self.aws_request_id.finish()),
+            Arc::new(self.aws_account_id.finish()),
+            Arc::new(self.aws_resource.finish()),
+            Arc::new(self.resource_arn.finish()),
+            Arc::new(self.sql_url.finish()),
+            Arc::new(self.sql_database_type.finish()),
+            Arc::new(self.sql_sanitized_query.finish()),
+            Arc::new(self.cause_type.finish()),
+            Arc::new(self.cause_message.finish()),
+            self.annotations.finish(),
+            Arc::new(self.metadata.finish()),
+            Arc::new(self.user.finish()),
+            Arc::new(self.raw.finish()),
+        ];
+        self.rows = 0;
+        RecordBatch::try_new(schema(), columns).expect("builders follow the spans schema")
+    }
+}

@@ -1,0 +1,90 @@
+//! Arrow types shared by the tables, and the small builders arrow does not provide.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, MapArray, MapBuilder, MapFieldNames, StringBuilder};
+use arrow::datatypes::{DataType, Field, Int32Type, TimeUnit};
+
+/// Every timestamp in the store: microseconds since the epoch, in UTC.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// Low-cardinality strings (service, origin, region, ...) are dictionary-encoded.
+pub(crate) fn dict_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+pub(crate) type DictBuilder = arrow::array::StringDictionaryBuilder<Int32Type>;
+
+/// `Map<Utf8, Utf8>` as used by annotations and dimensions.
+pub(crate) fn string_map_type() -> DataType {
+    let entries = Field::new(
+        "entries",
+        DataType::Struct(
+            vec![
+                Field::new("keys", DataType::Utf8, false),
+                Field::new("values", DataType::Utf8, true),
+            ]
+            .into(),
+        ),
+        false,
+    );
+    DataType::Map(Arc::new(entries), false)
+}
+
+/// Epoch seconds (as X-Ray writes them) to epoch microseconds, rounded to the nearest microsecond
+/// so that float noise such as `1533928226.6130002` lands on the intended value.
+pub fn micros_from_secs(secs: f64) -> i64 {
+    (secs * 1_000_000.0).round() as i64
+}
+
+/// Builds a `Map<Utf8, Utf8>` column one row at a time.
+pub struct MapColumnBuilder(MapBuilder<StringBuilder, StringBuilder>);
+
+impl Default for MapColumnBuilder {
+    fn default() -> Self {
+        let names = MapFieldNames {
+            entry: "entries".into(),
+            key: "keys".into(),
+            value: "values".into(),
+        };
+        Self(MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new()))
+    }
+}
+
+impl MapColumnBuilder {
+    /// Appends one row holding `entries`.
+    pub fn append<'a>(&mut self, entries: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (k, v) in entries {
+            self.0.keys().append_value(k);
+            self.0.values().append_value(v);
+        }
+        self.0.append(true).expect("keys and values are appended in pairs");
+    }
+
+    pub fn finish(&mut self) -> ArrayRef {
+        let map: MapArray = self.0.finish();
+        // MapBuilder marks values nullable and keys non-null, which is the declared type.
+        Arc::new(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_noise_rounds_to_the_intended_microsecond() {
+        assert_eq!(micros_from_secs(1533928226.6130002), 1_533_928_226_613_000);
+        assert_eq!(micros_from_secs(1.478293361271E9), 1_478_293_361_271_000);
+    }
+
+    #[test]
+    fn map_builder_matches_declared_type() {
+        let mut b = MapColumnBuilder::default();
+        b.append([("k", "v")]);
+        b.append([]);
+        assert_eq!(b.finish().data_type(), &string_map_type());
+    }
+}
