@@ -1,1 +1,7 @@
-//! placeholder
+//! The analyzer: a DataFusion session over the store. [`session`] decides the SQL surface.
+
+pub mod error;
+pub mod session;
+
+pub use error::Error;
+pub use session::{Session, TableInfo};

@@ -11,6 +11,10 @@ use crate::types::{DictBuilder, dict_type, timestamp_type};
 
 pub const TABLE: &str = "lambda_invocations";
 
+/// Natural key: Lambda request ids are unique.
+pub const KEY: &[&str] = &[col::REQUEST_ID];
+pub const TIME: &str = col::TIMESTAMP;
+
 pub mod col {
     pub const FUNCTION: &str = "function";
     pub const VERSION: &str = "version";

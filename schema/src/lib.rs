@@ -20,12 +20,28 @@ use arrow::datatypes::SchemaRef;
 /// refuse stores written with a newer version and say so.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The tables kept as Parquet in the store, with their schemas.
-pub fn stored_tables() -> Vec<(&'static str, SchemaRef)> {
-    vec![
-        (spans::TABLE, spans::schema()),
-        (log_events::TABLE, log_events::schema()),
-        (lambda_invocations::TABLE, lambda_invocations::schema()),
-        (metric_points::TABLE, metric_points::schema()),
-    ]
+/// A table kept as Parquet in the store.
+#[derive(Debug, Clone)]
+pub struct StoredTable {
+    pub name: &'static str,
+    pub schema: SchemaRef,
+    /// Columns whose values identify a row; the store keeps one row per key.
+    pub key: &'static [&'static str],
+    /// Event-time column that places a row in its hour partition.
+    pub time: &'static str,
+}
+
+/// The tables kept as Parquet in the store.
+pub fn stored_tables() -> Vec<StoredTable> {
+    macro_rules! table {
+        ($m:ident) => {
+            StoredTable { name: $m::TABLE, schema: $m::schema(), key: $m::KEY, time: $m::TIME }
+        };
+    }
+    vec![table!(spans), table!(log_events), table!(lambda_invocations), table!(metric_points)]
+}
+
+/// The stored table called `name`.
+pub fn stored_table(name: &str) -> Option<StoredTable> {
+    stored_tables().into_iter().find(|t| t.name == name)
 }

@@ -9,6 +9,10 @@ use crate::types::{DictBuilder, dict_type, timestamp_type};
 
 pub const TABLE: &str = "log_events";
 
+/// Natural key: CloudWatch event ids are unique within a log group.
+pub const KEY: &[&str] = &[col::LOG_GROUP, col::EVENT_ID];
+pub const TIME: &str = col::TIMESTAMP;
+
 pub mod col {
     pub const LOG_GROUP: &str = "log_group";
     pub const LOG_STREAM: &str = "log_stream";

@@ -10,6 +10,10 @@ use crate::types::{DictBuilder, dict_type, string_map_type, timestamp_type};
 
 pub const TABLE: &str = "metric_points";
 
+/// Natural key: one value per metric, dimensions, statistic and timestamp.
+pub const KEY: &[&str] = &[col::NAMESPACE, col::METRIC, col::DIMENSIONS, col::STATISTIC, col::LABEL, col::TIMESTAMP];
+pub const TIME: &str = col::TIMESTAMP;
+
 pub mod col {
     pub const NAMESPACE: &str = "namespace";
     pub const METRIC: &str = "metric";

@@ -13,6 +13,11 @@ use crate::MapColumnBuilder;
 
 pub const TABLE: &str = "spans";
 
+/// Natural key: a span is one (trace_id, id); importing it again changes nothing.
+pub const KEY: &[&str] = &[col::TRACE_ID, col::ID];
+/// The event time that places a row in its hour partition.
+pub const TIME: &str = col::START_TIME;
+
 pub mod col {
     pub const TRACE_ID: &str = "trace_id";
     pub const ID: &str = "id";

@@ -1,0 +1,60 @@
+//! Command-line surface: global options and one module per command.
+
+mod import;
+mod output;
+mod sql;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// Observability pipeline and trace analyzer for AWS serverless systems: X-Ray traces, Lambda
+/// logs and CloudWatch metrics in one local Parquet store, queried with SQL.
+#[derive(Debug, Parser)]
+#[command(name = "hopscope", version, propagate_version = true)]
+pub struct Cli {
+    /// Store directory [default: the user's data directory, e.g. ~/.local/share/hopscope/store]
+    #[arg(long, global = true, env = "HOPSCOPE_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
+    /// Log filter for diagnostics on stderr (e.g. `debug`, `hopscope_collector=trace`)
+    #[arg(long, global = true, env = "HOPSCOPE_LOG", default_value = "warn", value_name = "FILTER")]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import files into the store (format detected per file; directories are walked; gzip is read)
+    Import(import::ImportArgs),
+    /// Run SQL over the store's tables; with no query, open an interactive shell
+    Sql(sql::SqlArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    init_logging(&cli.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let store = || cli.store.clone().map_or_else(default_store, Ok);
+    match cli.command {
+        Command::Import(args) => import::run(&store()?, args),
+        Command::Sql(args) => runtime.block_on(sql::run(&store()?, args)),
+    }
+}
+
+fn default_store() -> anyhow::Result<PathBuf> {
+    let data = dirs::data_dir().context("no data directory for this user: pass --store DIR or set HOPSCOPE_STORE")?;
+    Ok(data.join("hopscope").join("store"))
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .init();
+}

@@ -1,0 +1,67 @@
+//! `hopscope demo`: the embedded sample scenarios, imported into a store and summarised.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use hopscope_analyzer::Session;
+use hopscope_collector::import::ImportOptions;
+use hopscope_collector::store::Store;
+
+use super::output::{self, Format};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Traces per scenario
+    #[arg(long, default_value_t = 300)]
+    pub traces: usize,
+
+    /// Random seed of the generator
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Per Lambda function: invocations, cold starts, timeouts, errors and duration percentiles.
+const FUNCTIONS_SQL: &str = "
+SELECT function, count(*) AS invocations,
+       count(init_ms) AS cold_starts,
+       sum(CASE WHEN status = 'timeout' THEN 1 ELSE 0 END) AS timeouts,
+       sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors,
+       round(approx_percentile_cont(duration_ms, 0.5), 1) AS p50_ms,
+       round(approx_percentile_cont(duration_ms, 0.99), 1) AS p99_ms
+FROM lambda_invocations GROUP BY function ORDER BY p99_ms DESC";
+
+/// Per downstream node (AWS resources, hosts, databases): calls and how they went.
+const DOWNSTREAM_SQL: &str = "
+SELECT service, count(*) AS calls,
+       sum(CASE WHEN throttle THEN 1 ELSE 0 END) AS throttled,
+       sum(CASE WHEN fault THEN 1 ELSE 0 END) AS faults,
+       sum(CASE WHEN in_progress THEN 1 ELSE 0 END) AS unfinished,
+       round(approx_percentile_cont(duration_ms, 0.99), 1) AS p99_ms
+FROM spans WHERE kind = 'subsegment' AND namespace IN ('aws', 'remote')
+GROUP BY service ORDER BY p99_ms DESC LIMIT 15";
+
+pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let store_dir = store.clone().unwrap_or_else(|| scratch.path().join("store"));
+    let samples = scratch.path().join("samples");
+    for name in hopscope_scenarios::SCENARIOS {
+        hopscope_scenarios::generate(name, args.traces, args.seed, &samples.join(name))?;
+    }
+    let store_handle = Store::open_or_create(&store_dir)?;
+    let mut writer = store_handle.writer();
+    let summary = super::import::import_into(&[samples], &ImportOptions::default(), &mut writer)?;
+    super::import::print_summary(&store_handle, &writer, &summary, 5);
+
+    let session = Session::open(&store_dir).await?;
+    println!("\nLambda functions, slowest p99 first:");
+    output::print(&session.collect(FUNCTIONS_SQL).await?, Format::Table)?;
+    println!("\nDownstream calls, slowest p99 first:");
+    output::print(&session.collect(DOWNSTREAM_SQL).await?, Format::Table)?;
+    match store {
+        Some(dir) => println!("\nExplore further: hopscope --store {} sql", dir.display()),
+        None => println!("\nThis store was temporary; `hopscope demo --store DIR` keeps it for `hopscope --store DIR sql`."),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,159 @@
+//! Printing query results: table, CSV, JSON, NDJSON, or a file by its extension.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use clap::ValueEnum;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned table (text from the data is stripped of control characters)
+    Table,
+    Csv,
+    /// One JSON array of row objects
+    Json,
+    /// One JSON object per line
+    Ndjson,
+}
+
+/// Removes control characters and escape sequences from text that came from outside (log lines,
+/// names, annotations) before it reaches a terminal; tabs and newlines become visible escapes.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            // ESC starts a terminal sequence: drop it along with its parameters.
+            '\u{1b}' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    while let Some(&n) = chars.peek() {
+                        chars.next();
+                        if ('@'..='~').contains(&n) {
+                            break;
+                        }
+                    }
+                }
+            }
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes `batches` to stdout in `format`.
+pub fn print(batches: &[RecordBatch], format: Format) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        Format::Table => {
+            let shown: Vec<RecordBatch> = batches.iter().map(sanitized).collect::<Result<_, _>>()?;
+            writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(&shown)?)?;
+        }
+        Format::Csv => write_csv(batches, &mut out)?,
+        Format::Json => write_json(batches, &mut out, false)?,
+        Format::Ndjson => write_json(batches, &mut out, true)?,
+    }
+    Ok(())
+}
+
+/// Writes `batches` to `path`; the format follows the extension (.parquet, .csv, .json, .ndjson).
+pub fn write_file(batches: &[RecordBatch], schema: Arc<Schema>, path: &Path) -> anyhow::Result<()> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    match ext.as_str() {
+        "parquet" => {
+            let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
+            for b in batches {
+                w.write(b)?;
+            }
+            w.close()?;
+        }
+        "csv" => write_csv(batches, &mut file)?,
+        "json" => write_json(batches, &mut file, false)?,
+        "ndjson" | "jsonl" => write_json(batches, &mut file, true)?,
+        other => bail!("--output {}: unknown extension {other:?}; use .parquet, .csv, .json or .ndjson", path.display()),
+    }
+    Ok(())
+}
+
+fn write_csv(batches: &[RecordBatch], out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(out);
+    for b in batches {
+        w.write(&flattened(b)?)?;
+    }
+    Ok(())
+}
+
+fn write_json(batches: &[RecordBatch], out: &mut dyn Write, lines: bool) -> anyhow::Result<()> {
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    if lines {
+        let mut w = arrow::json::LineDelimitedWriter::new(out);
+        w.write_batches(&refs)?;
+        w.finish()?;
+    } else {
+        let mut w = arrow::json::ArrayWriter::new(out);
+        w.write_batches(&refs)?;
+        w.finish()?;
+        writeln!(w.get_mut())?;
+    }
+    Ok(())
+}
+
+/// CSV has no nested values: maps, lists and structs become their text form.
+fn flattened(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+    map_columns(batch, |c| c.data_type().is_nested(), |s| s.to_string())
+}
+
+/// Strings (and nested values) with control characters stripped, for the terminal.
+fn sanitized(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+    map_columns(
+        batch,
+        |c| c.data_type().is_nested() || matches!(c.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _)),
+        sanitize,
+    )
+}
+
+fn map_columns(
+    batch: &RecordBatch,
+    select: impl Fn(&ArrayRef) -> bool,
+    text: impl Fn(&str) -> String,
+) -> anyhow::Result<RecordBatch> {
+    let options = FormatOptions::default();
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !select(column) {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let f = ArrayFormatter::try_new(column.as_ref(), &options)?;
+        let values: StringArray = (0..column.len())
+            .map(|i| column.is_valid(i).then(|| text(&f.value(i).to_string())))
+            .collect();
+        fields.push(Field::new(field.name(), DataType::Utf8, true));
+        columns.push(Arc::new(values) as ArrayRef);
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_drops_escapes_and_shows_whitespace() {
+        assert_eq!(sanitize("a\u{1b}[31mred\u{1b}[0m\tb\n\u{7}"), "ared\\tb\\n");
+    }
+}
