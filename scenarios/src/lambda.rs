@@ -155,7 +155,7 @@ impl LogStream {
         })
         .expect("header serializes");
         // Reopen the object to append the events array, written as they happen.
-        write_or(&path, &mut w, header[..header.len() - 1].as_bytes())?;
+        write_or(&path, &mut w, &header.as_bytes()[..header.len() - 1])?;
         write_or(&path, &mut w, b",\"logEvents\":[\n")?;
         Ok(Self {
             path,

@@ -30,8 +30,8 @@ use crate::xray::TraceWriter;
 /// The scenario names [`generate`] accepts.
 pub const SCENARIOS: &[&str] = &["dietician", "dragons", "chatbot", "etl", "users"];
 
-/// Traces per `traces/batch-NNNN.json`, the most a real BatchGetTraces answer carries in a page
-/// is far less, but files of this size keep the committed samples few and readable.
+/// Traces per `traces/batch-NNNN.json`: few files for the committed samples, each still small
+/// enough to read in an editor.
 const TRACES_PER_FILE: usize = 100;
 
 /// What one [`generate`] run wrote.
