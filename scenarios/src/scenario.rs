@@ -1,0 +1,101 @@
+//! The scenario file (`scenario.toml`): what happened, when, and what an analysis should find.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// One reference architecture with its incident, as written to `<out>/scenario.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// One of [`crate::SCENARIOS`].
+    pub name: String,
+    /// What the system does and what went wrong, in a sentence or two.
+    pub description: String,
+    /// The request path, hop by hop.
+    pub architecture: String,
+    /// The time range covered by the traces, logs and metrics.
+    pub window: TimeRange,
+    /// When the incident is active; it always ends with the window.
+    pub incident: TimeRange,
+    /// The hop an analysis should blame.
+    pub culprit: Culprit,
+    /// What an engineer should see in traces, logs and metrics.
+    pub expected: Vec<String>,
+}
+
+/// A half-open time range `[start, end)`, written as RFC 3339.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeRange {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl TimeRange {
+    pub(crate) fn start_us(&self) -> i64 {
+        self.start.timestamp_micros()
+    }
+
+    pub(crate) fn end_us(&self) -> i64 {
+        self.end.timestamp_micros()
+    }
+
+    pub(crate) fn contains_us(&self, t: i64) -> bool {
+        (self.start_us()..self.end_us()).contains(&t)
+    }
+}
+
+/// The culprit hop, named as service-map nodes: a segment's `name`, `<name>:<resource>` for an
+/// AWS SDK subsegment with a known resource, the host for a remote HTTP call, the subsegment
+/// name for SQL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Culprit {
+    pub caller: String,
+    pub callee: String,
+    pub cause: Cause,
+}
+
+/// Why the culprit hop misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The callee answers, but slowly.
+    SlowDependency,
+    /// The callee's Lambda sandboxes start cold (Initialization / Init Duration).
+    ColdStart,
+    /// The callee never answers and the caller's Lambda times out.
+    Timeout,
+    /// The callee rejects requests with throttling errors; the caller retries.
+    Throttle,
+}
+
+/// Reads and validates a `scenario.toml`.
+pub fn load_scenario(path: &Path) -> Result<Scenario, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let scenario: Scenario = toml::from_str(&text).map_err(|e| Error::Scenario {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    for (what, range) in [("window", scenario.window), ("incident", scenario.incident)] {
+        if range.start >= range.end {
+            return Err(Error::Scenario {
+                path: path.to_owned(),
+                reason: format!("{what} starts at or after its end"),
+            });
+        }
+    }
+    if scenario.incident.start < scenario.window.start
+        || scenario.incident.end > scenario.window.end
+    {
+        return Err(Error::Scenario {
+            path: path.to_owned(),
+            reason: "the incident is not inside the window".to_owned(),
+        });
+    }
+    Ok(scenario)
+}
