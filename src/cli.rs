@@ -1,5 +1,7 @@
 //! Command-line surface: global options and one module per command.
 
+mod demo;
+mod generate;
 mod import;
 mod output;
 mod sql;
@@ -33,6 +35,10 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Run SQL over the store's tables; with no query, open an interactive shell
     Sql(sql::SqlArgs),
+    /// Load the embedded sample scenarios into a store and show what they hold
+    Demo(demo::DemoArgs),
+    /// Generate a sample scenario's traces, logs and metrics (deterministic for a seed)
+    Gen(generate::GenArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -42,6 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Import(args) => import::run(&store()?, args),
         Command::Sql(args) => runtime.block_on(sql::run(&store()?, args)),
+        Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
+        Command::Gen(args) => generate::run(args),
     }
 }
 
