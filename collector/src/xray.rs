@@ -18,11 +18,16 @@ pub use document::SegmentDoc;
 pub use node::node_of;
 
 /// A BatchGetTraces response: `Traces[].Segments[].Document`, the Document a JSON-encoded string
-/// (as the API returns it) or an already-parsed object (as some tools save it).
+/// (as the API returns it) or an already-parsed object (as some tools save it). Dumps of one
+/// trace (`{"Id", "Segments"}`) or one segment entry (`{"Id", "Document"}`) are read too.
 #[derive(Deserialize)]
 struct BatchGetTraces<'a> {
     #[serde(rename = "Traces", borrow, default)]
     traces: Vec<TraceEntry<'a>>,
+    #[serde(rename = "Segments", borrow)]
+    segments: Option<Vec<SegmentEntry<'a>>>,
+    #[serde(rename = "Document", borrow)]
+    document: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -38,7 +43,7 @@ struct SegmentEntry<'a> {
 }
 
 pub fn import_batch_get_traces(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Result<()> {
-    let response: BatchGetTraces<'_> = match serde_json::from_str(text) {
+    let mut response: BatchGetTraces<'_> = match serde_json::from_str(text) {
         Ok(r) => r,
         Err(e) => {
             out.records += 1;
@@ -46,9 +51,16 @@ pub fn import_batch_get_traces(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'
             return Ok(());
         }
     };
+    if let Some(segments) = response.segments.take() {
+        response.traces.push(TraceEntry { segments });
+    }
+    if let Some(document) = response.document {
+        response.traces.push(TraceEntry { segments: vec![SegmentEntry { document: Some(document) }] });
+    }
+    let single = response.traces.len() == 1;
     for (t, trace) in response.traces.iter().enumerate() {
         for (s, segment) in trace.segments.iter().enumerate() {
-            let location = format!("Traces[{t}].Segments[{s}]");
+            let location = if single { format!("Segments[{s}]") } else { format!("Traces[{t}].Segments[{s}]") };
             let Some(document) = segment.document else {
                 out.records += 1;
                 out.reject(ctx, &location, "no Document");
@@ -93,7 +105,14 @@ pub fn import_segment_documents(text: &str, ctx: &FileCtx<'_>, out: &mut Output<
         return Ok(());
     }
     // A single (possibly pretty-printed) document is one record; otherwise one per line.
-    if serde_json::from_str::<&RawValue>(trimmed).is_ok() {
+    if let Err(e) = serde_json::from_str::<&RawValue>(trimmed) {
+        let first_line = trimmed.lines().next().unwrap_or("");
+        if serde_json::from_str::<&RawValue>(first_line).is_err() {
+            out.records += 1;
+            out.reject(ctx, "document", format!("not valid JSON: {e}"));
+            return Ok(());
+        }
+    } else {
         import_document(trimmed, "document", ctx, out);
         return Ok(());
     }

@@ -47,7 +47,7 @@ pub const UNSUPPORTED_HINT: &str = "format not recognised: hopscope imports Batc
 
 pub fn known_hint(what: &str) -> &'static str {
     match what {
-        "GetServiceGraph response" => "hopscope builds the service map from the traces themselves",
+        SERVICES => "hopscope builds the service map from the traces themselves",
         "GetTraceSummaries response" => "summaries hold no segments; import the BatchGetTraces response for those ids",
         "PutTraceSegments response" => "it only lists segments X-Ray did not accept",
         _ => "it is a request or a projection, not data",
@@ -81,18 +81,26 @@ pub fn detect(text: &str) -> Format {
     }
 }
 
-/// NDJSON of segments or spans is classified by its first line; anything else is log text.
+/// NDJSON of segments or spans is classified by its first line. A document that is not valid
+/// JSON goes to the parser of what it claims to be, which rejects it with the JSON error;
+/// anything else is log text.
 fn detect_lines(text: &str) -> Format {
     let first = text.lines().next().unwrap_or("");
     match serde_json::from_str::<TopKeys>(first).map(|k| classify(&k)) {
         Ok(f @ (Format::SegmentDocuments | Format::OtelSpans)) => f,
-        _ => Format::LambdaLogText,
+        Ok(_) => Format::LambdaLogText,
+        Err(_) if text.contains("\"Traces\"") || text.contains("\"Segments\"") => Format::BatchGetTraces,
+        Err(_) if text.contains("\"trace_id\"") => Format::SegmentDocuments,
+        Err(_) if text.contains("\"Services\"") => Format::Known(SERVICES),
+        Err(_) => Format::LambdaLogText,
     }
 }
 
+const SERVICES: &str = "X-Ray service list (GetServiceGraph response or root-cause excerpt)";
+
 fn classify(k: &TopKeys) -> Format {
     let has = |name: &str| k.0.iter().any(|key| key == name);
-    if has("Traces") {
+    if has("Traces") || has("Segments") || has("Document") {
         Format::BatchGetTraces
     } else if has("trace_id") || (has("id") && has("start_time") && has("name")) {
         Format::SegmentDocuments
@@ -109,7 +117,7 @@ fn classify(k: &TopKeys) -> Format {
     } else if (has("time") && has("type") && has("record")) || has("requestId") || has("level") || has("function_request_id") {
         Format::LambdaLogText
     } else if has("Services") {
-        Format::Known("GetServiceGraph response")
+        Format::Known(SERVICES)
     } else if has("TraceSummaries") {
         Format::Known("GetTraceSummaries response")
     } else if has("UnprocessedTraceSegments") {
@@ -178,7 +186,9 @@ mod tests {
         assert_eq!(detect("START RequestId: x Version: $LATEST"), Format::LambdaLogText);
         assert_eq!(detect(r#"{"MetricDataResults":[]}"#), Format::MetricData);
         assert_eq!(detect(r#"[{"timestamp":1,"message":"m"}]"#), Format::LogEvents);
-        assert_eq!(detect(r#"{"Services":[]}"#), Format::Known("GetServiceGraph response"));
+        assert_eq!(detect(r#"{"Services":[]}"#), Format::Known(SERVICES));
+        assert_eq!(detect("{\n \"trace_id\": \"1-a-b\",\n \"id\": 1,,\n}"), Format::SegmentDocuments);
+        assert_eq!(detect(r#"{"Id":"1-a-b","Segments":[]}"#), Format::BatchGetTraces);
         assert_eq!(detect(r#"["a"]"#), Format::Unsupported);
     }
 }

@@ -28,6 +28,11 @@ pub fn node_of<'a>(
         return Some((name.clone(), doc.origin.clone()));
     }
     match doc.namespace.as_deref() {
+        // A Lambda Invoke call is the edge into the called function, whose own AWS::Lambda
+        // segment is its child: both are that function's node.
+        Some("aws") if name.eq_ignore_ascii_case("lambda") && resource.is_some() => {
+            Some((Cow::Owned(resource.unwrap_or_default().to_string()), aws_type(name)))
+        }
         Some("aws") => Some((with_resource(), aws_type(name))),
         Some("remote") if doc.sql.is_some() => Some((name.clone(), Some(Cow::Borrowed("Database::SQL")))),
         Some("remote") => Some((name.clone(), Some(Cow::Borrowed("remote")))),
@@ -50,15 +55,16 @@ pub fn aws_resource<'n>(aws: &'n Aws<'_>) -> Option<&'n str> {
 
 /// The AWS resource type X-Ray shows for a call to the service `name`.
 fn aws_type(name: &str) -> Option<Cow<'static, str>> {
-    let t = match name {
-        "DynamoDB" => "AWS::DynamoDB::Table",
-        "S3" => "AWS::S3::Bucket",
-        "SQS" => "AWS::SQS::Queue",
-        "SNS" => "AWS::SNS",
-        "Lambda" => "AWS::Lambda",
-        "SSM" => "AWS::SimpleSystemsManagement",
-        "StepFunctions" | "SFN" => "AWS::StepFunctions::StateMachine",
-        other => return Some(Cow::Owned(format!("AWS::{other}"))),
+    // SDKs disagree on case (the Go SDK writes `dynamodb`).
+    let t = match name.to_ascii_lowercase().as_str() {
+        "dynamodb" => "AWS::DynamoDB::Table",
+        "s3" => "AWS::S3::Bucket",
+        "sqs" => "AWS::SQS::Queue",
+        "sns" => "AWS::SNS",
+        "lambda" => "AWS::Lambda",
+        "ssm" => "AWS::SimpleSystemsManagement",
+        "stepfunctions" | "sfn" => "AWS::StepFunctions::StateMachine",
+        _ => return Some(Cow::Owned(format!("AWS::{name}"))),
     };
     Some(Cow::Borrowed(t))
 }
@@ -82,6 +88,13 @@ mod tests {
     fn queue_urls_name_the_queue() {
         let d = doc(r#"{"namespace":"aws","aws":{"queue_url":"https://sqs.us-east-1.amazonaws.com/123/orders"}}"#);
         assert_eq!(node_of(&d, &Cow::Borrowed("SQS"), kind::SUBSEGMENT).unwrap().0, "SQS:orders");
+    }
+
+    #[test]
+    fn lambda_invokes_are_the_called_function() {
+        let d = doc(r#"{"namespace":"aws","aws":{"function_name":"listDragons","operation":"Invoke"}}"#);
+        let (service, t) = node_of(&d, &Cow::Borrowed("Lambda"), kind::SUBSEGMENT).unwrap();
+        assert_eq!((service.as_ref(), t.as_deref()), ("listDragons", Some("AWS::Lambda")));
     }
 
     #[test]
