@@ -45,3 +45,32 @@ pub fn stored_tables() -> Vec<StoredTable> {
 pub fn stored_table(name: &str) -> Option<StoredTable> {
     stored_tables().into_iter().find(|t| t.name == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any change to a table's columns shows up here in review (and may need a SCHEMA_VERSION bump).
+    #[test]
+    fn table_schemas() {
+        let mut text = String::new();
+        let all = stored_tables().into_iter().map(|t| (t.name, t.schema)).chain([(traces::TABLE, traces::schema())]);
+        for (name, schema) in all {
+            text.push_str(&format!("{name}\n"));
+            for f in schema.fields() {
+                let null = if f.is_nullable() { "" } else { " not null" };
+                text.push_str(&format!("  {} {}{null}\n", f.name(), f.data_type()));
+            }
+        }
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn keys_and_time_columns_exist() {
+        for t in stored_tables() {
+            for k in t.key.iter().chain([&t.time]) {
+                assert!(t.schema.field_with_name(k).is_ok(), "{}: no column {k}", t.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Integration tests of the collector: one binary, one module per area.
+
+mod corpus;
+mod store;
+
+use std::path::PathBuf;
+
+/// The shared conformance corpus: `HOPSCOPE_CORPUS`, else `../shared/corpus` beside the clone.
+pub fn corpus_dir() -> PathBuf {
+    let dir = std::env::var_os("HOPSCOPE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus")));
+    assert!(
+        dir.join("MANIFEST.md").is_file(),
+        "conformance corpus not found at {}: clone next to shared/ or set HOPSCOPE_CORPUS",
+        dir.display()
+    );
+    dir
+}
+
+/// The committed sample scenarios.
+pub fn samples_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-traces"))
+}
