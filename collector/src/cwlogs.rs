@@ -77,7 +77,8 @@ pub fn import(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Result<()>
     writer.finish(out)
 }
 
-/// Imports one document through `writer`; `prefix` locates it inside its file (`awslogs.data.`).
+/// Imports one document through `writer`; `prefix` locates it inside its file (`awslogs.data.`,
+/// `line 5 `).
 pub(crate) fn import_into(
     text: &str,
     prefix: &str,
@@ -167,10 +168,9 @@ pub(crate) fn import_into(
 
 /// The location of a whole document: the file, or the field it was decoded from.
 fn whole(prefix: &str) -> &str {
-    match prefix.strip_suffix('.') {
-        Some(p) => p,
-        None if prefix.is_empty() => "file",
-        None => prefix,
+    match prefix.trim_end_matches(['.', ' ']) {
+        "" => "file",
+        p => p,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::output::{FileCtx, Output};
 
 use event::{Fact, parse_event};
-use split::{TextEvent, split_text};
+use split::split_text;
 
 /// Rows are written in chunks of this many events, so memory stays bounded on large inputs.
 const FLUSH_EVERY: usize = 4096;
@@ -28,7 +28,14 @@ const FLUSH_EVERY: usize = 4096;
 /// Imports Lambda log text: plain lines, the JSON log format (one record per line, pretty-printed
 /// records, or a JSON array of them), and mixtures of both.
 pub fn import_text(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Result<()> {
-    let events = split_text(text);
+    let (documents, events): (Vec<_>, Vec<_>) = split_text(text)
+        .into_iter()
+        .partition(|e| e.log_events_document);
+    let mut writer = LogWriter::new(*ctx);
+    for document in &documents {
+        let prefix = format!("line {} ", document.line);
+        crate::cwlogs::import_into(document.text, &prefix, ctx, out, &mut writer)?;
+    }
     let parsed: Vec<_> = events.iter().map(|e| parse_event(e.text)).collect();
     let times: Vec<Option<i64>> = events
         .iter()
@@ -40,31 +47,30 @@ pub fn import_text(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Resul
             out.records += 1;
             let reason = event.json_error.as_deref().map_or_else(
                 || NO_TIMESTAMP.to_string(),
-                |e| format!("not a valid JSON record ({e}), and no timestamp anywhere in the file"),
+                |e| format!("not a valid JSON record ({e}), and no timestamp on any text line of the file"),
             );
             out.reject(ctx, format_args!("line {}", event.line), reason);
         }
-        return Ok(());
+        return writer.finish(out);
     };
-    let mut writer = LogWriter::new(*ctx);
     let mut last = first;
     for ((event, parsed), time) in events.iter().zip(parsed).zip(times) {
         // An event without a time of its own happened at or after the last one that had one.
         last = time.unwrap_or(last);
-        let TextEvent { line, stream, .. } = *event;
         let meta = EventMeta {
             group: ctx.log_group,
-            stream,
+            stream: event.stream,
             timestamp: last,
             ingestion_time: None,
             event_id: None,
         };
-        writer.write(out, &meta, event.text, &parsed, format_args!("line {line}"))?;
+        let location = format_args!("line {}", event.line);
+        writer.write(out, &meta, event.text, &parsed, location)?;
     }
     writer.finish(out)
 }
 
-const NO_TIMESTAMP: &str = "no timestamp on this event nor anywhere else in the file (console and CLI copies drop them); import the events as JSON instead (`aws logs filter-log-events` or `get-log-events` output), or `aws logs tail` / `sam logs` output, which keeps them";
+const NO_TIMESTAMP: &str = "no timestamp on this event nor on any other text line of the file (console and CLI copies drop them); import the events as JSON instead (`aws logs filter-log-events` or `get-log-events` output), or `aws logs tail` / `sam logs` output, which keeps them";
 
 /// Where an event came from and when.
 pub(crate) struct EventMeta<'a> {
@@ -511,6 +517,28 @@ pub(crate) mod tests {
             ),
             (Some("8"), Some(20.0))
         );
+
+        // An Invoke response (no timestamp: rejected), then GetLogEvents output (imported).
+        let got = import(
+            &read_corpus("cwlogs-api/doc_lambda_GetLogEvents_concat.txt"),
+            Some("/aws/lambda/my-function"),
+        );
+        assert_eq!(got.rejections.len(), 1);
+        assert!(
+            got.rejections[0].starts_with("line 1: no timestamp"),
+            "{:?}",
+            got.rejections
+        );
+        let ev = got.events.unwrap();
+        assert_eq!(ev.num_rows(), 5);
+        assert_eq!(strings(&ev, "level")[1].as_deref(), Some("INFO"));
+        assert_eq!(times(&ev, "ingestion_time")[0], Some(1_559_763_003_309_000));
+        let inv = got.invocations.unwrap();
+        assert_eq!(
+            (floats(&inv, "billed_ms")[0], ints(&inv, "max_memory_mb")[0]),
+            (Some(27.0), Some(75))
+        );
+        assert_eq!(strings(&inv, "version")[0].as_deref(), Some("$LATEST"));
 
         let got = import(
             &read_corpus("lambda-logs/issue_llrt694_init_report_timeout_console.txt"),

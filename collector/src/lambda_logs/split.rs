@@ -18,6 +18,9 @@ pub struct TextEvent<'a> {
     pub timestamp: Option<i64>,
     /// The event started like a JSON record but is not valid JSON.
     pub json_error: Option<String>,
+    /// The event is a whole CloudWatch Logs JSON document (GetLogEvents output pasted after a
+    /// CLI's other output), for [`crate::cwlogs`] to read.
+    pub log_events_document: bool,
 }
 
 /// Splits text into events. A line starting a record (a platform line, a runtime's timestamped
@@ -40,21 +43,21 @@ pub fn split_text(text: &str) -> Vec<TextEvent<'_>> {
         let line = &text[pos..end];
         let mut json_error = None;
         if line.starts_with('{') {
-            match json_len(&text[pos..]) {
-                Ok(len)
-                    if !text[pos..pos + len].contains('\n') || is_record(&text[pos..pos + len]) =>
-                {
-                    let value = &text[pos..pos + len];
+            let value = json_len(&text[pos..]).map(|len| &text[pos..pos + len]);
+            let log_events_document = value.as_ref().is_ok_and(|v| is_log_events_document(v));
+            match value {
+                Ok(value) if !value.contains('\n') || log_events_document || is_record(value) => {
                     events.push(TextEvent {
                         line: line_no,
                         text: value,
                         stream: None,
                         timestamp: pending_timestamp.take(),
                         json_error: None,
+                        log_events_document,
                     });
                     open = None;
                     line_no += value.matches('\n').count();
-                    pos += len;
+                    pos += value.len();
                     // Whatever follows the record on its last line is a line of its own.
                     let rest_end = memchr::memchr(b'\n', &text.as_bytes()[pos..])
                         .map_or(text.len(), |i| pos + i);
@@ -115,6 +118,7 @@ pub fn split_text(text: &str) -> Vec<TextEvent<'_>> {
                     stream,
                     timestamp: prefix_timestamp.or(pending_timestamp.take()),
                     json_error,
+                    log_events_document: false,
                 });
                 open = Some(body_start);
             }
@@ -141,6 +145,7 @@ fn split_array(text: &str) -> Option<Vec<TextEvent<'_>>> {
                 stream: None,
                 timestamp: None,
                 json_error: None,
+                log_events_document: false,
             }
         })
         .collect();
@@ -154,6 +159,17 @@ fn json_len(s: &str) -> Result<usize, serde_json::Error> {
         Some(Err(e)) => Err(e),
         _ => Ok(values.byte_offset()),
     }
+}
+
+/// `{"events": [...]}` or `{"logEvents": [...]}`.
+fn is_log_events_document(value: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        events: Option<IgnoredAny>,
+        #[serde(rename = "logEvents")]
+        log_events: Option<IgnoredAny>,
+    }
+    serde_json::from_str::<Probe>(value).is_ok_and(|p| p.events.is_some() || p.log_events.is_some())
 }
 
 fn is_record(value: &str) -> bool {
