@@ -6,6 +6,7 @@
 //! Every message goes through the Lambda log parser ([`crate::lambda_logs`]).
 
 use std::borrow::Cow;
+use std::fmt::Display;
 use std::io::Read;
 
 use serde::Deserialize;
@@ -119,6 +120,22 @@ pub(crate) fn import_into(
     }
     let group = doc.log_group.as_deref().or(ctx.log_group);
     let stream = doc.log_stream.as_deref();
+    let holds_events = doc.events.is_some()
+        || doc.log_events.is_some()
+        || doc.awslogs.is_some()
+        || doc.kinesis_records.is_some()
+        || doc.records.is_some();
+    if !holds_events {
+        // A single event object, as saved from a console or a script.
+        return match serde_json::from_str::<ApiEvent>(text) {
+            Ok(event) => write_event(&event, whole(prefix), group, stream, ctx, out, writer),
+            Err(e) => {
+                out.records += 1;
+                out.reject(ctx, whole(prefix), format!("not a log event: {e}"));
+                Ok(())
+            }
+        };
+    }
     if let Some(events) = &doc.events {
         write_events(
             events,
@@ -184,27 +201,46 @@ fn write_events(
     writer: &mut LogWriter<'_>,
 ) -> Result<()> {
     for (i, event) in events.iter().enumerate() {
-        let location = format_args!("{field}[{i}]");
-        let Some(timestamp) = event.timestamp.as_ref().and_then(millis_to_micros) else {
-            out.records += 1;
-            out.reject(ctx, location, "no timestamp (epoch milliseconds)");
-            continue;
-        };
-        let Some(message) = event.message.as_deref() else {
-            out.records += 1;
-            out.reject(ctx, location, "no message");
-            continue;
-        };
-        let meta = EventMeta {
+        write_event(
+            event,
+            format_args!("{field}[{i}]"),
             group,
-            stream: event.log_stream_name.as_deref().or(stream),
-            timestamp,
-            ingestion_time: event.ingestion_time.as_ref().and_then(millis_to_micros),
-            event_id: event.event_id.as_deref(),
-        };
-        writer.write_message(out, &meta, message, location)?;
+            stream,
+            ctx,
+            out,
+            writer,
+        )?;
     }
     Ok(())
+}
+
+fn write_event(
+    event: &ApiEvent<'_>,
+    location: impl Display,
+    group: Option<&str>,
+    stream: Option<&str>,
+    ctx: &FileCtx<'_>,
+    out: &mut Output<'_>,
+    writer: &mut LogWriter<'_>,
+) -> Result<()> {
+    let Some(timestamp) = event.timestamp.as_ref().and_then(millis_to_micros) else {
+        out.records += 1;
+        out.reject(ctx, location, "no timestamp (epoch milliseconds)");
+        return Ok(());
+    };
+    let Some(message) = event.message.as_deref() else {
+        out.records += 1;
+        out.reject(ctx, location, "no message");
+        return Ok(());
+    };
+    let meta = EventMeta {
+        group,
+        stream: event.log_stream_name.as_deref().or(stream),
+        timestamp,
+        ingestion_time: event.ingestion_time.as_ref().and_then(millis_to_micros),
+        event_id: event.event_id.as_deref(),
+    };
+    writer.write_message(out, &meta, message, location)
 }
 
 fn millis_to_micros(n: &Number) -> Option<i64> {
@@ -336,6 +372,18 @@ mod tests {
             Some("Runtime.ExitError")
         );
         assert_eq!(times(&inv, "timestamp")[0], Some(1_704_067_200_100_000));
+    }
+
+    #[test]
+    fn single_event_object() {
+        let got = import_str(
+            r#"{"timestamp":1433190184356,"message":"[ERROR] boom","ingestionTime":1433190184400,"eventId":"e1"}"#,
+            Some("/aws/lambda/f"),
+        );
+        let ev = got.events.unwrap();
+        assert_eq!(strings(&ev, "event_id")[0].as_deref(), Some("e1"));
+        assert_eq!(strings(&ev, "level")[0].as_deref(), Some("ERROR"));
+        assert_eq!(times(&ev, "timestamp")[0], Some(1_433_190_184_356_000));
     }
 
     #[test]

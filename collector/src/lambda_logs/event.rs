@@ -5,7 +5,9 @@ use std::borrow::Cow;
 use hopscope_schema::lambda_invocations::{LambdaInvocationRow, status};
 use hopscope_schema::log_events::record_type;
 
-use super::line::{LineKind, classify_line, parse_end, parse_report, parse_start, parse_timestamp};
+use super::line::{
+    LineKind, classify_line, parse_report, parse_start, parse_timestamp, platform_field,
+};
 use super::record::{JsonRecord, Record, trace_root};
 
 /// What an event says about its invocation.
@@ -108,7 +110,9 @@ fn parse_platform<'a>(keyword: &'static str, text: &'a str) -> Parsed<'a> {
             }
             Err(e) => parsed.problem = Some(format!("START: {e}")),
         },
-        "END" => parsed.request_id = parse_end(text).map(Cow::Borrowed),
+        "END" => parsed.request_id = platform_field(text, "END", "RequestId").map(Cow::Borrowed),
+        // An XRAY line on its own, when no REPORT came right before it.
+        "XRAY" => parsed.trace_id = platform_field(text, "XRAY", "TraceId").map(Cow::Borrowed),
         "REPORT" => match parse_report(text) {
             Ok(r) => {
                 parsed.request_id = Some(r.request_id.into());

@@ -340,11 +340,11 @@ pub fn parse_start(line: &str) -> Result<(&str, Option<&str>), FieldError> {
     Ok((request_id.ok_or(FieldError::Missing("RequestId"))?, version))
 }
 
-/// The request id of an `END RequestId: <id>` line.
-pub fn parse_end(line: &str) -> Option<&str> {
-    fields(line.trim_start().strip_prefix("END")?)
+/// One field of a platform line: `RequestId` of `END RequestId: <id>`, `TraceId` of an XRAY line.
+pub fn platform_field<'a>(line: &'a str, keyword: &str, key: &str) -> Option<&'a str> {
+    fields(line.trim_start().strip_prefix(keyword)?)
         .into_iter()
-        .find(|(k, v)| k == "RequestId" && !v.is_empty())
+        .find(|(k, v)| k == key && !v.is_empty())
         .map(|(_, v)| v)
 }
 
@@ -506,6 +506,14 @@ mod tests {
             Ok(("id", Some("$LATEST")))
         );
         assert_eq!(parse_start("START"), Err(FieldError::Missing("RequestId")));
-        assert_eq!(parse_end("END RequestId: id\n"), Some("id"));
+        assert_eq!(
+            platform_field("END RequestId: id\n", "END", "RequestId"),
+            Some("id")
+        );
+        let xray = "XRAY TraceId: 1-5e34a66a-474xmpl7c2534a87870b4370   SegmentId: 073cxmpl3e442861 Sampled: true";
+        assert_eq!(
+            platform_field(xray, "XRAY", "TraceId"),
+            Some("1-5e34a66a-474xmpl7c2534a87870b4370")
+        );
     }
 }
