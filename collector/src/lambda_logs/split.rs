@@ -33,8 +33,8 @@ pub fn split_text(text: &str) -> Vec<TextEvent<'_>> {
         return events;
     }
     let mut events: Vec<TextEvent<'_>> = Vec::new();
-    // Start offset of the event that may still take continuation lines.
-    let mut open: Option<usize> = None;
+    // Whether the last event may still take continuation lines.
+    let mut open = false;
     let mut pending_timestamp = None;
     let mut pos = 0;
     let mut line_no = 1;
@@ -55,7 +55,7 @@ pub fn split_text(text: &str) -> Vec<TextEvent<'_>> {
                         json_error: None,
                         log_events_document,
                     });
-                    open = None;
+                    open = false;
                     line_no += value.matches('\n').count();
                     pos += value.len();
                     // Whatever follows the record on its last line is a line of its own.
@@ -93,22 +93,16 @@ pub fn split_text(text: &str) -> Vec<TextEvent<'_>> {
         match kind {
             LineKind::Timestamp(t) if stream.is_none() => {
                 pending_timestamp = Some(t);
-                open = None;
+                open = false;
             }
-            LineKind::Continuation if stream.is_none() && open.is_some() => {
-                let start = open.unwrap_or(pos);
-                if let Some(last) = events.last_mut() {
-                    last.text = &text[start..line_end];
-                }
+            LineKind::Continuation if stream.is_none() && open => {
+                extend(&mut events, text, line_end)
             }
+            // The platform's XRAY line belongs to the REPORT before it.
             LineKind::Platform("XRAY")
-                if open.is_some()
-                    && events.last().is_some_and(|e| e.text.starts_with("REPORT")) =>
+                if open && events.last().is_some_and(|e| e.text.starts_with("REPORT")) =>
             {
-                let start = open.unwrap_or(pos);
-                if let Some(last) = events.last_mut() {
-                    last.text = &text[start..line_end];
-                }
+                extend(&mut events, text, line_end)
             }
             LineKind::Continuation if body.trim().is_empty() => {}
             _ => {
@@ -120,13 +114,21 @@ pub fn split_text(text: &str) -> Vec<TextEvent<'_>> {
                     json_error,
                     log_events_document: false,
                 });
-                open = Some(body_start);
+                open = true;
             }
         }
         pos = next;
         line_no = next_line_no;
     }
     events
+}
+
+/// Makes the last event run up to `end`.
+fn extend<'a>(events: &mut [TextEvent<'a>], text: &'a str, end: usize) {
+    if let Some(last) = events.last_mut() {
+        let start = last.text.as_ptr() as usize - text.as_ptr() as usize;
+        last.text = &text[start..end];
+    }
 }
 
 /// A JSON array of records (Powertools samples): one event per element.
