@@ -141,16 +141,19 @@ pub fn classify_line(line: &str) -> LineKind<'_> {
     LineKind::Continuation
 }
 
-/// A `sam logs` or `aws logs tail` prefix: `<stream> <ts> <message>` or `<ts> <stream> <message>`.
-/// Returns the stream, the timestamp and the message.
-pub fn strip_tail_prefix(line: &str) -> Option<(&str, i64, &str)> {
+/// A `sam logs` or `aws logs tail` prefix: `<stream> <ts> <message>`, `<ts> <stream> <message>`,
+/// or (`--format short`) `<ts> <platform line>`. Returns the stream, the timestamp and the message.
+pub fn strip_tail_prefix(line: &str) -> Option<(Option<&str>, i64, &str)> {
     let (a, rest) = line.split_once(' ')?;
     let (b, message) = rest.split_once(' ').unwrap_or((rest, &rest[rest.len()..]));
-    let (stream, ts) = if is_log_stream(a) { (a, b) } else { (b, a) };
-    if !is_log_stream(stream) {
-        return None;
+    if is_log_stream(a) {
+        return Some((Some(a), parse_timestamp(b)?, message));
     }
-    Some((stream, parse_timestamp(ts)?, message))
+    let timestamp = parse_timestamp(a)?;
+    if is_log_stream(b) {
+        return Some((Some(b), timestamp, message));
+    }
+    matches!(classify_line(rest), LineKind::Platform(_)).then_some((None, timestamp, rest))
 }
 
 /// `YYYY/MM/DD/[$LATEST]<hex>` or `YYYY/MM/DD/[<version>]<hex>`.
@@ -476,7 +479,7 @@ mod tests {
         assert_eq!(
             strip_tail_prefix(line),
             Some((
-                "2023/06/02/[72]88ab219a63d343d294d0a9947e8ab36a",
+                Some("2023/06/02/[72]88ab219a63d343d294d0a9947e8ab36a"),
                 1_685_705_242_719_000,
                 "RESTORE_REPORT Restore Duration: 398.97 ms"
             ))
@@ -485,8 +488,17 @@ mod tests {
         assert_eq!(
             strip_tail_prefix(tail).map(|(s, _, m)| (s, m)),
             Some((
-                "2024/01/01/[$LATEST]0123456789abcdef0123456789abcdef",
+                Some("2024/01/01/[$LATEST]0123456789abcdef0123456789abcdef"),
                 "END RequestId: x"
+            ))
+        );
+        let short = "2024-01-01T00:00:00.000000+00:00 REPORT RequestId: x\tDuration: 1.00 ms";
+        assert_eq!(
+            strip_tail_prefix(short),
+            Some((
+                None,
+                1_704_067_200_000_000,
+                "REPORT RequestId: x\tDuration: 1.00 ms"
             ))
         );
         assert_eq!(

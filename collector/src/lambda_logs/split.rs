@@ -72,15 +72,17 @@ pub fn split_text(text: &str) -> Vec<TextEvent<'_>> {
             }
         }
         let (stream, prefix_timestamp, mut body) = match strip_tail_prefix(line) {
-            Some((stream, timestamp, message)) => (Some(stream), Some(timestamp), message),
+            Some((stream, timestamp, message)) => (stream, Some(timestamp), message),
             None => (None, None, line),
         };
+        // Each line of `sam logs` / `aws logs tail` output is an event of its own.
+        let prefixed = prefix_timestamp.is_some();
         let mut kind = classify_line(body);
         let mut next = end + 1;
         let mut next_line_no = line_no + 1;
         // A JSON record glued to the end of a text line (an extension's print without a newline).
         if kind == LineKind::Continuation
-            && stream.is_none()
+            && !prefixed
             && let Some(i) = glued_record_start(body)
         {
             body = &body[..i];
@@ -91,13 +93,11 @@ pub fn split_text(text: &str) -> Vec<TextEvent<'_>> {
         let body_start = body.as_ptr() as usize - text.as_ptr() as usize;
         let line_end = body_start + body.len();
         match kind {
-            LineKind::Timestamp(t) if stream.is_none() => {
+            LineKind::Timestamp(t) if !prefixed => {
                 pending_timestamp = Some(t);
                 open = false;
             }
-            LineKind::Continuation if stream.is_none() && open => {
-                extend(&mut events, text, line_end)
-            }
+            LineKind::Continuation if !prefixed && open => extend(&mut events, text, line_end),
             // The platform's XRAY line belongs to the REPORT before it.
             LineKind::Platform("XRAY")
                 if open && events.last().is_some_and(|e| e.text.starts_with("REPORT")) =>
