@@ -375,6 +375,54 @@ mod tests {
     }
 
     #[test]
+    fn events_land_the_same_from_text_and_from_json() {
+        let id = "0a9df60d-e2de-447d-ba3e-45f149eae6c9";
+        let lines = [
+            format!("2020-06-09T15:02:26.150Z\t{id}\tINFO\thello"),
+            format!(
+                "REPORT RequestId: {id}\tDuration: 2.90 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 36 MB\t\nXRAY TraceId: 1-5d83c0ad-b8eb33a0b1de97d804fac890\tSegmentId: 31255c3b19bd3637\tSampled: true"
+            ),
+        ];
+        let events: Vec<String> = lines
+            .iter()
+            .map(|m| {
+                format!(
+                    r#"{{"timestamp":1591714946150,"message":{}}}"#,
+                    serde_json::to_string(m).unwrap()
+                )
+            })
+            .collect();
+        let json = format!(r#"{{"events":[{}]}}"#, events.join(","));
+
+        let run = |text: &str, json: bool| {
+            let mut sink: Vec<(&'static str, RecordBatch)> = Vec::new();
+            let mut out = Output::new(&mut sink, 1024);
+            let ctx = FileCtx {
+                path: "f",
+                log_group: Some("/aws/lambda/f"),
+            };
+            if json {
+                import(text, &ctx, &mut out).unwrap();
+            } else {
+                crate::lambda_logs::import_text(text, &ctx, &mut out).unwrap();
+            }
+            out.flush_all().unwrap();
+            drop(out);
+            (
+                table(&sink, "log_events").unwrap(),
+                table(&sink, "lambda_invocations").unwrap(),
+            )
+        };
+        let from_text = run(&lines.join("\n"), false);
+        let from_json = run(&json, true);
+        assert_eq!(from_text, from_json);
+        assert_eq!(
+            strings(&from_json.1, "segment_id")[0].as_deref(),
+            Some("31255c3b19bd3637")
+        );
+    }
+
+    #[test]
     fn single_event_object() {
         let got = import_str(
             r#"{"timestamp":1433190184356,"message":"[ERROR] boom","ingestionTime":1433190184400,"eventId":"e1"}"#,
