@@ -28,19 +28,23 @@ pub enum LineKind<'a> {
     Continuation,
 }
 
-const PLATFORM: [&str; 9] = [
-    "START",
-    "END",
-    "REPORT",
-    "INIT_START",
-    "INIT_REPORT",
-    "INIT_RUNTIME_DONE",
-    "RESTORE_START",
-    "RESTORE_REPORT",
-    "XRAY",
+/// Platform line keywords, with the word that must follow the ones an application could also
+/// print at the start of a line.
+const PLATFORM: [(&str, Option<&str>); 10] = [
+    ("START", None),
+    ("END", None),
+    ("REPORT", None),
+    ("INIT_START", None),
+    ("INIT_REPORT", None),
+    ("RESTORE_START", None),
+    ("RESTORE_REPORT", None),
+    ("XRAY", Some("TraceId:")),
+    ("EXTENSION", Some("Name:")),
+    ("TELEMETRY", Some("Name:")),
 ];
 
-/// Levels recognised in Python's `[LEVEL]` prefix and in Node/log4j level columns.
+/// Levels recognised in Python's `[LEVEL]` prefix (PowerShell's `[Information]`) and in
+/// Node/log4j level columns.
 const LEVELS: [&str; 12] = [
     "INFO",
     "ERROR",
@@ -63,9 +67,8 @@ pub fn classify_line(line: &str) -> LineKind<'_> {
     let Some(first) = words.next() else {
         return LineKind::Continuation;
     };
-    if let Some(&keyword) = PLATFORM.iter().find(|&&k| k == first) {
-        // `XRAY` alone is not enough: the platform's line is `XRAY TraceId: ...`.
-        if keyword != "XRAY" || words.next() == Some("TraceId:") {
+    if let Some(&(keyword, then)) = PLATFORM.iter().find(|(k, _)| *k == first) {
+        if then.is_none() || words.next() == then {
             return LineKind::Platform(keyword);
         }
         return LineKind::Continuation;
@@ -456,6 +459,11 @@ mod tests {
     )]
     #[case::json_continuation("  \"key\": \"value\"", LineKind::Continuation)]
     #[case::word_xray("XRAY is a word", LineKind::Continuation)]
+    #[case::extension(
+        "EXTENSION\tName: datadog-agent\tState: Ready\tEvents: [INVOKE,SHUTDOWN]",
+        LineKind::Platform("EXTENSION")
+    )]
+    #[case::powershell("[Information] - ## Environment variables", LineKind::App { timestamp: None, request_id: None, level: Some("Information") })]
     fn classifies_lines(#[case] line: &str, #[case] expected: LineKind<'_>) {
         assert_eq!(classify_line(line), expected);
     }
