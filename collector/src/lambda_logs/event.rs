@@ -61,10 +61,19 @@ pub fn status_of(s: &str) -> &'static str {
 /// Parses one event: a text event (first line decides, an XRAY line may follow) or a JSON record.
 pub fn parse_event(text: &str) -> Parsed<'_> {
     let text = text.trim_start();
-    if text.starts_with('{')
-        && let Ok(record) = serde_json::from_str::<JsonRecord>(text)
-    {
-        return parse_record(record);
+    if text.starts_with('{') {
+        match serde_json::from_str::<JsonRecord>(text) {
+            Ok(record) => return parse_record(record),
+            // Valid JSON of the wrong shape (a metric as a string): say so, keep the event.
+            Err(e) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
+                return Parsed {
+                    problem: Some(format!("JSON record: {e}")),
+                    ..Parsed::new(record_type::APP)
+                };
+            }
+            // Not JSON after all: a text line that happens to start with a brace.
+            Err(_) => {}
+        }
     }
     let first = text.split('\n').next().unwrap_or("");
     match classify_line(first) {
@@ -368,6 +377,19 @@ mod tests {
         assert_eq!(
             no_id.problem.as_deref(),
             Some("platform.report: no record.requestId")
+        );
+    }
+
+    #[test]
+    fn wrongly_typed_json_record_is_kept_and_reported() {
+        let p = parse_event(
+            r#"{"time":"2024-01-01T00:00:00Z","type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":"slow"}}}"#,
+        );
+        assert_eq!((p.record_type.as_ref(), p.fact.is_none()), ("app", true));
+        assert!(
+            p.problem
+                .unwrap()
+                .starts_with("JSON record: invalid type: string \"slow\", expected f64")
         );
     }
 
