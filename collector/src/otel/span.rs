@@ -218,16 +218,13 @@ impl<'a> ValidSpan<'a> {
 
     /// A span attribute, else the resource attribute.
     fn attr_or_resource(&self, keys: &[&str]) -> Str<'_> {
-        let resource = &self.span.resource.attributes;
-        self.first_attr(keys).or_else(|| {
-            keys.iter()
-                .find_map(|k| resource.get(*k).and_then(|v| text(v)))
-        })
+        self.first_attr(keys).or_else(|| self.resource(keys))
     }
 
     fn resource(&self, keys: &[&str]) -> Str<'_> {
+        let resource = &self.span.resource.attributes;
         keys.iter()
-            .find_map(|k| self.span.resource.attributes.get(*k).and_then(|v| text(v)))
+            .find_map(|k| resource.get(*k).and_then(|v| text(v)))
     }
 
     /// The row fields of this span at `place`.
