@@ -40,6 +40,10 @@ pub struct ImportSummary {
     pub elapsed: Duration,
 }
 
+/// Documentation next to data (README.md, scenario.toml) is skipped when a directory is walked;
+/// a file named explicitly is always read.
+const SKIPPED_IN_DIRECTORIES: &[&str] = &["md", "toml"];
+
 /// Every file under `inputs` (directories are walked in name order; hidden files are skipped).
 pub fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
@@ -59,6 +63,7 @@ fn walk(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
         .map_err(|source| Error::Read { path: path.into(), source })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .filter(|p| p.is_dir() || !p.extension().and_then(|e| e.to_str()).is_some_and(|e| SKIPPED_IN_DIRECTORIES.contains(&e)))
         .collect();
     entries.sort();
     for entry in entries {

@@ -47,8 +47,10 @@ pub const UNSUPPORTED_HINT: &str = "format not recognised: hopscope imports Batc
 
 pub fn known_hint(what: &str) -> &'static str {
     match what {
+        TEST_SNAPSHOT => "it wraps API answers in test metadata with placeholder values; save the API answer itself",
         SERVICES => "hopscope builds the service map from the traces themselves",
         "GetTraceSummaries response" => "summaries hold no segments; import the BatchGetTraces response for those ids",
+        "GetMetricData request" => "it holds the queries, not their data; import the response (or the two together)",
         "PutTraceSegments response" => "it only lists segments X-Ray did not accept",
         _ => "it is a request or a projection, not data",
     }
@@ -56,13 +58,13 @@ pub fn known_hint(what: &str) -> &'static str {
 
 pub fn detect(text: &str) -> Format {
     let trimmed = text.trim_start();
-    if trimmed.starts_with("{\"format\"") && trimmed.contains("\"version\"") {
-        let first_line = trimmed.lines().next().unwrap_or("");
-        if first_line.trim_end().ends_with('}') && !first_line.contains("trace_id") {
+    if trimmed.starts_with("{\"format\"") {
+        let header = trimmed.split_inclusive('}').next().unwrap_or("");
+        if header.contains("\"version\"") {
             return Format::DaemonPayloads;
         }
     }
-    match trimmed.as_bytes().first() {
+    let format = match trimmed.as_bytes().first() {
         Some(b'{') => match serde_json::from_str::<TopKeys>(trimmed) {
             Ok(keys) => classify(&keys),
             // Not one JSON document: NDJSON, or text that starts with a JSON record.
@@ -78,7 +80,12 @@ pub fn detect(text: &str) -> Format {
         },
         Some(_) => Format::LambdaLogText,
         None => Format::Known("empty file"),
+    };
+    // A FilterLogEvents answer on `aws/spans` carries one OTel span per message.
+    if format == Format::LogEvents && trimmed.contains("startTimeUnixNano") && trimmed.contains("spanId") {
+        return Format::OtelSpans;
     }
+    format
 }
 
 /// NDJSON of segments or spans is classified by its first line. A document that is not valid
@@ -90,11 +97,13 @@ fn detect_lines(text: &str) -> Format {
         Ok(f @ (Format::SegmentDocuments | Format::OtelSpans)) => f,
         Ok(_) => Format::LambdaLogText,
         Err(_) if text.contains("\"Traces\"") || text.contains("\"Segments\"") => Format::BatchGetTraces,
-        Err(_) if text.contains("\"trace_id\"") => Format::SegmentDocuments,
+        Err(_) if text.contains("\"trace_id\"") || text.contains("\"start_time\"") => Format::SegmentDocuments,
         Err(_) if text.contains("\"Services\"") => Format::Known(SERVICES),
         Err(_) => Format::LambdaLogText,
     }
 }
+
+const TEST_SNAPSHOT: &str = "LocalStack test snapshot";
 
 const SERVICES: &str = "X-Ray service list (GetServiceGraph response or root-cause excerpt)";
 
@@ -102,15 +111,24 @@ fn classify(k: &TopKeys) -> Format {
     let has = |name: &str| k.0.iter().any(|key| key == name);
     if has("Traces") || has("Segments") || has("Document") {
         Format::BatchGetTraces
+    } else if has("_aws") {
+        // Embedded Metric Format records (Lambda Insights, EMF) are log lines.
+        Format::LambdaLogText
+    } else if has("_source_test") || k.0.iter().any(|key| key.contains("::test_")) {
+        Format::Known(TEST_SNAPSHOT)
     } else if has("trace_id") || (has("id") && has("start_time") && has("name")) {
         Format::SegmentDocuments
-    } else if has("traceId") && has("spanId") {
+    } else if (has("traceId") && has("spanId")) || has("raw_otel_json") {
         Format::OtelSpans
     } else if has("MetricDataResults") || has("Datapoints") {
         Format::MetricData
-    } else if has("events") || has("logEvents") || has("awslogs") || has("Records") || has("records") {
-        Format::LogEvents
-    } else if has("timestamp") && has("message") && (has("ingestionTime") || has("id") || has("eventId") || has("logStreamName")) {
+    } else if has("events")
+        || has("logEvents")
+        || has("awslogs")
+        || has("Records")
+        || has("records")
+        || (has("timestamp") && has("message") && (has("ingestionTime") || has("id") || has("eventId") || has("logStreamName")))
+    {
         Format::LogEvents
     } else if has("timestamp") && has("message") && k.0.len() == 2 {
         Format::Known("PutLogEvents input")
@@ -122,7 +140,7 @@ fn classify(k: &TopKeys) -> Format {
         Format::Known("GetTraceSummaries response")
     } else if has("UnprocessedTraceSegments") {
         Format::Known("PutTraceSegments response")
-    } else if has("MetricDataQueries") {
+    } else if has("MetricDataQueries") || (has("Id") && (has("MetricStat") || has("Expression"))) {
         Format::Known("GetMetricData request")
     } else {
         Format::Unsupported
