@@ -22,7 +22,13 @@ pub struct Cli {
     pub store: Option<PathBuf>,
 
     /// Log filter for diagnostics on stderr (e.g. `debug`, `hopscope_collector=trace`)
-    #[arg(long, global = true, env = "HOPSCOPE_LOG", default_value = "warn", value_name = "FILTER")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOPSCOPE_LOG",
+        default_value = "warn",
+        value_name = "FILTER"
+    )]
     pub log: String,
 
     #[command(subcommand)]
@@ -43,7 +49,10 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(&cli.log);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     let store = || cli.store.clone().map_or_else(default_store, Ok);
     match cli.command {
         Command::Import(args) => import::run(&store()?, args),
@@ -54,15 +63,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn default_store() -> anyhow::Result<PathBuf> {
-    let data = dirs::data_dir().context("no data directory for this user: pass --store DIR or set HOPSCOPE_STORE")?;
+    let data = dirs::data_dir()
+        .context("no data directory for this user: pass --store DIR or set HOPSCOPE_STORE")?;
     Ok(data.join("hopscope").join("store"))
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .init();
 }

@@ -4,14 +4,20 @@ use datafusion::error::DataFusionError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no hopscope store at {path}: import data first (`hopscope --store {path} import PATH`) or point --store / HOPSCOPE_STORE at an existing store")]
+    #[error(
+        "no hopscope store at {path}: import data first (`hopscope --store {path} import PATH`) or point --store / HOPSCOPE_STORE at an existing store"
+    )]
     NoStore { path: PathBuf },
     #[error("store {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
     #[error(
         "store {path} was written by a newer hopscope (schema version {found}, this build reads up to {supported}); upgrade hopscope"
     )]
-    NewerStore { path: PathBuf, found: u32, supported: u32 },
+    NewerStore {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
     /// A query error, as DataFusion words it.
     #[error("{0}")]
     DataFusion(#[from] DataFusionError),

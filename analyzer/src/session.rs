@@ -10,7 +10,9 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use hopscope_schema::store_layout::{DATA_EXTENSION, MARKER_FILE};
@@ -44,7 +46,10 @@ impl Session {
             register_stored(&ctx, root, table.name, table.schema).await?;
         }
         ctx.sql(&traces_view_sql()).await?;
-        Ok(Session { ctx, root: root.into() })
+        Ok(Session {
+            ctx,
+            root: root.into(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -58,7 +63,10 @@ impl Session {
 
     /// Plans a read-only query.
     pub async fn query(&self, sql: &str) -> Result<DataFrame> {
-        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
         Ok(self.ctx.sql_with_options(sql, options).await?)
     }
 
@@ -76,10 +84,18 @@ impl Session {
     pub async fn tables(&self) -> Result<Vec<TableInfo>> {
         let mut out = Vec::new();
         for t in stored_tables() {
-            out.push(TableInfo { name: t.name, kind: "table", schema: t.schema });
+            out.push(TableInfo {
+                name: t.name,
+                kind: "table",
+                schema: t.schema,
+            });
         }
         let view = self.ctx.table(traces::TABLE).await?;
-        out.push(TableInfo { name: traces::TABLE, kind: "view", schema: Arc::new(view.schema().as_arrow().clone()) });
+        out.push(TableInfo {
+            name: traces::TABLE,
+            kind: "view",
+            schema: Arc::new(view.schema().as_arrow().clone()),
+        });
         Ok(out)
     }
 }
@@ -88,32 +104,53 @@ fn check_store(root: &Path) -> Result<()> {
     let marker = root.join(MARKER_FILE);
     let bytes = match std::fs::read(&marker) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NoStore { path: root.into() }),
-        Err(e) => return Err(Error::BadStore { path: root.into(), reason: format!("reading {MARKER_FILE}: {e}") }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NoStore { path: root.into() });
+        }
+        Err(e) => {
+            return Err(Error::BadStore {
+                path: root.into(),
+                reason: format!("reading {MARKER_FILE}: {e}"),
+            });
+        }
     };
     #[derive(serde::Deserialize)]
     struct Marker {
         schema_version: u32,
     }
-    let found: Marker = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::BadStore { path: root.into(), reason: format!("{MARKER_FILE} is unreadable: {e}") })?;
+    let found: Marker = serde_json::from_slice(&bytes).map_err(|e| Error::BadStore {
+        path: root.into(),
+        reason: format!("{MARKER_FILE} is unreadable: {e}"),
+    })?;
     if found.schema_version > SCHEMA_VERSION {
-        return Err(Error::NewerStore { path: root.into(), found: found.schema_version, supported: SCHEMA_VERSION });
+        return Err(Error::NewerStore {
+            path: root.into(),
+            found: found.schema_version,
+            supported: SCHEMA_VERSION,
+        });
     }
     Ok(())
 }
 
 /// Registers `root/<name>/` (all hour partitions) as a Parquet listing table with the contract's
 /// schema, so an empty or missing table still answers queries with the right columns.
-async fn register_stored(ctx: &SessionContext, root: &Path, name: &str, schema: SchemaRef) -> Result<()> {
+async fn register_stored(
+    ctx: &SessionContext,
+    root: &Path,
+    name: &str,
+    schema: SchemaRef,
+) -> Result<()> {
     let dir = root.join(name);
     if !dir.is_dir() {
         ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
         return Ok(());
     }
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(DATA_EXTENSION);
-    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(DATA_EXTENSION);
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
     ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
 }
@@ -124,7 +161,13 @@ fn traces_view_sql() -> String {
     use traces::col as t;
     let dict = "'Dictionary(Int32, Utf8)'";
     // The root is the parentless segment, else (a partial trace) the earliest segment.
-    let root_order = format!("ORDER BY {p} IS NULL DESC, {k} = '{seg}' DESC, {st}", p = s::PARENT_ID, k = s::KIND, seg = kind::SEGMENT, st = s::START_TIME);
+    let root_order = format!(
+        "ORDER BY {p} IS NULL DESC, {k} = '{seg}' DESC, {st}",
+        p = s::PARENT_ID,
+        k = s::KIND,
+        seg = kind::SEGMENT,
+        st = s::START_TIME
+    );
     let first = |col: &str| format!("first_value({col} {root_order})");
     format!(
         "CREATE VIEW {view} AS

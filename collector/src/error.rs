@@ -5,17 +5,30 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("writing {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("writing Parquet {path}: {source}")]
-    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
     #[error("{0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error(
         "store {path} was written by a newer hopscope (schema version {found}, this build reads up to {supported}); upgrade hopscope or choose another --store"
     )]
-    NewerStore { path: PathBuf, found: u32, supported: u32 },
+    NewerStore {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
     #[error("store {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
 }

@@ -23,7 +23,10 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { log_group: None, batch_rows: 64 * 1024 }
+        Self {
+            log_group: None,
+            batch_rows: 64 * 1024,
+        }
     }
 }
 
@@ -54,16 +57,32 @@ pub fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 fn walk(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = std::fs::metadata(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+    })?;
     if !meta.is_dir() {
         files.push(path.to_path_buf());
         return Ok(());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|source| Error::Read { path: path.into(), source })?
+        .map_err(|source| Error::Read {
+            path: path.into(),
+            source,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
-        .filter(|p| p.is_dir() || !p.extension().and_then(|e| e.to_str()).is_some_and(|e| SKIPPED_IN_DIRECTORIES.contains(&e)))
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
+        .filter(|p| {
+            p.is_dir()
+                || !p
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| SKIPPED_IN_DIRECTORIES.contains(&e))
+        })
         .collect();
     entries.sort();
     for entry in entries {
@@ -74,12 +93,18 @@ fn walk(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
 
 /// Reads a file, decompressing gzip (by magic number, whatever the name).
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+    })?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(bytes.len() * 8);
         flate2::read::MultiGzDecoder::new(&bytes[..])
             .read_to_end(&mut out)
-            .map_err(|source| Error::Read { path: path.into(), source })?;
+            .map_err(|source| Error::Read {
+                path: path.into(),
+                source,
+            })?;
         return Ok(out);
     }
     Ok(bytes)
@@ -98,7 +123,10 @@ pub fn import_files(
     for path in files {
         let bytes = read_input(path)?;
         let shown = path.display().to_string();
-        let ctx = FileCtx { path: &shown, log_group: opts.log_group.as_deref() };
+        let ctx = FileCtx {
+            path: &shown,
+            log_group: opts.log_group.as_deref(),
+        };
         let format = import_bytes(&bytes, &ctx, &mut out)?;
         match summary.formats.iter_mut().find(|(f, _)| *f == format) {
             Some((_, n)) => *n += 1,
@@ -122,7 +150,11 @@ pub fn import_bytes(bytes: &[u8], ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Re
         Ok(text) => text,
         Err(e) => {
             out.records += 1;
-            out.reject(ctx, "file", format!("not UTF-8 text ({e}); hopscope imports JSON and text, optionally gzipped"));
+            out.reject(
+                ctx,
+                "file",
+                format!("not UTF-8 text ({e}); hopscope imports JSON and text, optionally gzipped"),
+            );
             return Ok(Format::Unsupported);
         }
     };
@@ -138,7 +170,14 @@ pub fn import_bytes(bytes: &[u8], ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Re
         Format::MetricData => metrics::import(text, ctx, out)?,
         Format::Known(what) => {
             out.records += 1;
-            out.reject(ctx, "file", format!("{what}: nothing to import from it ({})", detect::known_hint(what)));
+            out.reject(
+                ctx,
+                "file",
+                format!(
+                    "{what}: nothing to import from it ({})",
+                    detect::known_hint(what)
+                ),
+            );
         }
         Format::Unsupported => {
             out.records += 1;

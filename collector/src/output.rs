@@ -118,13 +118,16 @@ impl<'s> Output<'s> {
             self.sink.write(spans::TABLE, self.spans.finish())?;
         }
         if full(self.log_events.len(), self.log_events.buffered_bytes()) {
-            self.sink.write(log_events::TABLE, self.log_events.finish())?;
+            self.sink
+                .write(log_events::TABLE, self.log_events.finish())?;
         }
         if full(self.invocations.len(), 0) {
-            self.sink.write(lambda_invocations::TABLE, self.invocations.finish())?;
+            self.sink
+                .write(lambda_invocations::TABLE, self.invocations.finish())?;
         }
         if full(self.metrics.len(), 0) {
-            self.sink.write(metric_points::TABLE, self.metrics.finish())?;
+            self.sink
+                .write(metric_points::TABLE, self.metrics.finish())?;
         }
         Ok(())
     }

@@ -14,14 +14,16 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use hopscope_schema::store_layout::{DATA_EXTENSION, HOUR_PARTITION, MARKER_FILE, TEMP_PREFIX, VERSION_METADATA_KEY};
+use hopscope_schema::store_layout::{
+    DATA_EXTENSION, HOUR_PARTITION, MARKER_FILE, TEMP_PREFIX, VERSION_METADATA_KEY,
+};
 use hopscope_schema::{SCHEMA_VERSION, StoredTable, stored_table};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
 use twox_hash::XxHash3_128;
 
 use crate::error::{Error, Result};
@@ -45,15 +47,25 @@ impl Store {
     pub fn open_or_create(root: &Path) -> Result<Store> {
         let marker = root.join(MARKER_FILE);
         if !marker.exists() {
-            let empty = std::fs::read_dir(root).map(|mut d| d.next().is_none()).unwrap_or(true);
+            let empty = std::fs::read_dir(root)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(true);
             if !empty {
                 return Err(Error::BadStore {
                     path: root.into(),
-                    reason: format!("not a hopscope store (no {MARKER_FILE}) and not empty; choose a new or empty directory with --store"),
+                    reason: format!(
+                        "not a hopscope store (no {MARKER_FILE}) and not empty; choose a new or empty directory with --store"
+                    ),
                 });
             }
-            std::fs::create_dir_all(root).map_err(|source| Error::Write { path: root.into(), source })?;
-            let body = serde_json::to_vec(&Marker { schema_version: SCHEMA_VERSION }).expect("marker serializes");
+            std::fs::create_dir_all(root).map_err(|source| Error::Write {
+                path: root.into(),
+                source,
+            })?;
+            let body = serde_json::to_vec(&Marker {
+                schema_version: SCHEMA_VERSION,
+            })
+            .expect("marker serializes");
             write_atomically(&marker, &body)?;
         }
         Self::check_version(root)?;
@@ -62,13 +74,20 @@ impl Store {
 
     fn check_version(root: &Path) -> Result<()> {
         let marker = root.join(MARKER_FILE);
-        let bytes = std::fs::read(&marker).map_err(|source| Error::Read { path: marker.clone(), source })?;
+        let bytes = std::fs::read(&marker).map_err(|source| Error::Read {
+            path: marker.clone(),
+            source,
+        })?;
         let found: Marker = serde_json::from_slice(&bytes).map_err(|e| Error::BadStore {
             path: root.into(),
             reason: format!("{MARKER_FILE} is unreadable ({e}); it should hold {{\"schema_version\": {SCHEMA_VERSION}}}"),
         })?;
         if found.schema_version > SCHEMA_VERSION {
-            return Err(Error::NewerStore { path: root.into(), found: found.schema_version, supported: SCHEMA_VERSION });
+            return Err(Error::NewerStore {
+                path: root.into(),
+                found: found.schema_version,
+                supported: SCHEMA_VERSION,
+            });
         }
         Ok(())
     }
@@ -79,7 +98,11 @@ impl Store {
 
     /// A writer that deduplicates against this store.
     pub fn writer(&self) -> StoreWriter {
-        StoreWriter { root: self.root.clone(), keys: HashMap::new(), stats: BTreeMap::new() }
+        StoreWriter {
+            root: self.root.clone(),
+            keys: HashMap::new(),
+            stats: BTreeMap::new(),
+        }
     }
 }
 
@@ -105,8 +128,11 @@ impl StoreWriter {
     }
 
     fn partition_dir(&self, table: &str, hour: i64) -> PathBuf {
-        let start = chrono::DateTime::from_timestamp_micros(hour * MICROS_PER_HOUR).unwrap_or_default();
-        self.root.join(table).join(format!("{HOUR_PARTITION}{}", start.format("%Y-%m-%dT%H")))
+        let start =
+            chrono::DateTime::from_timestamp_micros(hour * MICROS_PER_HOUR).unwrap_or_default();
+        self.root
+            .join(table)
+            .join(format!("{HOUR_PARTITION}{}", start.format("%Y-%m-%dT%H")))
     }
 
     fn known_keys(&mut self, table: &StoredTable, hour: i64) -> Result<&mut HashSet<u128>> {
@@ -131,7 +157,11 @@ impl BatchSink for StoreWriter {
         }
         for (hour, rows) in by_hour {
             let known = self.known_keys(&t, hour)?;
-            let fresh: Vec<u32> = rows.iter().copied().filter(|&r| known.insert(hashes[r as usize])).collect();
+            let fresh: Vec<u32> = rows
+                .iter()
+                .copied()
+                .filter(|&r| known.insert(hashes[r as usize]))
+                .collect();
             let stats = self.stats.entry(table).or_default();
             stats.duplicates += rows.len() - fresh.len();
             if fresh.is_empty() {
@@ -150,18 +180,36 @@ impl BatchSink for StoreWriter {
 
 /// Hour number (hours since the epoch) of each row's event time.
 fn hours_of(batch: &RecordBatch, time_col: &str) -> Result<Vec<i64>> {
-    let col = batch.column_by_name(time_col).expect("time column is in the table schema");
-    debug_assert_eq!(col.data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
+    let col = batch
+        .column_by_name(time_col)
+        .expect("time column is in the table schema");
+    debug_assert_eq!(
+        col.data_type(),
+        &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+    );
     let ts = col.as_primitive::<TimestampMicrosecondType>();
-    Ok(ts.values().iter().map(|t| t.div_euclid(MICROS_PER_HOUR)).collect())
+    Ok(ts
+        .values()
+        .iter()
+        .map(|t| t.div_euclid(MICROS_PER_HOUR))
+        .collect())
 }
 
 /// A 128-bit hash of each row's key columns.
 fn key_hashes(batch: &RecordBatch, key: &[&str]) -> Result<Vec<u128>> {
-    let cols: Vec<&ArrayRef> = key.iter().map(|k| batch.column_by_name(k).expect("key column is in the table schema")).collect();
+    let cols: Vec<&ArrayRef> = key
+        .iter()
+        .map(|k| {
+            batch
+                .column_by_name(k)
+                .expect("key column is in the table schema")
+        })
+        .collect();
     let options = FormatOptions::default().with_null("\u{0}null");
-    let formatters: Vec<ArrayFormatter<'_>> =
-        cols.iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<Result<_, _>>()?;
+    let formatters: Vec<ArrayFormatter<'_>> = cols
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<Result<_, _>>()?;
     let mut hashes = Vec::with_capacity(batch.num_rows());
     let mut buf = String::new();
     for row in 0..batch.num_rows() {
@@ -186,8 +234,14 @@ fn key_hashes(batch: &RecordBatch, key: &[&str]) -> Result<Vec<u128>> {
 fn read_partition_keys(dir: &Path, table: &StoredTable) -> Result<HashSet<u128>> {
     let mut keys = HashSet::new();
     for path in data_files(dir)? {
-        let file = File::open(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
-        let parquet_err = |source| Error::Parquet { path: path.clone(), source };
+        let file = File::open(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let parquet_err = |source| Error::Parquet {
+            path: path.clone(),
+            source,
+        };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
         let mask = ProjectionMask::columns(builder.parquet_schema(), table.key.iter().copied());
         for batch in builder.with_projection(mask).build().map_err(parquet_err)? {
@@ -202,7 +256,12 @@ pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(Error::Read { path: dir.into(), source }),
+        Err(source) => {
+            return Err(Error::Read {
+                path: dir.into(),
+                source,
+            });
+        }
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -217,32 +276,59 @@ pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("valid zstd level"),
+        ))
         .set_max_row_group_row_count(Some(128 * 1024))
-        .set_key_value_metadata(Some(vec![KeyValue::new(VERSION_METADATA_KEY.to_string(), SCHEMA_VERSION.to_string())]))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            VERSION_METADATA_KEY.to_string(),
+            SCHEMA_VERSION.to_string(),
+        )]))
         .build()
 }
 
 /// Writes `batch` as a new Parquet file in `dir`: to a temporary name first, synced, then renamed.
 fn write_parquet(dir: &Path, batch: &RecordBatch) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.into(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.into(),
+        source,
+    })?;
     let id = uuid::Uuid::new_v4().simple();
     let tmp = dir.join(format!("{TEMP_PREFIX}{id}{DATA_EXTENSION}.partial"));
     let path = dir.join(format!("part-{id}{DATA_EXTENSION}"));
-    let file = File::create(&tmp).map_err(|source| Error::Write { path: tmp.clone(), source })?;
-    let parquet_err = |source| Error::Parquet { path: tmp.clone(), source };
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).map_err(parquet_err)?;
+    let file = File::create(&tmp).map_err(|source| Error::Write {
+        path: tmp.clone(),
+        source,
+    })?;
+    let parquet_err = |source| Error::Parquet {
+        path: tmp.clone(),
+        source,
+    };
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
+        .map_err(parquet_err)?;
     writer.write(batch).map_err(parquet_err)?;
     let file = writer.into_inner().map_err(parquet_err)?;
-    file.sync_all().map_err(|source| Error::Write { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, &path).map_err(|source| Error::Write { path: path.clone(), source })?;
+    file.sync_all().map_err(|source| Error::Write {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, &path).map_err(|source| Error::Write {
+        path: path.clone(),
+        source,
+    })?;
     Ok(path)
 }
 
 fn write_atomically(path: &Path, body: &[u8]) -> Result<()> {
     let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, body).map_err(|source| Error::Write { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| Error::Write { path: path.into(), source })
+    std::fs::write(&tmp, body).map_err(|source| Error::Write {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| Error::Write {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Removes temporary files a killed run left behind (they are never read either way).
@@ -250,13 +336,22 @@ pub fn remove_leftovers(store: &Store) -> Result<usize> {
     let mut removed = 0;
     let mut stack = vec![store.root().to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(TEMP_PREFIX)) {
-                std::fs::remove_file(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
+            } else if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+            {
+                std::fs::remove_file(&path).map_err(|source| Error::Write {
+                    path: path.clone(),
+                    source,
+                })?;
                 removed += 1;
             }
         }

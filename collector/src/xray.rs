@@ -47,7 +47,11 @@ pub fn import_batch_get_traces(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'
         Ok(r) => r,
         Err(e) => {
             out.records += 1;
-            out.reject(ctx, "file", format!("not a valid BatchGetTraces response: {e}"));
+            out.reject(
+                ctx,
+                "file",
+                format!("not a valid BatchGetTraces response: {e}"),
+            );
             return Ok(());
         }
     };
@@ -55,12 +59,20 @@ pub fn import_batch_get_traces(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'
         response.traces.push(TraceEntry { segments });
     }
     if let Some(document) = response.document {
-        response.traces.push(TraceEntry { segments: vec![SegmentEntry { document: Some(document) }] });
+        response.traces.push(TraceEntry {
+            segments: vec![SegmentEntry {
+                document: Some(document),
+            }],
+        });
     }
     let single = response.traces.len() == 1;
     for (t, trace) in response.traces.iter().enumerate() {
         for (s, segment) in trace.segments.iter().enumerate() {
-            let location = if single { format!("Segments[{s}]") } else { format!("Traces[{t}].Segments[{s}]") };
+            let location = if single {
+                format!("Segments[{s}]")
+            } else {
+                format!("Traces[{t}].Segments[{s}]")
+            };
             let Some(document) = segment.document else {
                 out.records += 1;
                 out.reject(ctx, &location, "no Document");
@@ -72,7 +84,11 @@ pub fn import_batch_get_traces(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'
                     Ok(s) => Cow::Owned(s),
                     Err(e) => {
                         out.records += 1;
-                        out.reject(ctx, &location, format!("Document is not a valid JSON string: {e}"));
+                        out.reject(
+                            ctx,
+                            &location,
+                            format!("Document is not a valid JSON string: {e}"),
+                        );
                         continue;
                     }
                 }
@@ -99,7 +115,11 @@ pub fn import_segment_documents(text: &str, ctx: &FileCtx<'_>, out: &mut Output<
             }
             Err(e) => {
                 out.records += 1;
-                out.reject(ctx, "file", format!("not a valid JSON array of segment documents: {e}"));
+                out.reject(
+                    ctx,
+                    "file",
+                    format!("not a valid JSON array of segment documents: {e}"),
+                );
             }
         }
         return Ok(());
@@ -116,7 +136,10 @@ pub fn import_segment_documents(text: &str, ctx: &FileCtx<'_>, out: &mut Output<
         import_document(trimmed, "document", ctx, out);
         return Ok(());
     }
-    let lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     for (n, line) in lines {
         import_document(line.trim(), &format!("line {}", n + 1), ctx, out);
         if n % 4096 == 0 {
@@ -147,7 +170,10 @@ pub fn import_daemon_payloads(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_
             break;
         }
         let body = rest[header_end + 1..].trim_start_matches([' ', '\t', '\r']);
-        let body = body.strip_prefix("\\n").or_else(|| body.strip_prefix('\n')).unwrap_or(body);
+        let body = body
+            .strip_prefix("\\n")
+            .or_else(|| body.strip_prefix('\n'))
+            .unwrap_or(body);
         // The document runs to the end of its line.
         let (doc, next) = match body.find('\n') {
             Some(i) => (&body[..i], &body[i + 1..]),

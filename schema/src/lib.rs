@@ -35,10 +35,20 @@ pub struct StoredTable {
 pub fn stored_tables() -> Vec<StoredTable> {
     macro_rules! table {
         ($m:ident) => {
-            StoredTable { name: $m::TABLE, schema: $m::schema(), key: $m::KEY, time: $m::TIME }
+            StoredTable {
+                name: $m::TABLE,
+                schema: $m::schema(),
+                key: $m::KEY,
+                time: $m::TIME,
+            }
         };
     }
-    vec![table!(spans), table!(log_events), table!(lambda_invocations), table!(metric_points)]
+    vec![
+        table!(spans),
+        table!(log_events),
+        table!(lambda_invocations),
+        table!(metric_points),
+    ]
 }
 
 /// The stored table called `name`.
@@ -54,7 +64,10 @@ mod tests {
     #[test]
     fn table_schemas() {
         let mut text = String::new();
-        let all = stored_tables().into_iter().map(|t| (t.name, t.schema)).chain([(traces::TABLE, traces::schema())]);
+        let all = stored_tables()
+            .into_iter()
+            .map(|t| (t.name, t.schema))
+            .chain([(traces::TABLE, traces::schema())]);
         for (name, schema) in all {
             text.push_str(&format!("{name}\n"));
             for f in schema.fields() {
@@ -69,7 +82,11 @@ mod tests {
     fn keys_and_time_columns_exist() {
         for t in stored_tables() {
             for k in t.key.iter().chain([&t.time]) {
-                assert!(t.schema.field_with_name(k).is_ok(), "{}: no column {k}", t.name);
+                assert!(
+                    t.schema.field_with_name(k).is_ok(),
+                    "{}: no column {k}",
+                    t.name
+                );
             }
         }
     }

@@ -2,7 +2,9 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{ArrayRef, Float64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::array::{
+    ArrayRef, Float64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::MapColumnBuilder;
@@ -11,7 +13,14 @@ use crate::types::{DictBuilder, dict_type, string_map_type, timestamp_type};
 pub const TABLE: &str = "metric_points";
 
 /// Natural key: one value per metric, dimensions, statistic and timestamp.
-pub const KEY: &[&str] = &[col::NAMESPACE, col::METRIC, col::DIMENSIONS, col::STATISTIC, col::LABEL, col::TIMESTAMP];
+pub const KEY: &[&str] = &[
+    col::NAMESPACE,
+    col::METRIC,
+    col::DIMENSIONS,
+    col::STATISTIC,
+    col::LABEL,
+    col::TIMESTAMP,
+];
 pub const TIME: &str = col::TIMESTAMP;
 
 pub mod col {

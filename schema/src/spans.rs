@@ -8,8 +8,8 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use crate::types::{DictBuilder, dict_type, string_map_type, timestamp_type};
 use crate::MapColumnBuilder;
+use crate::types::{DictBuilder, dict_type, string_map_type, timestamp_type};
 
 pub const TABLE: &str = "spans";
 
@@ -162,7 +162,8 @@ pub struct SpanRow<'a> {
 impl SpanRow<'_> {
     /// Duration in milliseconds, when the span has ended.
     pub fn duration_ms(&self) -> Option<f64> {
-        self.end_time.map(|end| (end - self.start_time) as f64 / 1000.0)
+        self.end_time
+            .map(|end| (end - self.start_time) as f64 / 1000.0)
     }
 }
 
@@ -232,7 +233,8 @@ impl SpanBatchBuilder {
         self.http_method.append_option(r.http_method);
         self.http_url.append_option(r.http_url);
         self.http_status.append_option(r.http_status);
-        self.http_content_length.append_option(r.http_content_length);
+        self.http_content_length
+            .append_option(r.http_content_length);
         self.aws_operation.append_option(r.aws_operation);
         self.aws_region.append_option(r.aws_region);
         self.aws_request_id.append_option(r.aws_request_id);
@@ -241,7 +243,8 @@ impl SpanBatchBuilder {
         self.resource_arn.append_option(r.resource_arn);
         self.sql_url.append_option(r.sql_url);
         self.sql_database_type.append_option(r.sql_database_type);
-        self.sql_sanitized_query.append_option(r.sql_sanitized_query);
+        self.sql_sanitized_query
+            .append_option(r.sql_sanitized_query);
         self.cause_type.append_option(r.cause_type);
         self.cause_message.append_option(r.cause_message);
         self.annotations.append(r.annotations.iter().copied());

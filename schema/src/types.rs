@@ -49,7 +49,11 @@ impl Default for MapColumnBuilder {
             key: "keys".into(),
             value: "values".into(),
         };
-        Self(MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new()))
+        Self(MapBuilder::new(
+            Some(names),
+            StringBuilder::new(),
+            StringBuilder::new(),
+        ))
     }
 }
 
@@ -60,7 +64,9 @@ impl MapColumnBuilder {
             self.0.keys().append_value(k);
             self.0.values().append_value(v);
         }
-        self.0.append(true).expect("keys and values are appended in pairs");
+        self.0
+            .append(true)
+            .expect("keys and values are appended in pairs");
     }
 
     pub fn finish(&mut self) -> ArrayRef {

@@ -44,7 +44,9 @@ GROUP BY service ORDER BY p99_ms DESC LIMIT 15";
 
 pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let store_dir = store.clone().unwrap_or_else(|| scratch.path().join("store"));
+    let store_dir = store
+        .clone()
+        .unwrap_or_else(|| scratch.path().join("store"));
     let samples = scratch.path().join("samples");
     for name in hopscope_scenarios::SCENARIOS {
         hopscope_scenarios::generate(name, args.traces, args.seed, &samples.join(name))?;
@@ -61,7 +63,9 @@ pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitC
     output::print(&session.collect(DOWNSTREAM_SQL).await?, Format::Table)?;
     match store {
         Some(dir) => println!("\nExplore further: hopscope --store {} sql", dir.display()),
-        None => println!("\nThis store was temporary; `hopscope demo --store DIR` keeps it for `hopscope --store DIR sql`."),
+        None => println!(
+            "\nThis store was temporary; `hopscope demo --store DIR` keeps it for `hopscope --store DIR sql`."
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

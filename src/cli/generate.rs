@@ -26,6 +26,10 @@ pub struct GenArgs {
 
 pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     let summary = hopscope_scenarios::generate(&args.scenario, args.traces, args.seed, &args.out)?;
-    println!("Generated {} into {}: {summary:?}", args.scenario, args.out.display());
+    println!(
+        "Generated {} into {}: {summary:?}",
+        args.scenario,
+        args.out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use hopscope_collector::import::{ImportOptions, ImportSummary, import_files, list_files};
-use hopscope_collector::store::{StoreWriter, Store};
+use hopscope_collector::store::{Store, StoreWriter};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Args)]
@@ -31,34 +31,57 @@ pub struct ImportArgs {
 pub fn run(store_dir: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_or_create(store_dir)?;
     let mut writer = store.writer();
-    let opts = ImportOptions { log_group: args.log_group.clone(), ..Default::default() };
+    let opts = ImportOptions {
+        log_group: args.log_group.clone(),
+        ..Default::default()
+    };
     let summary = import_into(&args.paths, &opts, &mut writer)?;
     print_summary(&store, &writer, &summary, args.show_rejected);
     Ok(ExitCode::SUCCESS)
 }
 
 /// Imports `paths` through `writer`, with a progress bar when stderr is a terminal.
-pub fn import_into(paths: &[PathBuf], opts: &ImportOptions, writer: &mut StoreWriter) -> anyhow::Result<ImportSummary> {
+pub fn import_into(
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    writer: &mut StoreWriter,
+) -> anyhow::Result<ImportSummary> {
     let files = list_files(paths)?;
-    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     let bar = if std::io::stderr().is_terminal() && total > 8 << 20 {
         let bar = ProgressBar::new(total);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} importing {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} eta {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} importing {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         bar
     } else {
         ProgressBar::hidden()
     };
-    let summary = import_files(&files, opts, writer, |bytes| bar.inc(bytes)).context("import stopped")?;
+    let summary =
+        import_files(&files, opts, writer, |bytes| bar.inc(bytes)).context("import stopped")?;
     bar.finish_and_clear();
     Ok(summary)
 }
 
-pub fn print_summary(store: &Store, writer: &StoreWriter, summary: &ImportSummary, show_rejected: usize) {
-    let formats: Vec<String> = summary.formats.iter().map(|(f, n)| format!("{n} {f}")).collect();
+pub fn print_summary(
+    store: &Store,
+    writer: &StoreWriter,
+    summary: &ImportSummary,
+    show_rejected: usize,
+) {
+    let formats: Vec<String> = summary
+        .formats
+        .iter()
+        .map(|(f, n)| format!("{n} {f}"))
+        .collect();
     println!(
         "Imported {} files ({}) into {} in {:.2?}.",
         summary.files,
@@ -70,11 +93,20 @@ pub fn print_summary(store: &Store, writer: &StoreWriter, summary: &ImportSummar
     for (table, stats) in writer.stats() {
         println!("{table:<20} {:>10} {:>12}", stats.rows, stats.duplicates);
     }
-    println!("Records read: {}; rejected: {}.", summary.records, summary.rejected);
+    println!(
+        "Records read: {}; rejected: {}.",
+        summary.records, summary.rejected
+    );
     for r in summary.rejections.iter().take(show_rejected) {
-        println!("  rejected {}", crate::cli::output::sanitize(&r.to_string()));
+        println!(
+            "  rejected {}",
+            crate::cli::output::sanitize(&r.to_string())
+        );
     }
     if summary.rejected > show_rejected {
-        println!("  ... and {} more (--show-rejected N lists more)", summary.rejected - show_rejected.min(summary.rejected));
+        println!(
+            "  ... and {} more (--show-rejected N lists more)",
+            summary.rejected - show_rejected.min(summary.rejected)
+        );
     }
 }

@@ -57,8 +57,13 @@ pub fn print(batches: &[RecordBatch], format: Format) -> anyhow::Result<()> {
     let mut out = stdout.lock();
     match format {
         Format::Table => {
-            let shown: Vec<RecordBatch> = batches.iter().map(sanitized).collect::<Result<_, _>>()?;
-            writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(&shown)?)?;
+            let shown: Vec<RecordBatch> =
+                batches.iter().map(sanitized).collect::<Result<_, _>>()?;
+            writeln!(
+                out,
+                "{}",
+                arrow::util::pretty::pretty_format_batches(&shown)?
+            )?;
         }
         Format::Csv => write_csv(batches, &mut out)?,
         Format::Json => write_json(batches, &mut out, false)?,
@@ -69,7 +74,11 @@ pub fn print(batches: &[RecordBatch], format: Format) -> anyhow::Result<()> {
 
 /// Writes `batches` to `path`; the format follows the extension (.parquet, .csv, .json, .ndjson).
 pub fn write_file(batches: &[RecordBatch], schema: Arc<Schema>, path: &Path) -> anyhow::Result<()> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     match ext.as_str() {
         "parquet" => {
@@ -82,13 +91,18 @@ pub fn write_file(batches: &[RecordBatch], schema: Arc<Schema>, path: &Path) -> 
         "csv" => write_csv(batches, &mut file)?,
         "json" => write_json(batches, &mut file, false)?,
         "ndjson" | "jsonl" => write_json(batches, &mut file, true)?,
-        other => bail!("--output {}: unknown extension {other:?}; use .parquet, .csv, .json or .ndjson", path.display()),
+        other => bail!(
+            "--output {}: unknown extension {other:?}; use .parquet, .csv, .json or .ndjson",
+            path.display()
+        ),
     }
     Ok(())
 }
 
 fn write_csv(batches: &[RecordBatch], out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(out);
+    let mut w = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(out);
     for b in batches {
         w.write(&flattened(b)?)?;
     }
@@ -119,7 +133,16 @@ fn flattened(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
 fn sanitized(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
     map_columns(
         batch,
-        |c| c.data_type().is_nested() || matches!(c.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _)),
+        |c| {
+            c.data_type().is_nested()
+                || matches!(
+                    c.data_type(),
+                    DataType::Utf8
+                        | DataType::LargeUtf8
+                        | DataType::Utf8View
+                        | DataType::Dictionary(_, _)
+                )
+        },
         sanitize,
     )
 }
@@ -145,7 +168,10 @@ fn map_columns(
         fields.push(Field::new(field.name(), DataType::Utf8, true));
         columns.push(Arc::new(values) as ArrayRef);
     }
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 #[cfg(test)]

@@ -27,7 +27,11 @@ pub struct SqlArgs {
 
 pub async fn run(store: &Path, args: SqlArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open(store).await?;
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Csv });
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Csv
+    });
     match &args.query {
         Some(query) => {
             run_query(&session, query, format, args.output.as_deref()).await?;
@@ -37,7 +41,12 @@ pub async fn run(store: &Path, args: SqlArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn run_query(session: &Session, query: &str, format: Format, output: Option<&Path>) -> anyhow::Result<()> {
+async fn run_query(
+    session: &Session,
+    query: &str,
+    format: Format,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
     let df = session.query(query).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
@@ -52,7 +61,8 @@ async fn run_query(session: &Session, query: &str, format: Format, output: Optio
     Ok(())
 }
 
-const SHELL_HELP: &str = "End a query with ';'. \\d lists tables, \\d NAME describes one, \\q quits.";
+const SHELL_HELP: &str =
+    "End a query with ';'. \\d lists tables, \\d NAME describes one, \\q quits.";
 
 async fn shell(session: &Session, format: Format) -> anyhow::Result<ExitCode> {
     let mut editor = rustyline::DefaultEditor::new()?;
@@ -60,10 +70,17 @@ async fn shell(session: &Session, format: Format) -> anyhow::Result<ExitCode> {
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    println!("hopscope SQL over {}. {SHELL_HELP}", session.root().display());
+    println!(
+        "hopscope SQL over {}. {SHELL_HELP}",
+        session.root().display()
+    );
     let mut buffer = String::new();
     loop {
-        let prompt = if buffer.is_empty() { "hopscope> " } else { "     ...> " };
+        let prompt = if buffer.is_empty() {
+            "hopscope> "
+        } else {
+            "     ...> "
+        };
         let line = match editor.readline(prompt) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => {
@@ -106,7 +123,12 @@ async fn shell(session: &Session, format: Format) -> anyhow::Result<ExitCode> {
 
 async fn describe_all(session: &Session) -> anyhow::Result<()> {
     for t in session.tables().await? {
-        println!("{:<20} {:<6} {} columns", t.name, t.kind, t.schema.fields().len());
+        println!(
+            "{:<20} {:<6} {} columns",
+            t.name,
+            t.kind,
+            t.schema.fields().len()
+        );
     }
     Ok(())
 }
@@ -118,7 +140,12 @@ async fn describe(session: &Session, name: &str) -> anyhow::Result<()> {
         return Ok(());
     };
     for f in t.schema.fields() {
-        println!("{:<22} {:<40} {}", f.name(), f.data_type().to_string(), if f.is_nullable() { "null" } else { "not null" });
+        println!(
+            "{:<22} {:<40} {}",
+            f.name(),
+            f.data_type().to_string(),
+            if f.is_nullable() { "null" } else { "not null" }
+        );
     }
     Ok(())
 }

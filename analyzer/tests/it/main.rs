@@ -19,8 +19,13 @@ pub fn sample_store() -> &'static Path {
             let samples = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-traces"));
             let files = list_files(&[samples]).unwrap();
             let mut writer = store.writer();
-            let summary = import_files(&files, &ImportOptions::default(), &mut writer, |_| {}).unwrap();
-            assert_eq!(summary.rejected, 0, "sample data must import cleanly: {:?}", summary.rejections);
+            let summary =
+                import_files(&files, &ImportOptions::default(), &mut writer, |_| {}).unwrap();
+            assert_eq!(
+                summary.rejected, 0,
+                "sample data must import cleanly: {:?}",
+                summary.rejections
+            );
             dir
         })
         .path()
@@ -35,7 +40,9 @@ pub async fn csv(session: &Session, sql: &str) -> String {
     let batches = session.collect(sql).await.unwrap();
     let mut out = Vec::new();
     {
-        let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+        let mut w = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut out);
         for b in &batches {
             w.write(b).unwrap();
         }

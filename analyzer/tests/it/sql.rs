@@ -22,7 +22,13 @@ async fn answers_come_from_all_five_scenarios() {
 #[tokio::test]
 async fn every_table_has_rows() {
     let s = session().await;
-    for table in ["spans", "log_events", "lambda_invocations", "metric_points", "traces"] {
+    for table in [
+        "spans",
+        "log_events",
+        "lambda_invocations",
+        "metric_points",
+        "traces",
+    ] {
         let out = csv(&s, &format!("SELECT count(*) > 0 AS has_rows FROM {table}")).await;
         assert_eq!(out, "has_rows\ntrue\n", "{table} is empty");
     }
@@ -32,10 +38,17 @@ async fn every_table_has_rows() {
 async fn traces_view_meets_the_contract() {
     let s = session().await;
     let view = s.context().table(traces::TABLE).await.unwrap();
-    let got: Vec<(String, String)> =
-        view.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect();
-    let want: Vec<(String, String)> =
-        traces::schema().fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect();
+    let got: Vec<(String, String)> = view
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().to_string()))
+        .collect();
+    let want: Vec<(String, String)> = traces::schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().to_string()))
+        .collect();
     assert_eq!(got, want);
 }
 
@@ -58,7 +71,10 @@ async fn cold_starts_agree_between_logs_and_traces() {
         "SELECT function, request_id FROM lambda_invocations WHERE init_ms IS NOT NULL ORDER BY 1, 2",
     )
     .await;
-    assert!(from_traces.lines().count() > 10, "expected cold starts in the samples:\n{from_traces}");
+    assert!(
+        from_traces.lines().count() > 10,
+        "expected cold starts in the samples:\n{from_traces}"
+    );
     assert_eq!(from_traces, from_logs);
     let per_function = csv(
         &s,
@@ -78,7 +94,10 @@ async fn writing_statements_are_refused_and_write_nothing() {
     for sql in [
         format!("COPY (SELECT * FROM spans) TO '{}'", target.display()),
         "INSERT INTO spans SELECT * FROM spans".to_string(),
-        format!("CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}'", out.path().display()),
+        format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}'",
+            out.path().display()
+        ),
         "CREATE TABLE t AS SELECT 1".to_string(),
         "DROP VIEW traces".to_string(),
         "SET datafusion.execution.batch_size = 1".to_string(),
@@ -87,7 +106,10 @@ async fn writing_statements_are_refused_and_write_nothing() {
         let Err(Error::DataFusion(e)) = result.as_ref().map(|_| ()) else {
             panic!("{sql}: expected a refusal, got {:?}", result.map(|_| ()));
         };
-        assert!(e.to_string().contains("not supported") || e.to_string().contains("not allowed"), "{sql}: {e}");
+        assert!(
+            e.to_string().contains("not supported") || e.to_string().contains("not allowed"),
+            "{sql}: {e}"
+        );
     }
     assert!(!target.exists());
     assert_eq!(files_under(sample_store()), before);
@@ -96,14 +118,19 @@ async fn writing_statements_are_refused_and_write_nothing() {
 #[tokio::test]
 async fn sql_errors_are_datafusion_errors() {
     let s = session().await;
-    let err = s.collect("SELECT no_such_column FROM spans").await.unwrap_err();
+    let err = s
+        .collect("SELECT no_such_column FROM spans")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no_such_column"), "{err}");
 }
 
 #[tokio::test]
 async fn a_missing_store_says_how_to_make_one() {
     let dir = tempfile::tempdir().unwrap();
-    let Err(err) = Session::open(&dir.path().join("nothing")).await else { panic!("opened a missing store") };
+    let Err(err) = Session::open(&dir.path().join("nothing")).await else {
+        panic!("opened a missing store")
+    };
     assert!(err.to_string().contains("import data first"), "{err}");
 }
 

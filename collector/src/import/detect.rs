@@ -47,10 +47,16 @@ pub const UNSUPPORTED_HINT: &str = "format not recognised: hopscope imports Batc
 
 pub fn known_hint(what: &str) -> &'static str {
     match what {
-        TEST_SNAPSHOT => "it wraps API answers in test metadata with placeholder values; save the API answer itself",
+        TEST_SNAPSHOT => {
+            "it wraps API answers in test metadata with placeholder values; save the API answer itself"
+        }
         SERVICES => "hopscope builds the service map from the traces themselves",
-        "GetTraceSummaries response" => "summaries hold no segments; import the BatchGetTraces response for those ids",
-        "GetMetricData request" => "it holds the queries, not their data; import the response (or the two together)",
+        "GetTraceSummaries response" => {
+            "summaries hold no segments; import the BatchGetTraces response for those ids"
+        }
+        "GetMetricData request" => {
+            "it holds the queries, not their data; import the response (or the two together)"
+        }
         "PutTraceSegments response" => "it only lists segments X-Ray did not accept",
         _ => "it is a request or a projection, not data",
     }
@@ -82,7 +88,10 @@ pub fn detect(text: &str) -> Format {
         None => Format::Known("empty file"),
     };
     // A FilterLogEvents answer on `aws/spans` carries one OTel span per message.
-    if format == Format::LogEvents && trimmed.contains("startTimeUnixNano") && trimmed.contains("spanId") {
+    if format == Format::LogEvents
+        && trimmed.contains("startTimeUnixNano")
+        && trimmed.contains("spanId")
+    {
         return Format::OtelSpans;
     }
     format
@@ -96,8 +105,12 @@ fn detect_lines(text: &str) -> Format {
     match serde_json::from_str::<TopKeys>(first).map(|k| classify(&k)) {
         Ok(f @ (Format::SegmentDocuments | Format::OtelSpans)) => f,
         Ok(_) => Format::LambdaLogText,
-        Err(_) if text.contains("\"Traces\"") || text.contains("\"Segments\"") => Format::BatchGetTraces,
-        Err(_) if text.contains("\"trace_id\"") || text.contains("\"start_time\"") => Format::SegmentDocuments,
+        Err(_) if text.contains("\"Traces\"") || text.contains("\"Segments\"") => {
+            Format::BatchGetTraces
+        }
+        Err(_) if text.contains("\"trace_id\"") || text.contains("\"start_time\"") => {
+            Format::SegmentDocuments
+        }
         Err(_) if text.contains("\"Services\"") => Format::Known(SERVICES),
         Err(_) => Format::LambdaLogText,
     }
@@ -127,12 +140,18 @@ fn classify(k: &TopKeys) -> Format {
         || has("awslogs")
         || has("Records")
         || has("records")
-        || (has("timestamp") && has("message") && (has("ingestionTime") || has("id") || has("eventId") || has("logStreamName")))
+        || (has("timestamp")
+            && has("message")
+            && (has("ingestionTime") || has("id") || has("eventId") || has("logStreamName")))
     {
         Format::LogEvents
     } else if has("timestamp") && has("message") && k.0.len() == 2 {
         Format::Known("PutLogEvents input")
-    } else if (has("time") && has("type") && has("record")) || has("requestId") || has("level") || has("function_request_id") {
+    } else if (has("time") && has("type") && has("record"))
+        || has("requestId")
+        || has("level")
+        || has("function_request_id")
+    {
         Format::LambdaLogText
     } else if has("Services") {
         Format::Known(SERVICES)
@@ -182,7 +201,10 @@ impl<'de> Deserialize<'de> for FirstElementKeys {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON array")
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<FirstElementKeys, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FirstElementKeys, A::Error> {
                 let first = seq.next_element::<TopKeys>()?;
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(FirstElementKeys(first))
@@ -199,14 +221,32 @@ mod tests {
     #[test]
     fn detects_by_shape() {
         assert_eq!(detect(r#"{"Traces":[]}"#), Format::BatchGetTraces);
-        assert_eq!(detect("{\"format\": \"json\", \"version\": 1}\n{\"trace_id\":\"1-a-b\"}"), Format::DaemonPayloads);
-        assert_eq!(detect("{\"trace_id\":\"t\",\"id\":\"a\"}\n{\"trace_id\":\"t\",\"id\":\"b\"}"), Format::SegmentDocuments);
-        assert_eq!(detect("START RequestId: x Version: $LATEST"), Format::LambdaLogText);
+        assert_eq!(
+            detect("{\"format\": \"json\", \"version\": 1}\n{\"trace_id\":\"1-a-b\"}"),
+            Format::DaemonPayloads
+        );
+        assert_eq!(
+            detect("{\"trace_id\":\"t\",\"id\":\"a\"}\n{\"trace_id\":\"t\",\"id\":\"b\"}"),
+            Format::SegmentDocuments
+        );
+        assert_eq!(
+            detect("START RequestId: x Version: $LATEST"),
+            Format::LambdaLogText
+        );
         assert_eq!(detect(r#"{"MetricDataResults":[]}"#), Format::MetricData);
-        assert_eq!(detect(r#"[{"timestamp":1,"message":"m"}]"#), Format::LogEvents);
+        assert_eq!(
+            detect(r#"[{"timestamp":1,"message":"m"}]"#),
+            Format::LogEvents
+        );
         assert_eq!(detect(r#"{"Services":[]}"#), Format::Known(SERVICES));
-        assert_eq!(detect("{\n \"trace_id\": \"1-a-b\",\n \"id\": 1,,\n}"), Format::SegmentDocuments);
-        assert_eq!(detect(r#"{"Id":"1-a-b","Segments":[]}"#), Format::BatchGetTraces);
+        assert_eq!(
+            detect("{\n \"trace_id\": \"1-a-b\",\n \"id\": 1,,\n}"),
+            Format::SegmentDocuments
+        );
+        assert_eq!(
+            detect(r#"{"Id":"1-a-b","Segments":[]}"#),
+            Format::BatchGetTraces
+        );
         assert_eq!(detect(r#"["a"]"#), Format::Unsupported);
     }
 }

@@ -236,43 +236,71 @@ fn visit<'a>(
 fn count_descendants(doc: &SegmentDoc<'_>) -> usize {
     doc.subsegments.as_ref().map_or(0, |subs| {
         subs.iter()
-            .map(|s| 1 + serde_json::from_str::<SegmentDoc<'_>>(s.get()).map_or(0, |d| count_descendants(&d)))
+            .map(|s| {
+                1 + serde_json::from_str::<SegmentDoc<'_>>(s.get())
+                    .map_or(0, |d| count_descendants(&d))
+            })
             .sum()
     })
 }
 
-fn node_from<'a>(doc: &mut SegmentDoc<'a>, raw: &'a str, parent: Option<&Parent<'a>>) -> Result<Node<'a>, String> {
+fn node_from<'a>(
+    doc: &mut SegmentDoc<'a>,
+    raw: &'a str,
+    parent: Option<&Parent<'a>>,
+) -> Result<Node<'a>, String> {
     let id = nonempty(doc.id.take()).ok_or("no `id`: every segment and subsegment needs one")?;
     let name = nonempty(doc.name.take()).ok_or_else(|| format!("{id}: no `name`"))?;
-    let start = doc.start_time.ok_or_else(|| format!("{id}: no `start_time`"))?;
+    let start = doc
+        .start_time
+        .ok_or_else(|| format!("{id}: no `start_time`"))?;
     if !EPOCH_RANGE.contains(&start) {
-        return Err(format!("{id}: start_time {start} is not epoch seconds between 2000 and 2100"));
+        return Err(format!(
+            "{id}: start_time {start} is not epoch seconds between 2000 and 2100"
+        ));
     }
     let start_time = micros_from_secs(start);
     let end_time = match doc.end_time {
         Some(end) if EPOCH_RANGE.contains(&end) && end >= start => Some(micros_from_secs(end)),
-        Some(end) => return Err(format!("{id}: end_time {end} is not epoch seconds after start_time {start}")),
+        Some(end) => {
+            return Err(format!(
+                "{id}: end_time {end} is not epoch seconds after start_time {start}"
+            ));
+        }
         None => None,
     };
     let (trace_id, parent_id, segment_id, depth, kind) = match parent {
-        Some(p) => (p.trace_id.clone(), Some(p.id.clone()), p.segment_id.clone(), p.depth + 1, kind::SUBSEGMENT),
+        Some(p) => (
+            p.trace_id.clone(),
+            Some(p.id.clone()),
+            p.segment_id.clone(),
+            p.depth + 1,
+            kind::SUBSEGMENT,
+        ),
         None => {
-            let trace_id = nonempty(doc.trace_id.take()).ok_or_else(|| format!("{id}: no `trace_id`"))?;
+            let trace_id =
+                nonempty(doc.trace_id.take()).ok_or_else(|| format!("{id}: no `trace_id`"))?;
             let parent_id = nonempty(doc.parent_id.take());
             if doc.doc_type.as_deref() == Some("subsegment") {
                 // An independent subsegment: its enclosing segment is not in this document.
-                let enclosing = parent_id.clone().ok_or_else(|| format!("{id}: independent subsegment without `parent_id`"))?;
+                let enclosing = parent_id
+                    .clone()
+                    .ok_or_else(|| format!("{id}: independent subsegment without `parent_id`"))?;
                 (trace_id, parent_id, enclosing, 1, kind::SUBSEGMENT)
             } else {
-                let kind = if doc.inferred == Some(true) { kind::INFERRED } else { kind::SEGMENT };
+                let kind = if doc.inferred == Some(true) {
+                    kind::INFERRED
+                } else {
+                    kind::SEGMENT
+                };
                 (trace_id, parent_id, id.clone(), 0, kind)
             }
         }
     };
     let (service, service_type) = node_of(doc, &name, kind).unwrap_or_else(|| match parent {
-            Some(p) => (p.service.clone(), p.service_type.clone()),
-            None => (name.clone(), doc.origin.clone()),
-        });
+        Some(p) => (p.service.clone(), p.service_type.clone()),
+        None => (name.clone(), doc.origin.clone()),
+    });
     let (cause, exceptions) = parse_cause(doc.cause);
     Ok(Node {
         doc: SegmentDoc::default(),
@@ -298,7 +326,9 @@ fn nonempty(s: Str<'_>) -> Str<'_> {
 }
 
 fn parse_cause(raw: Option<&RawValue>) -> (Cause<'_>, Vec<Exception<'_>>) {
-    let Some(raw) = raw else { return (Cause::None, Vec::new()) };
+    let Some(raw) = raw else {
+        return (Cause::None, Vec::new());
+    };
     match raw.get().as_bytes().first() {
         Some(b'"') => match serde_json::from_str::<Cow<'_, str>>(raw.get()) {
             Ok(id) => (Cause::Reference(id), Vec::new()),
@@ -306,8 +336,13 @@ fn parse_cause(raw: Option<&RawValue>) -> (Cause<'_>, Vec<Exception<'_>>) {
         },
         Some(b'{') => match serde_json::from_str::<CauseObject<'_>>(raw.get()) {
             Ok(obj) => {
-                let first = obj.exceptions.iter().find(|e| e.exception_type.is_some() || e.message.is_some());
-                let cause = first.map_or(Cause::None, |e| Cause::Exception(e.exception_type.clone(), e.message.clone()));
+                let first = obj
+                    .exceptions
+                    .iter()
+                    .find(|e| e.exception_type.is_some() || e.message.is_some());
+                let cause = first.map_or(Cause::None, |e| {
+                    Cause::Exception(e.exception_type.clone(), e.message.clone())
+                });
                 (cause, obj.exceptions)
             }
             Err(_) => (Cause::None, Vec::new()),
@@ -362,14 +397,19 @@ impl Node<'_> {
             throttle: d.throttle,
             http_method: req.and_then(|r| r.method.as_deref()),
             http_url: req.and_then(|r| r.url.as_deref()),
-            http_status: resp.and_then(|r| r.status).and_then(|s| u16::try_from(s).ok()),
+            http_status: resp
+                .and_then(|r| r.status)
+                .and_then(|s| u16::try_from(s).ok()),
             http_content_length: resp.and_then(|r| r.content_length),
             aws_operation: aws.and_then(|a| a.operation.as_deref()),
             aws_region: aws.and_then(|a| a.region.as_deref()),
             aws_request_id: aws.and_then(|a| a.request_id.as_deref()),
             aws_account_id: aws.and_then(|a| a.account_id.as_deref()),
             aws_resource: aws.and_then(aws_resource),
-            resource_arn: d.resource_arn.as_deref().or(aws.and_then(|a| a.function_arn.as_deref())),
+            resource_arn: d
+                .resource_arn
+                .as_deref()
+                .or(aws.and_then(|a| a.function_arn.as_deref())),
             sql_url: sql.and_then(|s| s.url.as_deref()),
             sql_database_type: sql.and_then(|s| s.database_type.as_deref()),
             sql_sanitized_query: sql.and_then(|s| s.sanitized_query.as_deref()),

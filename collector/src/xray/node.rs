@@ -30,11 +30,14 @@ pub fn node_of<'a>(
     match doc.namespace.as_deref() {
         // A Lambda Invoke call is the edge into the called function, whose own AWS::Lambda
         // segment is its child: both are that function's node.
-        Some("aws") if name.eq_ignore_ascii_case("lambda") && resource.is_some() => {
-            Some((Cow::Owned(resource.unwrap_or_default().to_string()), aws_type(name)))
-        }
+        Some("aws") if name.eq_ignore_ascii_case("lambda") && resource.is_some() => Some((
+            Cow::Owned(resource.unwrap_or_default().to_string()),
+            aws_type(name),
+        )),
         Some("aws") => Some((with_resource(), aws_type(name))),
-        Some("remote") if doc.sql.is_some() => Some((name.clone(), Some(Cow::Borrowed("Database::SQL")))),
+        Some("remote") if doc.sql.is_some() => {
+            Some((name.clone(), Some(Cow::Borrowed("Database::SQL"))))
+        }
         Some("remote") => Some((name.clone(), Some(Cow::Borrowed("remote")))),
         _ if doc.sql.is_some() => Some((name.clone(), Some(Cow::Borrowed("Database::SQL")))),
         _ => None,
@@ -47,7 +50,11 @@ pub fn aws_resource<'n>(aws: &'n Aws<'_>) -> Option<&'n str> {
     aws.table_name
         .as_deref()
         .or(aws.bucket_name.as_deref())
-        .or_else(|| aws.queue_url.as_deref().and_then(|u| last(u.trim_end_matches('/'), '/')))
+        .or_else(|| {
+            aws.queue_url
+                .as_deref()
+                .and_then(|u| last(u.trim_end_matches('/'), '/'))
+        })
         .or(aws.function_name.as_deref())
         .or_else(|| aws.topic_arn.as_deref().and_then(|a| last(a, ':')))
         .or(aws.resource_names.first().map(|s| s.as_ref()))
@@ -81,20 +88,35 @@ mod tests {
     fn aws_calls_are_nodes_of_their_resource() {
         let d = doc(r#"{"namespace":"aws","aws":{"table_name":"users","operation":"PutItem"}}"#);
         let (service, t) = node_of(&d, &Cow::Borrowed("DynamoDB"), kind::SUBSEGMENT).unwrap();
-        assert_eq!((service.as_ref(), t.as_deref()), ("DynamoDB:users", Some("AWS::DynamoDB::Table")));
+        assert_eq!(
+            (service.as_ref(), t.as_deref()),
+            ("DynamoDB:users", Some("AWS::DynamoDB::Table"))
+        );
     }
 
     #[test]
     fn queue_urls_name_the_queue() {
-        let d = doc(r#"{"namespace":"aws","aws":{"queue_url":"https://sqs.us-east-1.amazonaws.com/123/orders"}}"#);
-        assert_eq!(node_of(&d, &Cow::Borrowed("SQS"), kind::SUBSEGMENT).unwrap().0, "SQS:orders");
+        let d = doc(
+            r#"{"namespace":"aws","aws":{"queue_url":"https://sqs.us-east-1.amazonaws.com/123/orders"}}"#,
+        );
+        assert_eq!(
+            node_of(&d, &Cow::Borrowed("SQS"), kind::SUBSEGMENT)
+                .unwrap()
+                .0,
+            "SQS:orders"
+        );
     }
 
     #[test]
     fn lambda_invokes_are_the_called_function() {
-        let d = doc(r#"{"namespace":"aws","aws":{"function_name":"listDragons","operation":"Invoke"}}"#);
+        let d = doc(
+            r#"{"namespace":"aws","aws":{"function_name":"listDragons","operation":"Invoke"}}"#,
+        );
         let (service, t) = node_of(&d, &Cow::Borrowed("Lambda"), kind::SUBSEGMENT).unwrap();
-        assert_eq!((service.as_ref(), t.as_deref()), ("listDragons", Some("AWS::Lambda")));
+        assert_eq!(
+            (service.as_ref(), t.as_deref()),
+            ("listDragons", Some("AWS::Lambda"))
+        );
     }
 
     #[test]
@@ -105,7 +127,14 @@ mod tests {
 
     #[test]
     fn inferred_segments_share_the_node_of_the_call() {
-        let d = doc(r#"{"inferred":true,"origin":"AWS::DynamoDB::Table","aws":{"table_name":"users"}}"#);
-        assert_eq!(node_of(&d, &Cow::Borrowed("DynamoDB"), kind::INFERRED).unwrap().0, "DynamoDB:users");
+        let d = doc(
+            r#"{"inferred":true,"origin":"AWS::DynamoDB::Table","aws":{"table_name":"users"}}"#,
+        );
+        assert_eq!(
+            node_of(&d, &Cow::Borrowed("DynamoDB"), kind::INFERRED)
+                .unwrap()
+                .0,
+            "DynamoDB:users"
+        );
     }
 }

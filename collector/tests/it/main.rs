@@ -9,7 +9,9 @@ use std::path::PathBuf;
 pub fn corpus_dir() -> PathBuf {
     let dir = std::env::var_os("HOPSCOPE_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus"))
+        });
     assert!(
         dir.join("MANIFEST.md").is_file(),
         "conformance corpus not found at {}: clone next to shared/ or set HOPSCOPE_CORPUS",

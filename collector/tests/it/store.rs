@@ -3,25 +3,42 @@
 use std::path::Path;
 
 use arrow::array::RecordBatch;
+use hopscope_collector::Error;
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
 use hopscope_collector::store::{Store, data_files, remove_leftovers};
-use hopscope_collector::Error;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-fn import(store: &Store, inputs: &[&Path]) -> std::collections::BTreeMap<&'static str, (usize, usize)> {
+fn import(
+    store: &Store,
+    inputs: &[&Path],
+) -> std::collections::BTreeMap<&'static str, (usize, usize)> {
     let files = list_files(&inputs.iter().map(|p| p.to_path_buf()).collect::<Vec<_>>()).unwrap();
     let mut writer = store.writer();
     import_files(&files, &ImportOptions::default(), &mut writer, |_| {}).unwrap();
-    writer.stats().iter().map(|(t, s)| (*t, (s.rows, s.duplicates))).collect()
+    writer
+        .stats()
+        .iter()
+        .map(|(t, s)| (*t, (s.rows, s.duplicates)))
+        .collect()
 }
 
 /// Rows in every finished file of a table, read back from disk.
 fn stored_rows(root: &Path, table: &str) -> usize {
     let mut rows = 0;
-    for hour in std::fs::read_dir(root.join(table)).into_iter().flatten().flatten() {
+    for hour in std::fs::read_dir(root.join(table))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         for file in data_files(&hour.path()).unwrap() {
-            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap().build().unwrap();
-            rows += reader.map(|b: Result<RecordBatch, _>| b.unwrap().num_rows()).sum::<usize>();
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+                    .unwrap()
+                    .build()
+                    .unwrap();
+            rows += reader
+                .map(|b: Result<RecordBatch, _>| b.unwrap().num_rows())
+                .sum::<usize>();
         }
     }
     rows
@@ -34,12 +51,19 @@ fn importing_twice_adds_nothing() {
     let traces = crate::samples_dir().join("users/traces");
     let first = import(&store, &[&traces]);
     let (spans, dups) = first["spans"];
-    assert!(spans > 1000, "the users scenario has thousands of spans, got {spans}");
+    assert!(
+        spans > 1000,
+        "the users scenario has thousands of spans, got {spans}"
+    );
     assert_eq!(dups, 0);
     assert_eq!(stored_rows(dir.path(), "spans"), spans);
 
     let second = import(&store, &[&traces]);
-    assert_eq!(second["spans"], (0, spans), "a second import must only find duplicates");
+    assert_eq!(
+        second["spans"],
+        (0, spans),
+        "a second import must only find duplicates"
+    );
     assert_eq!(stored_rows(dir.path(), "spans"), spans);
 }
 
@@ -47,7 +71,10 @@ fn importing_twice_adds_nothing() {
 fn partitions_are_hive_style_hours() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_or_create(dir.path()).unwrap();
-    import(&store, &[&crate::samples_dir().join("users/traces/batch-0001.json")]);
+    import(
+        &store,
+        &[&crate::samples_dir().join("users/traces/batch-0001.json")],
+    );
     let mut hours: Vec<String> = std::fs::read_dir(dir.path().join("spans"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -55,7 +82,10 @@ fn partitions_are_hive_style_hours() {
     hours.sort();
     assert!(!hours.is_empty());
     for h in &hours {
-        assert!(h.starts_with("hour=2026-11-20T"), "unexpected partition {h}");
+        assert!(
+            h.starts_with("hour=2026-11-20T"),
+            "unexpected partition {h}"
+        );
     }
 }
 
@@ -63,14 +93,29 @@ fn partitions_are_hive_style_hours() {
 fn leftover_temp_files_are_never_read_and_are_cleaned() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_or_create(dir.path()).unwrap();
-    import(&store, &[&crate::samples_dir().join("users/traces/batch-0001.json")]);
+    import(
+        &store,
+        &[&crate::samples_dir().join("users/traces/batch-0001.json")],
+    );
     let before = stored_rows(dir.path(), "spans");
     // What a run killed mid-write leaves: a partial file under a temporary name.
-    let hour = std::fs::read_dir(dir.path().join("spans")).unwrap().next().unwrap().unwrap().path();
-    std::fs::write(hour.join(".tmp-deadbeef.parquet.partial"), b"PAR1 truncated").unwrap();
+    let hour = std::fs::read_dir(dir.path().join("spans"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(
+        hour.join(".tmp-deadbeef.parquet.partial"),
+        b"PAR1 truncated",
+    )
+    .unwrap();
     assert_eq!(stored_rows(dir.path(), "spans"), before);
     // A rerun still completes: nothing new, nothing doubled.
-    let again = import(&store, &[&crate::samples_dir().join("users/traces/batch-0001.json")]);
+    let again = import(
+        &store,
+        &[&crate::samples_dir().join("users/traces/batch-0001.json")],
+    );
     assert_eq!(again["spans"].0, 0);
     assert_eq!(remove_leftovers(&store).unwrap(), 1);
 }
@@ -78,7 +123,11 @@ fn leftover_temp_files_are_never_read_and_are_cleaned() {
 #[test]
 fn a_newer_store_is_refused_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hopscope-store.json"), br#"{"schema_version": 99}"#).unwrap();
+    std::fs::write(
+        dir.path().join("hopscope-store.json"),
+        br#"{"schema_version": 99}"#,
+    )
+    .unwrap();
     let err = Store::open_or_create(dir.path()).unwrap_err();
     assert!(matches!(err, Error::NewerStore { found: 99, .. }), "{err}");
     assert!(err.to_string().contains("upgrade hopscope"), "{err}");

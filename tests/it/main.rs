@@ -1,0 +1,190 @@
+//! The `hopscope` binary as users run it: commands, output formats and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn hopscope(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("HOPSCOPE_STORE")
+        .output()
+        .expect("hopscope runs")
+}
+
+fn samples() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-traces"))
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn import_then_sql_answers_from_every_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let out = hopscope(&store, &["import", samples().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = stdout(&out);
+    assert!(summary.contains("rejected: 0."), "{summary}");
+
+    let out = hopscope(
+        &store,
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(DISTINCT function) AS functions, sum(CASE WHEN init_ms IS NOT NULL THEN 1 ELSE 0 END) AS cold_starts,
+                    sum(CASE WHEN status = 'timeout' THEN 1 ELSE 0 END) AS timeouts FROM lambda_invocations",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "functions,cold_starts,timeouts\n8,113,66\n");
+
+    // A second import of the same data changes no count.
+    let again = hopscope(&store, &["import", samples().to_str().unwrap()]);
+    assert!(again.status.success());
+    let count = |store: &Path| {
+        stdout(&hopscope(
+            store,
+            &["sql", "--format", "csv", "SELECT count(*) AS n FROM spans"],
+        ))
+    };
+    let before = count(&store);
+    hopscope(
+        &store,
+        &["import", samples().join("users").to_str().unwrap()],
+    );
+    assert_eq!(count(&store), before);
+}
+
+#[test]
+fn output_formats_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    hopscope(
+        &store,
+        &["import", samples().join("users/metrics").to_str().unwrap()],
+    );
+    let query = "SELECT metric, statistic, count(*) AS n FROM metric_points GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 2";
+
+    let json = stdout(&hopscope(&store, &["sql", "--format", "json", query]));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["metric"], "ConcurrentExecutions");
+
+    let ndjson = stdout(&hopscope(&store, &["sql", "--format", "ndjson", query]));
+    assert_eq!(ndjson.lines().count(), 2);
+
+    let table = stdout(&hopscope(&store, &["sql", "--format", "table", query]));
+    assert!(
+        table.contains("| metric") && table.contains("ConcurrentExecutions"),
+        "{table}"
+    );
+
+    let file = dir.path().join("out.parquet");
+    let out = hopscope(&store, &["sql", "--output", file.to_str().unwrap(), query]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read(&file).unwrap().starts_with(b"PAR1"));
+}
+
+#[test]
+fn sql_errors_exit_1_with_datafusion_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    hopscope(
+        &store,
+        &["import", samples().join("users/metrics").to_str().unwrap()],
+    );
+    for (query, words) in [
+        ("SELEC 1", "sql parser error"),
+        ("SELECT nope FROM spans", "nope"),
+        (
+            "COPY (SELECT 1) TO '/tmp/hopscope-should-not-exist.csv'",
+            "not supported",
+        ),
+    ] {
+        let out = hopscope(&store, &["sql", query]);
+        assert_eq!(out.status.code(), Some(1), "{query}");
+        let err = stderr(&out).to_lowercase();
+        assert!(
+            err.starts_with("error:") && err.contains(words),
+            "{query}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(!Path::new("/tmp/hopscope-should-not-exist.csv").exists());
+}
+
+#[test]
+fn bad_input_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let input = dir.path().join("mixed.ndjson");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"trace_id":"1-6740a000-0123456789abcdef01234567","id":"aaaaaaaaaaaaaaaa","name":"ok","start_time":1732288000.5,"end_time":1732288000.75}"#,
+            "\n",
+            r#"{"trace_id":"1-6740a000-0123456789abcdef01234567","id":"bbbbbbbbbbbbbbbb","name":"no start"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = hopscope(&store, &["import", input.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("rejected: 1."), "{text}");
+    assert!(
+        text.contains("mixed.ndjson line 2: bbbbbbbbbbbbbbbb: no `start_time`"),
+        "{text}"
+    );
+    let n = stdout(&hopscope(
+        &store,
+        &["sql", "--format", "csv", "SELECT name FROM spans"],
+    ));
+    assert_eq!(n, "name\nok\n");
+}
+
+#[test]
+fn a_missing_input_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hopscope(&dir.path().join("s"), &["import", "/no/such/file.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/no/such/file.json"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn gen_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        let o = hopscope(
+            dir.path(),
+            &[
+                "gen",
+                "--scenario",
+                "users",
+                "--traces",
+                "20",
+                "--seed",
+                "7",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let read = |d: &Path| std::fs::read(d.join("traces/batch-0001.json")).unwrap();
+    assert_eq!(read(&a), read(&b));
+}
