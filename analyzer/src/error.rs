@@ -18,9 +18,16 @@ pub enum Error {
         found: u32,
         supported: u32,
     },
-    /// A query error, as DataFusion words it.
+    /// A query error, as DataFusion words it. Not chained as a source: DataFusion's message
+    /// already carries its causes, and printing the chain would repeat them.
     #[error("{0}")]
-    DataFusion(#[from] DataFusionError),
+    DataFusion(DataFusionError),
+}
+
+impl From<DataFusionError> for Error {
+    fn from(e: DataFusionError) -> Self {
+        Error::DataFusion(e)
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

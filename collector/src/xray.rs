@@ -200,3 +200,221 @@ pub fn import_document(text: &str, location: &str, ctx: &FileCtx<'_>, out: &mut 
         out.spans.append(&node.row(&causes));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Array, AsArray, RecordBatch};
+    use arrow::datatypes::{Float64Type, Int64Type, UInt16Type};
+    use rstest::rstest;
+
+    use super::*;
+
+    /// Imports `text` as segment documents; returns the spans batch and the rejections.
+    fn spans(text: &str) -> (RecordBatch, Vec<String>) {
+        let mut sink: Vec<(&'static str, RecordBatch)> = Vec::new();
+        let mut out = Output::new(&mut sink, 1 << 16);
+        let ctx = FileCtx {
+            path: "t.json",
+            log_group: None,
+        };
+        import_segment_documents(text, &ctx, &mut out).unwrap();
+        out.flush_all().unwrap();
+        let rejected = out
+            .rejections()
+            .iter()
+            .map(|r| format!("{}: {}", r.record, r.reason))
+            .collect();
+        drop(out);
+        let batch = sink
+            .pop()
+            .map(|(_, b)| b)
+            .unwrap_or_else(|| RecordBatch::new_empty(hopscope_schema::spans::schema()));
+        (batch, rejected)
+    }
+
+    fn text(b: &RecordBatch, col: &str, row: usize) -> Option<String> {
+        let c = b.column_by_name(col).unwrap();
+        let options = arrow::util::display::FormatOptions::default();
+        let f = arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &options).unwrap();
+        c.is_valid(row).then(|| f.value(row).to_string())
+    }
+
+    const T: &str = r#""trace_id":"1-5f187253-6a106696d56b1f4ef9eba2ed""#;
+
+    #[rstest]
+    #[case::plain(
+        r#""start_time":1596566305.535414,"end_time":1596566305.545414"#,
+        Some(10.0)
+    )]
+    #[case::scientific(
+        r#""start_time":1.478293361271E9,"end_time":1.478293361449E9"#,
+        Some(178.0)
+    )]
+    #[case::float_noise(
+        r#""start_time":1533928226.6130002,"end_time":1533928226.6230002"#,
+        Some(10.0)
+    )]
+    #[case::in_progress(r#""start_time":1596566305.5,"in_progress":true"#, None)]
+    #[case::no_end_no_flag(r#""start_time":1596566305.5"#, None)]
+    fn times(#[case] fields: &str, #[case] duration_ms: Option<f64>) {
+        let (b, rejected) = spans(&format!(r#"{{{T},"id":"a","name":"n",{fields}}}"#));
+        assert!(rejected.is_empty(), "{rejected:?}");
+        let d = b
+            .column_by_name("duration_ms")
+            .unwrap()
+            .as_primitive::<Float64Type>();
+        assert_eq!(
+            d.is_valid(0)
+                .then(|| (d.value(0) * 1000.0).round() / 1000.0),
+            duration_ms
+        );
+        let in_progress = b
+            .column_by_name("in_progress")
+            .unwrap()
+            .as_boolean()
+            .value(0);
+        assert_eq!(in_progress, duration_ms.is_none());
+    }
+
+    #[rstest]
+    #[case::number("861", Some(861))]
+    #[case::string(r#""861""#, Some(861))]
+    #[case::minus_one("-1", Some(-1))]
+    #[case::garbage(r#""n/a""#, None)]
+    fn content_length(#[case] value: &str, #[case] expected: Option<i64>) {
+        let doc = format!(
+            r#"{{{T},"id":"a","name":"n","start_time":1596566305.5,"end_time":1596566306,"http":{{"response":{{"status":200,"content_length":{value}}}}}}}"#
+        );
+        let (b, _) = spans(&doc);
+        let c = b
+            .column_by_name("http_content_length")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        assert_eq!(c.is_valid(0).then(|| c.value(0)), expected);
+        assert_eq!(
+            b.column_by_name("http_status")
+                .unwrap()
+                .as_primitive::<UInt16Type>()
+                .value(0),
+            200
+        );
+    }
+
+    #[rstest]
+    #[case::object(
+        r#"{"exceptions":[{"id":"e1","type":"KeyError","message":"user"}]}"#,
+        Some("KeyError"),
+        Some("user")
+    )]
+    #[case::reference_resolved(r#""e1""#, Some("KeyError"), Some("user"))]
+    #[case::unknown_reference(r#""ffffffffffffffff""#, None, None)]
+    #[case::invalid_number("200", None, None)]
+    fn cause_forms(#[case] cause: &str, #[case] kind: Option<&str>, #[case] message: Option<&str>) {
+        // The referenced exception is recorded on a subsegment of the same document.
+        let doc = format!(
+            r#"{{{T},"id":"a","name":"n","start_time":1596566305.5,"end_time":1596566306,"fault":true,"cause":{cause},
+               "subsegments":[{{"id":"b","name":"s","start_time":1596566305.6,"end_time":1596566305.7,
+                 "cause":{{"exceptions":[{{"id":"e1","type":"KeyError","message":"user"}}]}}}}]}}"#
+        );
+        let (b, rejected) = spans(&doc);
+        assert!(rejected.is_empty(), "{rejected:?}");
+        assert_eq!(text(&b, "cause_type", 0).as_deref(), kind);
+        assert_eq!(text(&b, "cause_message", 0).as_deref(), message);
+    }
+
+    #[rstest]
+    #[case::no_id(
+        r#"{"trace_id":"1-a-b","name":"n","start_time":1596566305.5}"#,
+        "document: no `id`"
+    )]
+    #[case::no_start(
+        r#"{"trace_id":"1-a-b","id":"a","name":"n"}"#,
+        "document: a: no `start_time`"
+    )]
+    #[case::eleven_digit_epoch(
+        r#"{"trace_id":"1-a-b","id":"a","name":"n","start_time":14782323361.271}"#,
+        "not epoch seconds"
+    )]
+    #[case::no_trace_id(
+        r#"{"id":"a","name":"n","start_time":1596566305.5}"#,
+        "a: no `trace_id`"
+    )]
+    #[case::independent_without_parent(
+        r#"{"type":"subsegment","trace_id":"1-a-b","id":"a","name":"n","start_time":1596566305.5}"#,
+        "without `parent_id`"
+    )]
+    #[case::not_json(r#"{"trace_id": "1-a-b", "id": 1,,}"#, "not valid JSON")]
+    fn rejections_name_the_field(#[case] doc: &str, #[case] reason: &str) {
+        let (b, rejected) = spans(doc);
+        assert_eq!(b.num_rows(), 0);
+        assert_eq!(rejected.len(), 1, "{rejected:?}");
+        assert!(rejected[0].contains(reason), "{rejected:?}");
+    }
+
+    #[test]
+    fn a_bad_subsegment_skips_only_its_subtree() {
+        let doc = format!(
+            r#"{{{T},"id":"a","name":"root","start_time":1596566305.5,"end_time":1596566306,"subsegments":[
+                {{"id":"b","name":"good","start_time":1596566305.6,"end_time":1596566305.7}},
+                {{"name":"no id","start_time":1596566305.6,"subsegments":[{{"id":"d","name":"child","start_time":1596566305.6}}]}}]}}"#
+        );
+        let (b, rejected) = spans(&doc);
+        assert_eq!(b.num_rows(), 2);
+        assert_eq!(
+            rejected,
+            vec![
+                "document.subsegments[1]: no `id`: every segment and subsegment needs one (its 1 subsegments are skipped with it)"
+            ]
+        );
+        assert_eq!(text(&b, "parent_id", 1).as_deref(), Some("a"));
+        assert_eq!(text(&b, "segment_id", 1).as_deref(), Some("a"));
+        assert_eq!(text(&b, "service", 1).as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn independent_subsegments_keep_their_parent() {
+        let (b, _) = spans(
+            r#"{"type":"subsegment","trace_id":"1-a-b","parent_id":"p1","id":"s1","name":"api.example.com","namespace":"remote","start_time":1596566305.5,"end_time":1596566306}"#,
+        );
+        assert_eq!(text(&b, "kind", 0).as_deref(), Some("subsegment"));
+        assert_eq!(text(&b, "parent_id", 0).as_deref(), Some("p1"));
+        assert_eq!(text(&b, "service", 0).as_deref(), Some("api.example.com"));
+        assert_eq!(text(&b, "service_type", 0).as_deref(), Some("remote"));
+    }
+
+    #[test]
+    fn annotations_are_text_and_raw_is_each_spans_own() {
+        let (b, _) = spans(&format!(
+            r#"{{{T},"id":"a","name":"n","start_time":1596566305.5,"end_time":1596566306,"annotations":{{"aws:api_id":"x1","n":42,"ok":true}},
+               "subsegments":[{{"id":"b","name":"s","start_time":1596566305.6,"end_time":1596566305.7}}]}}"#
+        ));
+        assert_eq!(
+            text(&b, "annotations", 0).as_deref(),
+            Some("{aws:api_id: x1, n: 42, ok: true}")
+        );
+        assert_eq!(
+            text(&b, "raw", 1).as_deref(),
+            Some(r#"{"id":"b","name":"s","start_time":1596566305.6,"end_time":1596566305.7}"#)
+        );
+    }
+
+    #[test]
+    fn daemon_payloads_with_a_literal_newline() {
+        let text = r#"{"format": "json", "version": 1}\n{"trace_id": "1-5759e988-bd862e3fe1be46a994272793", "id": "defdfd9912dc5a56", "start_time": 1461096053.37518, "end_time": 1461096053.4042, "name": "test"}"#;
+        let mut sink: Vec<(&'static str, RecordBatch)> = Vec::new();
+        let mut out = Output::new(&mut sink, 16);
+        import_daemon_payloads(
+            text,
+            &FileCtx {
+                path: "d",
+                log_group: None,
+            },
+            &mut out,
+        )
+        .unwrap();
+        out.flush_all().unwrap();
+        assert_eq!(out.rejected(), 0);
+        drop(out);
+        assert_eq!(sink[0].1.num_rows(), 1);
+    }
+}
