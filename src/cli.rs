@@ -1,10 +1,12 @@
 //! Command-line surface: global options and one module per command.
 
+mod collect;
 mod demo;
 mod generate;
 mod import;
 mod output;
 mod sql;
+mod time;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Collect X-Ray traces, Lambda logs and metrics of a time window from AWS into the store
+    /// (resumable: a rerun continues from the last complete source)
+    Collect(collect::CollectArgs),
     /// Import files into the store (format detected per file; directories are walked; gzip is read)
     Import(import::ImportArgs),
     /// Run SQL over the store's tables; with no query, open an interactive shell
@@ -55,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     let store = || cli.store.clone().map_or_else(default_store, Ok);
     match cli.command {
+        Command::Collect(args) => runtime.block_on(collect::run(&store()?, args)),
         Command::Import(args) => import::run(&store()?, args),
         Command::Sql(args) => runtime.block_on(sql::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),

@@ -72,6 +72,54 @@ struct KinesisRecord<'a> {
     kinesis: Encoded<'a>,
 }
 
+/// One event as FilterLogEvents returns it, for callers that hold them as typed values (the
+/// collector) rather than JSON text.
+#[derive(Debug, Clone, Copy)]
+pub struct LogEvent<'a> {
+    pub stream: Option<&'a str>,
+    pub timestamp_ms: i64,
+    pub ingestion_ms: Option<i64>,
+    pub event_id: Option<&'a str>,
+    pub message: &'a str,
+}
+
+/// Parses the events of one log group, page after page, through the same parser as imports.
+/// Invocation rows are emitted at [`GroupImport::finish`]: a timeout line can follow its REPORT
+/// on a later page.
+pub struct GroupImport<'c> {
+    writer: LogWriter<'c>,
+}
+
+impl<'c> GroupImport<'c> {
+    /// `ctx.log_group` names the group of every event.
+    pub fn new(ctx: FileCtx<'c>) -> Self {
+        Self {
+            writer: LogWriter::new(ctx),
+        }
+    }
+
+    pub fn write(
+        &mut self,
+        out: &mut Output<'_>,
+        event: &LogEvent<'_>,
+        location: &str,
+    ) -> Result<()> {
+        let meta = EventMeta {
+            group: self.writer.ctx().log_group,
+            stream: event.stream,
+            timestamp: event.timestamp_ms.saturating_mul(1000),
+            ingestion_time: event.ingestion_ms.map(|ms| ms.saturating_mul(1000)),
+            event_id: event.event_id,
+        };
+        self.writer
+            .write_message(out, &meta, event.message, location)
+    }
+
+    pub fn finish(self, out: &mut Output<'_>) -> Result<()> {
+        self.writer.finish(out)
+    }
+}
+
 pub fn import(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Result<()> {
     let mut writer = LogWriter::new(*ctx);
     import_into(text, "", ctx, out, &mut writer)?;

@@ -31,6 +31,14 @@ pub enum Error {
     },
     #[error("store {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
+    /// An AWS call that failed for good (not retryable, or out of attempts).
+    #[cfg(feature = "aws")]
+    #[error("{operation} failed after {attempts} attempt(s): {}", aws_sdk_xray::error::DisplayErrorContext(source.as_ref()))]
+    Aws {
+        operation: &'static str,
+        attempts: u32,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

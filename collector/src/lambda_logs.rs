@@ -106,6 +106,10 @@ impl<'c> LogWriter<'c> {
         }
     }
 
+    pub fn ctx(&self) -> &FileCtx<'c> {
+        &self.ctx
+    }
+
     /// Parses `message` and writes it (an event from JSON, whose message is not split further).
     pub fn write_message(
         &mut self,

@@ -1,10 +1,15 @@
 //! Sources -> Arrow batches -> the store.
 //!
-//! Today the sources are files (`hopscope import`): X-Ray documents and API responses, CloudWatch
+//! The sources are files (`hopscope import`) and, with the `aws` feature, AWS itself
+//! ([`collect`], clients built in [`aws`]): X-Ray documents and API responses, CloudWatch
 //! Logs responses and Lambda log text, CloudWatch metric responses and OTel spans. Each parser is a
 //! pure function from text to rows; [`import`] detects formats and drives them, [`store`] writes
 //! the batches as Parquet, atomically and without duplicates.
 
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "aws")]
+pub mod collect;
 pub mod cwlogs;
 pub mod error;
 pub mod import;

@@ -319,7 +319,7 @@ fn write_parquet(dir: &Path, batch: &RecordBatch) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn write_atomically(path: &Path, body: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> Result<()> {
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, body).map_err(|source| Error::Write {
         path: tmp.clone(),

@@ -1,5 +1,6 @@
 //! Integration tests of the collector: one binary, one module per area.
 
+mod collect;
 mod corpus;
 mod store;
 

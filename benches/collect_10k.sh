@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Collect N generated traces (default 10,000) from the AWS test peer and report wall time,
+# API calls per trace and peak memory. Needs the .venv that scripts/test installs.
+#   benches/collect_10k.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-10000}"
+work="$(mktemp -d)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hopscope/target}"
+cargo build --release --quiet
+bin="$CARGO_TARGET_DIR/release/hopscope"
+
+.venv/bin/python tests/aws_peer/peer.py --url-file "$work/url" 2>"$work/peer.log" &
+peer_pid=$!
+trap 'kill "$peer_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+until [ -s "$work/url" ]; do sleep 0.2; done
+url="$(cat "$work/url")"
+
+"$bin" gen --scenario users --traces "$n" --seed 7 --out "$work/gen" >/dev/null
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=ap-south-1
+.venv/bin/python - "$url" "$work/gen/traces" <<'PY'
+import glob, json, sys
+import boto3
+url, traces = sys.argv[1], sys.argv[2]
+xray = boto3.client("xray", endpoint_url=url)
+docs = []
+for path in sorted(glob.glob(traces + "/*.json")):
+    for trace in json.load(open(path))["Traces"]:
+        docs += [s["Document"] for s in trace["Segments"]]
+for i in range(0, len(docs), 50):
+    xray.put_trace_segments(TraceSegmentDocuments=docs[i:i + 50])
+starts = [json.loads(d)["start_time"] for d in docs]
+print(f"seeded {len(docs)} segments, {min(starts):.0f} .. {max(starts):.0f}", file=sys.stderr)
+open(traces + "/../window", "w").write(f"{int(min(starts)) - 60} {int(max(starts)) + 600}")
+PY
+read -r from until < "$work/gen/window"
+since="$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%SZ)"
+till="$(date -u -d "@$until" +%Y-%m-%dT%H:%M:%SZ)"
+/usr/bin/time -v "$bin" --store "$work/store" collect --since "$since" --until "$till" \
+    --endpoint-url "$url" 2>"$work/time.log" | tee "$work/summary.txt"
+grep -E "Elapsed \(wall|Maximum resident" "$work/time.log"
+curl -s "$url/_peer/calls?region=ap-south-1"; echo

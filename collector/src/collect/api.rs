@@ -1,0 +1,299 @@
+//! Every AWS call of a collection goes through [`Caller::call`]: a client-side rate limit per API
+//! at its documented default quota, retries with exponential backoff and full jitter on throttling
+//! and server errors, and counters for the run's summary.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_xray::error::{ProvideErrorMetadata, SdkError};
+use rand::Rng;
+use tokio::time::Instant;
+
+use crate::error::{Error, Result};
+
+/// The APIs the collector calls, each with its own quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Api {
+    GetTraceSummaries,
+    BatchGetTraces,
+    DescribeLogGroups,
+    FilterLogEvents,
+    GetMetricData,
+}
+
+impl Api {
+    pub const ALL: [Api; 5] = [
+        Api::GetTraceSummaries,
+        Api::BatchGetTraces,
+        Api::DescribeLogGroups,
+        Api::FilterLogEvents,
+        Api::GetMetricData,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::GetTraceSummaries => "GetTraceSummaries",
+            Api::BatchGetTraces => "BatchGetTraces",
+            Api::DescribeLogGroups => "DescribeLogGroups",
+            Api::FilterLogEvents => "FilterLogEvents",
+            Api::GetMetricData => "GetMetricData",
+        }
+    }
+
+    /// Default per-account, per-Region quota in requests per second (the README lists sources).
+    pub fn default_rate(self) -> f64 {
+        match self {
+            Api::GetTraceSummaries => 5.0,
+            Api::BatchGetTraces => 5.0,
+            Api::DescribeLogGroups => 10.0,
+            Api::FilterLogEvents => 5.0,
+            Api::GetMetricData => 50.0,
+        }
+    }
+}
+
+/// How failed calls are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// Backoff ceiling of the first retry; doubles with each further one.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        // Generous: during an incident throttling is expected, and giving up loses a window.
+        Self {
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Full jitter: uniform in [0, min(max, initial * 2^retry)].
+    fn backoff(&self, retry: u32) -> Duration {
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(1u32 << retry.min(16))
+            .min(self.max_backoff);
+        ceiling.mul_f64(rand::rng().random::<f64>())
+    }
+}
+
+/// Counters of one API over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiStats {
+    /// Requests sent, retries included.
+    pub calls: u64,
+    /// Answers that were throttling errors (ThrottlingException, 429, ...).
+    pub throttles: u64,
+    /// Requests that were retries of a failed one.
+    pub retries: u64,
+    /// Calls that failed for good.
+    pub failures: u64,
+}
+
+/// A token bucket holding up to one second of requests, so bursts stay within the quota.
+#[derive(Debug)]
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    /// Takes a token; returns how long to wait before the request may go.
+    fn reserve(&mut self, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate.max(1.0));
+        self.at = now;
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.rate)
+        }
+    }
+}
+
+/// Rate limits, retries and counters, shared by every call of a run.
+#[derive(Debug)]
+pub struct Caller {
+    retry: RetryPolicy,
+    buckets: Mutex<BTreeMap<Api, Bucket>>,
+    stats: Mutex<BTreeMap<Api, ApiStats>>,
+}
+
+/// Error codes that mean "slow down" across X-Ray, CloudWatch Logs and CloudWatch.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+];
+
+impl Caller {
+    /// `rates` overrides the default quota of some APIs (requests per second).
+    pub fn new(retry: RetryPolicy, rates: &[(Api, f64)]) -> Caller {
+        let now = Instant::now();
+        let buckets = Api::ALL
+            .iter()
+            .map(|&api| {
+                let rate = rates
+                    .iter()
+                    .find(|(a, _)| *a == api)
+                    .map_or(api.default_rate(), |(_, r)| *r)
+                    .max(0.01);
+                let tokens = rate.max(1.0);
+                (
+                    api,
+                    Bucket {
+                        rate,
+                        tokens,
+                        at: now,
+                    },
+                )
+            })
+            .collect();
+        Caller {
+            retry,
+            buckets: Mutex::new(buckets),
+            stats: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn stats(&self) -> BTreeMap<Api, ApiStats> {
+        self.stats.lock().expect("stats lock").clone()
+    }
+
+    fn count(&self, api: Api, f: impl FnOnce(&mut ApiStats)) {
+        f(self
+            .stats
+            .lock()
+            .expect("stats lock")
+            .entry(api)
+            .or_default());
+    }
+
+    async fn acquire(&self, api: Api) {
+        let wait = self
+            .buckets
+            .lock()
+            .expect("bucket lock")
+            .get_mut(&api)
+            .expect("every API has a bucket")
+            .reserve(Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Sends `request()` until it succeeds, fails for good, or runs out of attempts.
+    pub async fn call<T, E, F, Fut>(&self, api: Api, mut request: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut attempt = 0;
+        loop {
+            self.acquire(api).await;
+            self.count(api, |s| {
+                s.calls += 1;
+                if attempt > 0 {
+                    s.retries += 1;
+                }
+            });
+            let err = match request().await {
+                Ok(out) => return Ok(out),
+                Err(err) => err,
+            };
+            let class = classify(&err);
+            if class == Class::Throttle {
+                self.count(api, |s| s.throttles += 1);
+            }
+            attempt += 1;
+            if class == Class::Fatal || attempt >= self.retry.max_attempts {
+                self.count(api, |s| s.failures += 1);
+                return Err(Error::Aws {
+                    operation: api.name(),
+                    attempts: attempt,
+                    source: Box::new(err),
+                });
+            }
+            let wait = self.retry.backoff(attempt - 1);
+            tracing::debug!(operation = api.name(), attempt, ?wait, error = %aws_sdk_xray::error::DisplayErrorContext(&err), "Retrying.");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Class {
+    Throttle,
+    Transient,
+    Fatal,
+}
+
+fn classify<E: ProvideErrorMetadata>(err: &SdkError<E>) -> Class {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Class::Transient
+        }
+        SdkError::ServiceError(e) => {
+            let status = e.raw().status().as_u16();
+            let code = err.code().unwrap_or_default();
+            if status == 429 || THROTTLING_CODES.contains(&code) {
+                Class::Throttle
+            } else if status >= 500 {
+                Class::Transient
+            } else {
+                Class::Fatal
+            }
+        }
+        _ => Class::Fatal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_a_second_of_burst_then_spaces_requests() {
+        let start = Instant::now();
+        let mut bucket = Bucket {
+            rate: 5.0,
+            tokens: 5.0,
+            at: start,
+        };
+        for _ in 0..5 {
+            assert_eq!(bucket.reserve(start), Duration::ZERO);
+        }
+        let wait = bucket.reserve(start);
+        assert!((wait.as_secs_f64() - 0.2).abs() < 1e-9, "{wait:?}");
+        let wait = bucket.reserve(start);
+        assert!((wait.as_secs_f64() - 0.4).abs() < 1e-9, "{wait:?}");
+    }
+
+    #[test]
+    fn backoff_stays_under_its_ceiling() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+        };
+        for retry in 0..10 {
+            let ceiling = Duration::from_millis((100u64 << retry).min(1000));
+            assert!(policy.backoff(retry) <= ceiling);
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! `collect` against the AWS test peer (moto behind tests/aws_peer/peer.py, started by
+//! scripts/test): seed it through the real SDK with a sample scenario, collect, and compare the
+//! store with an import of the same files, row for row. Each test works in its own Region, so
+//! tests running in parallel never see each other's data or faults.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use chrono::{DateTime, TimeDelta, Utc};
+use hopscope_collector::aws::{AwsOptions, Clients};
+use hopscope_collector::collect::{self, Api, Caller, CollectOptions, NoProgress, RetryPolicy};
+use hopscope_collector::import::{ImportOptions, import_files, list_files};
+use hopscope_collector::store::{Store, data_files};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+
+use crate::samples_dir;
+
+const FUNCTION: &str = "users-api-create-user";
+
+fn endpoint() -> String {
+    std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts the AWS test peer (moto)")
+    })
+}
+
+async fn clients(region: &str) -> Clients {
+    Clients::connect(&AwsOptions {
+        region: Some(region.into()),
+        endpoint_url: Some(endpoint()),
+        credentials: Some(aws_sdk_xray::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        )),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Sends one request to the peer's control API; returns the JSON answer.
+fn peer(method: &str, path: &str, body: &str) -> Value {
+    let url = endpoint();
+    let host = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("peer reachable");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+struct Seeded {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+/// Seeds the `users` scenario's traces and logs, and one Invocations point per minute of it.
+async fn seed(c: &Clients) -> Seeded {
+    let dir = samples_dir().join("users");
+    let mut documents = Vec::new();
+    for path in list_files(&[dir.join("traces")]).unwrap() {
+        let answer: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        for trace in answer["Traces"].as_array().unwrap() {
+            for segment in trace["Segments"].as_array().unwrap() {
+                documents.push(segment["Document"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let starts: Vec<f64> = documents
+        .iter()
+        .map(|d| {
+            serde_json::from_str::<Value>(d).unwrap()["start_time"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    for chunk in documents.chunks(50) {
+        c.xray
+            .put_trace_segments()
+            .set_trace_segment_documents(Some(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut times = starts
+        .iter()
+        .map(|s| (*s * 1000.0) as i64)
+        .collect::<Vec<_>>();
+    for path in list_files(&[dir.join("logs")]).unwrap() {
+        let payload: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let group = payload["logGroup"].as_str().unwrap();
+        let stream = payload["logStream"].as_str().unwrap();
+        let _ = c.logs.create_log_group().log_group_name(group).send().await;
+        c.logs
+            .create_log_stream()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .send()
+            .await
+            .unwrap();
+        let mut events: Vec<InputLogEvent> = payload["logEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let t = e["timestamp"].as_i64().unwrap();
+                times.push(t);
+                InputLogEvent::builder()
+                    .timestamp(t)
+                    .message(e["message"].as_str().unwrap())
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        events.sort_by_key(|e| e.timestamp);
+        for chunk in events.chunks(1000) {
+            c.logs
+                .put_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .set_log_events(Some(chunk.to_vec()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let first = DateTime::from_timestamp_millis(*times.iter().min().unwrap()).unwrap();
+    let last = DateTime::from_timestamp_millis(*times.iter().max().unwrap()).unwrap();
+    let minute = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp() / 60 * 60, 0).unwrap();
+    let mut at = minute(first);
+    while at <= last {
+        c.cloudwatch
+            .put_metric_data()
+            .namespace("AWS/Lambda")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("Invocations")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("FunctionName")
+                            .value(FUNCTION)
+                            .build(),
+                    )
+                    .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                        at.timestamp(),
+                    ))
+                    .values(3.0)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        at += TimeDelta::minutes(10);
+    }
+    Seeded {
+        start: minute(first) - TimeDelta::minutes(1),
+        end: last + TimeDelta::minutes(10),
+    }
+}
+
+/// Every row of `table` in the store, each rendered as text, sorted; `skip` columns left out.
+fn store_rows(store: &Path, table: &str, skip: &[&str]) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut dirs = vec![store.join(table)];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+        for file in data_files(&dir).unwrap() {
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+                    .unwrap()
+                    .build()
+                    .unwrap();
+            for batch in reader {
+                rows.extend(render(&batch.unwrap(), skip));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+fn render(batch: &RecordBatch, skip: &[&str]) -> Vec<String> {
+    let options = FormatOptions::default();
+    let columns: Vec<(String, ArrayFormatter<'_>)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(f, _)| !skip.contains(&f.name().as_str()))
+        .map(|(f, c)| {
+            (
+                f.name().clone(),
+                ArrayFormatter::try_new(c.as_ref(), &options).unwrap(),
+            )
+        })
+        .collect();
+    (0..batch.num_rows())
+        .map(|r| {
+            columns
+                .iter()
+                .map(|(name, f)| format!("{name}={}", f.value(r)))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect()
+}
+
+/// The store that importing the scenario's trace and log files gives.
+fn imported(dir: &Path) -> std::path::PathBuf {
+    let root = dir.join("imported");
+    let store = Store::open_or_create(&root).unwrap();
+    let scenario = samples_dir().join("users");
+    let files = list_files(&[scenario.join("traces"), scenario.join("logs")]).unwrap();
+    import_files(
+        &files,
+        &ImportOptions::default(),
+        &mut store.writer(),
+        |_| {},
+    )
+    .unwrap();
+    root
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 6,
+        initial_backoff: std::time::Duration::from_millis(5),
+        max_backoff: std::time::Duration::from_millis(50),
+    }
+}
+
+/// Event ids and ingestion times are the emulator's own; the rest must match the import.
+const LOG_SKIP: &[&str] = &["event_id", "ingestion_time"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_matches_the_seeded_scenario_row_for_row() {
+    let region = "us-west-2";
+    let c = clients(region).await;
+    let seeded = seed(&c).await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("collected");
+    let store = Store::open_or_create(&root).unwrap();
+    let caller = Arc::new(Caller::new(fast_retries(), &[]));
+    let mut opts = CollectOptions::new(seeded.start, seeded.end);
+    opts.xray_filter = Some("service(\"users-api/prod\")".into());
+    let mut writer = store.writer();
+    let summary = collect::collect(&c, &caller, &store, &mut writer, &opts, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(summary.rejected, 0, "{:?}", summary.rejections);
+    assert_eq!(summary.notes, Vec::<String>::new());
+
+    let expected = imported(dir.path());
+    assert_eq!(
+        store_rows(&root, "spans", &[]),
+        store_rows(&expected, "spans", &[])
+    );
+    assert_eq!(
+        store_rows(&root, "log_events", LOG_SKIP),
+        store_rows(&expected, "log_events", LOG_SKIP)
+    );
+    assert_eq!(
+        store_rows(&root, "lambda_invocations", &[]),
+        store_rows(&expected, "lambda_invocations", &[])
+    );
+    let points = store_rows(&root, "metric_points", &[]);
+    let invocations: Vec<&String> = points
+        .iter()
+        .filter(|p| p.contains("metric=Invocations"))
+        .collect();
+    assert!(!invocations.is_empty(), "{points:?}");
+    assert!(
+        invocations.iter().all(|p| p.contains("value=3.0")),
+        "{invocations:?}"
+    );
+    assert_eq!(
+        peer("GET", &format!("/_peer/filters?region={region}"), ""),
+        serde_json::json!(["service(\"users-api/prod\")"])
+    );
+    assert!(
+        summary.functions.contains(&FUNCTION.to_string()),
+        "{:?}",
+        summary.functions
+    );
+
+    // A rerun finds every source checkpointed; with checkpoints removed, it adds no row twice.
+    let rerun = collect::collect(&c, &caller, &store, &mut store.writer(), &opts, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(rerun.up_to_date.len(), 3, "{:?}", rerun.up_to_date);
+    std::fs::remove_dir_all(root.join(collect::checkpoint::DIR)).unwrap();
+    let mut again = store.writer();
+    collect::collect(&c, &caller, &store, &mut again, &opts, &NoProgress)
+        .await
+        .unwrap();
+    assert!(
+        again.stats().values().all(|s| s.rows == 0),
+        "{:?}",
+        again.stats()
+    );
+    assert!(again.stats().values().any(|s| s.duplicates > 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttles_server_errors_pages_and_partial_answers_lose_nothing() {
+    let region = "eu-west-1";
+    let c = clients(region).await;
+    let seeded = seed(&c).await;
+    for fault in [
+        serde_json::json!({"operation": "GetTraceSummaries", "page_size": 7, "throttle": 2}),
+        serde_json::json!({"operation": "BatchGetTraces", "partial": 4, "server_error": 3, "page_size": 2}),
+        serde_json::json!({"operation": "FilterLogEvents", "throttle": 3}),
+        serde_json::json!({"operation": "GetMetricData", "server_error": 2}),
+    ] {
+        let mut fault = fault;
+        fault["region"] = region.into();
+        peer("POST", "/_peer/faults", &fault.to_string());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("collected");
+    let store = Store::open_or_create(&root).unwrap();
+    let caller = Arc::new(Caller::new(fast_retries(), &[]));
+    let opts = CollectOptions::new(seeded.start, seeded.end);
+    let summary = collect::collect(&c, &caller, &store, &mut store.writer(), &opts, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(summary.notes, Vec::<String>::new());
+    let expected = imported(dir.path());
+    assert_eq!(
+        store_rows(&root, "spans", &[]),
+        store_rows(&expected, "spans", &[])
+    );
+    assert_eq!(
+        store_rows(&root, "log_events", LOG_SKIP),
+        store_rows(&expected, "log_events", LOG_SKIP)
+    );
+    let stats: BTreeMap<Api, _> = summary.apis;
+    assert_eq!(stats[&Api::GetTraceSummaries].throttles, 2);
+    assert_eq!(stats[&Api::FilterLogEvents].throttles, 3);
+    assert_eq!(stats[&Api::BatchGetTraces].retries, 3);
+    assert_eq!(stats[&Api::GetMetricData].retries, 2);
+    // The peer saw exactly the calls the summary counts.
+    let calls = peer("GET", &format!("/_peer/calls?region={region}"), "");
+    for api in [
+        Api::GetTraceSummaries,
+        Api::BatchGetTraces,
+        Api::FilterLogEvents,
+        Api::GetMetricData,
+    ] {
+        assert_eq!(
+            calls[api.name()].as_u64(),
+            Some(stats[&api].calls),
+            "{}",
+            api.name()
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! `hopscope collect`: pull a window of X-Ray traces, Lambda logs and metrics from AWS.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::Args;
+use hopscope_collector::aws::{AwsOptions, Clients};
+use hopscope_collector::collect::{self, Caller, CollectOptions, Progress, RetryPolicy, Summary};
+use hopscope_collector::store::{Store, StoreWriter, remove_leftovers};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::time::TimeArg;
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Start of the window: RFC 3339 (2026-11-20T14:00:00Z) or a duration before now (90m, 2h, 7d)
+    #[arg(long, value_name = "TIME")]
+    pub since: TimeArg,
+
+    /// End of the window, in the same forms as --since [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<TimeArg>,
+
+    /// AWS profile of the shared config files [default: AWS_PROFILE, else `default`]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS Region [default: AWS_REGION, else the profile's region]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Endpoint for every AWS service, e.g. a local emulator
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Only these Lambda functions (glob: `orders-*`): their log groups and metrics
+    #[arg(long, value_name = "PATTERN")]
+    pub functions: Option<String>,
+
+    /// Log groups to read [default: every /aws/lambda/* group]; `aws/spans` reads Transaction
+    /// Search spans
+    #[arg(long, num_args = 1.., value_name = "GROUP")]
+    pub log_groups: Vec<String>,
+
+    /// X-Ray filter expression, e.g. 'service("orders") AND fault'
+    #[arg(long, value_name = "EXPR")]
+    pub xray_filter: Option<String>,
+
+    /// Keep collecting a new window every INTERVAL (e.g. 30s) until Ctrl-C, which finishes the
+    /// current window first
+    #[arg(long, value_name = "INTERVAL", value_parser = humantime::parse_duration)]
+    pub watch: Option<Duration>,
+
+    /// BatchGetTraces requests in flight at once
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+
+    /// Attempts per AWS call before giving up (retries back off exponentially, with jitter)
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_attempts: u32,
+
+    /// How many rejected records to list in the summary (all are counted)
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub show_rejected: usize,
+}
+
+pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open_or_create(store_dir)?;
+    remove_leftovers(&store)?;
+    let clients = Clients::connect(&AwsOptions {
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        credentials: None,
+    })
+    .await;
+    let retry = RetryPolicy {
+        max_attempts: args.max_attempts.max(1),
+        ..RetryPolicy::default()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    if args.watch.is_some() {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Stopping after the current window (Ctrl-C again to abort).");
+                stop.store(true, Ordering::SeqCst);
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            }
+        });
+    }
+    let first_start = args.since.resolve(Utc::now());
+    loop {
+        let now = Utc::now();
+        let end = args.until.as_ref().map_or(now, |u| u.resolve(now));
+        anyhow::ensure!(
+            first_start < end,
+            "--since ({first_start}) is not before --until ({end})"
+        );
+        let mut opts = CollectOptions::new(first_start, end);
+        opts.functions = args.functions.clone();
+        opts.log_groups = args.log_groups.clone();
+        opts.xray_filter = args.xray_filter.clone();
+        opts.concurrency = args.concurrency.max(1);
+        // A fresh caller per window: the summary counts this window's calls.
+        let caller = Arc::new(Caller::new(retry, &[]));
+        let mut writer = store.writer();
+        let progress = BarProgress::new();
+        let summary = collect::collect(&clients, &caller, &store, &mut writer, &opts, &progress)
+            .await
+            .with_context(|| {
+                format!(
+                    "collecting {first_start} .. {end} (rerun to continue from the last complete source)"
+                )
+            })?;
+        progress.finish();
+        print_summary(&store, &opts, &writer, &summary, args.show_rejected);
+        let Some(interval) = args.watch else { break };
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(interval).await;
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A bar on a terminal; `info` log lines per stage otherwise.
+struct BarProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl BarProgress {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{bar:30}] {per_sec}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Self { bar }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for BarProgress {
+    fn stage(&self, name: &str, total: u64) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(name.to_string());
+                bar.set_length(total);
+                bar.set_position(0);
+            }
+            None => tracing::info!(total, stage = name, "Collecting."),
+        }
+    }
+
+    fn inc(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+}
+
+fn print_summary(
+    store: &Store,
+    opts: &CollectOptions,
+    writer: &StoreWriter,
+    summary: &Summary,
+    show_rejected: usize,
+) {
+    println!(
+        "Collected {} .. {} into {} in {:.2?}: {} traces, {} log events from {} log groups, metrics of {} functions.",
+        opts.start.to_rfc3339(),
+        opts.end.to_rfc3339(),
+        store.root().display(),
+        summary.elapsed,
+        summary.traces,
+        summary.log_events,
+        summary.log_groups,
+        summary.functions.len()
+    );
+    if !summary.up_to_date.is_empty() {
+        println!(
+            "Already collected (checkpoint): {}.",
+            summary.up_to_date.join(", ")
+        );
+    }
+    println!(
+        "{:<20} {:>8} {:>10} {:>8} {:>9}",
+        "operation", "calls", "throttles", "retries", "failures"
+    );
+    for (api, s) in &summary.apis {
+        println!(
+            "{:<20} {:>8} {:>10} {:>8} {:>9}",
+            api.name(),
+            s.calls,
+            s.throttles,
+            s.retries,
+            s.failures
+        );
+    }
+    println!("{:<20} {:>10} {:>12}", "table", "new rows", "duplicates");
+    for (table, stats) in writer.stats() {
+        println!("{table:<20} {:>10} {:>12}", stats.rows, stats.duplicates);
+    }
+    println!(
+        "Records read: {}; rejected: {}.",
+        summary.records, summary.rejected
+    );
+    for r in summary.rejections.iter().take(show_rejected) {
+        println!(
+            "  rejected {}",
+            crate::cli::output::sanitize(&r.to_string())
+        );
+    }
+    for note in &summary.notes {
+        println!("Note: {}", crate::cli::output::sanitize(note));
+    }
+}

@@ -1,0 +1,380 @@
+"""The AWS test peer: moto in-process, behind a small adapter that makes it answer like AWS for
+what hopscope's collector calls, and injects faults on request.
+
+Why an adapter (observed with moto 5.2 and the Rust SDK, see shared/notes/aws-test-peer.md):
+- GetTraceSummaries: moto answers `"Users": {}` (the SDK wants a list), never pages, fails on any
+  FilterExpression and keeps only traces strictly inside the range. The adapter answers it from
+  moto's own X-Ray store with the API's semantics: traces whose first segment starts in
+  [StartTime, EndTime], ServiceIds from segment names and origins, FilterExpression recorded and
+  not applied, pages when a page size is set.
+- CloudWatch: the Rust SDK speaks Smithy RPC v2 CBOR, moto only Query and JSON 1.0. The adapter
+  translates each CBOR call to JSON 1.0 and the answer back to CBOR. moto's GetMetricData refuses
+  percentile statistics, so the adapter answers GetMetricData itself from the PutMetricData calls it
+  forwarded (per-period Sum/Minimum/Maximum/Average/SampleCount/pNN).
+
+Control endpoints (JSON bodies), scoped per Region so parallel tests in distinct Regions never
+see each other's faults:
+- POST /_peer/faults {"region", "operation", "throttle": n, "server_error": n, "partial": n,
+  "page_size": n}: the next n calls of the operation are throttled (HTTP 400
+  ThrottlingException, 429 for X-Ray), answered 503, or (BatchGetTraces) answered with all but
+  the first id unprocessed; page_size makes GetTraceSummaries and BatchGetTraces page.
+- GET /_peer/calls?region=R: calls seen per operation, faulted ones included.
+- GET /_peer/filters?region=R: FilterExpressions received by GetTraceSummaries.
+
+Run: python tests/aws_peer/peer.py --url-file FILE (binds a free port on 127.0.0.1, writes its
+URL to FILE once it listens). Tested by tests/aws_peer/test_peer.py.
+"""
+
+import argparse
+import datetime
+import io
+import json
+import math
+import re
+import sys
+import threading
+from collections import defaultdict
+
+import cbor2
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.xray.models import xray_backends
+from werkzeug.serving import make_server
+
+CBOR_PATH = re.compile(r"^/service/GraniteServiceVersion20100801/operation/(\w+)$")
+REGION = re.compile(r"Credential=[^/]+/\d+/([a-z0-9-]+)/")
+LAMBDA_FUNCTION = "AWS::Lambda::Function"
+# Fields of CloudWatch shapes that are timestamps (CBOR tag 1 on the wire, epoch seconds in JSON).
+TIME_FIELDS = {"Timestamp", "StartTime", "EndTime", "Timestamps"}
+
+
+class State:
+    """Faults, call counts, recorded filters and metric data, per Region."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.faults = defaultdict(dict)  # (region, op) -> {kind: remaining}
+        self.calls = defaultdict(lambda: defaultdict(int))
+        self.filters = defaultdict(list)
+        # (region, namespace, name, dims tuple) -> [(epoch seconds, value)]
+        self.metrics = defaultdict(list)
+
+    def take_fault(self, region, op):
+        with self.lock:
+            self.calls[region][op] += 1
+            faults = self.faults.get((region, op), {})
+            for kind in ("throttle", "server_error", "partial"):
+                if faults.get(kind, 0) > 0:
+                    faults[kind] -= 1
+                    return kind
+            return None
+
+    def page_size(self, region, op):
+        with self.lock:
+            return self.faults.get((region, op), {}).get("page_size")
+
+
+def region_of(environ):
+    match = REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match else "us-east-1"
+
+
+def operation_of(environ):
+    path = environ.get("PATH_INFO", "")
+    match = CBOR_PATH.match(path)
+    if match:
+        return match.group(1)
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return target.split(".")[-1]
+    return {"/TraceSummaries": "GetTraceSummaries", "/Traces": "BatchGetTraces",
+            "/TraceSegments": "PutTraceSegments"}.get(path, path)
+
+
+def read_body(environ):
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+def to_epoch(value):
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, str):
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return float(value)
+
+
+def times_to_cbor(value, key=None):
+    """JSON answer -> CBOR answer: timestamp fields become tag 1 epoch seconds."""
+    if isinstance(value, dict):
+        return {k: times_to_cbor(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [times_to_cbor(v, key) for v in value]
+    if key in TIME_FIELDS and value is not None and not isinstance(value, bool):
+        return cbor2.CBORTag(1, to_epoch(value))
+    return value
+
+
+def times_to_json(value):
+    """CBOR request (tags decoded to datetimes) -> JSON 1.0 request (epoch seconds)."""
+    if isinstance(value, dict):
+        return {k: times_to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [times_to_json(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return to_epoch(value)
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value
+
+
+def percentile(values, p):
+    """Nearest-rank percentile, as CloudWatch computes it from raw values."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def statistic(values, stat):
+    if stat == "Sum":
+        return sum(values)
+    if stat == "Minimum":
+        return min(values)
+    if stat == "Maximum":
+        return max(values)
+    if stat == "Average":
+        return sum(values) / len(values)
+    if stat == "SampleCount":
+        return float(len(values))
+    if re.fullmatch(r"p\d+(\.\d+)?", stat):
+        return percentile(values, float(stat[1:]))
+    raise ValueError(f"statistic {stat} is not supported by the test peer")
+
+
+class Peer:
+    def __init__(self):
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.state = State()
+
+    # --- WSGI plumbing -------------------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_peer/"):
+            return self.control(environ, start_response)
+        region = region_of(environ)
+        op = operation_of(environ)
+        cbor = CBOR_PATH.match(path) is not None
+        fault = self.state.take_fault(region, op)
+        if fault == "throttle":
+            status = "429 Too Many Requests" if op in ("GetTraceSummaries", "BatchGetTraces") else "400 Bad Request"
+            return self.error(start_response, status, "ThrottlingException", "Rate exceeded", cbor)
+        if fault == "server_error":
+            return self.error(start_response, "503 Service Unavailable", "ServiceUnavailable", "Injected", cbor)
+        if op == "GetTraceSummaries":
+            return self.trace_summaries(environ, start_response, region)
+        if op == "BatchGetTraces":
+            return self.batch_get_traces(environ, start_response, region, fault == "partial")
+        if cbor:
+            return self.cloudwatch(environ, start_response, region, op)
+        return self.moto(environ, start_response)
+
+    def respond(self, start_response, status, payload, cbor=False):
+        if cbor:
+            body = cbor2.dumps(times_to_cbor(payload))
+            headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
+        else:
+            body = json.dumps(payload).encode()
+            headers = [("Content-Type", "application/json")]
+        start_response(status, headers + [("Content-Length", str(len(body)))])
+        return [body]
+
+    def error(self, start_response, status, code, message, cbor):
+        payload = {"__type": code, "message": message}
+        if not cbor:
+            start_response(status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)])
+            return [json.dumps(payload).encode()]
+        return self.respond(start_response, status, payload, cbor=True)
+
+    def call_moto(self, environ, body, **overrides):
+        """Calls moto with `body` (and header overrides); returns (status, headers, body)."""
+        inner = dict(environ)
+        inner.update(overrides)
+        inner["wsgi.input"] = io.BytesIO(body)
+        inner["CONTENT_LENGTH"] = str(len(body))
+        captured = {}
+
+        def start(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+
+        chunks = b"".join(self.moto(inner, start))
+        return captured["status"], captured["headers"], chunks
+
+    # --- control ------------------------------------------------------------------------------
+    def control(self, environ, start_response):
+        path = environ["PATH_INFO"]
+        query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
+        if path == "/_peer/faults":
+            spec = json.loads(read_body(environ) or b"{}")
+            with self.state.lock:
+                key = (spec["region"], spec["operation"])
+                for kind in ("throttle", "server_error", "partial", "page_size"):
+                    if kind in spec:
+                        self.state.faults[key][kind] = spec[kind]
+            return self.respond(start_response, "200 OK", {})
+        if path == "/_peer/calls":
+            with self.state.lock:
+                calls = dict(self.state.calls.get(query.get("region", "us-east-1"), {}))
+            return self.respond(start_response, "200 OK", calls)
+        if path == "/_peer/filters":
+            with self.state.lock:
+                filters = list(self.state.filters.get(query.get("region", "us-east-1"), []))
+            return self.respond(start_response, "200 OK", filters)
+        return self.respond(start_response, "404 Not Found", {"message": f"no {path}"})
+
+    # --- X-Ray --------------------------------------------------------------------------------
+    def traces(self, region):
+        backend = xray_backends[DEFAULT_ACCOUNT_ID][region]
+        return backend._segment_collection._traces
+
+    def trace_summaries(self, environ, start_response, region):
+        request = json.loads(read_body(environ) or b"{}")
+        start, end = float(request["StartTime"]), float(request["EndTime"])
+        if request.get("FilterExpression"):
+            with self.state.lock:
+                self.state.filters[region].append(request["FilterExpression"])
+        summaries = []
+        for tid, trace in sorted(self.traces(region).items()):
+            segments = trace["segments"]
+            if not trace["finished"] or not segments:
+                continue
+            first = min(s.start_time for s in segments)
+            if not start <= first <= end:
+                continue
+            last = max(s.end_time or s.start_time for s in segments)
+            services = {(s.name, s.origin) for s in segments}
+            summaries.append({
+                "Id": tid,
+                "StartTime": first,
+                "Duration": last - first,
+                "ResponseTime": last - first,
+                "HasError": any("error" in s.misc for s in segments),
+                "HasFault": any("fault" in s.misc for s in segments),
+                "HasThrottle": any("throttle" in s.misc for s in segments),
+                "IsPartial": False,
+                "ServiceIds": [{"Name": n, "Type": o} if o else {"Name": n} for n, o in sorted(services, key=str)],
+                "Users": [],
+            })
+        offset = int(request.get("NextToken") or 0)
+        size = self.state.page_size(region, "GetTraceSummaries") or len(summaries) or 1
+        page = summaries[offset:offset + size]
+        answer = {"TraceSummaries": page, "TracesProcessedCount": len(page),
+                  "ApproximateTime": end}
+        if offset + size < len(summaries):
+            answer["NextToken"] = str(offset + size)
+        return self.respond(start_response, "200 OK", answer)
+
+    def batch_get_traces(self, environ, start_response, region, partial):
+        request = json.loads(read_body(environ) or b"{}")
+        ids = request.get("TraceIds", [])
+        if len(ids) > 5:
+            return self.error(start_response, "400 Bad Request", "InvalidRequestException",
+                              "TraceIds: at most 5", False)
+        unprocessed = ids[1:] if partial else []
+        wanted = [i for i in ids if i not in unprocessed]
+        traces = self.traces(region)
+        entries = []
+        for tid in wanted:
+            trace = traces.get(tid)
+            if not trace or not trace["segments"]:
+                continue
+            segments = [{"Id": s.id, "Document": s.raw} for s in trace["segments"]]
+            entries.append({"Id": tid, "Segments": segments})
+        # Paging is per trace: a page holds `page_size` traces.
+        offset = int(request.get("NextToken") or 0)
+        size = self.state.page_size(region, "BatchGetTraces") or len(entries) or 1
+        answer = {"Traces": entries[offset:offset + size], "UnprocessedTraceIds": unprocessed}
+        if offset + size < len(entries):
+            answer["NextToken"] = str(offset + size)
+        return self.respond(start_response, "200 OK", answer)
+
+    # --- CloudWatch ---------------------------------------------------------------------------
+    def cloudwatch(self, environ, start_response, region, op):
+        body = read_body(environ)
+        request = times_to_json(cbor2.loads(body)) if body else {}
+        if op == "PutMetricData":
+            self.record_metrics(region, request)
+        if op == "GetMetricData":
+            return self.respond(start_response, "200 OK", self.get_metric_data(region, request), cbor=True)
+        status, headers, answer = self.call_moto(
+            environ,
+            json.dumps(request).encode(),
+            PATH_INFO="/",
+            HTTP_X_AMZ_TARGET=f"GraniteServiceVersion20100801.{op}",
+            CONTENT_TYPE="application/x-amz-json-1.0",
+        )
+        payload = json.loads(answer) if answer.strip() else {}
+        if not status.startswith("2"):
+            code = payload.get("__type") or dict(headers).get("x-amzn-ErrorType", "InternalFailure")
+            return self.error(start_response, status, code, payload.get("message", ""), True)
+        return self.respond(start_response, status, payload, cbor=True)
+
+    def record_metrics(self, region, request):
+        namespace = request.get("Namespace")
+        with self.state.lock:
+            for datum in request.get("MetricData", []):
+                dims = tuple(sorted((d["Name"], d["Value"]) for d in datum.get("Dimensions", [])))
+                key = (region, namespace, datum["MetricName"], dims)
+                at = float(datum.get("Timestamp", 0))
+                values = datum.get("Values") or [datum.get("Value")]
+                counts = datum.get("Counts") or [1] * len(values)
+                for value, count in zip(values, counts):
+                    self.state.metrics[key].extend([(at, float(value))] * int(count))
+
+    def get_metric_data(self, region, request):
+        start, end = float(request["StartTime"]), float(request["EndTime"])
+        results = []
+        for query in request.get("MetricDataQueries", []):
+            stat = query["MetricStat"]
+            metric = stat["Metric"]
+            dims = tuple(sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])))
+            period = int(stat["Period"])
+            with self.state.lock:
+                points = list(self.state.metrics.get((region, metric.get("Namespace"), metric["MetricName"], dims), []))
+            buckets = defaultdict(list)
+            for at, value in points:
+                if start <= at < end:
+                    buckets[int(at // period * period)].append(value)
+            # Newest first, as CloudWatch's default ScanBy TimestampDescending.
+            times = sorted(buckets, reverse=True)
+            results.append({
+                "Id": query["Id"],
+                "Label": query.get("Label") or metric["MetricName"],
+                "Timestamps": times,
+                "Values": [statistic(buckets[t], stat["Stat"]) for t in times],
+                "StatusCode": "Complete",
+            })
+        return {"MetricDataResults": results, "Messages": []}
+
+
+def serve(url_file=None, port=0):
+    peer = Peer()
+    server = make_server("127.0.0.1", port, peer, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    if url_file:
+        with open(url_file + ".tmp", "w") as f:
+            f.write(url)
+        # Renamed when complete: a reader never sees half a URL.
+        import os
+        os.replace(url_file + ".tmp", url_file)
+    print(f"AWS test peer listening on {url}", file=sys.stderr, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url-file", help="write the peer's URL here once it listens")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    args = parser.parse_args()
+    serve(args.url_file, args.port)
