@@ -197,14 +197,20 @@ fn hours_of(batch: &RecordBatch, time_col: &str) -> Result<Vec<i64>> {
 
 /// A 128-bit hash of each row's key columns.
 fn key_hashes(batch: &RecordBatch, key: &[&str]) -> Result<Vec<u128>> {
-    let cols: Vec<&ArrayRef> = key
+    // Times hash as their epoch number: formatting a zoned timestamp needs chrono-tz in arrow,
+    // which only some builds of this crate have.
+    let cols: Vec<ArrayRef> = key
         .iter()
         .map(|k| {
-            batch
+            let col = batch
                 .column_by_name(k)
-                .expect("key column is in the table schema")
+                .expect("key column is in the table schema");
+            match col.data_type() {
+                DataType::Timestamp(_, Some(_)) => arrow::compute::cast(col, &DataType::Int64),
+                _ => Ok(col.clone()),
+            }
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     let options = FormatOptions::default().with_null("\u{0}null");
     let formatters: Vec<ArrayFormatter<'_>> = cols
         .iter()

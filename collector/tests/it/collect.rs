@@ -195,18 +195,26 @@ fn store_rows(store: &Path, table: &str, skip: &[&str]) -> Vec<String> {
 
 fn render(batch: &RecordBatch, skip: &[&str]) -> Vec<String> {
     let options = FormatOptions::default();
-    let columns: Vec<(String, ArrayFormatter<'_>)> = batch
+    // Zoned times print as epoch numbers: this crate's arrow has no chrono-tz.
+    let arrays: Vec<(String, arrow::array::ArrayRef)> = batch
         .schema()
         .fields()
         .iter()
         .zip(batch.columns())
         .filter(|(f, _)| !skip.contains(&f.name().as_str()))
         .map(|(f, c)| {
-            (
-                f.name().clone(),
-                ArrayFormatter::try_new(c.as_ref(), &options).unwrap(),
-            )
+            let c = match c.data_type() {
+                arrow::datatypes::DataType::Timestamp(_, Some(_)) => {
+                    arrow::compute::cast(c, &arrow::datatypes::DataType::Int64).unwrap()
+                }
+                _ => c.clone(),
+            };
+            (f.name().clone(), c)
         })
+        .collect();
+    let columns: Vec<(&String, ArrayFormatter<'_>)> = arrays
+        .iter()
+        .map(|(name, c)| (name, ArrayFormatter::try_new(c.as_ref(), &options).unwrap()))
         .collect();
     (0..batch.num_rows())
         .map(|r| {
