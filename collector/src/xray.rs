@@ -136,12 +136,23 @@ pub fn import_segment_documents(text: &str, ctx: &FileCtx<'_>, out: &mut Output<
         import_document(trimmed, "document", ctx, out);
         return Ok(());
     }
+    import_segment_lines(text, 1, ctx, out)
+}
+
+/// NDJSON of segment documents; `first_line` numbers the first line of `text` in its file (large
+/// files arrive in chunks).
+pub fn import_segment_lines(
+    text: &str,
+    first_line: usize,
+    ctx: &FileCtx<'_>,
+    out: &mut Output<'_>,
+) -> Result<()> {
     let lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
     for (n, line) in lines {
-        import_document(line.trim(), &format!("line {}", n + 1), ctx, out);
+        import_document(line.trim(), &format!("line {}", first_line + n), ctx, out);
         if n % 4096 == 0 {
             out.flush_full()?;
         }
