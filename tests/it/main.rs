@@ -103,7 +103,7 @@ fn sql_errors_exit_1_with_datafusion_words() {
         &["import", samples().join("users/metrics").to_str().unwrap()],
     );
     for (query, words) in [
-        ("SELEC 1", "sql parser error"),
+        ("SELEC 1", "expected: an sql statement"),
         ("SELECT nope FROM spans", "nope"),
         (
             "COPY (SELECT 1) TO '/tmp/hopscope-should-not-exist.csv'",

@@ -148,3 +148,27 @@ fn files_under(dir: &std::path::Path) -> BTreeSet<std::path::PathBuf> {
     }
     out
 }
+
+/// Every span whose parent is stored knows the parent's node from ingest, across the documents
+/// of a trace (an AWS::Lambda segment learns the API Gateway stage that called it).
+#[tokio::test]
+async fn parent_services_are_resolved_at_ingest() {
+    let s = session().await;
+    let out = csv(
+        &s,
+        "SELECT count(*) AS linked,
+                sum(CASE WHEN c.parent_service IS NULL OR c.parent_service <> p.service THEN 1 ELSE 0 END) AS wrong
+         FROM spans c JOIN spans p ON c.trace_id = p.trace_id AND c.parent_id = p.id",
+    )
+    .await;
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split(',').collect();
+    assert!(row[0].parse::<u64>().unwrap() > 10_000, "{out}");
+    assert_eq!(row[1], "0", "{out}");
+    let edges = csv(
+        &s,
+        "SELECT parent_service AS caller, service AS callee, count(*) AS calls FROM spans
+         WHERE parent_service <> service AND parent_service LIKE 'users%' GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .await;
+    insta::assert_snapshot!(edges);
+}
