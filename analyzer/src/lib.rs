@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod session;
+pub mod views;
 
 pub use error::Error;
 pub use session::{Session, TableInfo};
