@@ -3,6 +3,7 @@
 mod demo;
 mod generate;
 mod import;
+mod map;
 mod output;
 mod sql;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Run SQL over the store's tables; with no query, open an interactive shell
     Sql(sql::SqlArgs),
+    /// Print the service map (nodes and caller -> callee edges) as a table, JSON, DOT or Mermaid
+    Map(map::MapArgs),
     /// Load the embedded sample scenarios into a store and show what they hold
     Demo(demo::DemoArgs),
     /// Generate a sample scenario's traces, logs and metrics (deterministic for a seed)
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Import(args) => import::run(&store()?, args),
         Command::Sql(args) => runtime.block_on(sql::run(&store()?, args)),
+        Command::Map(args) => runtime.block_on(map::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
         Command::Gen(args) => generate::run(args),
     }

@@ -188,3 +188,26 @@ fn gen_is_deterministic() {
     let read = |d: &Path| std::fs::read(d.join("traces/batch-0001.json")).unwrap();
     assert_eq!(read(&a), read(&b));
 }
+
+#[test]
+fn map_prints_the_service_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    hopscope(
+        &store,
+        &["import", samples().join("users/traces").to_str().unwrap()],
+    );
+    let dot = stdout(&hopscope(&store, &["map", "--format", "dot"]));
+    assert!(dot.starts_with("digraph service_map {"), "{dot}");
+    assert!(
+        dot.contains(r#""users-api-create-user" -> "DynamoDB:users""#),
+        "{dot}"
+    );
+    let table = stdout(&hopscope(&store, &["map"]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("users-api/prod") && l.contains("users-api-create-user")),
+        "{table}"
+    );
+}
