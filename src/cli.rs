@@ -4,6 +4,7 @@ mod collect;
 mod demo;
 mod generate;
 mod import;
+mod map;
 mod output;
 mod sql;
 mod time;
@@ -46,6 +47,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Run SQL over the store's tables; with no query, open an interactive shell
     Sql(sql::SqlArgs),
+    /// Print the service map (nodes and caller -> callee edges) as a table, JSON, DOT or Mermaid
+    Map(map::MapArgs),
     /// Load the embedded sample scenarios into a store and show what they hold
     Demo(demo::DemoArgs),
     /// Generate a sample scenario's traces, logs and metrics (deterministic for a seed)
@@ -63,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Collect(args) => runtime.block_on(collect::run(&store()?, args)),
         Command::Import(args) => import::run(&store()?, args),
         Command::Sql(args) => runtime.block_on(sql::run(&store()?, args)),
+        Command::Map(args) => runtime.block_on(map::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
         Command::Gen(args) => generate::run(args),
     }

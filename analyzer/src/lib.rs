@@ -1,7 +1,9 @@
 //! The analyzer: a DataFusion session over the store. [`session`] decides the SQL surface.
 
 pub mod error;
+pub mod service_map;
 pub mod session;
+pub mod views;
 
 pub use error::Error;
 pub use session::{Session, TableInfo};

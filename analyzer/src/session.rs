@@ -16,9 +16,10 @@ use datafusion::datasource::listing::{
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use hopscope_schema::store_layout::{DATA_EXTENSION, MARKER_FILE};
-use hopscope_schema::{SCHEMA_VERSION, stored_tables, traces};
+use hopscope_schema::{SCHEMA_VERSION, stored_tables};
 
 use crate::error::{Error, Result};
+use crate::views;
 
 /// A table or view users can query, with its schema.
 #[derive(Debug, Clone)]
@@ -45,7 +46,9 @@ impl Session {
         for table in stored_tables() {
             register_stored(&ctx, root, table.name, table.schema).await?;
         }
-        ctx.sql(&traces_view_sql()).await?;
+        for view in views::all() {
+            ctx.sql(&view.sql).await?;
+        }
         Ok(Session {
             ctx,
             root: root.into(),
@@ -90,12 +93,14 @@ impl Session {
                 schema: t.schema,
             });
         }
-        let view = self.ctx.table(traces::TABLE).await?;
-        out.push(TableInfo {
-            name: traces::TABLE,
-            kind: "view",
-            schema: Arc::new(view.schema().as_arrow().clone()),
-        });
+        for view in views::all() {
+            let table = self.ctx.table(view.name).await?;
+            out.push(TableInfo {
+                name: view.name,
+                kind: "view",
+                schema: Arc::new(table.schema().as_arrow().clone()),
+            });
+        }
         Ok(out)
     }
 }
@@ -153,79 +158,4 @@ async fn register_stored(
         .with_schema(schema);
     ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
-}
-
-/// `traces`: one row per trace, summarised from all its spans.
-fn traces_view_sql() -> String {
-    use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
-    use traces::col as t;
-    let dict = "'Dictionary(Int32, Utf8)'";
-    // The root is the parentless segment, else (a partial trace) the earliest segment.
-    let root_order = format!(
-        "ORDER BY {p} IS NULL DESC, {k} = '{seg}' DESC, {st}",
-        p = s::PARENT_ID,
-        k = s::KIND,
-        seg = kind::SEGMENT,
-        st = s::START_TIME
-    );
-    let first = |col: &str| format!("first_value({col} {root_order})");
-    format!(
-        "CREATE VIEW {view} AS
-         WITH orphans AS (
-           SELECT c.{tid} AS trace_id, count(*) AS n FROM {SPANS} c
-           WHERE c.{pid} IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM {SPANS} p WHERE p.{tid} = c.{tid} AND p.{id} = c.{pid})
-           GROUP BY c.{tid})
-         SELECT a.{tid} AS {t_tid}, a.start_time AS {t_start}, a.end_time AS {t_end},
-                (CAST(a.end_time AS BIGINT) - CAST(a.start_time AS BIGINT)) / 1000.0 AS {t_dur},
-                arrow_cast(a.root_service, {dict}) AS {t_rs}, arrow_cast(a.root_service_type, {dict}) AS {t_rst},
-                a.root_segment_id AS {t_rsid}, arrow_cast(a.http_method, {dict}) AS {t_m}, a.http_url AS {t_u},
-                a.http_status AS {t_hs}, a.error AS {t_e}, a.fault AS {t_f}, a.throttle AS {t_th},
-                a.span_count AS {t_sc}, a.segment_count AS {t_segc},
-                (a.in_progress OR coalesce(o.n, 0) > 0) AS {t_p}
-         FROM (
-           SELECT {tid}, min({st}) AS start_time, max({et}) AS end_time,
-                  {rs} AS root_service, {rst} AS root_service_type, {rsid} AS root_segment_id,
-                  {m} AS http_method, {u} AS http_url, {hs} AS http_status,
-                  bool_or({err}) AS error, bool_or({flt}) AS fault, bool_or({thr}) AS throttle,
-                  count(*) AS span_count,
-                  sum(CASE WHEN {k} = '{seg}' THEN 1 ELSE 0 END) AS segment_count,
-                  bool_or({ip}) AS in_progress
-           FROM {SPANS} GROUP BY {tid}) a
-         LEFT JOIN orphans o ON o.trace_id = a.{tid}",
-        view = traces::TABLE,
-        tid = s::TRACE_ID,
-        pid = s::PARENT_ID,
-        id = s::ID,
-        st = s::START_TIME,
-        et = s::END_TIME,
-        k = s::KIND,
-        seg = kind::SEGMENT,
-        err = s::ERROR,
-        flt = s::FAULT,
-        thr = s::THROTTLE,
-        ip = s::IN_PROGRESS,
-        rs = first(s::SERVICE),
-        rst = first(s::SERVICE_TYPE),
-        rsid = first(s::SEGMENT_ID),
-        m = first(s::HTTP_METHOD),
-        u = first(s::HTTP_URL),
-        hs = first(s::HTTP_STATUS),
-        t_tid = t::TRACE_ID,
-        t_start = t::START_TIME,
-        t_end = t::END_TIME,
-        t_dur = t::DURATION_MS,
-        t_rs = t::ROOT_SERVICE,
-        t_rst = t::ROOT_SERVICE_TYPE,
-        t_rsid = t::ROOT_SEGMENT_ID,
-        t_m = t::HTTP_METHOD,
-        t_u = t::HTTP_URL,
-        t_hs = t::HTTP_STATUS,
-        t_e = t::ERROR,
-        t_f = t::FAULT,
-        t_th = t::THROTTLE,
-        t_sc = t::SPAN_COUNT,
-        t_segc = t::SEGMENT_COUNT,
-        t_p = t::PARTIAL,
-    )
 }

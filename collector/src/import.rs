@@ -19,6 +19,10 @@ pub struct ImportOptions {
     pub log_group: Option<String>,
     /// Rows per table buffered before a batch is written.
     pub batch_rows: usize,
+    /// Files at least this large are read in chunks of `chunk_bytes` when their format allows
+    /// it (NDJSON of segment documents), so memory stays bounded by the batch size, not the file.
+    pub stream_threshold: u64,
+    pub chunk_bytes: usize,
 }
 
 impl Default for ImportOptions {
@@ -26,6 +30,8 @@ impl Default for ImportOptions {
         Self {
             log_group: None,
             batch_rows: 64 * 1024,
+            stream_threshold: 32 << 20,
+            chunk_bytes: 8 << 20,
         }
     }
 }
@@ -121,13 +127,15 @@ pub fn import_files(
     let mut out = Output::new(sink, opts.batch_rows);
     let mut summary = ImportSummary::default();
     for path in files {
-        let bytes = read_input(path)?;
         let shown = path.display().to_string();
         let ctx = FileCtx {
             path: &shown,
             log_group: opts.log_group.as_deref(),
         };
-        let format = import_bytes(&bytes, &ctx, &mut out)?;
+        let format = match stream_if_large(path, opts, &ctx, &mut out)? {
+            Some(format) => format,
+            None => import_bytes(&read_input(path)?, &ctx, &mut out)?,
+        };
         match summary.formats.iter_mut().find(|(f, _)| *f == format) {
             Some((_, n)) => *n += 1,
             None => summary.formats.push((format, 1)),
@@ -142,6 +150,81 @@ pub fn import_files(
     summary.rejections = out.rejections().to_vec();
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Imports a large NDJSON file of segment documents chunk by chunk. Returns `None` (nothing
+/// read) when the file is small or of another format.
+fn stream_if_large(
+    path: &Path,
+    opts: &ImportOptions,
+    ctx: &FileCtx<'_>,
+    out: &mut Output<'_>,
+) -> Result<Option<Format>> {
+    let read_err = |source| Error::Read {
+        path: path.into(),
+        source,
+    };
+    if std::fs::metadata(path).map_err(read_err)?.len() < opts.stream_threshold {
+        return Ok(None);
+    }
+    let mut magic = [0u8; 2];
+    let mut file = std::fs::File::open(path).map_err(read_err)?;
+    let gz = read_full(&mut file, &mut magic).map_err(read_err)? == 2 && magic == [0x1f, 0x8b];
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut reader: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let chunk = opts.chunk_bytes.max(1);
+    let mut buf = Vec::with_capacity(chunk * 2);
+    let mut line = 1;
+    let mut checked = false;
+    loop {
+        let start = buf.len();
+        buf.resize(start + chunk, 0);
+        let n = read_full(&mut reader, &mut buf[start..]).map_err(read_err)?;
+        buf.truncate(start + n);
+        let eof = n == 0;
+        // Whole lines only; a partial last line waits for the next chunk.
+        let end = match memchr::memrchr(b'\n', &buf) {
+            _ if eof => buf.len(),
+            Some(i) => i + 1,
+            None => continue,
+        };
+        let Ok(text) = std::str::from_utf8(&buf[..end]) else {
+            return Ok(None);
+        };
+        if !checked {
+            let first = text.lines().next().unwrap_or("");
+            if !first.trim_start().starts_with('{')
+                || detect::detect(first) != Format::SegmentDocuments
+            {
+                return Ok(None);
+            }
+            checked = true;
+        }
+        xray::import_segment_lines(text, line, ctx, out)?;
+        line += memchr::memchr_iter(b'\n', text.as_bytes()).count();
+        out.flush_full()?;
+        buf.drain(..end);
+        if eof {
+            return Ok(Some(Format::SegmentDocuments));
+        }
+    }
+}
+
+fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Detects the format of one input and parses it into `out`. Returns the detected format.

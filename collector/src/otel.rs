@@ -84,9 +84,21 @@ pub fn import(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Result<()>
             Err(reason) => out.reject(ctx, location, reason),
         }
     }
-    let places = places(&spans);
-    for (n, (span, place)) in spans.iter().zip(places).enumerate() {
-        out.spans.append(&span.fields(place).row());
+    let parents = parents(&spans);
+    let places = places(&spans, &parents);
+    let mut fields: Vec<_> = spans
+        .iter()
+        .zip(places)
+        .map(|(span, place)| span.fields(place))
+        .collect();
+    for (i, parent) in parents.iter().enumerate() {
+        if let Some(p) = *parent {
+            fields[i].parent_service = Some(fields[p].service.clone());
+            fields[i].parent_service_type = fields[p].service_type.clone();
+        }
+    }
+    for (n, f) in fields.iter().enumerate() {
+        out.spans.append(&f.row());
         if n % FLUSH_EVERY == FLUSH_EVERY - 1 {
             out.flush_full()?;
         }
@@ -149,19 +161,26 @@ fn unwrap(record: &str) -> Result<Cow<'_, str>, String> {
     }
 }
 
-/// Each span's enclosing X-Ray segment and depth below it: the nearest span at or above it that
-/// starts a segment, else its topmost ancestor in the file (the file may hold part of a trace).
-fn places<'s>(spans: &'s [ValidSpan<'_>]) -> Vec<Place<'s>> {
+/// The index of each span's parent in the file, when the file holds it.
+fn parents(spans: &[ValidSpan<'_>]) -> Vec<Option<usize>> {
     let index: HashMap<(&str, &str), usize> = spans
         .iter()
         .enumerate()
         .map(|(i, s)| ((s.trace_id.as_ref(), s.id.as_ref()), i))
         .collect();
-    let parent = |i: usize| {
-        let s = &spans[i];
-        s.parent_id()
-            .and_then(|p| index.get(&(s.trace_id.as_ref(), p)).copied())
-    };
+    spans
+        .iter()
+        .map(|s| {
+            s.parent_id()
+                .and_then(|p| index.get(&(s.trace_id.as_ref(), p)).copied())
+        })
+        .collect()
+}
+
+/// Each span's enclosing X-Ray segment and depth below it: the nearest span at or above it that
+/// starts a segment, else its topmost ancestor in the file (the file may hold part of a trace).
+fn places<'s>(spans: &'s [ValidSpan<'_>], parents: &[Option<usize>]) -> Vec<Place<'s>> {
+    let parent = |i: usize| parents[i];
     (0..spans.len())
         .map(|i| {
             let (mut top, mut depth) = (i, 0u16);

@@ -6,7 +6,7 @@
 //! hour partition already holds, so importing or collecting the same data again adds nothing, and
 //! a rerun after a crash completes what was missing.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +30,9 @@ use crate::error::{Error, Result};
 use crate::output::BatchSink;
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
+/// Hour partitions whose keys are kept in memory at once (per writer, all tables together).
+const CACHED_PARTITIONS: usize = 48;
 
 /// A store directory, checked for its schema version.
 #[derive(Debug, Clone)]
@@ -101,6 +104,7 @@ impl Store {
         StoreWriter {
             root: self.root.clone(),
             keys: HashMap::new(),
+            loaded: VecDeque::new(),
             stats: BTreeMap::new(),
         }
     }
@@ -119,6 +123,8 @@ pub struct StoreWriter {
     root: PathBuf,
     /// Key hashes per (table, hour), loaded from disk the first time a partition is touched.
     keys: HashMap<(&'static str, i64), HashSet<u128>>,
+    /// Cached partitions, oldest first.
+    loaded: VecDeque<(&'static str, i64)>,
     stats: BTreeMap<&'static str, TableStats>,
 }
 
@@ -138,9 +144,19 @@ impl StoreWriter {
     fn known_keys(&mut self, table: &StoredTable, hour: i64) -> Result<&mut HashSet<u128>> {
         let slot = (table.name, hour);
         if !self.keys.contains_key(&slot) {
+            // Bound memory by the partitions in use, not the whole input: a partition dropped
+            // here is read back from its files (which hold everything written) if needed again.
+            if self.keys.len() >= CACHED_PARTITIONS {
+                let oldest = self
+                    .loaded
+                    .pop_front()
+                    .expect("loaded tracks every cached slot");
+                self.keys.remove(&oldest);
+            }
             let dir = self.partition_dir(table.name, hour);
             let keys = read_partition_keys(&dir, table)?;
             self.keys.insert(slot, keys);
+            self.loaded.push_back(slot);
         }
         Ok(self.keys.get_mut(&slot).expect("inserted above"))
     }
@@ -363,4 +379,50 @@ pub fn remove_leftovers(store: &Store) -> Result<usize> {
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use hopscope_schema::spans::{SpanBatchBuilder, SpanRow, TABLE};
+
+    use super::*;
+
+    /// One span per hour over `hours` hours.
+    fn spans_over(hours: usize) -> RecordBatch {
+        let mut b = SpanBatchBuilder::default();
+        let ids: Vec<String> = (0..hours).map(|h| format!("{h:016x}")).collect();
+        for (h, id) in ids.iter().enumerate() {
+            let start = 1_732_000_000_000_000 + h as i64 * MICROS_PER_HOUR;
+            b.append(&SpanRow {
+                trace_id: "1-a-b",
+                id,
+                segment_id: id,
+                kind: "segment",
+                name: "n",
+                service: "n",
+                start_time: start,
+                ..Default::default()
+            });
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn dedupe_holds_when_cached_partitions_are_evicted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let mut w = store.writer();
+        let hours = CACHED_PARTITIONS + 12;
+        w.write(TABLE, spans_over(hours)).unwrap();
+        assert!(w.keys.len() <= CACHED_PARTITIONS);
+        w.write(TABLE, spans_over(hours)).unwrap();
+        assert_eq!(
+            w.stats()[TABLE],
+            TableStats {
+                rows: hours,
+                duplicates: hours,
+                files: hours
+            }
+        );
+    }
 }

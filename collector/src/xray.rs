@@ -67,6 +67,7 @@ pub fn import_batch_get_traces(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'
     }
     let single = response.traces.len() == 1;
     for (t, trace) in response.traces.iter().enumerate() {
+        let mut docs: Vec<(Cow<'_, str>, String)> = Vec::with_capacity(trace.segments.len());
         for (s, segment) in trace.segments.iter().enumerate() {
             let location = if single {
                 format!("Segments[{s}]")
@@ -95,8 +96,10 @@ pub fn import_batch_get_traces(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'
             } else {
                 Cow::Borrowed(raw)
             };
-            import_document(&text, &location, ctx, out);
+            docs.push((text, location));
         }
+        let docs: Vec<(&str, &str)> = docs.iter().map(|(t, l)| (t.as_ref(), l.as_str())).collect();
+        import_trace(&docs, ctx, out);
         out.flush_full()?;
     }
     Ok(())
@@ -136,12 +139,23 @@ pub fn import_segment_documents(text: &str, ctx: &FileCtx<'_>, out: &mut Output<
         import_document(trimmed, "document", ctx, out);
         return Ok(());
     }
+    import_segment_lines(text, 1, ctx, out)
+}
+
+/// NDJSON of segment documents; `first_line` numbers the first line of `text` in its file (large
+/// files arrive in chunks).
+pub fn import_segment_lines(
+    text: &str,
+    first_line: usize,
+    ctx: &FileCtx<'_>,
+    out: &mut Output<'_>,
+) -> Result<()> {
     let lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
     for (n, line) in lines {
-        import_document(line.trim(), &format!("line {}", n + 1), ctx, out);
+        import_document(line.trim(), &format!("line {}", first_line + n), ctx, out);
         if n % 4096 == 0 {
             out.flush_full()?;
         }
@@ -188,13 +202,26 @@ pub fn import_daemon_payloads(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_
 /// Parses one document (a segment, or an independent subsegment) and appends its spans; a bad
 /// document or subsegment is rejected on its own and the rest of the document goes through.
 pub fn import_document(text: &str, location: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) {
+    import_trace(&[(text, location)], ctx, out);
+}
+
+/// Parses the documents of one trace together, so that a segment learns the node of its caller
+/// (a subsegment in another document) and a `cause` may reference an exception anywhere in it.
+pub fn import_trace(docs: &[(&str, &str)], ctx: &FileCtx<'_>, out: &mut Output<'_>) {
     let mut nodes = Vec::new();
     let mut rejected = Vec::new();
-    document::flatten(text, &mut nodes, &mut rejected);
+    for (text, location) in docs {
+        let before = rejected.len();
+        document::flatten(text, &mut nodes, &mut rejected);
+        for (path, _) in &mut rejected[before..] {
+            path.insert_str(0, location);
+        }
+    }
     out.records += nodes.len() + rejected.len();
     for (path, reason) in rejected {
-        out.reject(ctx, format!("{location}{path}"), reason);
+        out.reject(ctx, path, reason);
     }
+    document::resolve_parent_services(&mut nodes);
     let causes = document::exception_index(&nodes);
     for node in &nodes {
         out.spans.append(&node.row(&causes));

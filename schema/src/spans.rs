@@ -29,6 +29,11 @@ pub mod col {
     pub const ORIGIN: &str = "origin";
     pub const SERVICE: &str = "service";
     pub const SERVICE_TYPE: &str = "service_type";
+    /// The node of the parent span: where it differs from `service`, this span is a hop (an
+    /// edge of the service map). Resolved at ingest within a trace's documents; null when the
+    /// parent was not in the same import unit (a caller joins on `parent_id` then).
+    pub const PARENT_SERVICE: &str = "parent_service";
+    pub const PARENT_SERVICE_TYPE: &str = "parent_service_type";
     pub const DEPTH: &str = "depth";
     pub const START_TIME: &str = "start_time";
     pub const END_TIME: &str = "end_time";
@@ -83,6 +88,8 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         d(ORIGIN),
         Field::new(SERVICE, dict_type(), false),
         d(SERVICE_TYPE),
+        d(PARENT_SERVICE),
+        d(PARENT_SERVICE_TYPE),
         Field::new(DEPTH, DataType::UInt16, false),
         Field::new(START_TIME, timestamp_type(), false),
         Field::new(END_TIME, timestamp_type(), true),
@@ -130,6 +137,8 @@ pub struct SpanRow<'a> {
     pub origin: Option<&'a str>,
     pub service: &'a str,
     pub service_type: Option<&'a str>,
+    pub parent_service: Option<&'a str>,
+    pub parent_service_type: Option<&'a str>,
     pub depth: u16,
     /// Epoch microseconds.
     pub start_time: i64,
@@ -180,6 +189,8 @@ pub struct SpanBatchBuilder {
     origin: DictBuilder,
     service: DictBuilder,
     service_type: DictBuilder,
+    parent_service: DictBuilder,
+    parent_service_type: DictBuilder,
     depth: UInt16Builder,
     start_time: TimestampMicrosecondBuilder,
     end_time: TimestampMicrosecondBuilder,
@@ -222,6 +233,9 @@ impl SpanBatchBuilder {
         self.origin.append_option(r.origin);
         self.service.append_value(r.service);
         self.service_type.append_option(r.service_type);
+        self.parent_service.append_option(r.parent_service);
+        self.parent_service_type
+            .append_option(r.parent_service_type);
         self.depth.append_value(r.depth);
         self.start_time.append_value(r.start_time);
         self.end_time.append_option(r.end_time);
@@ -282,6 +296,8 @@ impl SpanBatchBuilder {
             Arc::new(self.origin.finish()),
             Arc::new(self.service.finish()),
             Arc::new(self.service_type.finish()),
+            Arc::new(self.parent_service.finish()),
+            Arc::new(self.parent_service_type.finish()),
             Arc::new(self.depth.finish()),
             ts(&mut self.start_time),
             ts(&mut self.end_time),

@@ -103,7 +103,7 @@ fn sql_errors_exit_1_with_datafusion_words() {
         &["import", samples().join("users/metrics").to_str().unwrap()],
     );
     for (query, words) in [
-        ("SELEC 1", "sql parser error"),
+        ("SELEC 1", "expected: an sql statement"),
         ("SELECT nope FROM spans", "nope"),
         (
             "COPY (SELECT 1) TO '/tmp/hopscope-should-not-exist.csv'",
@@ -187,4 +187,27 @@ fn gen_is_deterministic() {
     }
     let read = |d: &Path| std::fs::read(d.join("traces/batch-0001.json")).unwrap();
     assert_eq!(read(&a), read(&b));
+}
+
+#[test]
+fn map_prints_the_service_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    hopscope(
+        &store,
+        &["import", samples().join("users/traces").to_str().unwrap()],
+    );
+    let dot = stdout(&hopscope(&store, &["map", "--format", "dot"]));
+    assert!(dot.starts_with("digraph service_map {"), "{dot}");
+    assert!(
+        dot.contains(r#""users-api-create-user" -> "DynamoDB:users""#),
+        "{dot}"
+    );
+    let table = stdout(&hopscope(&store, &["map"]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("users-api/prod") && l.contains("users-api-create-user")),
+        "{table}"
+    );
 }

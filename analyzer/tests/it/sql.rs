@@ -148,3 +148,60 @@ fn files_under(dir: &std::path::Path) -> BTreeSet<std::path::PathBuf> {
     }
     out
 }
+
+/// Every span whose parent is stored knows the parent's node from ingest, across the documents
+/// of a trace (an AWS::Lambda segment learns the API Gateway stage that called it).
+#[tokio::test]
+async fn parent_services_are_resolved_at_ingest() {
+    let s = session().await;
+    let out = csv(
+        &s,
+        "SELECT count(*) AS linked,
+                sum(CASE WHEN c.parent_service IS NULL OR c.parent_service <> p.service THEN 1 ELSE 0 END) AS wrong
+         FROM spans c JOIN spans p ON c.trace_id = p.trace_id AND c.parent_id = p.id",
+    )
+    .await;
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split(',').collect();
+    assert!(row[0].parse::<u64>().unwrap() > 10_000, "{out}");
+    assert_eq!(row[1], "0", "{out}");
+    let edges = csv(
+        &s,
+        "SELECT parent_service AS caller, service AS callee, count(*) AS calls FROM spans
+         WHERE parent_service <> service AND parent_service LIKE 'users%' GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .await;
+    insta::assert_snapshot!(edges);
+}
+
+/// The service map's edge counts equal a plain self-join of spans on parent ids (which does not
+/// use the ingest-time `parent_service`).
+#[tokio::test]
+async fn service_edges_equal_a_plain_count_over_spans() {
+    let s = session().await;
+    let from_view = csv(
+        &s,
+        "SELECT caller, callee, requests, errors, throttles, faults FROM service_edges ORDER BY caller, callee",
+    )
+    .await;
+    let from_join = csv(
+        &s,
+        "SELECT p.service AS caller, c.service AS callee, count(*) AS requests,
+                sum(CASE WHEN c.error AND NOT c.throttle THEN 1 ELSE 0 END) AS errors,
+                sum(CASE WHEN c.throttle THEN 1 ELSE 0 END) AS throttles,
+                sum(CASE WHEN c.fault THEN 1 ELSE 0 END) AS faults
+         FROM spans c JOIN spans p ON c.trace_id = p.trace_id AND c.parent_id = p.id
+         WHERE p.service <> c.service OR p.service_type IS DISTINCT FROM c.service_type
+         GROUP BY p.service, p.service_type, c.service, c.service_type ORDER BY caller, callee",
+    )
+    .await;
+    assert!(from_view.lines().count() > 20, "{from_view}");
+    assert_eq!(from_view, from_join);
+    insta::assert_snapshot!(from_view);
+}
+
+#[tokio::test]
+async fn service_nodes_have_roots_and_resources() {
+    let s = session().await;
+    let out = csv(&s, "SELECT node, node_type, root, requests FROM service_nodes WHERE root OR node LIKE 'DynamoDB%' ORDER BY node, node_type").await;
+    insta::assert_snapshot!(out);
+}

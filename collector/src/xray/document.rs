@@ -159,6 +159,8 @@ pub struct Node<'a> {
     depth: u16,
     service: Cow<'a, str>,
     service_type: Option<Cow<'a, str>>,
+    parent_service: Option<Cow<'a, str>>,
+    parent_service_type: Option<Cow<'a, str>>,
     start_time: i64,
     end_time: Option<i64>,
     cause: Cause<'a>,
@@ -302,6 +304,10 @@ fn node_from<'a>(
         None => (name.clone(), doc.origin.clone()),
     });
     let (cause, exceptions) = parse_cause(doc.cause);
+    let (parent_service, parent_service_type) = match parent {
+        Some(p) => (Some(p.service.clone()), p.service_type.clone()),
+        None => (None, None),
+    };
     Ok(Node {
         doc: SegmentDoc::default(),
         raw,
@@ -314,6 +320,8 @@ fn node_from<'a>(
         depth,
         service,
         service_type,
+        parent_service,
+        parent_service_type,
         start_time,
         end_time,
         cause,
@@ -349,6 +357,28 @@ fn parse_cause(raw: Option<&RawValue>) -> (Cause<'_>, Vec<Exception<'_>>) {
         },
         // Seen in the wild as a number: not a cause we can use; the span itself is fine.
         _ => (Cause::None, Vec::new()),
+    }
+}
+
+/// Fills the parent node of segments whose parent (a subsegment of their caller) is in another
+/// document of the same trace.
+pub fn resolve_parent_services(nodes: &mut [Node<'_>]) {
+    let wanted: Vec<usize> = (0..nodes.len())
+        .filter(|&i| nodes[i].parent_service.is_none() && nodes[i].parent_id.is_some())
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    for i in wanted {
+        let (trace, parent) = (&nodes[i].trace_id, nodes[i].parent_id.as_deref());
+        let found = nodes
+            .iter()
+            .find(|n| Some(n.id.as_ref()) == parent && n.trace_id == *trace)
+            .map(|n| (n.service.clone(), n.service_type.clone()));
+        if let Some((service, service_type)) = found {
+            nodes[i].parent_service = Some(service);
+            nodes[i].parent_service_type = service_type;
+        }
     }
 }
 
@@ -388,6 +418,8 @@ impl Node<'_> {
             origin: d.origin.as_deref(),
             service: &self.service,
             service_type: self.service_type.as_deref(),
+            parent_service: self.parent_service.as_deref(),
+            parent_service_type: self.parent_service_type.as_deref(),
             depth: self.depth,
             start_time: self.start_time,
             end_time: self.end_time,

@@ -140,3 +140,33 @@ fn a_directory_with_other_files_is_not_taken_over() {
     let err = Store::open_or_create(dir.path()).unwrap_err();
     assert!(err.to_string().contains("not a hopscope store"), "{err}");
 }
+
+/// A large NDJSON file is read in chunks: every line lands once, and a rejection still names its
+/// line in the whole file.
+#[test]
+fn large_ndjson_is_streamed_with_file_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("segments.ndjson");
+    let mut text = String::new();
+    for i in 0..500 {
+        if i == 321 {
+            text.push_str("{\"trace_id\":\"1-6740a000-0123456789abcdef01234567\",\"id\":\"bad\",\"name\":\"x\"}\n");
+            continue;
+        }
+        text.push_str(&format!(
+            "{{\"trace_id\":\"1-6740a000-0123456789abcdef01234567\",\"id\":\"{i:016x}\",\"name\":\"svc\",\"start_time\":1732288000.{i:03},\"end_time\":1732288001.5}}\n"
+        ));
+    }
+    std::fs::write(&input, &text).unwrap();
+    let store = Store::open_or_create(&dir.path().join("store")).unwrap();
+    let mut writer = store.writer();
+    let opts = ImportOptions {
+        stream_threshold: 1,
+        chunk_bytes: 1000,
+        ..Default::default()
+    };
+    let summary = import_files(&[input], &opts, &mut writer, |_| {}).unwrap();
+    assert_eq!(writer.stats()["spans"].rows, 499);
+    assert_eq!(summary.rejected, 1);
+    assert_eq!(summary.rejections[0].record, "line 322");
+}

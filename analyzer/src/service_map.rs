@@ -1,0 +1,249 @@
+//! The service map as data (from the `service_nodes` and `service_edges` views) and its
+//! renderings: Graphviz DOT and Mermaid.
+
+use std::fmt::Write;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::session::Session;
+use crate::views::{SERVICE_EDGES, SERVICE_NODES};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MapNode {
+    pub name: String,
+    pub node_type: Option<String>,
+    pub root: bool,
+    pub requests: i64,
+    pub faults: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MapEdge {
+    pub caller: String,
+    pub callee: String,
+    pub callee_type: Option<String>,
+    pub requests: i64,
+    pub ok: i64,
+    pub errors: i64,
+    pub throttles: i64,
+    pub faults: i64,
+    pub avg_ms: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServiceMap {
+    pub nodes: Vec<MapNode>,
+    pub edges: Vec<MapEdge>,
+}
+
+impl ServiceMap {
+    /// Reads the map from a session. Edges between two spans of the same named node (a Lambda
+    /// service and its function) are kept: X-Ray draws them too.
+    pub async fn load(session: &Session) -> Result<ServiceMap> {
+        let nodes = session
+            .collect(&format!(
+                "SELECT node, node_type, root, requests, faults FROM {SERVICE_NODES} ORDER BY node, node_type"
+            ))
+            .await?;
+        let edges = session
+            .collect(&format!(
+                "SELECT caller, callee, callee_type, requests, ok, errors, throttles, faults, avg_ms, p50_ms, p99_ms
+                 FROM {SERVICE_EDGES} ORDER BY caller, callee, callee_type"
+            ))
+            .await?;
+        let mut map = ServiceMap::default();
+        for b in &nodes {
+            let (name, node_type) = (strings(b, 0), strings(b, 1));
+            let (requests, faults) = (ints(b, 3), ints(b, 4));
+            for i in 0..b.num_rows() {
+                map.nodes.push(MapNode {
+                    name: name[i].clone().unwrap_or_default(),
+                    node_type: node_type[i].clone(),
+                    root: b.column(2).as_boolean().value(i),
+                    requests: requests[i],
+                    faults: faults[i],
+                });
+            }
+        }
+        for b in &edges {
+            let (caller, callee, callee_type) = (strings(b, 0), strings(b, 1), strings(b, 2));
+            let counts: Vec<Vec<i64>> = (3..8).map(|c| ints(b, c)).collect();
+            let times: Vec<Vec<f64>> = (8..11).map(|c| floats(b, c)).collect();
+            for i in 0..b.num_rows() {
+                map.edges.push(MapEdge {
+                    caller: caller[i].clone().unwrap_or_default(),
+                    callee: callee[i].clone().unwrap_or_default(),
+                    callee_type: callee_type[i].clone(),
+                    requests: counts[0][i],
+                    ok: counts[1][i],
+                    errors: counts[2][i],
+                    throttles: counts[3][i],
+                    faults: counts[4][i],
+                    avg_ms: times[0][i],
+                    p50_ms: times[1][i],
+                    p99_ms: times[2][i],
+                });
+            }
+        }
+        Ok(map)
+    }
+
+    /// Graphviz DOT: nodes by name, edges labelled with requests and p99, faulty edges red.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph service_map {\n  rankdir=LR;\n  node [shape=box];\n");
+        for n in &self.nodes {
+            let _ = writeln!(
+                out,
+                "  {} [label={}];",
+                quote(&n.name),
+                quote(&format!(
+                    "{}\n{}",
+                    n.name,
+                    n.node_type.as_deref().unwrap_or("")
+                ))
+            );
+        }
+        for e in self.edges.iter().filter(|e| e.caller != e.callee) {
+            let color = if e.faults > 0 {
+                "red"
+            } else if e.errors + e.throttles > 0 {
+                "orange"
+            } else {
+                "black"
+            };
+            let label = format!("{} req, p99 {:.0} ms", e.requests, e.p99_ms);
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label={}, color={color}];",
+                quote(&e.caller),
+                quote(&e.callee),
+                quote(&label)
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Mermaid flowchart, with node ids made safe for Mermaid's grammar.
+    pub fn to_mermaid(&self) -> String {
+        let mut names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+        names.extend(
+            self.edges
+                .iter()
+                .flat_map(|e| [e.caller.as_str(), e.callee.as_str()]),
+        );
+        names.sort_unstable();
+        names.dedup();
+        let id = |name: &str| format!("n{}", names.binary_search(&name).unwrap_or(0));
+        let mut out = String::from("flowchart LR\n");
+        for name in &names {
+            let _ = writeln!(out, "  {}[\"{}\"]", id(name), name.replace('"', "#quot;"));
+        }
+        for e in self.edges.iter().filter(|e| e.caller != e.callee) {
+            let _ = writeln!(
+                out,
+                "  {} -->|\"{} req, p99 {:.0} ms\"| {}",
+                id(&e.caller),
+                e.requests,
+                e.p99_ms,
+                id(&e.callee)
+            );
+        }
+        out
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    )
+}
+
+fn strings(b: &RecordBatch, col: usize) -> Vec<Option<String>> {
+    let c = cast(b.column(col), &DataType::Utf8).expect("names cast to text");
+    let s = c.as_string::<i32>();
+    (0..s.len())
+        .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+        .collect()
+}
+
+fn ints(b: &RecordBatch, col: usize) -> Vec<i64> {
+    let c = cast(b.column(col), &DataType::Int64).expect("counts cast to Int64");
+    let a = c.as_primitive::<Int64Type>();
+    (0..a.len())
+        .map(|i| if a.is_valid(i) { a.value(i) } else { 0 })
+        .collect()
+}
+
+fn floats(b: &RecordBatch, col: usize) -> Vec<f64> {
+    let c = cast(b.column(col), &DataType::Float64).expect("durations cast to Float64");
+    let a = c.as_primitive::<Float64Type>();
+    (0..a.len())
+        .map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(caller: &str, callee: &str, faults: i64) -> MapEdge {
+        MapEdge {
+            caller: caller.into(),
+            callee: callee.into(),
+            callee_type: None,
+            requests: 10,
+            ok: 10 - faults,
+            errors: 0,
+            throttles: 0,
+            faults,
+            avg_ms: 5.0,
+            p50_ms: 4.0,
+            p99_ms: 9.6,
+        }
+    }
+
+    fn map() -> ServiceMap {
+        ServiceMap {
+            nodes: vec![MapNode {
+                name: "api \"v2\"".into(),
+                node_type: Some("AWS::ApiGateway::Stage".into()),
+                root: true,
+                requests: 10,
+                faults: 0,
+            }],
+            edges: vec![edge("api \"v2\"", "fn", 1), edge("fn", "fn", 0)],
+        }
+    }
+
+    #[test]
+    fn dot_quotes_names_and_colours_faults() {
+        let dot = map().to_dot();
+        assert!(
+            dot.contains(r#""api \"v2\"" -> "fn" [label="10 req, p99 10 ms", color=red];"#),
+            "{dot}"
+        );
+        assert!(
+            !dot.contains(r#""fn" -> "fn""#),
+            "self edges are not drawn: {dot}"
+        );
+    }
+
+    #[test]
+    fn mermaid_uses_safe_ids() {
+        let m = map().to_mermaid();
+        assert_eq!(
+            m,
+            "flowchart LR\n  n0[\"api #quot;v2#quot;\"]\n  n1[\"fn\"]\n  n0 -->|\"10 req, p99 10 ms\"| n1\n"
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! The views of the SQL surface, derived from the stored tables at query time.
+
+use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
+use hopscope_schema::traces;
+
+/// A view: its name and its `CREATE VIEW` statement.
+pub struct View {
+    pub name: &'static str,
+    pub sql: String,
+}
+
+pub const SERVICE_EDGES: &str = "service_edges";
+pub const SERVICE_NODES: &str = "service_nodes";
+
+pub fn all() -> Vec<View> {
+    vec![
+        View {
+            name: traces::TABLE,
+            sql: traces_view_sql(),
+        },
+        View {
+            name: SERVICE_EDGES,
+            sql: service_edges_sql(),
+        },
+        View {
+            name: SERVICE_NODES,
+            sql: service_nodes_sql(),
+        },
+    ]
+}
+
+/// Outcome counts with X-Ray's meaning: error = 4xx (throttle = 429, a kind of error), fault = 5xx.
+fn outcome_columns() -> String {
+    format!(
+        "count(*) AS requests,
+         sum(CASE WHEN NOT {e} AND NOT {f} THEN 1 ELSE 0 END) AS ok,
+         sum(CASE WHEN {e} AND NOT {t} THEN 1 ELSE 0 END) AS errors,
+         sum(CASE WHEN {t} THEN 1 ELSE 0 END) AS throttles,
+         sum(CASE WHEN {f} THEN 1 ELSE 0 END) AS faults,
+         sum({d}) AS total_ms, avg({d}) AS avg_ms,
+         approx_percentile_cont({d}, 0.5) AS p50_ms,
+         approx_percentile_cont({d}, 0.9) AS p90_ms,
+         approx_percentile_cont({d}, 0.99) AS p99_ms,
+         min({st}) AS first_seen, max({st}) AS last_seen",
+        e = s::ERROR,
+        f = s::FAULT,
+        t = s::THROTTLE,
+        d = s::DURATION_MS,
+        st = s::START_TIME,
+    )
+}
+
+/// A span is a hop when its node differs from its parent's: the caller waited on it.
+fn hop_predicate() -> String {
+    format!(
+        "{ps} IS NOT NULL AND ({ps} <> {sv} OR {pst} IS DISTINCT FROM {st})",
+        ps = s::PARENT_SERVICE,
+        pst = s::PARENT_SERVICE_TYPE,
+        sv = s::SERVICE,
+        st = s::SERVICE_TYPE,
+    )
+}
+
+/// `service_edges`: one row per caller -> callee pair of the service map.
+fn service_edges_sql() -> String {
+    format!(
+        "CREATE VIEW {SERVICE_EDGES} AS
+         SELECT {ps} AS caller, {pst} AS caller_type, {sv} AS callee, {st} AS callee_type, {outcomes}
+         FROM {SPANS} WHERE {hop}
+         GROUP BY {ps}, {pst}, {sv}, {st}",
+        ps = s::PARENT_SERVICE,
+        pst = s::PARENT_SERVICE_TYPE,
+        sv = s::SERVICE,
+        st = s::SERVICE_TYPE,
+        outcomes = outcome_columns(),
+        hop = hop_predicate(),
+    )
+}
+
+/// `service_nodes`: one row per node, measured on the spans that enter it (roots and hops).
+fn service_nodes_sql() -> String {
+    format!(
+        "CREATE VIEW {SERVICE_NODES} AS
+         SELECT {sv} AS node, {st} AS node_type,
+                sum(CASE WHEN {pid} IS NULL THEN 1 ELSE 0 END) > 0 AS root, {outcomes}
+         FROM {SPANS} WHERE {ps} IS NULL OR ({hop})
+         GROUP BY {sv}, {st}",
+        sv = s::SERVICE,
+        st = s::SERVICE_TYPE,
+        pid = s::PARENT_ID,
+        ps = s::PARENT_SERVICE,
+        outcomes = outcome_columns(),
+        hop = hop_predicate(),
+    )
+}
+
+/// `traces`: one row per trace, summarised from all its spans.
+fn traces_view_sql() -> String {
+    use traces::col as t;
+    let dict = "'Dictionary(Int32, Utf8)'";
+    // The root is the parentless segment, else (a partial trace) the earliest segment.
+    let root_order = format!(
+        "ORDER BY {p} IS NULL DESC, {k} = '{seg}' DESC, {st}",
+        p = s::PARENT_ID,
+        k = s::KIND,
+        seg = kind::SEGMENT,
+        st = s::START_TIME
+    );
+    let first = |col: &str| format!("first_value({col} {root_order})");
+    format!(
+        "CREATE VIEW {view} AS
+         WITH orphans AS (
+           SELECT c.{tid} AS trace_id, count(*) AS n FROM {SPANS} c
+           WHERE c.{pid} IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM {SPANS} p WHERE p.{tid} = c.{tid} AND p.{id} = c.{pid})
+           GROUP BY c.{tid})
+         SELECT a.{tid} AS {t_tid}, a.start_time AS {t_start}, a.end_time AS {t_end},
+                (CAST(a.end_time AS BIGINT) - CAST(a.start_time AS BIGINT)) / 1000.0 AS {t_dur},
+                arrow_cast(a.root_service, {dict}) AS {t_rs}, arrow_cast(a.root_service_type, {dict}) AS {t_rst},
+                a.root_segment_id AS {t_rsid}, arrow_cast(a.http_method, {dict}) AS {t_m}, a.http_url AS {t_u},
+                a.http_status AS {t_hs}, a.error AS {t_e}, a.fault AS {t_f}, a.throttle AS {t_th},
+                a.span_count AS {t_sc}, a.segment_count AS {t_segc},
+                (a.in_progress OR coalesce(o.n, 0) > 0) AS {t_p}
+         FROM (
+           SELECT {tid}, min({st}) AS start_time, max({et}) AS end_time,
+                  {rs} AS root_service, {rst} AS root_service_type, {rsid} AS root_segment_id,
+                  {m} AS http_method, {u} AS http_url, {hs} AS http_status,
+                  bool_or({err}) AS error, bool_or({flt}) AS fault, bool_or({thr}) AS throttle,
+                  count(*) AS span_count,
+                  sum(CASE WHEN {k} = '{seg}' THEN 1 ELSE 0 END) AS segment_count,
+                  bool_or({ip}) AS in_progress
+           FROM {SPANS} GROUP BY {tid}) a
+         LEFT JOIN orphans o ON o.trace_id = a.{tid}",
+        view = traces::TABLE,
+        tid = s::TRACE_ID,
+        pid = s::PARENT_ID,
+        id = s::ID,
+        st = s::START_TIME,
+        et = s::END_TIME,
+        k = s::KIND,
+        seg = kind::SEGMENT,
+        err = s::ERROR,
+        flt = s::FAULT,
+        thr = s::THROTTLE,
+        ip = s::IN_PROGRESS,
+        rs = first(s::SERVICE),
+        rst = first(s::SERVICE_TYPE),
+        rsid = first(s::SEGMENT_ID),
+        m = first(s::HTTP_METHOD),
+        u = first(s::HTTP_URL),
+        hs = first(s::HTTP_STATUS),
+        t_tid = t::TRACE_ID,
+        t_start = t::START_TIME,
+        t_end = t::END_TIME,
+        t_dur = t::DURATION_MS,
+        t_rs = t::ROOT_SERVICE,
+        t_rst = t::ROOT_SERVICE_TYPE,
+        t_rsid = t::ROOT_SEGMENT_ID,
+        t_m = t::HTTP_METHOD,
+        t_u = t::HTTP_URL,
+        t_hs = t::HTTP_STATUS,
+        t_e = t::ERROR,
+        t_f = t::FAULT,
+        t_th = t::THROTTLE,
+        t_sc = t::SPAN_COUNT,
+        t_segc = t::SEGMENT_COUNT,
+        t_p = t::PARTIAL,
+    )
+}

@@ -1,0 +1,59 @@
+//! `hopscope map`: the service map of everything in the store.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use hopscope_analyzer::Session;
+use hopscope_analyzer::service_map::ServiceMap;
+
+use super::output::sanitize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MapFormat {
+    /// One line per edge: caller -> callee with requests, outcomes and latency
+    Table,
+    Json,
+    /// Graphviz DOT (`hopscope map --format dot | dot -Tsvg > map.svg`)
+    Dot,
+    /// Mermaid flowchart (paste into Markdown)
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = MapFormat::Table)]
+    pub format: MapFormat,
+}
+
+pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(store).await?;
+    let map = ServiceMap::load(&session).await?;
+    match args.format {
+        MapFormat::Json => println!("{}", serde_json::to_string_pretty(&map)?),
+        MapFormat::Dot => print!("{}", map.to_dot()),
+        MapFormat::Mermaid => print!("{}", map.to_mermaid()),
+        MapFormat::Table => {
+            println!(
+                "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9}",
+                "caller", "callee", "requests", "ok", "4xx", "429", "5xx", "p50 ms", "p99 ms"
+            );
+            for e in &map.edges {
+                println!(
+                    "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9.1} {:>9.1}",
+                    sanitize(&e.caller),
+                    sanitize(&e.callee),
+                    e.requests,
+                    e.ok,
+                    e.errors,
+                    e.throttles,
+                    e.faults,
+                    e.p50_ms,
+                    e.p99_ms
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
