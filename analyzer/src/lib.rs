@@ -1,6 +1,7 @@
 //! The analyzer: a DataFusion session over the store. [`session`] decides the SQL surface.
 
 pub mod error;
+pub mod hdr;
 pub mod service_map;
 pub mod session;
 pub mod views;

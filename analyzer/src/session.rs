@@ -1,4 +1,4 @@
-//! The one place that builds the SQL surface: every stored table, every view.
+//! The one place that builds the SQL surface: every stored table, every view, every function.
 //!
 //! Users' SQL runs read-only: no DDL, no DML (so no `COPY ... TO`, `INSERT`, `CREATE EXTERNAL
 //! TABLE`), no `SET`: a query cannot write or delete files, or change what later queries see.
@@ -14,11 +14,13 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use hopscope_schema::store_layout::{DATA_EXTENSION, MARKER_FILE};
 use hopscope_schema::{SCHEMA_VERSION, stored_tables};
 
 use crate::error::{Error, Result};
+use crate::hdr::{HdrAggregateUdaf, HdrBucketsUdf, HdrCountUdf, HdrQuantileUdf};
 use crate::views;
 
 /// A table or view users can query, with its schema.
@@ -43,6 +45,7 @@ impl Session {
             .with_information_schema(true)
             .with_default_catalog_and_schema("hopscope", "public");
         let ctx = SessionContext::new_with_config(config);
+        register_functions(&ctx);
         for table in stored_tables() {
             register_stored(&ctx, root, table.name, table.schema).await?;
         }
@@ -103,6 +106,15 @@ impl Session {
         }
         Ok(out)
     }
+}
+
+/// hopscope's own SQL functions (the names are the `pub const`s of each module).
+fn register_functions(ctx: &SessionContext) {
+    ctx.register_udaf(AggregateUDF::from(HdrAggregateUdaf::histogram()));
+    ctx.register_udaf(AggregateUDF::from(HdrAggregateUdaf::merge()));
+    ctx.register_udf(ScalarUDF::from(HdrQuantileUdf::default()));
+    ctx.register_udf(ScalarUDF::from(HdrCountUdf::default()));
+    ctx.register_udf(ScalarUDF::from(HdrBucketsUdf::default()));
 }
 
 fn check_store(root: &Path) -> Result<()> {

@@ -3,6 +3,8 @@
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 use hopscope_schema::traces;
 
+use crate::hdr;
+
 /// A view: its name and its `CREATE VIEW` statement.
 pub struct View {
     pub name: &'static str,
@@ -29,8 +31,9 @@ pub fn all() -> Vec<View> {
     ]
 }
 
-/// Outcome counts with X-Ray's meaning: error = 4xx (throttle = 429, a kind of error), fault = 5xx.
-fn outcome_columns() -> String {
+/// Outcome counts with X-Ray's meaning (error = 4xx, throttle = 429 (a kind of error),
+/// fault = 5xx) and the latency histogram, aggregated per group.
+fn outcome_aggregates() -> String {
     format!(
         "count(*) AS requests,
          sum(CASE WHEN NOT {e} AND NOT {f} THEN 1 ELSE 0 END) AS ok,
@@ -38,15 +41,25 @@ fn outcome_columns() -> String {
          sum(CASE WHEN {t} THEN 1 ELSE 0 END) AS throttles,
          sum(CASE WHEN {f} THEN 1 ELSE 0 END) AS faults,
          sum({d}) AS total_ms, avg({d}) AS avg_ms,
-         approx_percentile_cont({d}, 0.5) AS p50_ms,
-         approx_percentile_cont({d}, 0.9) AS p90_ms,
-         approx_percentile_cont({d}, 0.99) AS p99_ms,
+         {hist}({d}) AS histogram,
          min({st}) AS first_seen, max({st}) AS last_seen",
         e = s::ERROR,
         f = s::FAULT,
         t = s::THROTTLE,
         d = s::DURATION_MS,
         st = s::START_TIME,
+        hist = hdr::HDR_HISTOGRAM,
+    )
+}
+
+/// The columns of a grouped `outcome_aggregates()` row, with percentiles read off its histogram.
+fn outcome_columns() -> String {
+    let q = |p: f64, name: &str| format!("{}(histogram, {p}) AS {name}", hdr::HDR_QUANTILE);
+    format!(
+        "requests, ok, errors, throttles, faults, total_ms, avg_ms, {}, {}, {}, histogram, first_seen, last_seen",
+        q(0.5, "p50_ms"),
+        q(0.9, "p90_ms"),
+        q(0.99, "p99_ms"),
     )
 }
 
@@ -65,14 +78,16 @@ fn hop_predicate() -> String {
 fn service_edges_sql() -> String {
     format!(
         "CREATE VIEW {SERVICE_EDGES} AS
-         SELECT {ps} AS caller, {pst} AS caller_type, {sv} AS callee, {st} AS callee_type, {outcomes}
-         FROM {SPANS} WHERE {hop}
-         GROUP BY {ps}, {pst}, {sv}, {st}",
+         SELECT caller, caller_type, callee, callee_type, {columns} FROM (
+           SELECT {ps} AS caller, {pst} AS caller_type, {sv} AS callee, {st} AS callee_type, {aggregates}
+           FROM {SPANS} WHERE {hop}
+           GROUP BY {ps}, {pst}, {sv}, {st})",
         ps = s::PARENT_SERVICE,
         pst = s::PARENT_SERVICE_TYPE,
         sv = s::SERVICE,
         st = s::SERVICE_TYPE,
-        outcomes = outcome_columns(),
+        aggregates = outcome_aggregates(),
+        columns = outcome_columns(),
         hop = hop_predicate(),
     )
 }
@@ -81,15 +96,17 @@ fn service_edges_sql() -> String {
 fn service_nodes_sql() -> String {
     format!(
         "CREATE VIEW {SERVICE_NODES} AS
-         SELECT {sv} AS node, {st} AS node_type,
-                sum(CASE WHEN {pid} IS NULL THEN 1 ELSE 0 END) > 0 AS root, {outcomes}
-         FROM {SPANS} WHERE {ps} IS NULL OR ({hop})
-         GROUP BY {sv}, {st}",
+         SELECT node, node_type, root, {columns} FROM (
+           SELECT {sv} AS node, {st} AS node_type,
+                  sum(CASE WHEN {pid} IS NULL THEN 1 ELSE 0 END) > 0 AS root, {aggregates}
+           FROM {SPANS} WHERE {ps} IS NULL OR ({hop})
+           GROUP BY {sv}, {st})",
         sv = s::SERVICE,
         st = s::SERVICE_TYPE,
         pid = s::PARENT_ID,
         ps = s::PARENT_SERVICE,
-        outcomes = outcome_columns(),
+        aggregates = outcome_aggregates(),
+        columns = outcome_columns(),
         hop = hop_predicate(),
     )
 }
