@@ -156,10 +156,16 @@ pub async fn collect(
             for (trace_id, documents) in &fetched.traces {
                 found_any |= !documents.is_empty();
                 returned += 1;
-                for (s, document) in documents.iter().enumerate() {
-                    let location = format!("trace {trace_id} Segments[{s}]");
-                    crate::xray::import_document(document, &location, &ctx, out);
-                }
+                // A trace's documents go in together: segments learn their caller's node.
+                let locations: Vec<String> = (0..documents.len())
+                    .map(|s| format!("trace {trace_id} Segments[{s}]"))
+                    .collect();
+                let docs: Vec<(&str, &str)> = documents
+                    .iter()
+                    .zip(&locations)
+                    .map(|(d, l)| (d.as_ref(), l.as_str()))
+                    .collect();
+                crate::xray::import_trace(&docs, &ctx, out);
                 summary.traces += 1;
             }
             unprocessed.extend(fetched.unprocessed);
