@@ -183,7 +183,13 @@ impl BatchSink for StoreWriter {
             if fresh.is_empty() {
                 continue;
             }
-            let part = take_record_batch(&batch, &UInt32Array::from(fresh))?;
+            // Usually every row is new and the hour's rows are contiguous: slice, don't copy.
+            let (first, last) = (fresh[0] as usize, fresh[fresh.len() - 1] as usize);
+            let part = if last - first + 1 == fresh.len() {
+                batch.slice(first, fresh.len())
+            } else {
+                take_record_batch(&batch, &UInt32Array::from(fresh))?
+            };
             let dir = self.partition_dir(table, hour);
             write_parquet(&dir, &part)?;
             let stats = self.stats.entry(table).or_default();
