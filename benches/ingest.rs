@@ -46,31 +46,56 @@ fn input() -> Input {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut spans = 0;
     for scenario in hopscope_scenarios::SCENARIOS {
-        let summary = hopscope_scenarios::generate(scenario, TRACES_PER_SCENARIO, SEED, &dir.path().join(scenario))
-            .expect("generator runs");
+        let summary = hopscope_scenarios::generate(
+            scenario,
+            TRACES_PER_SCENARIO,
+            SEED,
+            &dir.path().join(scenario),
+        )
+        .expect("generator runs");
         spans += summary.spans;
     }
     let trace_files: Vec<PathBuf> = list_files(&[dir.path().to_path_buf()])
         .expect("generated files")
         .into_iter()
-        .filter(|p| p.parent().and_then(Path::file_name).is_some_and(|d| d == "traces"))
+        .filter(|p| {
+            p.parent()
+                .and_then(Path::file_name)
+                .is_some_and(|d| d == "traces")
+        })
         .collect();
-    let responses: Vec<String> =
-        trace_files.iter().map(|p| std::fs::read_to_string(p).expect("generated file reads")).collect();
+    let responses: Vec<String> = trace_files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("generated file reads"))
+        .collect();
     let mut ndjson = String::new();
     for response in &responses {
-        let value: serde_json::Value = serde_json::from_str(response).expect("generated response parses");
+        let value: serde_json::Value =
+            serde_json::from_str(response).expect("generated response parses");
         for trace in value["Traces"].as_array().expect("Traces") {
             for segment in trace["Segments"].as_array().expect("Segments") {
-                ndjson.push_str(segment["Document"].as_str().expect("Document is a JSON string"));
+                ndjson.push_str(
+                    segment["Document"]
+                        .as_str()
+                        .expect("Document is a JSON string"),
+                );
                 ndjson.push('\n');
             }
         }
     }
-    Input { _dir: dir, trace_files, responses, ndjson, spans }
+    Input {
+        _dir: dir,
+        trace_files,
+        responses,
+        ndjson,
+        spans,
+    }
 }
 
-const CTX: FileCtx<'static> = FileCtx { path: "bench", log_group: None };
+const CTX: FileCtx<'static> = FileCtx {
+    path: "bench",
+    log_group: None,
+};
 
 fn ndjson_to_arrow(ndjson: &str) -> Batches {
     let mut sink = Batches::new();
@@ -94,7 +119,11 @@ fn responses_to_arrow(responses: &[String]) -> Batches {
 }
 
 fn span_rows(batches: &Batches) -> u64 {
-    batches.iter().filter(|(t, _)| *t == spans::TABLE).map(|(_, b)| b.num_rows() as u64).sum()
+    batches
+        .iter()
+        .filter(|(t, _)| *t == spans::TABLE)
+        .map(|(_, b)| b.num_rows() as u64)
+        .sum()
 }
 
 /// The segment document as a typed tree, every level parsed once: the reference the issue's
@@ -150,7 +179,9 @@ struct ReferenceDoc<'a> {
 fn reference_parse(ndjson: &str) -> usize {
     ndjson
         .lines()
-        .map(|line| serde_json::from_str::<ReferenceDoc<'_>>(line).expect("generated document parses"))
+        .map(|line| {
+            serde_json::from_str::<ReferenceDoc<'_>>(line).expect("generated document parses")
+        })
         .map(|doc| black_box(doc).subsegments.len())
         .sum()
 }
@@ -161,7 +192,10 @@ fn benches(c: &mut Criterion) {
     let response_bytes: u64 = input.responses.iter().map(|r| r.len() as u64).sum();
     // The bench measures what it claims: every generated span arrives as a row.
     assert_eq!(span_rows(&ndjson_to_arrow(&input.ndjson)), input.spans);
-    assert_eq!(span_rows(&responses_to_arrow(&input.responses)), input.spans);
+    assert_eq!(
+        span_rows(&responses_to_arrow(&input.responses)),
+        input.spans
+    );
     eprintln!(
         "Input: {} spans; {:.1} MB of segment NDJSON; {:.1} MB of BatchGetTraces responses.",
         input.spans,
@@ -172,32 +206,44 @@ fn benches(c: &mut Criterion) {
     // (a) Segment documents -> Arrow, in MB/s of JSON and in spans/s.
     let mut g = c.benchmark_group("segment_ndjson_to_arrow");
     g.throughput(Throughput::BytesDecimal(bytes));
-    g.bench_function("import_segment_documents", |b| b.iter(|| ndjson_to_arrow(black_box(&input.ndjson))));
-    g.bench_function("reference_typed_serde_json", |b| b.iter(|| reference_parse(black_box(&input.ndjson))));
+    g.bench_function("import_segment_documents", |b| {
+        b.iter(|| ndjson_to_arrow(black_box(&input.ndjson)))
+    });
+    g.bench_function("reference_typed_serde_json", |b| {
+        b.iter(|| reference_parse(black_box(&input.ndjson)))
+    });
     g.bench_function("reference_ignored_any", |b| {
         b.iter(|| {
             for line in black_box(&input.ndjson).lines() {
-                serde_json::from_str::<serde::de::IgnoredAny>(line).expect("generated document parses");
+                serde_json::from_str::<serde::de::IgnoredAny>(line)
+                    .expect("generated document parses");
             }
         })
     });
     g.finish();
     let mut g = c.benchmark_group("segment_ndjson_to_arrow_spans");
     g.throughput(Throughput::Elements(input.spans));
-    g.bench_function("import_segment_documents", |b| b.iter(|| ndjson_to_arrow(black_box(&input.ndjson))));
+    g.bench_function("import_segment_documents", |b| {
+        b.iter(|| ndjson_to_arrow(black_box(&input.ndjson)))
+    });
     g.finish();
 
     // (b) BatchGetTraces responses -> Arrow: the API's form, each Document a JSON string in JSON.
     let mut g = c.benchmark_group("batch_get_traces_to_arrow");
     g.throughput(Throughput::BytesDecimal(response_bytes));
-    g.bench_function("import_batch_get_traces", |b| b.iter(|| responses_to_arrow(black_box(&input.responses))));
+    g.bench_function("import_batch_get_traces", |b| {
+        b.iter(|| responses_to_arrow(black_box(&input.responses)))
+    });
     g.finish();
 
     // (c) The generated BatchGetTraces files -> a fresh store: reading files, format detection,
     // parsing, key hashing for dedupe, Parquet with zstd and fsync. Only the traces: the logs and
     // metrics importers are not built yet (they reject every file).
     let files = &input.trace_files;
-    let file_bytes: u64 = files.iter().map(|f| std::fs::metadata(f).expect("generated file").len()).sum();
+    let file_bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).expect("generated file").len())
+        .sum();
     let mut g = c.benchmark_group("files_to_store");
     g.throughput(Throughput::BytesDecimal(file_bytes));
     g.sample_size(10).measurement_time(Duration::from_secs(15));
@@ -207,7 +253,8 @@ fn benches(c: &mut Criterion) {
             |store_dir| {
                 let store = Store::open_or_create(store_dir.path()).expect("fresh store");
                 let mut writer = store.writer();
-                let summary = import_files(files, &ImportOptions::default(), &mut writer, |_| {}).expect("import");
+                let summary = import_files(files, &ImportOptions::default(), &mut writer, |_| {})
+                    .expect("import");
                 assert_eq!(summary.rejected, 0, "generated files all import");
                 // Dropped outside the timing: removing the store is not part of the import.
                 store_dir
