@@ -16,7 +16,7 @@ use datafusion::datasource::listing::{
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
-use hopscope_schema::store_layout::{DATA_EXTENSION, MARKER_FILE};
+use hopscope_schema::store_layout::{DATA_EXTENSION, MarkerError, check_marker};
 use hopscope_schema::{SCHEMA_VERSION, stored_tables};
 
 use crate::error::{Error, Result};
@@ -118,35 +118,18 @@ fn register_functions(ctx: &SessionContext) {
 }
 
 fn check_store(root: &Path) -> Result<()> {
-    let marker = root.join(MARKER_FILE);
-    let bytes = match std::fs::read(&marker) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::NoStore { path: root.into() });
-        }
-        Err(e) => {
-            return Err(Error::BadStore {
-                path: root.into(),
-                reason: format!("reading {MARKER_FILE}: {e}"),
-            });
-        }
-    };
-    #[derive(serde::Deserialize)]
-    struct Marker {
-        schema_version: u32,
-    }
-    let found: Marker = serde_json::from_slice(&bytes).map_err(|e| Error::BadStore {
-        path: root.into(),
-        reason: format!("{MARKER_FILE} is unreadable: {e}"),
-    })?;
-    if found.schema_version > SCHEMA_VERSION {
-        return Err(Error::NewerStore {
+    check_marker(root).map_err(|e| match e {
+        MarkerError::Missing => Error::NoStore { path: root.into() },
+        MarkerError::Unreadable(reason) => Error::BadStore {
             path: root.into(),
-            found: found.schema_version,
+            reason,
+        },
+        MarkerError::Newer { found } => Error::NewerStore {
+            path: root.into(),
+            found,
             supported: SCHEMA_VERSION,
-        });
-    }
-    Ok(())
+        },
+    })
 }
 
 /// Registers `root/<name>/` (all hour partitions) as a Parquet listing table with the contract's

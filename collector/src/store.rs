@@ -15,7 +15,8 @@ use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use hopscope_schema::store_layout::{
-    DATA_EXTENSION, HOUR_PARTITION, MARKER_FILE, TEMP_PREFIX, VERSION_METADATA_KEY,
+    DATA_EXTENSION, HOUR_PARTITION, MARKER_FILE, MarkerError, TEMP_PREFIX, VERSION_METADATA_KEY,
+    check_marker, marker_json,
 };
 use hopscope_schema::{SCHEMA_VERSION, StoredTable, stored_table};
 use parquet::arrow::ArrowWriter;
@@ -40,11 +41,6 @@ pub struct Store {
     root: PathBuf,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Marker {
-    schema_version: u32,
-}
-
 impl Store {
     /// Opens the store at `root`, creating it (and its marker) if the directory is new or empty.
     pub fn open_or_create(root: &Path) -> Result<Store> {
@@ -65,34 +61,28 @@ impl Store {
                 path: root.into(),
                 source,
             })?;
-            let body = serde_json::to_vec(&Marker {
-                schema_version: SCHEMA_VERSION,
-            })
-            .expect("marker serializes");
-            write_atomically(&marker, &body)?;
+            write_atomically(&marker, marker_json().as_bytes())?;
         }
         Self::check_version(root)?;
         Ok(Store { root: root.into() })
     }
 
     fn check_version(root: &Path) -> Result<()> {
-        let marker = root.join(MARKER_FILE);
-        let bytes = std::fs::read(&marker).map_err(|source| Error::Read {
-            path: marker.clone(),
-            source,
-        })?;
-        let found: Marker = serde_json::from_slice(&bytes).map_err(|e| Error::BadStore {
-            path: root.into(),
-            reason: format!("{MARKER_FILE} is unreadable ({e}); it should hold {{\"schema_version\": {SCHEMA_VERSION}}}"),
-        })?;
-        if found.schema_version > SCHEMA_VERSION {
-            return Err(Error::NewerStore {
+        check_marker(root).map_err(|e| match e {
+            MarkerError::Newer { found } => Error::NewerStore {
                 path: root.into(),
-                found: found.schema_version,
+                found,
                 supported: SCHEMA_VERSION,
-            });
-        }
-        Ok(())
+            },
+            MarkerError::Unreadable(reason) => Error::BadStore {
+                path: root.into(),
+                reason,
+            },
+            MarkerError::Missing => Error::BadStore {
+                path: root.into(),
+                reason: format!("{MARKER_FILE} vanished while opening the store"),
+            },
+        })
     }
 
     pub fn root(&self) -> &Path {

@@ -20,3 +20,52 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 
 /// Parquet key-value metadata entry carrying the schema version of each file.
 pub const VERSION_METADATA_KEY: &str = "hopscope.schema_version";
+
+/// Why a store's marker does not admit it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkerError {
+    /// No marker: not a store (yet).
+    Missing,
+    /// The marker cannot be read or parsed; the reason says how to fix it.
+    Unreadable(String),
+    /// Written by a newer hopscope.
+    Newer { found: u32 },
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Marker {
+    schema_version: u32,
+}
+
+/// The marker a new store is created with.
+pub fn marker_json() -> String {
+    serde_json::to_string(&Marker {
+        schema_version: crate::SCHEMA_VERSION,
+    })
+    .expect("marker serializes")
+}
+
+/// Reads `root`'s marker and checks that this build can read the store.
+pub fn check_marker(root: &std::path::Path) -> Result<(), MarkerError> {
+    let bytes = match std::fs::read(root.join(MARKER_FILE)) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MarkerError::Missing),
+        Err(e) => {
+            return Err(MarkerError::Unreadable(format!(
+                "reading {MARKER_FILE}: {e}"
+            )));
+        }
+    };
+    let found: Marker = serde_json::from_slice(&bytes).map_err(|e| {
+        MarkerError::Unreadable(format!(
+            "{MARKER_FILE} is unreadable ({e}); it should hold {}",
+            marker_json()
+        ))
+    })?;
+    if found.schema_version > crate::SCHEMA_VERSION {
+        return Err(MarkerError::Newer {
+            found: found.schema_version,
+        });
+    }
+    Ok(())
+}
