@@ -22,7 +22,8 @@ use hopscope_schema::spans::SpanRow;
 /// function and its SDK calls) that still counts as a synchronous call.
 const SKEW_TOLERANCE_US: i64 = 5_000;
 
-/// Fills `critical_ms` and `hop_caller` for the spans of one import unit (one or more traces;
+/// Fills `critical_ms`, `hop_caller` and, for spans their parent did not wait for, `dwell_ms`
+/// (from the end of the parent to their start) for the spans of one import unit (one or more traces;
 /// parents outside `rows` make their children roots). Spans caught in a parent cycle (ids
 /// reused within a trace) keep `critical_ms` null.
 pub fn annotate(rows: &mut [SpanRow<'_>]) {
@@ -42,7 +43,11 @@ pub fn annotate(rows: &mut [SpanRow<'_>]) {
             Some(p) if is_synchronous(rows[i].start_time, end[i], rows[p].start_time, end[p]) => {
                 sync_children[p].push(i)
             }
-            _ => path_roots.push(i),
+            Some(p) => {
+                rows[i].dwell_ms = Some((rows[i].start_time - end[p]).max(0) as f64 / 1000.0);
+                path_roots.push(i);
+            }
+            None => path_roots.push(i),
         }
     }
     for &root in &path_roots {
@@ -309,6 +314,14 @@ mod tests {
             got.iter().map(|g| g.1.unwrap()).collect::<Vec<_>>(),
             [30.0, 20.0, 300.0]
         );
+        let mut rows = rows(&[
+            ("prod", None, "producer", 0, Some(50)),
+            ("send", Some("prod"), "SQS:q", 10, Some(30)),
+            ("cons", Some("send"), "consumer", 200, Some(500)),
+        ]);
+        annotate(&mut rows);
+        let dwell: Vec<_> = rows.iter().map(|r| r.dwell_ms).collect();
+        assert_eq!(dwell, [None, None, Some(170.0)]);
     }
 
     #[test]

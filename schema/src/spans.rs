@@ -46,6 +46,11 @@ pub mod col {
     /// on), in ms: time spent here while no child it waited on was running. Over a whole trace
     /// they add up to the root's duration. Null when the span's tree could not be walked.
     pub const CRITICAL_MS: &str = "critical_ms";
+    /// For a span its parent did not wait for (an SQS or SNS consumer, an asynchronous Step
+    /// Functions execution: it outlived the call that started it), the time from the end of
+    /// that call to this span's start, in ms: queue dwell, apart from the processing time
+    /// (`duration_ms`). Null for synchronous spans.
+    pub const DWELL_MS: &str = "dwell_ms";
     pub const IN_PROGRESS: &str = "in_progress";
     pub const ERROR: &str = "error";
     pub const FAULT: &str = "fault";
@@ -104,6 +109,7 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(END_TIME, timestamp_type(), true),
         Field::new(DURATION_MS, DataType::Float64, true),
         Field::new(CRITICAL_MS, DataType::Float64, true),
+        Field::new(DWELL_MS, DataType::Float64, true),
         b(IN_PROGRESS),
         b(ERROR),
         b(FAULT),
@@ -155,6 +161,7 @@ pub struct SpanRow<'a> {
     pub start_time: i64,
     pub end_time: Option<i64>,
     pub critical_ms: Option<f64>,
+    pub dwell_ms: Option<f64>,
     pub in_progress: bool,
     pub error: bool,
     pub fault: bool,
@@ -209,6 +216,7 @@ pub struct SpanBatchBuilder {
     end_time: TimestampMicrosecondBuilder,
     duration_ms: Float64Builder,
     critical_ms: Float64Builder,
+    dwell_ms: Float64Builder,
     in_progress: BooleanBuilder,
     error: BooleanBuilder,
     fault: BooleanBuilder,
@@ -256,6 +264,7 @@ impl SpanBatchBuilder {
         self.end_time.append_option(r.end_time);
         self.duration_ms.append_option(r.duration_ms());
         self.critical_ms.append_option(r.critical_ms);
+        self.dwell_ms.append_option(r.dwell_ms);
         self.in_progress.append_value(r.in_progress);
         self.error.append_value(r.error);
         self.fault.append_value(r.fault);
@@ -320,6 +329,7 @@ impl SpanBatchBuilder {
             ts(&mut self.end_time),
             Arc::new(self.duration_ms.finish()),
             Arc::new(self.critical_ms.finish()),
+            Arc::new(self.dwell_ms.finish()),
             Arc::new(self.in_progress.finish()),
             Arc::new(self.error.finish()),
             Arc::new(self.fault.finish()),
