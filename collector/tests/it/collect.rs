@@ -377,3 +377,135 @@ async fn throttles_server_errors_pages_and_partial_answers_lose_nothing() {
         );
     }
 }
+
+/// Set in the environment of a child test process that collects until it is killed.
+const CHILD_ENV: &str = "HOPSCOPE_TEST_COLLECT_CHILD";
+
+/// The child half of the kill test: collects `region`'s seeded window into the store named by
+/// [`CHILD_ENV`] with tiny batches, so that files and checkpoints land all along the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run as a child of a_killed_collection_loses_nothing_and_a_rerun_completes_it"]
+async fn collect_until_killed() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    let c = clients(spec["region"].as_str().unwrap()).await;
+    let time = |k: &str| {
+        DateTime::parse_from_rfc3339(spec[k].as_str().unwrap())
+            .unwrap()
+            .to_utc()
+    };
+    let store = Store::open_or_create(Path::new(spec["store"].as_str().unwrap())).unwrap();
+    let caller = Arc::new(Caller::new(fast_retries(), &[]));
+    let mut opts = CollectOptions::new(time("start"), time("end"));
+    opts.batch_rows = 40;
+    opts.concurrency = 1;
+    collect::collect(&c, &caller, &store, &mut store.writer(), &opts, &NoProgress)
+        .await
+        .unwrap();
+}
+
+/// Starts the child collection and SIGKILLs it once `ready` holds for the store; returns
+/// whether it was still running when killed.
+fn kill_child_when(spec: &Value, store: &Path, ready: impl Fn(&Path) -> bool) -> bool {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "collect::collect_until_killed",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, spec.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !ready(store) && std::time::Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap(); // SIGKILL: no destructor, no flush, no cleanup runs.
+    child.wait().unwrap();
+    running
+}
+
+/// Data files written so far (temp files excluded, as every reader excludes them).
+fn files_of(store: &Path, table: &str) -> usize {
+    let mut n = 0;
+    let mut dirs = vec![store.join(table)];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+        n += data_files(&dir).map_or(0, |f| f.len());
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_collection_loses_nothing_and_a_rerun_completes_it() {
+    let region = "ap-southeast-2";
+    let c = clients(region).await;
+    let seeded = seed(&c).await;
+    // Small pages: many calls, so the run is long enough to be killed in the middle of it.
+    for op in ["GetTraceSummaries", "BatchGetTraces"] {
+        let fault = serde_json::json!({"region": region, "operation": op, "page_size": 3});
+        peer("POST", "/_peer/faults", &fault.to_string());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("collected");
+    let spec = serde_json::json!({
+        "region": region,
+        "store": root,
+        "start": seeded.start.to_rfc3339(),
+        "end": seeded.end.to_rfc3339(),
+    });
+    let expected = imported(dir.path());
+    let all_spans = store_rows(&expected, "spans", &[]);
+
+    // Killed while writing span files, before any source completed ...
+    let running = kill_child_when(&spec, &root, |s| files_of(s, "spans") >= 2);
+    assert!(
+        running,
+        "the first child finished before it could be killed"
+    );
+    let partial = store_rows(&root, "spans", &[]);
+    assert!(!partial.is_empty() && partial.len() < all_spans.len());
+    assert!(partial.iter().all(|r| all_spans.binary_search(r).is_ok()));
+    // X-Ray goes first: no log was collected yet.
+    assert_eq!(files_of(&root, "log_events"), 0);
+
+    // ... then while writing logs, after X-Ray's window was checkpointed.
+    let checkpointed = |s: &Path| {
+        std::fs::read_dir(s.join(collect::checkpoint::DIR)).is_ok_and(|d| d.count() > 0)
+            && files_of(s, "log_events") >= 2
+    };
+    let running = kill_child_when(&spec, &root, checkpointed);
+    assert!(
+        running,
+        "the second child finished before it could be killed"
+    );
+
+    // The store is readable as it is, and a rerun completes it: nothing lost, nothing twice.
+    let store = Store::open_or_create(&root).unwrap();
+    let caller = Arc::new(Caller::new(fast_retries(), &[]));
+    let opts = CollectOptions::new(seeded.start, seeded.end);
+    collect::collect(&c, &caller, &store, &mut store.writer(), &opts, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(store_rows(&root, "spans", &[]), all_spans);
+    assert_eq!(
+        store_rows(&root, "log_events", LOG_SKIP),
+        store_rows(&expected, "log_events", LOG_SKIP)
+    );
+    assert_eq!(
+        store_rows(&root, "lambda_invocations", &[]),
+        store_rows(&expected, "lambda_invocations", &[])
+    );
+}

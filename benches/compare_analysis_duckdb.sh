@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Side by side with DuckDB on the analyzer's questions, over the same Parquet files of a store
+# holding about ten million spans (an equal share from each sample scenario):
+#
+#   service map   hopscope map --format json                  (every edge: calls, outcomes,
+#                                                               avg, p50, p99)
+#                 DuckDB, as one would ask it of raw spans: a self-join child -> parent on
+#                 (trace_id, parent_id) = (trace_id, id), exact quantiles
+#                 DuckDB, given hopscope's ingest-time `parent_service`: the same GROUP BY as
+#                 hopscope, no join
+#   hop ranking   hopscope hops --since W --until E           (window + the hour before it:
+#                                                               critical time per hop, split,
+#                                                               p50/p99, outcomes, cold starts)
+#                 DuckDB: the same aggregation over `critical_ms` / `hop_caller` (which only
+#                 hopscope's ingest computes) for both windows
+#
+# hopscope is timed as a whole process (start, open the store, plan, run, print); DuckDB in
+# process with time.perf_counter around each query, reading the store's Parquet files with
+# read_parquet(). Best of RUNS for both.
+#
+# Usage: benches/compare_analysis_duckdb.sh          (SPANS=10000000 RUNS=3 by default)
+#        STORE=/path/to/kept/store benches/compare_analysis_duckdb.sh   reuses a store built
+#        by an earlier run (KEEP=1 keeps the one it builds and prints where).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+bin="$target_dir/release/hopscope"
+spans_wanted="${SPANS:-10000000}"
+runs="${RUNS:-3}"
+scenarios=(dietician dragons chatbot etl users)
+
+(cd "$root" && cargo build --release --quiet)
+
+venv="$root/.venv"
+if [[ ! -x "$venv/bin/python" ]]; then
+    python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
+    "$venv/bin/pip" install --quiet duckdb
+fi
+py="$venv/bin/python"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+store="${STORE:-}"
+if [[ -z "$store" ]]; then
+    if [[ "${KEEP:-0}" == 1 ]]; then
+        store="$(mktemp -d)/store"
+    else
+        store="$tmp/store"
+    fi
+    # Sized from a probe of each scenario; generated and imported one scenario at a time so
+    # the JSON never holds more than a fifth of the data on disk.
+    spans_of() { sed -n 's/.*spans: \([0-9]*\).*/\1/p' <<<"$1"; }
+    for s in "${scenarios[@]}"; do
+        probe="$("$bin" gen --scenario "$s" --traces 500 --seed 1 --out "$tmp/probe")"
+        rm -rf "$tmp/probe"
+        traces=$(( (spans_wanted / ${#scenarios[@]}) * 500 / $(spans_of "$probe") ))
+        "$bin" gen --scenario "$s" --traces "$traces" --seed 1 --out "$tmp/gen" >/dev/null
+        "$bin" --store "$store" import "$tmp/gen/traces" | head -1
+        rm -rf "$tmp/gen"
+    done
+    [[ "${KEEP:-0}" == 1 ]] && echo "store kept at $store"
+fi
+spans=$("$bin" --store "$store" sql --format csv "SELECT count(*) AS n FROM spans" | tail -1)
+echo "store: $store, $spans spans, $(du -sh "$store/spans" | cut -f1) of span Parquet"
+
+# The hop window: the last hour of data, and the hour before it as the baseline, as
+# `hopscope hops` picks them by default; spelled out so both engines answer the same question.
+read -r win_start win_end < <("$bin" --store "$store" sql --format csv \
+    "SELECT date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' - INTERVAL '1 hour',
+            date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' FROM spans" |
+    tail -1 | tr ',' ' ')
+echo "hop window: $win_start .. $win_end (baseline: the hour before)"
+
+best_wall() {
+    local best=""
+    for _ in $(seq "$runs"); do
+        local start end t
+        start=$(date +%s.%N)
+        "$@" >/dev/null
+        end=$(date +%s.%N)
+        t=$(echo "$end - $start" | bc -l)
+        if [[ -z "$best" ]] || (($(echo "$t < $best" | bc -l))); then best=$t; fi
+    done
+    printf '%.3f' "$best"
+}
+
+map_s=$(best_wall "$bin" --store "$store" map --format json)
+hops_s=$(best_wall "$bin" --store "$store" hops --format json --since "$win_start" --until "$win_end")
+
+"$py" - "$store" "$runs" "$win_start" "$win_end" "$map_s" "$hops_s" <<'EOF'
+import sys, time
+import duckdb
+
+store, runs, win_start, win_end, map_s, hops_s = sys.argv[1], int(sys.argv[2]), *sys.argv[3:5], float(sys.argv[5]), float(sys.argv[6])
+con = duckdb.connect()
+con.execute(f"CREATE VIEW spans AS SELECT * FROM read_parquet('{store}/spans/*/*.parquet', hive_partitioning = false)")
+
+outcomes = """count(*) AS requests,
+  sum(CASE WHEN NOT c.error AND NOT c.fault THEN 1 ELSE 0 END) AS ok,
+  sum(CASE WHEN c.error AND NOT c.throttle THEN 1 ELSE 0 END) AS errors,
+  sum(CASE WHEN c.throttle THEN 1 ELSE 0 END) AS throttles,
+  sum(CASE WHEN c.fault THEN 1 ELSE 0 END) AS faults,
+  avg(c.duration_ms) AS avg_ms,
+  quantile_cont(c.duration_ms, [0.5, 0.99]) AS p50_p99"""
+map_join = f"""SELECT p.service AS caller, c.service AS callee, {outcomes}
+  FROM spans c JOIN spans p ON c.trace_id = p.trace_id AND c.parent_id = p.id
+  WHERE p.service <> c.service OR p.service_type IS DISTINCT FROM c.service_type
+  GROUP BY 1, 2"""
+map_precomputed = f"""SELECT c.parent_service AS caller, c.service AS callee, {outcomes}
+  FROM spans c WHERE c.parent_service IS NOT NULL
+    AND (c.parent_service <> c.service OR c.parent_service_type IS DISTINCT FROM c.service_type)
+  GROUP BY c.parent_service, c.parent_service_type, c.service, c.service_type"""
+
+def hops(lo, hi):
+    entry = "(c.parent_service IS DISTINCT FROM c.service)"
+    return f"""SELECT c.hop_caller AS caller, c.service AS callee, max(c.service_type),
+      sum(CASE WHEN {entry} THEN 1 ELSE 0 END) AS requests,
+      count(DISTINCT c.trace_id) AS traces,
+      sum(c.critical_ms) AS critical_ms,
+      sum(CASE WHEN c.kind = 'subsegment' AND c.service_type = 'AWS::Lambda::Function'
+               AND c.name IN ('Initialization', 'Restore') THEN c.critical_ms END) AS init_ms,
+      sum(CASE WHEN c.service_type = 'AWS::Lambda' OR (c.service_type = 'AWS::Lambda::Function'
+               AND c.name = 'Overhead') THEN c.critical_ms END) AS overhead_ms,
+      quantile_cont(CASE WHEN {entry} THEN c.duration_ms END, [0.5, 0.9, 0.99]) AS pcts,
+      sum(CASE WHEN {entry} AND c.error AND NOT c.throttle THEN 1 ELSE 0 END) AS errors,
+      sum(CASE WHEN {entry} AND c.throttle THEN 1 ELSE 0 END) AS throttles,
+      sum(CASE WHEN {entry} AND c.fault THEN 1 ELSE 0 END) AS faults,
+      sum(CASE WHEN ({entry} AND c.in_progress) OR c.cause_message LIKE '%Task timed out%' THEN 1 ELSE 0 END) AS timeouts,
+      sum(CASE WHEN c.kind = 'subsegment' AND c.service_type = 'AWS::Lambda::Function'
+               AND c.name IN ('Initialization', 'Restore') THEN 1 ELSE 0 END) AS cold_starts,
+      sum(CASE WHEN c.kind = 'segment' AND c.service_type = 'AWS::Lambda::Function' THEN 1 ELSE 0 END) AS invocations
+    FROM spans c WHERE c.start_time >= TIMESTAMPTZ '{lo}' AND c.start_time < TIMESTAMPTZ '{hi}'
+    GROUP BY 1, 2"""
+
+def best(sql_list):
+    t_best = None
+    rows = 0
+    for _ in range(runs):
+        t = time.perf_counter()
+        for sql in sql_list:
+            rows = len(con.execute(sql).fetchall())
+        t = time.perf_counter() - t
+        t_best = t if t_best is None else min(t_best, t)
+    return t_best, rows
+
+import datetime as dt
+lo = dt.datetime.fromisoformat(win_start.replace("Z", "+00:00"))
+hi = dt.datetime.fromisoformat(win_end.replace("Z", "+00:00"))
+base = (lo - (hi - lo), lo)
+threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+print(f"DuckDB {duckdb.__version__}, {threads} threads; best of {runs}")
+j, jr = best([map_join])
+p, pr = best([map_precomputed])
+h, hr = best([hops(lo.isoformat(), hi.isoformat()), hops(base[0].isoformat(), base[1].isoformat())])
+print(f"service map: hopscope {map_s:.3f} s | DuckDB self-join {j:.3f} s ({jr} edges) -> ratio {j / map_s:.2f}x"
+      f" | DuckDB on parent_service {p:.3f} s ({pr} edges) -> ratio {p / map_s:.2f}x")
+print(f"hop ranking: hopscope {hops_s:.3f} s | DuckDB same GROUP BY, window + baseline {h:.3f} s -> ratio {h / hops_s:.2f}x")
+print("(ratio > 1: hopscope faster)")
+EOF
