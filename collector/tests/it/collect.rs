@@ -455,7 +455,7 @@ async fn a_killed_collection_loses_nothing_and_a_rerun_completes_it() {
     let seeded = seed(&c).await;
     // Small pages: many calls, so the run is long enough to be killed in the middle of it.
     for op in ["GetTraceSummaries", "BatchGetTraces"] {
-        let fault = serde_json::json!({"region": region, "operation": op, "page_size": 3});
+        let fault = serde_json::json!({"region": region, "operation": op, "page_size": 5});
         peer("POST", "/_peer/faults", &fault.to_string());
     }
     let dir = tempfile::tempdir().unwrap();
