@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -84,16 +83,16 @@ pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode
         max_attempts: args.max_attempts.max(1),
         ..RetryPolicy::default()
     };
-    let stop = Arc::new(AtomicBool::new(false));
+    // Ctrl-C or SIGTERM (a service manager stopping us) finishes the current window, or ends
+    // the wait for the next one at once; a second one aborts.
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
     if args.watch.is_some() {
-        let stop = Arc::clone(&stop);
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Stopping after the current window (Ctrl-C again to abort).");
-                stop.store(true, Ordering::SeqCst);
-                let _ = tokio::signal::ctrl_c().await;
-                std::process::exit(130);
-            }
+            shutdown_signal().await;
+            eprintln!("Stopping after the current window (Ctrl-C again to abort).");
+            let _ = stop_tx.send(true);
+            shutdown_signal().await;
+            std::process::exit(130);
         });
     }
     let first_start = args.since.resolve(Utc::now());
@@ -123,15 +122,31 @@ pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode
         progress.finish();
         print_summary(&store, &opts, &writer, &summary, args.show_rejected);
         let Some(interval) = args.watch else { break };
-        if stop.load(Ordering::SeqCst) {
-            break;
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stopped| *stopped) => {}
         }
-        tokio::time::sleep(interval).await;
-        if stop.load(Ordering::SeqCst) {
+        if *stop.borrow() {
             break;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// A bar on a terminal; `info` log lines per stage otherwise.

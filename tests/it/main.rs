@@ -379,3 +379,63 @@ fn map_of_a_window_counts_what_plain_sql_counts() {
         .unwrap();
     assert!(all_edge["requests"].as_i64() > edge["requests"].as_i64());
 }
+
+/// `collect --watch` stops cleanly on SIGTERM (a service manager) and SIGINT (Ctrl-C), without
+/// waiting out its interval. Runs against the AWS test peer that scripts/test starts.
+#[test]
+fn collect_watch_stops_cleanly_on_sigterm_and_sigint() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let endpoint = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts the AWS test peer (moto)")
+    });
+    for signal in ["TERM", "INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+            .arg("--store")
+            .arg(dir.path().join("store"))
+            .args(["collect", "--since", "10m", "--watch", "1h"])
+            .args(["--endpoint-url", &endpoint, "--region", "ca-central-1"])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The first window's summary ends with its table of rows: the watch is now waiting.
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.starts_with("table ") {
+                break;
+            }
+        }
+        assert!(seen.contains("new rows"), "{signal}: {seen}");
+        Command::new("kill")
+            .args(["-s", signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{signal}: still running");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(status.success(), "{signal}: {status:?} {err}");
+        assert!(
+            err.contains("Stopping after the current window"),
+            "{signal}: {err}"
+        );
+    }
+}
