@@ -51,8 +51,8 @@ pub struct CollectArgs {
     #[arg(long, value_name = "EXPR")]
     pub xray_filter: Option<String>,
 
-    /// Keep collecting a new window every INTERVAL (e.g. 30s) until Ctrl-C, which finishes the
-    /// current window first
+    /// Keep collecting a new window every INTERVAL (e.g. 30s) until Ctrl-C or SIGTERM, which
+    /// finish the current window first
     #[arg(long, value_name = "INTERVAL", value_parser = humantime::parse_duration)]
     pub watch: Option<Duration>,
 
