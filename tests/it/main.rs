@@ -17,6 +17,16 @@ fn samples() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-traces"))
 }
 
+/// A fresh store holding one sample scenario (the directory lives as long as the guard).
+fn scenario_store(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let data = samples().join(name);
+    let out = hopscope(&store, &["import", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{name}: {}", stderr(&out));
+    (dir, store)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -217,12 +227,9 @@ fn map_prints_the_service_map() {
 #[test]
 fn hops_ranks_each_scenarios_culprit_first() {
     for name in hopscope_scenarios::SCENARIOS {
-        let dir = tempfile::tempdir().unwrap();
-        let store = dir.path().join("store");
-        let data = samples().join(name);
-        let out = hopscope(&store, &["import", data.to_str().unwrap()]);
-        assert!(out.status.success(), "{name}: {}", stderr(&out));
-        let scenario = hopscope_scenarios::load_scenario(&data.join("scenario.toml")).unwrap();
+        let (_dir, store) = scenario_store(name);
+        let scenario =
+            hopscope_scenarios::load_scenario(&samples().join(name).join("scenario.toml")).unwrap();
 
         let out = hopscope(&store, &["hops", "--format", "json"]);
         assert!(out.status.success(), "{name}: {}", stderr(&out));
@@ -247,14 +254,7 @@ fn hops_ranks_each_scenarios_culprit_first() {
 
 #[test]
 fn hops_table_explains_the_window_and_rejects_bad_windows() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let data = samples().join("dragons");
-    assert!(
-        hopscope(&store, &["import", data.to_str().unwrap()])
-            .status
-            .success()
-    );
+    let (_dir, store) = scenario_store("dragons");
     let out = hopscope(
         &store,
         &[
@@ -292,14 +292,7 @@ fn hops_table_explains_the_window_and_rejects_bad_windows() {
 
 #[test]
 fn trace_prints_the_waterfall_with_its_report_and_logs() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let data = samples().join("dragons");
-    assert!(
-        hopscope(&store, &["import", data.to_str().unwrap()])
-            .status
-            .success()
-    );
+    let (_dir, store) = scenario_store("dragons");
     let sql = "SELECT trace_id FROM spans WHERE name = 'Initialization' AND service = 'listDragons'
                ORDER BY critical_ms DESC, trace_id LIMIT 1";
     let out = stdout(&hopscope(&store, &["sql", "--format", "csv", sql]));
@@ -337,14 +330,7 @@ fn trace_prints_the_waterfall_with_its_report_and_logs() {
 
 #[test]
 fn map_of_a_window_counts_what_plain_sql_counts() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let data = samples().join("users");
-    assert!(
-        hopscope(&store, &["import", data.to_str().unwrap()])
-            .status
-            .success()
-    );
+    let (_dir, store) = scenario_store("users");
     let window = [
         "--since",
         "2026-11-20T10:30:00Z",
