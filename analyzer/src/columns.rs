@@ -4,6 +4,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
 
+/// Text, dictionary-encoded or not; NULL stays `None`.
 pub fn strings(b: &RecordBatch, col: usize) -> Vec<Option<String>> {
     let c = cast(b.column(col), &DataType::Utf8).expect("names cast to text");
     let s = c.as_string::<i32>();
@@ -12,6 +13,7 @@ pub fn strings(b: &RecordBatch, col: usize) -> Vec<Option<String>> {
         .collect()
 }
 
+/// Counts: NULL reads as 0 (a count over nothing).
 pub fn ints(b: &RecordBatch, col: usize) -> Vec<i64> {
     let c = cast(b.column(col), &DataType::Int64).expect("counts cast to Int64");
     let a = c.as_primitive::<Int64Type>();
@@ -20,6 +22,7 @@ pub fn ints(b: &RecordBatch, col: usize) -> Vec<i64> {
         .collect()
 }
 
+/// Durations: NULL reads as NaN.
 pub fn floats(b: &RecordBatch, col: usize) -> Vec<f64> {
     let c = cast(b.column(col), &DataType::Float64).expect("durations cast to Float64");
     let a = c.as_primitive::<Float64Type>();
