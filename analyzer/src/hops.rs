@@ -197,7 +197,8 @@ impl HopReport {
     }
 }
 
-/// The hour of data that ends with the newest span (to the next whole minute).
+/// The hour of data that ends with the newest span (to the next whole minute); the last hour
+/// when there is no span at all.
 async fn last_hour(session: &Session) -> Result<Window> {
     let batches = session
         .collect(&format!("SELECT max({}) FROM {SPANS}", s::START_TIME))
@@ -206,10 +207,12 @@ async fn last_hour(session: &Session) -> Result<Window> {
         .first()
         .and_then(|b| columns::micros(b, 0).into_iter().next().flatten());
     const MINUTE: i64 = 60_000_000;
-    let end_us = match newest {
-        Some(t) => (t.div_euclid(MINUTE) + 1) * MINUTE,
-        None => 0,
-    };
+    let newest = newest.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64)
+    });
+    let end_us = (newest.div_euclid(MINUTE) + 1) * MINUTE;
     Ok(Window {
         start_us: end_us - 60 * MINUTE,
         end_us,

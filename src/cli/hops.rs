@@ -157,7 +157,7 @@ fn table(r: &HopReport, limit: usize) -> String {
         None => out.push_str("No baseline. Ranked by critical-path time per trace.\n\n"),
     }
     if r.hops.is_empty() {
-        out.push_str("No spans in the window.\n");
+        out.push_str("No spans in the window: pick another with --since/--until, or import or collect traces.\n");
         return out;
     }
     let _ = writeln!(
