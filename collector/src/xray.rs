@@ -7,6 +7,7 @@ mod document;
 mod node;
 
 use std::borrow::Cow;
+use std::fmt::Write;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -155,8 +156,12 @@ pub fn import_segment_lines(
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
+    // One location buffer for every line: it is only read when something is rejected.
+    let mut location = String::new();
     for (n, line) in lines {
-        import_document(line.trim(), &format!("line {}", first_line + n), ctx, out);
+        location.clear();
+        write!(location, "line {}", first_line + n).expect("writing to a String never fails");
+        import_document(line.trim(), &location, ctx, out);
         if n % 4096 == 0 {
             out.flush_full()?;
         }

@@ -1,7 +1,7 @@
 //! Format detection: by the shape of the document, never by the file name.
 
-use serde::Deserialize;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 /// The input formats hopscope imports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,10 +71,10 @@ pub fn detect(text: &str) -> Format {
         }
     }
     let format = match trimmed.as_bytes().first() {
-        Some(b'{') => match serde_json::from_str::<TopKeys>(trimmed) {
-            Ok(keys) => classify(&keys),
+        Some(b'{') => match object_keys(trimmed) {
+            Some(keys) => classify(&keys),
             // Not one JSON document: NDJSON, or text that starts with a JSON record.
-            Err(_) => detect_lines(trimmed),
+            None => detect_lines(trimmed),
         },
         Some(b'[') => match serde_json::from_str::<FirstElementKeys>(trimmed) {
             Ok(FirstElementKeys(Some(keys))) => match classify(&keys) {
@@ -120,9 +120,13 @@ const TEST_SNAPSHOT: &str = "LocalStack test snapshot";
 
 const SERVICES: &str = "X-Ray service list (GetServiceGraph response or root-cause excerpt)";
 
+/// Keys that settle the format on their own: whatever else it holds, a document with one of them
+/// is a BatchGetTraces answer.
+const TRACE_KEYS: [&str; 3] = ["Traces", "Segments", "Document"];
+
 fn classify(k: &TopKeys) -> Format {
     let has = |name: &str| k.0.iter().any(|key| key == name);
-    if has("Traces") || has("Segments") || has("Document") {
+    if TRACE_KEYS.iter().any(|key| has(key)) {
         Format::BatchGetTraces
     } else if has("_aws") {
         // Embedded Metric Format records (Lambda Insights, EMF) are log lines.
@@ -170,23 +174,55 @@ fn classify(k: &TopKeys) -> Format {
 struct TopKeys(Vec<String>);
 
 impl<'de> Deserialize<'de> for TopKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Keys;
-        impl<'de> Visitor<'de> for Keys {
-            type Value = TopKeys;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut keys = Vec::new();
+        d.deserialize_map(Keys {
+            keys: &mut keys,
+            stop_at_trace_keys: false,
+        })?;
+        Ok(TopKeys(keys))
+    }
+}
+
+/// The keys of `text` if it is one JSON object (`None` otherwise). Reading stops at a key of
+/// [`TRACE_KEYS`]: a BatchGetTraces answer is nearly all traces, and skipping them only to
+/// classify the file would scan it twice; its importer validates the rest.
+fn object_keys(text: &str) -> Option<TopKeys> {
+    let mut keys = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = de
+        .deserialize_map(Keys {
+            keys: &mut keys,
+            stop_at_trace_keys: true,
+        })
+        .and_then(|()| de.end());
+    // Stopping early leaves the object unclosed, which serde_json reports as an error.
+    let stopped = keys
+        .last()
+        .is_some_and(|k| TRACE_KEYS.contains(&k.as_str()));
+    (read.is_ok() || stopped).then_some(TopKeys(keys))
+}
+
+struct Keys<'k> {
+    keys: &'k mut Vec<String>,
+    stop_at_trace_keys: bool,
+}
+
+impl<'de> Visitor<'de> for Keys<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            let stop = self.stop_at_trace_keys && TRACE_KEYS.contains(&key.as_str());
+            self.keys.push(key);
+            if stop {
+                return Ok(());
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopKeys, A::Error> {
-                let mut keys = Vec::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    map.next_value::<IgnoredAny>()?;
-                    keys.push(key);
-                }
-                Ok(TopKeys(keys))
-            }
+            map.next_value::<IgnoredAny>()?;
         }
-        d.deserialize_map(Keys)
+        Ok(())
     }
 }
 
@@ -248,5 +284,10 @@ mod tests {
             Format::BatchGetTraces
         );
         assert_eq!(detect(r#"["a"]"#), Format::Unsupported);
+        // Classified at its first trace key; the importer rejects what follows.
+        assert_eq!(
+            detect(r#"{"Traces":[{"Segments":[}],"NextToken":"x"}"#),
+            Format::BatchGetTraces
+        );
     }
 }

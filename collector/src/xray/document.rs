@@ -190,31 +190,32 @@ pub fn flatten<'a>(text: &'a str, nodes: &mut Vec<Node<'a>>, rejected: &mut Vec<
             return;
         }
     };
-    visit(doc, text, None, String::new(), nodes, rejected);
+    visit(doc, text, None, &mut Vec::new(), nodes, rejected);
 }
 
+/// `path` holds the subsegment indices leading to `doc`; it becomes text only on a rejection.
 fn visit<'a>(
     mut doc: SegmentDoc<'a>,
     raw: &'a str,
     parent: Option<&Parent<'a>>,
-    path: String,
+    path: &mut Vec<usize>,
     nodes: &mut Vec<Node<'a>>,
     rejected: &mut Vec<(String, String)>,
 ) {
-    let node = match node_from(&mut doc, raw, parent) {
+    let subsegments = doc.subsegments.take().unwrap_or_default();
+    let node = match node_from(doc, raw, parent) {
         Ok(node) => node,
         Err(reason) => {
-            let below = count_descendants(&doc);
+            let below = count_descendants(&subsegments);
             let reason = if below > 0 {
                 format!("{reason} (its {below} subsegments are skipped with it)")
             } else {
                 reason
             };
-            rejected.push((path, reason));
+            rejected.push((path_text(path), reason));
             return;
         }
     };
-    let subsegments = doc.subsegments.take().unwrap_or_default();
     let me = Parent {
         trace_id: node.trace_id.clone(),
         id: node.id.clone(),
@@ -223,31 +224,36 @@ fn visit<'a>(
         service: node.service.clone(),
         service_type: node.service_type.clone(),
     };
-    let mut node = node;
-    node.doc = doc;
     nodes.push(node);
     for (i, sub) in subsegments.into_iter().enumerate() {
-        let sub_path = format!("{path}.subsegments[{i}]");
+        path.push(i);
         match serde_json::from_str::<SegmentDoc<'a>>(sub.get()) {
-            Ok(sub_doc) => visit(sub_doc, sub.get(), Some(&me), sub_path, nodes, rejected),
-            Err(e) => rejected.push((sub_path, format!("not a valid subsegment: {e}"))),
+            Ok(sub_doc) => visit(sub_doc, sub.get(), Some(&me), path, nodes, rejected),
+            Err(e) => rejected.push((path_text(path), format!("not a valid subsegment: {e}"))),
         }
+        path.pop();
     }
 }
 
-fn count_descendants(doc: &SegmentDoc<'_>) -> usize {
-    doc.subsegments.as_ref().map_or(0, |subs| {
-        subs.iter()
-            .map(|s| {
-                1 + serde_json::from_str::<SegmentDoc<'_>>(s.get())
-                    .map_or(0, |d| count_descendants(&d))
-            })
-            .sum()
-    })
+/// `.subsegments[1].subsegments[0]`: where a rejected subsegment sits in its document.
+fn path_text(path: &[usize]) -> String {
+    path.iter().map(|i| format!(".subsegments[{i}]")).collect()
 }
 
+fn count_descendants(subsegments: &[&RawValue]) -> usize {
+    subsegments
+        .iter()
+        .map(|s| {
+            1 + serde_json::from_str::<SegmentDoc<'_>>(s.get()).map_or(0, |d| {
+                count_descendants(d.subsegments.as_deref().unwrap_or_default())
+            })
+        })
+        .sum()
+}
+
+/// The node of `doc`, which it keeps (for `row`) without being moved again.
 fn node_from<'a>(
-    doc: &mut SegmentDoc<'a>,
+    mut doc: SegmentDoc<'a>,
     raw: &'a str,
     parent: Option<&Parent<'a>>,
 ) -> Result<Node<'a>, String> {
@@ -299,7 +305,7 @@ fn node_from<'a>(
             }
         }
     };
-    let (service, service_type) = node_of(doc, &name, kind).unwrap_or_else(|| match parent {
+    let (service, service_type) = node_of(&doc, &name, kind).unwrap_or_else(|| match parent {
         Some(p) => (p.service.clone(), p.service_type.clone()),
         None => (name.clone(), doc.origin.clone()),
     });
@@ -309,7 +315,7 @@ fn node_from<'a>(
         None => (None, None),
     };
     Ok(Node {
-        doc: SegmentDoc::default(),
+        doc,
         raw,
         trace_id,
         id,

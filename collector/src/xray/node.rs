@@ -62,18 +62,23 @@ pub fn aws_resource<'n>(aws: &'n Aws<'_>) -> Option<&'n str> {
 
 /// The AWS resource type X-Ray shows for a call to the service `name`.
 fn aws_type(name: &str) -> Option<Cow<'static, str>> {
-    // SDKs disagree on case (the Go SDK writes `dynamodb`).
-    let t = match name.to_ascii_lowercase().as_str() {
-        "dynamodb" => "AWS::DynamoDB::Table",
-        "s3" => "AWS::S3::Bucket",
-        "sqs" => "AWS::SQS::Queue",
-        "sns" => "AWS::SNS",
-        "lambda" => "AWS::Lambda",
-        "ssm" => "AWS::SimpleSystemsManagement",
-        "stepfunctions" | "sfn" => "AWS::StepFunctions::StateMachine",
-        _ => return Some(Cow::Owned(format!("AWS::{name}"))),
-    };
-    Some(Cow::Borrowed(t))
+    const TYPES: [(&str, &str); 8] = [
+        ("dynamodb", "AWS::DynamoDB::Table"),
+        ("s3", "AWS::S3::Bucket"),
+        ("sqs", "AWS::SQS::Queue"),
+        ("sns", "AWS::SNS"),
+        ("lambda", "AWS::Lambda"),
+        ("ssm", "AWS::SimpleSystemsManagement"),
+        ("stepfunctions", "AWS::StepFunctions::StateMachine"),
+        ("sfn", "AWS::StepFunctions::StateMachine"),
+    ];
+    // SDKs disagree on case (the Go SDK writes `dynamodb`); compared in place, as this runs for
+    // every AWS call.
+    let known = TYPES.iter().find(|(n, _)| name.eq_ignore_ascii_case(n));
+    Some(match known {
+        Some((_, t)) => Cow::Borrowed(*t),
+        None => Cow::Owned(format!("AWS::{name}")),
+    })
 }
 
 #[cfg(test)]
