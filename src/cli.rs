@@ -1,5 +1,6 @@
 //! Command-line surface: global options and one module per command.
 
+mod alarms;
 mod collect;
 mod demo;
 mod generate;
@@ -53,6 +54,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Generate a sample scenario's traces, logs and metrics (deterministic for a seed)
     Gen(generate::GenArgs),
+    /// Alarm rules: lint, check once, watch on a schedule, backtest over stored history
+    Alarms(alarms::AlarmsArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Map(args) => runtime.block_on(map::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
         Command::Gen(args) => generate::run(args),
+        Command::Alarms(args) => runtime.block_on(alarms::run(&store()?, args)),
     }
 }
 

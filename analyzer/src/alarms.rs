@@ -183,6 +183,7 @@ pub async fn evaluate_rules(
 ) -> Result<Vec<AlarmStatus>> {
     let order = evaluation_order(rules).unwrap_or_else(|_| (0..rules.len()).collect());
     let mut cache = SeriesCache::default();
+    let single = single_alarm_rules(rules);
     let mut by_rule: BTreeMap<&str, Vec<AlarmStatus>> = BTreeMap::new();
     let evaluated = rfc3339(at);
     for i in order {
@@ -245,7 +246,7 @@ pub async fn evaluate_rules(
                     .collect();
                 keys.extend(previous.keys(&rule.name).map(str::to_string));
                 for key in keys {
-                    let lookup = |n: &str| ref_state(&by_rule, n, &key);
+                    let lookup = |n: &str| ref_state(&by_rule, &single, n, &key);
                     let alarm = expr.eval(&lookup);
                     let state = if alarm { State::Alarm } else { State::Ok };
                     let states: Vec<String> = refs
@@ -272,16 +273,30 @@ pub async fn evaluate_rules(
         .collect())
 }
 
-/// A referenced rule's state for `key`: its alarm of that key, else its only alarm, else
-/// INSUFFICIENT_DATA.
-fn ref_state(by_rule: &BTreeMap<&str, Vec<AlarmStatus>>, name: &str, key: &str) -> State {
+/// Rules whose target names one thing: their single alarm counts for every key of a composite.
+fn single_alarm_rules(rules: &[Rule]) -> BTreeSet<&str> {
+    rules
+        .iter()
+        .filter(|r| matches!(&r.kind, RuleKind::Metric(m) if fixed_key(&m.target).is_some()))
+        .map(|r| r.name.as_str())
+        .collect()
+}
+
+/// A referenced rule's state for `key`: its alarm of that key, else (a single-alarm rule) its
+/// only alarm, else INSUFFICIENT_DATA.
+fn ref_state(
+    by_rule: &BTreeMap<&str, Vec<AlarmStatus>>,
+    single: &BTreeSet<&str>,
+    name: &str,
+    key: &str,
+) -> State {
     let Some(alarms) = by_rule.get(name) else {
         return State::InsufficientData;
     };
     alarms
         .iter()
         .find(|s| s.key == key)
-        .or(if alarms.len() == 1 {
+        .or(if single.contains(name) {
             alarms.first()
         } else {
             None
@@ -322,6 +337,7 @@ pub async fn backtest(
 ) -> Result<Vec<Transition>> {
     let order = evaluation_order(rules).unwrap_or_else(|_| (0..rules.len()).collect());
     let mut cache = SeriesCache::default();
+    let single = single_alarm_rules(rules);
     // rule -> key -> [(time, state)] starting with INSUFFICIENT_DATA at `since`.
     let mut timelines: BTreeMap<&str, BTreeMap<String, Vec<(i64, State, String)>>> =
         BTreeMap::new();
@@ -369,28 +385,22 @@ pub async fn backtest(
                     .flat_map(|n| timelines.get(n).into_iter().flat_map(|m| m.keys().cloned()))
                     .collect();
                 for key in keys {
-                    let state_at = |n: &str, t: i64| {
-                        let Some(m) = timelines.get(n) else {
-                            return State::InsufficientData;
-                        };
-                        let line = m.get(&key).or(if m.len() == 1 {
+                    let line_of = |n: &str| {
+                        let m = timelines.get(n)?;
+                        m.get(&key).or(if single.contains(n) {
                             m.values().next()
                         } else {
                             None
-                        });
-                        line.and_then(|l| l.iter().rev().find(|(at, _, _)| *at <= t))
+                        })
+                    };
+                    let state_at = |n: &str, t: i64| {
+                        line_of(n)
+                            .and_then(|l| l.iter().rev().find(|(at, _, _)| *at <= t))
                             .map_or(State::InsufficientData, |(_, s, _)| *s)
                     };
                     let mut times: Vec<i64> = refs
                         .iter()
-                        .filter_map(|n| timelines.get(n))
-                        .flat_map(|m| {
-                            m.get(&key).or(if m.len() == 1 {
-                                m.values().next()
-                            } else {
-                                None
-                            })
-                        })
+                        .filter_map(|n| line_of(n))
                         .flat_map(|l| l.iter().map(|(t, _, _)| *t))
                         .collect();
                     times.sort_unstable();

@@ -28,7 +28,7 @@ pub fn series_sql(rule: &MetricRule, name: &str, start: i64, end: i64, has_key: 
     let period = rule.condition.period_secs;
     let bin = |time: &str| {
         format!(
-            "CAST(date_bin(INTERVAL '{period} seconds', {time}, TIMESTAMP '1970-01-01T00:00:00Z') AS BIGINT)"
+            "CAST(to_unixtime(date_bin(INTERVAL '{period} seconds', {time}, TIMESTAMP '1970-01-01T00:00:00Z')) AS BIGINT) * 1000000"
         )
     };
     let window = |time: &str| {
