@@ -59,6 +59,10 @@ pub struct NotifyArgs {
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
 
+    /// Attempts per webhook call before reporting it failed
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub webhook_attempts: u32,
+
     /// Publish each alarm's state (1 = ALARM, 0 = OK) as the CloudWatch custom metric
     /// `AlarmState` (dimensions Rule, Key) with PutMetricData
     #[arg(long)]
@@ -288,7 +292,8 @@ impl Evaluator {
         let enabled: Vec<&Transition> = transitions.iter().filter(|t| t.actions_enabled).collect();
         if let Some(url) = &self.notify.webhook {
             for t in &enabled {
-                if let Err(e) = post_webhook(&self.http, url, t).await {
+                if let Err(e) = post_webhook(&self.http, url, self.notify.webhook_attempts, t).await
+                {
                     eprintln!(
                         "warning: webhook {} for {} {}: {e:#}",
                         sanitize(url),
@@ -323,8 +328,13 @@ impl Evaluator {
     }
 }
 
-/// POSTs one transition; retries 4 times with backoff (1 s, 2 s, 4 s, 8 s).
-async fn post_webhook(agent: &ureq::Agent, url: &str, t: &Transition) -> anyhow::Result<()> {
+/// POSTs one transition, retrying with exponential backoff from 1 s.
+async fn post_webhook(
+    agent: &ureq::Agent,
+    url: &str,
+    attempts: u32,
+    t: &Transition,
+) -> anyhow::Result<()> {
     let body = serde_json::to_string(t)?;
     let mut wait = Duration::from_secs(1);
     let mut attempt = 1;
@@ -341,7 +351,7 @@ async fn post_webhook(agent: &ureq::Agent, url: &str, t: &Transition) -> anyhow:
         .await?;
         match result {
             Ok(()) => return Ok(()),
-            Err(e) if attempt >= 5 => {
+            Err(e) if attempt >= attempts.max(1) => {
                 return Err(anyhow::anyhow!("{e} (after {attempt} attempts)"));
             }
             Err(e) => {

@@ -695,9 +695,13 @@ fn supported(target: &Target, statistic: Statistic, source: Source) -> Result<()
 }
 
 fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    // A typo (a few edits away) or a truncated / extended name.
     known
         .iter()
-        .map(|k| (edit_distance(key, k), *k))
+        .map(|k| {
+            let related = k.starts_with(key) || key.starts_with(k);
+            (if related { 0 } else { edit_distance(key, k) }, *k)
+        })
         .filter(|(d, _)| *d <= 3)
         .min()
         .map(|(_, k)| k)
