@@ -366,9 +366,13 @@ pub async fn backtest(
                     let points = series.get(&key).map_or(&[][..], Vec::as_slice);
                     let mut state = State::InsufficientData;
                     let mut line = vec![(since, state, String::new())];
+                    let range = eval::evaluation_range(c.evaluation_periods) as i64 * p;
                     let mut t = first;
                     while t <= end {
-                        let e = eval::evaluate(c, points, t, state);
+                        // Points are sorted: hand the evaluator only its range.
+                        let lo = points.partition_point(|d| d.time < t - range);
+                        let hi = points.partition_point(|d| d.time < t);
+                        let e = eval::evaluate(c, &points[lo..hi], t, state);
                         if e.state != state {
                             state = e.state;
                             line.push((t, state, e.reason));
