@@ -126,10 +126,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             runtime.block_on(async {
                 let session = Session::open(dir.path()).await.expect("session");
-                let statuses =
-                    alarms::evaluate_rules(&session, &rules, end, &StateFile::default())
-                        .await
-                        .expect("evaluate");
+                let statuses = alarms::evaluate_rules(&session, &rules, end, &StateFile::default())
+                    .await
+                    .expect("evaluate");
                 assert_eq!(statuses.len(), 1000);
                 black_box(statuses)
             })
