@@ -471,3 +471,58 @@ fn webhook_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     });
     (url, received)
 }
+
+/// `check --collect --publish-metric` against the AWS test peer (started by scripts/test): the
+/// collection runs, the evaluation follows, and the states are published with PutMetricData.
+#[test]
+fn alarms_check_collects_and_publishes_through_aws() {
+    let Ok(endpoint) = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT") else {
+        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test");
+    };
+    let region = "sa-east-1";
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("one.toml");
+    std::fs::write(
+        &rule,
+        "[[rule]]\nname = \"orders-timeouts\"\nfunction = \"orders\"\nstatistic = \"timeout_count\"\ncomparison = \">\"\nthreshold = 0\nperiod = \"1m\"\ntreat_missing_data = \"not_breaching\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .arg("--store")
+        .arg(dir.path().join("store"))
+        .args([
+            "alarms",
+            "check",
+            "--collect",
+            "--publish-metric",
+            "--rules",
+        ])
+        .arg(&rule)
+        .args(["--region", region, "--endpoint-url", &endpoint])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("HOPSCOPE_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("state"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("OK "), "{}", stdout(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+
+    // The peer counts the calls it saw in the Region.
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /_peer/calls?region={region} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let calls: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(calls["PutMetricData"], 1, "{calls}");
+    assert!(calls["GetTraceSummaries"].as_u64() >= Some(1), "{calls}");
+}
