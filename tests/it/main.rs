@@ -526,3 +526,50 @@ fn alarms_check_collects_and_publishes_through_aws() {
     assert_eq!(calls["PutMetricData"], 1, "{calls}");
     assert!(calls["GetTraceSummaries"].as_u64() >= Some(1), "{calls}");
 }
+
+/// A collection that fails (AWS unreachable) is reported and the evaluation still runs.
+#[cfg(unix)]
+#[test]
+fn alarms_watch_survives_a_failing_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = scenario_store(dir.path(), "users");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .arg("--store")
+        .arg(&store)
+        .args(["alarms", "watch", "--every", "1s", "--max-attempts", "1"])
+        .args(["--region", "us-east-1", "--endpoint-url"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--rules")
+        .arg(rules())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = store.join("_alarms/state.json");
+    for _ in 0..300 {
+        if state.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(state.exists(), "evaluated despite the failed collection");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: collecting"),
+        "{}",
+        stderr(&out)
+    );
+}
