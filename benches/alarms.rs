@@ -36,10 +36,11 @@ const MINUTE: i64 = 60_000_000;
 fn build_store(dir: &std::path::Path) {
     let store = Store::open_or_create(dir).expect("store");
     let mut writer = store.writer();
+    // One batch per table, as one collection writes it: 24 hour files per table.
+    let mut inv = LambdaInvocationBatchBuilder::default();
+    let mut met = MetricPointBatchBuilder::default();
     for f in 0..FUNCTIONS {
         let name = format!("fn-{f:03}");
-        let mut inv = LambdaInvocationBatchBuilder::default();
-        let mut met = MetricPointBatchBuilder::default();
         for m in 0..MINUTES {
             let at = DAY + m * MINUTE;
             // A little variety: a slow hour, sporadic timeouts and cold starts.
@@ -83,9 +84,9 @@ fn build_store(dir: &std::path::Path) {
                 });
             }
         }
-        writer.write(li::TABLE, inv.finish()).expect("write");
-        writer.write(mp::TABLE, met.finish()).expect("write");
     }
+    writer.write(li::TABLE, inv.finish()).expect("write");
+    writer.write(mp::TABLE, met.finish()).expect("write");
 }
 
 fn rules() -> Vec<Rule> {
