@@ -1,5 +1,6 @@
 //! Command-line surface: global options and one module per command.
 
+mod alarms;
 mod collect;
 mod demo;
 mod generate;
@@ -61,6 +62,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Generate a sample scenario's traces, logs and metrics (deterministic for a seed)
     Gen(generate::GenArgs),
+    /// Alarm rules: lint, check once, watch on a schedule, backtest over stored history
+    Alarms(alarms::AlarmsArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trace(args) => runtime.block_on(trace::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
         Command::Gen(args) => generate::run(args),
+        Command::Alarms(args) => runtime.block_on(alarms::run(&store()?, args)),
     }
 }
 

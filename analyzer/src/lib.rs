@@ -1,5 +1,6 @@
 //! The analyzer: a DataFusion session over the store. [`session`] decides the SQL surface.
 
+pub mod alarms;
 mod columns;
 pub mod error;
 pub mod hdr;

@@ -80,7 +80,7 @@ fn outcome_columns() -> String {
 }
 
 /// A span is a hop when its node differs from its parent's: the caller waited on it.
-fn hop_predicate() -> String {
+pub(crate) fn hop_predicate() -> String {
     format!(
         "{ps} IS NOT NULL AND ({ps} <> {sv} OR {pst} IS DISTINCT FROM {st})",
         ps = s::PARENT_SERVICE,

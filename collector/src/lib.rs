@@ -18,6 +18,8 @@ pub mod lambda_logs;
 pub mod metrics;
 pub mod otel;
 pub mod output;
+#[cfg(feature = "aws")]
+pub mod publish;
 pub mod store;
 pub mod xray;
 

@@ -134,7 +134,7 @@ pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM where there is one.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -250,4 +250,43 @@ fn print_summary(
     for note in &summary.notes {
         println!("Note: {}", crate::cli::output::sanitize(note));
     }
+}
+
+/// Collects one window with no progress display or summary (the alarm evaluator's collection);
+/// rejected records are logged.
+pub async fn collect_quietly(
+    store_dir: &Path,
+    clients: &Clients,
+    start: chrono::DateTime<Utc>,
+    end: chrono::DateTime<Utc>,
+    functions: Option<String>,
+    max_attempts: u32,
+) -> anyhow::Result<()> {
+    let store = Store::open_or_create(store_dir)?;
+    remove_leftovers(&store)?;
+    let retry = RetryPolicy {
+        max_attempts: max_attempts.max(1),
+        ..RetryPolicy::default()
+    };
+    let mut opts = CollectOptions::new(start, end);
+    opts.functions = functions;
+    let caller = Arc::new(Caller::new(retry, &[]));
+    let mut writer = store.writer();
+    let summary = collect::collect(
+        clients,
+        &caller,
+        &store,
+        &mut writer,
+        &opts,
+        &collect::NoProgress,
+    )
+    .await
+    .with_context(|| format!("collecting {start} .. {end}"))?;
+    tracing::info!(
+        traces = summary.traces,
+        log_events = summary.log_events,
+        rejected = summary.rejected,
+        "Collected."
+    );
+    Ok(())
 }

@@ -8,7 +8,8 @@ Why an adapter (observed with moto 5.2 and the Rust SDK, see shared/notes/aws-te
   [StartTime, EndTime], ServiceIds from segment names and origins, FilterExpression recorded and
   not applied, pages when a page size is set.
 - CloudWatch: the Rust SDK speaks Smithy RPC v2 CBOR, moto only Query and JSON 1.0. The adapter
-  translates each CBOR call to JSON 1.0 and the answer back to CBOR. moto's GetMetricData refuses
+  translates each CBOR call to JSON 1.0 and the answer back to CBOR, gunzipping bodies the SDK
+  compressed (large PutMetricData requests). moto's GetMetricData refuses
   percentile statistics, so the adapter answers GetMetricData itself from the PutMetricData calls it
   forwarded (per-period Sum/Minimum/Maximum/Average/SampleCount/pNN).
 
@@ -27,6 +28,7 @@ URL to FILE once it listens). Tested by tests/aws_peer/test_peer.py.
 
 import argparse
 import datetime
+import gzip
 import io
 import json
 import math
@@ -93,7 +95,11 @@ def operation_of(environ):
 
 def read_body(environ):
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    return environ["wsgi.input"].read(length) if length else b""
+    body = environ["wsgi.input"].read(length) if length else b""
+    # The SDKs gzip large PutMetricData requests (request compression), as AWS accepts.
+    if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
+        body = gzip.decompress(body)
+    return body
 
 
 def to_epoch(value):
@@ -203,6 +209,7 @@ class Peer:
         inner.update(overrides)
         inner["wsgi.input"] = io.BytesIO(body)
         inner["CONTENT_LENGTH"] = str(len(body))
+        inner.pop("HTTP_CONTENT_ENCODING", None)  # read_body has decoded it
         captured = {}
 
         def start(status, headers, exc_info=None):

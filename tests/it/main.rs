@@ -425,3 +425,365 @@ fn collect_watch_stops_cleanly_on_sigterm_and_sigint() {
         );
     }
 }
+
+fn rules() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"))
+}
+
+/// A store of one sample scenario.
+fn scenario_store_in(dir: &Path, name: &str) -> PathBuf {
+    let store = dir.join(name);
+    let out = hopscope(&store, &["import", samples().join(name).to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    store
+}
+
+#[test]
+fn alarms_lint_reports_file_line_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hopscope(dir.path(), &["alarms", "lint", rules().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).ends_with("no problems.\n"), "{}", stdout(&out));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[rule]]\nname = \"x\"\nfunction = \"f\"\nstatistic = \"p99\"\ncomparison = \">\"\nthreshold = 1\nperiod = \"5m\"\ntreat_missing = \"ignore\"\n",
+    )
+    .unwrap();
+    let out = hopscope(dir.path(), &["alarms", "lint", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{}:8: unknown key `treat_missing` (fix: did you mean `treat_missing_data`?)\n{}: 1 problem.\n",
+            bad.display(),
+            bad.display()
+        )
+    );
+    // Rules with problems are not evaluated.
+    let out = hopscope(
+        dir.path(),
+        &["alarms", "check", "--rules", bad.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("bad.toml:8"), "{}", stderr(&out));
+}
+
+#[test]
+fn alarms_check_exits_2_in_alarm_and_notifies_a_change_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = scenario_store_in(dir.path(), "etl");
+    let (url, received) = webhook_server();
+    let check = |at: &str| {
+        hopscope(
+            &store,
+            &[
+                "alarms",
+                "check",
+                "--rules",
+                rules().to_str().unwrap(),
+                "--at",
+                at,
+                "--webhook",
+                &url,
+            ],
+        )
+    };
+    // Before the incident: all OK.
+    let out = check("2026-11-20T10:00:00Z");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("0 ALARM, 10 OK, 0 INSUFFICIENT_DATA"),
+        "{}",
+        stdout(&out)
+    );
+    let out = check("2026-11-20T11:00:00Z");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let table = stdout(&out);
+    let alarm_lines: Vec<&str> = table.lines().filter(|l| l.starts_with("ALARM")).collect();
+    assert_eq!(alarm_lines.len(), 4, "{table}");
+    assert!(alarm_lines.iter().any(|l| l.contains(" lambda-timeouts ")
+        && l.contains(
+            "Threshold Crossed: 3 out of the last 3 datapoints [11.0 (20/11/26 10:55:00)"
+        )));
+    // Only lambda-timeouts notifies: the -high building blocks have no actions.
+    let again = check("2026-11-20T11:00:00Z");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(!stdout(&again).contains(" yes "), "{}", stdout(&again));
+    let bodies = received.lock().unwrap().clone();
+    let changes: Vec<serde_json::Value> = bodies
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .filter(|v: &serde_json::Value| v["to"] == "ALARM")
+        .collect();
+    assert_eq!(changes.len(), 1, "{bodies:?}");
+    assert_eq!(changes[0]["rule"], "lambda-timeouts");
+    assert_eq!(changes[0]["key"], "worldbank-etl");
+    assert_eq!(changes[0]["from"], "OK");
+    assert_eq!(changes[0]["severity"], "critical");
+
+    let history = std::fs::read_to_string(store.join("_alarms/history.ndjson")).unwrap();
+    assert_eq!(
+        history
+            .lines()
+            .filter(|l| l.contains("\"to\":\"ALARM\""))
+            .count(),
+        4
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("_alarms/state.json")).unwrap()).unwrap();
+    assert_eq!(
+        state["alarms"]["lambda-timeouts"]["worldbank-etl"]["state"],
+        "ALARM"
+    );
+    assert_eq!(
+        state["alarms"]["lambda-timeouts"]["worldbank-etl"]["since"],
+        "2026-11-20T11:00:00Z"
+    );
+}
+
+#[test]
+fn alarms_webhook_failures_are_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = scenario_store_in(dir.path(), "etl");
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = hopscope(
+        &store,
+        &[
+            "alarms",
+            "check",
+            "--rules",
+            rules().join("lambda.toml").to_str().unwrap(),
+            "--at",
+            "2026-11-20T11:00:00Z",
+            "--webhook",
+            &format!("http://127.0.0.1:{port}/hook"),
+            "--webhook-attempts",
+            "2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: webhook") && stderr(&out).contains("after 2 attempts"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn alarms_backtest_prints_when_alarms_fired() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = scenario_store_in(dir.path(), "dragons");
+    let out = hopscope(
+        &store,
+        &[
+            "alarms",
+            "backtest",
+            "--rules",
+            rules().to_str().unwrap(),
+            "--since",
+            "2h",
+            "--until",
+            "2026-11-20T11:00:00Z",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let fired: Vec<&str> = text.lines().filter(|l| l.contains(" ALARM")).collect();
+    assert_eq!(fired.len(), 2, "{text}");
+    assert!(
+        fired[0].starts_with("2026-11-20T10:40:00Z lambda-cold-start-ratio "),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("2 times fired, 0 times cleared.\n"),
+        "{text}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn alarms_watch_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = scenario_store_in(dir.path(), "users");
+    let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .arg("--store")
+        .arg(&store)
+        .args([
+            "alarms",
+            "watch",
+            "--no-collect",
+            "--every",
+            "1s",
+            "--rules",
+        ])
+        .arg(rules())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first evaluation to be saved, then stop it.
+    let state = store.join("_alarms/state.json");
+    for _ in 0..300 {
+        if state.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(state.exists());
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Stopping"), "{}", stderr(&out));
+    // Each line of stdout is one JSON change of state.
+    for line in stdout(&out).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["rule"].is_string() && v["to"].is_string(), "{line}");
+    }
+}
+
+/// A local HTTP server answering 200 to every request; returns its URL and the bodies received.
+fn webhook_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&received);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_ok() {
+                sink.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, received)
+}
+
+/// `check --collect --publish-metric` against the AWS test peer (started by scripts/test): the
+/// collection runs, the evaluation follows, and the states are published with PutMetricData.
+#[test]
+fn alarms_check_collects_and_publishes_through_aws() {
+    let Ok(endpoint) = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT") else {
+        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test");
+    };
+    let region = "sa-east-1";
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("one.toml");
+    std::fs::write(
+        &rule,
+        "[[rule]]\nname = \"orders-timeouts\"\nfunction = \"orders\"\nstatistic = \"timeout_count\"\ncomparison = \">\"\nthreshold = 0\nperiod = \"1m\"\ntreat_missing_data = \"not_breaching\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .arg("--store")
+        .arg(dir.path().join("store"))
+        .args([
+            "alarms",
+            "check",
+            "--collect",
+            "--publish-metric",
+            "--rules",
+        ])
+        .arg(&rule)
+        .args(["--region", region, "--endpoint-url", &endpoint])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("HOPSCOPE_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("state"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("OK "), "{}", stdout(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+
+    // The peer counts the calls it saw in the Region.
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /_peer/calls?region={region} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let calls: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(calls["PutMetricData"], 1, "{calls}");
+    assert!(calls["GetTraceSummaries"].as_u64() >= Some(1), "{calls}");
+}
+
+/// A collection that fails (AWS unreachable) is reported and the evaluation still runs.
+#[cfg(unix)]
+#[test]
+fn alarms_watch_survives_a_failing_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = scenario_store_in(dir.path(), "users");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .arg("--store")
+        .arg(&store)
+        .args(["alarms", "watch", "--every", "1s", "--max-attempts", "1"])
+        .args(["--region", "us-east-1", "--endpoint-url"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--rules")
+        .arg(rules())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = store.join("_alarms/state.json");
+    for _ in 0..300 {
+        if state.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(state.exists(), "evaluated despite the failed collection");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: collecting"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,5 +1,6 @@
 //! Integration tests of the analyzer over a store built from the committed sample scenarios.
 
+mod alarms;
 mod hdr;
 mod hops;
 mod sql;

@@ -21,15 +21,17 @@ pub enum Api {
     DescribeLogGroups,
     FilterLogEvents,
     GetMetricData,
+    PutMetricData,
 }
 
 impl Api {
-    pub const ALL: [Api; 5] = [
+    pub const ALL: [Api; 6] = [
         Api::GetTraceSummaries,
         Api::BatchGetTraces,
         Api::DescribeLogGroups,
         Api::FilterLogEvents,
         Api::GetMetricData,
+        Api::PutMetricData,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,6 +41,7 @@ impl Api {
             Api::DescribeLogGroups => "DescribeLogGroups",
             Api::FilterLogEvents => "FilterLogEvents",
             Api::GetMetricData => "GetMetricData",
+            Api::PutMetricData => "PutMetricData",
         }
     }
 
@@ -50,6 +53,7 @@ impl Api {
             Api::DescribeLogGroups => 10.0,
             Api::FilterLogEvents => 5.0,
             Api::GetMetricData => 50.0,
+            Api::PutMetricData => 500.0,
         }
     }
 }

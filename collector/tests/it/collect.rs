@@ -30,7 +30,7 @@ fn endpoint() -> String {
     })
 }
 
-async fn clients(region: &str) -> Clients {
+pub(crate) async fn clients(region: &str) -> Clients {
     Clients::connect(&AwsOptions {
         region: Some(region.into()),
         endpoint_url: Some(endpoint()),
@@ -43,7 +43,7 @@ async fn clients(region: &str) -> Clients {
 }
 
 /// Sends one request to the peer's control API; returns the JSON answer.
-fn peer(method: &str, path: &str, body: &str) -> Value {
+pub(crate) fn peer(method: &str, path: &str, body: &str) -> Value {
     let url = endpoint();
     let host = url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(host).expect("peer reachable");

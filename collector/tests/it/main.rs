@@ -2,6 +2,7 @@
 
 mod collect;
 mod corpus;
+mod publish;
 mod store;
 
 use std::path::PathBuf;

@@ -1,0 +1,284 @@
+//! Alarms over the sample scenarios: the starter pack in rules/ raises each incident's alarm and
+//! no other, never before the incident; the examples of rules/README.md all parse.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use hopscope_analyzer::alarms::parse::{check_references, parse_file};
+use hopscope_analyzer::alarms::state::StateFile;
+use hopscope_analyzer::alarms::{self, State};
+
+use crate::session;
+
+fn rules_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../rules"))
+}
+
+/// 2026-11-20T11:00:00Z, the end of every scenario's window.
+const END: i64 = 1_795_172_400_000_000;
+/// 2026-11-20T09:00:00Z, the start.
+const START: i64 = END - 2 * 3600 * 1_000_000;
+
+/// (scenario, incident start, the alarms it raises: rule, key)
+const EXPECTED: &[(&str, &str, &[(&str, &str)])] = &[
+    (
+        "dietician",
+        "2026-11-20T10:22:00Z",
+        &[("lambda-p99-duration", "dietician-meal-plan-parser")],
+    ),
+    (
+        "dragons",
+        "2026-11-20T10:25:00Z",
+        &[("lambda-cold-start-ratio", "listDragons")],
+    ),
+    (
+        "chatbot",
+        "2026-11-20T10:28:00Z",
+        &[
+            ("lambda-p99-duration", "chatbot-fulfillment"),
+            ("lambda-p99-duration", "chatbot-lex-proxy"),
+        ],
+    ),
+    (
+        "etl",
+        "2026-11-20T10:24:00Z",
+        &[("lambda-timeouts", "worldbank-etl")],
+    ),
+    // The 502s throttling causes are answered by the API stage, another node: its 5xx alarm
+    // is a true symptom the function's cause alarm cannot silence (see rules/README.md).
+    (
+        "users",
+        "2026-11-20T10:30:00Z",
+        &[
+            ("lambda-dependency-throttles", "users-api-create-user"),
+            ("api-gateway-5xx-rate", "users-api/prod"),
+        ],
+    ),
+];
+
+#[tokio::test]
+async fn the_starter_pack_raises_each_incidents_alarm_and_no_other() {
+    let (rules, problems) = alarms::load(&rules_dir()).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let s = session().await;
+    let statuses = alarms::evaluate_rules(&s, &rules, END, &StateFile::default())
+        .await
+        .unwrap();
+    let raised: BTreeSet<(String, String)> = statuses
+        .iter()
+        .filter(|a| a.actions_enabled && a.state == State::Alarm)
+        .map(|a| (a.rule.clone(), a.key.clone()))
+        .collect();
+    let expected: BTreeSet<(String, String)> = EXPECTED
+        .iter()
+        .flat_map(|(_, _, alarms)| alarms.iter())
+        .map(|(r, k)| (r.to_string(), k.to_string()))
+        .collect();
+    assert_eq!(raised, expected);
+    // Every other alarm has data and is OK: nothing is left undecided.
+    assert!(
+        statuses.iter().all(|a| a.state != State::InsufficientData),
+        "{:?}",
+        statuses
+            .iter()
+            .filter(|a| a.state == State::InsufficientData)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn backtest_fires_only_inside_each_incident_and_never_clears() {
+    let (rules, _) = alarms::load(&rules_dir()).unwrap();
+    let s = session().await;
+    let transitions = alarms::backtest(&s, &rules, START, END).await.unwrap();
+    let fired: Vec<_> = transitions
+        .iter()
+        .filter(|t| t.actions_enabled && t.to == State::Alarm)
+        .collect();
+    assert!(
+        transitions.iter().all(|t| t.from != State::Alarm),
+        "{transitions:?}"
+    );
+    let mut seen = BTreeSet::new();
+    for t in &fired {
+        let (scenario, incident, _) = EXPECTED
+            .iter()
+            .find(|(_, _, alarms)| alarms.contains(&(t.rule.as_str(), t.key.as_str())))
+            .unwrap_or_else(|| panic!("unexpected alarm {t:?}"));
+        assert!(
+            t.at.as_str() > *incident,
+            "{scenario}: {} on {} fired at {}, before the incident ({incident})",
+            t.rule,
+            t.key,
+            t.at
+        );
+        seen.insert((t.rule.clone(), t.key.clone()));
+    }
+    assert_eq!(
+        seen.len(),
+        EXPECTED.iter().map(|e| e.2.len()).sum::<usize>()
+    );
+}
+
+#[tokio::test]
+async fn state_is_kept_and_a_change_is_reported_once() {
+    let (rules, _) = alarms::load(&rules_dir()).unwrap();
+    let s = session().await;
+    let first = alarms::evaluate_rules(&s, &rules, END, &StateFile::default())
+        .await
+        .unwrap();
+    let changes = alarms::transitions(&rules, &first);
+    assert!(changes.iter().any(|t| t.rule == "lambda-timeouts"
+        && t.from == State::InsufficientData
+        && t.to == State::Alarm));
+    let mut states = StateFile::default();
+    states.update(&first);
+    let again = alarms::evaluate_rules(&s, &rules, END, &states)
+        .await
+        .unwrap();
+    assert!(alarms::transitions(&rules, &again).is_empty());
+
+    // Round trip through the store directory.
+    let dir = tempfile::tempdir().unwrap();
+    let store = alarms::state::AlarmStore::new(dir.path());
+    store.save(&states, &changes).unwrap();
+    assert_eq!(store.load().unwrap(), states);
+    assert_eq!(store.history().unwrap(), changes);
+    let leftovers: Vec<_> = std::fs::read_dir(store.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test]
+async fn every_statistic_and_target_queries_the_store() {
+    let text = r#"
+[[rule]]
+name = "fn-stats"
+function = "worldbank-etl"
+statistic = "STAT"
+comparison = ">"
+threshold = 0
+period = "5m"
+
+[[rule]]
+name = "service-stats"
+service = "users-api/prod"
+statistic = "SSTAT"
+comparison = ">"
+threshold = 0
+period = "5m"
+
+[[rule]]
+name = "edge-stats"
+edge = "users-api-create-user -> DynamoDB:*"
+statistic = "SSTAT"
+comparison = ">"
+threshold = 0
+period = "5m"
+"#;
+    let s = session().await;
+    let function_stats = [
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "p50",
+        "tm90",
+        "error_rate",
+        "timeout_count",
+        "cold_start_ratio",
+        "memory_used_ratio",
+    ];
+    let span_stats = [
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "p99",
+        "tm90",
+        "error_rate",
+        "fault_rate",
+        "throttle_count",
+    ];
+    for (fs, ss) in function_stats.iter().zip(span_stats.iter().cycle()) {
+        let text = text.replace("SSTAT", ss).replace("STAT", fs);
+        let (rules, problems) = parse_file(Path::new("t.toml"), &text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let statuses = alarms::evaluate_rules(&s, &rules, END, &StateFile::default())
+            .await
+            .unwrap();
+        let keys: Vec<&str> = statuses.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "worldbank-etl",
+                "users-api/prod",
+                "users-api-create-user -> DynamoDB:users"
+            ],
+            "{fs}/{ss}"
+        );
+        for a in &statuses {
+            assert!(
+                a.reason
+                    .starts_with("Threshold Crossed: 1 out of the last 1 datapoints ["),
+                "{fs}/{ss}: {}",
+                a.reason
+            );
+        }
+    }
+}
+
+/// rules/README.md: every ```toml example parses, the composite's references resolve, and every
+/// field a rule may have appears in an example.
+#[test]
+fn every_example_of_the_rules_readme_parses() {
+    let readme = std::fs::read_to_string(rules_dir().join("README.md")).unwrap();
+    let mut all = Vec::new();
+    let mut text = String::new();
+    let mut blocks = 0;
+    for block in readme.split("```toml\n").skip(1) {
+        let example = block.split("```").next().unwrap();
+        let (rules, problems) = parse_file(Path::new("rules/README.md"), example);
+        assert!(problems.is_empty(), "{problems:?}\n{example}");
+        assert_eq!(rules.len(), 1, "{example}");
+        all.extend(rules);
+        text.push_str(example);
+        blocks += 1;
+    }
+    assert!(blocks >= 5);
+    let mut problems = Vec::new();
+    check_references(&mut all, &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    for field in [
+        "name",
+        "description",
+        "severity",
+        "labels",
+        "actions_enabled",
+        "function",
+        "service",
+        "service_type",
+        "edge",
+        "query",
+        "source",
+        "statistic",
+        "comparison",
+        "threshold",
+        "period",
+        "evaluation_periods",
+        "datapoints_to_alarm",
+        "treat_missing_data",
+        "evaluate_low_sample_count_percentile",
+        "alarm_rule",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{field} ="))),
+            "no example of `{field}` in rules/README.md"
+        );
+    }
+}

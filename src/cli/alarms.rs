@@ -1,0 +1,581 @@
+//! `hopscope alarms`: lint rule files, evaluate them once (`check`) or on a schedule (`watch`),
+//! and replay them over stored history (`backtest`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use hopscope_analyzer::Session;
+use hopscope_analyzer::alarms::state::AlarmStore;
+use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, RuleKind, State, Transition};
+use hopscope_collector::aws::{AwsOptions, Clients};
+use hopscope_collector::collect::{Caller, RetryPolicy};
+use hopscope_collector::publish::{self, AlarmDatum};
+
+use super::output::sanitize;
+use super::time::TimeArg;
+
+#[derive(Debug, Args)]
+pub struct AlarmsArgs {
+    #[command(subcommand)]
+    pub command: AlarmsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlarmsCommand {
+    /// Check rule files and report every problem with its file, line and a fix
+    Lint(LintArgs),
+    /// Evaluate every rule once and print each alarm's state (exit 0: none in ALARM, 2: some in
+    /// ALARM, 1: error)
+    Check(CheckArgs),
+    /// Collect and evaluate on a schedule until SIGTERM or Ctrl-C, notifying changes of state
+    Watch(WatchArgs),
+    /// Replay the rules over stored history: when each alarm would have fired and cleared
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Rule file or directory of `*.toml` rule files [default: rules/ in the current directory]
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArg {
+    /// Rule file or directory of `*.toml` rule files
+    #[arg(long, default_value = "rules", value_name = "PATH")]
+    pub rules: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// POST each change of state as JSON to this URL (retried with backoff; a failure is
+    /// reported, never fatal)
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+
+    /// Attempts per webhook call before reporting it failed
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub webhook_attempts: u32,
+
+    /// Publish each alarm's state (1 = ALARM, 0 = OK) as the CloudWatch custom metric
+    /// `AlarmState` (dimensions Rule, Key) with PutMetricData
+    #[arg(long)]
+    pub publish_metric: bool,
+
+    /// Namespace of the published metric
+    #[arg(long, default_value = "hopscope/Alarms", value_name = "NAMESPACE")]
+    pub metric_namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// AWS profile of the shared config files [default: AWS_PROFILE, else `default`]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS Region [default: AWS_REGION, else the profile's region]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Endpoint for every AWS service, e.g. a local emulator
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// With collection: only these Lambda functions (glob: `orders-*`)
+    #[arg(long, value_name = "PATTERN")]
+    pub functions: Option<String>,
+
+    /// Attempts per AWS call before giving up (retries back off exponentially, with jitter)
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// One line per alarm: state, change, severity, rule, key, reason
+    Table,
+    /// One JSON object per alarm per line
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub rules: RulesArg,
+
+    /// Evaluate as at this time: RFC 3339 or a duration before now [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<TimeArg>,
+
+    /// Collect the latest window from AWS into the store first
+    #[arg(long)]
+    pub collect: bool,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
+    pub format: CheckFormat,
+
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub rules: RulesArg,
+
+    /// Time between evaluations (e.g. 1m, 30s)
+    #[arg(long, default_value = "1m", value_name = "INTERVAL", value_parser = humantime::parse_duration)]
+    pub every: Duration,
+
+    /// Evaluate what is in the store without collecting from AWS first
+    #[arg(long)]
+    pub no_collect: bool,
+
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    #[command(flatten)]
+    pub rules: RulesArg,
+
+    /// Start of the replay: RFC 3339 or a duration before --until (7d, 24h)
+    #[arg(long, value_name = "TIME")]
+    pub since: TimeArg,
+
+    /// End of the replay, in the same forms [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<TimeArg>,
+}
+
+pub async fn run(store: &Path, args: AlarmsArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        AlarmsCommand::Lint(a) => lint(a),
+        AlarmsCommand::Check(a) => check(store, a).await,
+        AlarmsCommand::Watch(a) => watch(store, a).await,
+        AlarmsCommand::Backtest(a) => backtest(store, a).await,
+    }
+}
+
+fn lint(args: LintArgs) -> anyhow::Result<ExitCode> {
+    let path = args.path.unwrap_or_else(|| PathBuf::from("rules"));
+    let (rules, problems) =
+        alarms::load(&path).with_context(|| format!("reading rules {}", path.display()))?;
+    for p in &problems {
+        println!("{}", sanitize(&p.to_string()));
+    }
+    if problems.is_empty() {
+        println!("{}: {} rules, no problems.", path.display(), rules.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "{}: {} problem{}.",
+            path.display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Rules that parse, or an error listing every problem (evaluating half a rule set would hide
+/// alarms).
+fn load_rules(path: &Path) -> anyhow::Result<Vec<Rule>> {
+    let (rules, problems) =
+        alarms::load(path).with_context(|| format!("reading rules {}", path.display()))?;
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(|p| sanitize(&p.to_string())).collect();
+        anyhow::bail!(
+            "the rules have problems (see `hopscope alarms lint {}`):\n{}",
+            path.display(),
+            list.join("\n")
+        );
+    }
+    Ok(rules)
+}
+
+/// The longest time a rule looks back: what a collection before an evaluation must cover.
+fn lookback(rules: &[Rule]) -> chrono::TimeDelta {
+    let secs = rules
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RuleKind::Metric(m) => Some(
+                m.condition.period_secs
+                    * alarms::eval::evaluation_range(m.condition.evaluation_periods) as i64,
+            ),
+            RuleKind::Composite(_) => None,
+        })
+        .max()
+        .unwrap_or(900);
+    chrono::TimeDelta::seconds(secs)
+}
+
+async fn connect(aws: &AwsArgs) -> Clients {
+    Clients::connect(&AwsOptions {
+        region: aws.region.clone(),
+        profile: aws.profile.clone(),
+        endpoint_url: aws.endpoint_url.clone(),
+        credentials: None,
+    })
+    .await
+}
+
+/// Collects the window the rules look back over (checkpoints make repeated windows cheap).
+async fn collect(
+    store_dir: &Path,
+    clients: &Clients,
+    aws: &AwsArgs,
+    rules: &[Rule],
+) -> anyhow::Result<()> {
+    let end = Utc::now();
+    let start = end - lookback(rules);
+    super::collect::collect_quietly(
+        store_dir,
+        clients,
+        start,
+        end,
+        aws.functions.clone(),
+        aws.max_attempts,
+    )
+    .await
+}
+
+/// One evaluation: statuses, with state and history saved and changes notified.
+struct Evaluator {
+    store_dir: PathBuf,
+    rules: Vec<Rule>,
+    notify: NotifyArgs,
+    clients: Option<Clients>,
+    caller: Arc<Caller>,
+    http: ureq::Agent,
+}
+
+impl Evaluator {
+    async fn evaluate(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<AlarmStatus>> {
+        let session = Session::open(&self.store_dir).await?;
+        let store = AlarmStore::new(&self.store_dir);
+        let mut states = store
+            .load()
+            .with_context(|| format!("reading {}", store.dir().display()))?;
+        let statuses =
+            alarms::evaluate_rules(&session, &self.rules, at.timestamp_micros(), &states).await?;
+        let transitions = alarms::transitions(&self.rules, &statuses);
+        states.update(&statuses);
+        store
+            .save(&states, &transitions)
+            .with_context(|| format!("saving alarm state in {}", store.dir().display()))?;
+        self.notify(&transitions, &statuses, at).await;
+        Ok(statuses)
+    }
+
+    /// Notifications never fail the evaluation: problems are reported on stderr.
+    async fn notify(
+        &self,
+        transitions: &[Transition],
+        statuses: &[AlarmStatus],
+        at: DateTime<Utc>,
+    ) {
+        let enabled: Vec<&Transition> = transitions.iter().filter(|t| t.actions_enabled).collect();
+        if let Some(url) = &self.notify.webhook {
+            for t in &enabled {
+                if let Err(e) = post_webhook(&self.http, url, self.notify.webhook_attempts, t).await
+                {
+                    eprintln!(
+                        "warning: webhook {} for {} {}: {e:#}",
+                        sanitize(url),
+                        t.rule,
+                        sanitize(&t.key)
+                    );
+                }
+            }
+        }
+        if let Some(clients) = &self.clients {
+            let data: Vec<AlarmDatum> = statuses
+                .iter()
+                .filter(|s| s.state != State::InsufficientData)
+                .map(|s| AlarmDatum {
+                    rule: s.rule.clone(),
+                    key: s.key.clone(),
+                    value: if s.state == State::Alarm { 1.0 } else { 0.0 },
+                    timestamp: at.timestamp(),
+                })
+                .collect();
+            if let Err(e) = publish::put_alarm_states(
+                &clients.cloudwatch,
+                &self.caller,
+                &self.notify.metric_namespace,
+                &data,
+            )
+            .await
+            {
+                eprintln!("warning: publishing alarm states to CloudWatch: {e}");
+            }
+        }
+    }
+}
+
+/// POSTs one transition, retrying with exponential backoff from 1 s.
+async fn post_webhook(
+    agent: &ureq::Agent,
+    url: &str,
+    attempts: u32,
+    t: &Transition,
+) -> anyhow::Result<()> {
+    let body = serde_json::to_string(t)?;
+    let mut wait = Duration::from_secs(1);
+    let mut attempt = 1;
+    loop {
+        let agent = agent.clone();
+        let (url, body) = (url.to_string(), body.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(body.as_bytes())
+                .map(|_| ())
+        })
+        .await?;
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt >= attempts.max(1) => {
+                return Err(anyhow::anyhow!("{e} (after {attempt} attempts)"));
+            }
+            Err(e) => {
+                tracing::debug!(attempt, error = %e, "Retrying the webhook.");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+async fn evaluator(
+    store_dir: &Path,
+    rules: Vec<Rule>,
+    notify: NotifyArgs,
+    clients: Option<Clients>,
+    max_attempts: u32,
+) -> Evaluator {
+    let retry = RetryPolicy {
+        max_attempts: max_attempts.max(1),
+        ..RetryPolicy::default()
+    };
+    let http = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    Evaluator {
+        store_dir: store_dir.to_path_buf(),
+        rules,
+        clients: if notify.publish_metric { clients } else { None },
+        notify,
+        caller: Arc::new(Caller::new(retry, &[])),
+        http,
+    }
+}
+
+async fn check(store_dir: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let rules = load_rules(&args.rules.rules)?;
+    let clients = if args.collect || args.notify.publish_metric {
+        Some(connect(&args.aws).await)
+    } else {
+        None
+    };
+    if args.collect {
+        let clients = clients.as_ref().expect("connected for --collect");
+        collect(store_dir, clients, &args.aws, &rules).await?;
+    }
+    let at = args.at.map_or_else(Utc::now, |a| a.resolve(Utc::now()));
+    let ev = evaluator(
+        store_dir,
+        rules,
+        args.notify,
+        clients,
+        args.aws.max_attempts,
+    )
+    .await;
+    let statuses = ev.evaluate(at).await?;
+    match args.format {
+        CheckFormat::Table => print_table(&statuses),
+        CheckFormat::Json => {
+            for s in &statuses {
+                println!("{}", status_json(s));
+            }
+        }
+    }
+    let alarm = statuses
+        .iter()
+        .any(|s| s.actions_enabled && s.state == State::Alarm);
+    Ok(if alarm {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn status_json(s: &AlarmStatus) -> serde_json::Value {
+    serde_json::json!({
+        "rule": s.rule,
+        "key": s.key,
+        "state": s.state,
+        "previous": s.previous,
+        "since": s.since,
+        "evaluated": s.evaluated,
+        "severity": s.severity.as_str(),
+        "actions_enabled": s.actions_enabled,
+        "reason": s.reason,
+    })
+}
+
+fn print_table(statuses: &[AlarmStatus]) {
+    println!(
+        "{:<17} {:<8} {:<9} {:<28} {:<40} reason",
+        "state", "changed", "severity", "rule", "key"
+    );
+    for s in statuses {
+        let changed = if s.state != s.previous { "yes" } else { "" };
+        let rule = if s.actions_enabled {
+            s.rule.clone()
+        } else {
+            format!("({})", s.rule)
+        };
+        println!(
+            "{:<17} {:<8} {:<9} {:<28} {:<40} {}",
+            s.state.as_str(),
+            changed,
+            s.severity.as_str(),
+            rule,
+            sanitize(&s.key),
+            sanitize(&s.reason)
+        );
+    }
+    let count = |st: State| statuses.iter().filter(|s| s.state == st).count();
+    println!(
+        "{} alarms: {} ALARM, {} OK, {} INSUFFICIENT_DATA.",
+        statuses.len(),
+        count(State::Alarm),
+        count(State::Ok),
+        count(State::InsufficientData)
+    );
+}
+
+async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
+    let rules = load_rules(&args.rules.rules)?;
+    let clients = if !args.no_collect || args.notify.publish_metric {
+        Some(connect(&args.aws).await)
+    } else {
+        None
+    };
+    let collect_clients = if args.no_collect {
+        None
+    } else {
+        clients.clone()
+    };
+    let ev = evaluator(
+        store_dir,
+        rules,
+        args.notify,
+        clients,
+        args.aws.max_attempts,
+    )
+    .await;
+    let stop = Arc::new(tokio::sync::Notify::new());
+    {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            super::collect::shutdown_signal().await;
+            eprintln!("Stopping after the current evaluation.");
+            stop.notify_one();
+        });
+    }
+    eprintln!(
+        "Evaluating {} rules every {} (SIGTERM or Ctrl-C stops).",
+        ev.rules.len(),
+        humantime::format_duration(args.every)
+    );
+    loop {
+        // Transient failures (AWS, a store being written) are reported and retried next tick.
+        if let Some(clients) = &collect_clients
+            && let Err(e) = collect(store_dir, clients, &args.aws, &ev.rules).await
+        {
+            eprintln!("warning: collecting: {e:#}");
+        }
+        match ev.evaluate(Utc::now()).await {
+            Ok(statuses) => {
+                for t in alarms::transitions(&ev.rules, &statuses) {
+                    if t.actions_enabled {
+                        println!("{}", serde_json::to_string(&t)?);
+                    }
+                }
+            }
+            Err(e) => eprintln!("warning: evaluating: {e:#}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(args.every) => {}
+            _ = stop.notified() => break,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn backtest(store_dir: &Path, args: BacktestArgs) -> anyhow::Result<ExitCode> {
+    let rules = load_rules(&args.rules.rules)?;
+    let now = Utc::now();
+    let until = args.until.map_or(now, |u| u.resolve(now));
+    let since = args.since.resolve(until);
+    anyhow::ensure!(
+        since < until,
+        "--since ({since}) is not before --until ({until})"
+    );
+    let session = Session::open(store_dir).await?;
+    let transitions = alarms::backtest(
+        &session,
+        &rules,
+        since.timestamp_micros(),
+        until.timestamp_micros(),
+    )
+    .await?;
+    println!(
+        "Replayed {} rules over {} .. {}.",
+        rules.len(),
+        since.to_rfc3339(),
+        until.to_rfc3339()
+    );
+    println!(
+        "{:<20} {:<28} {:<40} {:<17} {:<17}",
+        "at", "rule", "key", "from", "to"
+    );
+    for t in &transitions {
+        println!(
+            "{:<20} {:<28} {:<40} {:<17} {:<17}",
+            t.at,
+            t.rule,
+            sanitize(&t.key),
+            t.from.as_str(),
+            t.to.as_str()
+        );
+    }
+    // Fired and cleared: ALARM spans per alarm.
+    let fired = transitions.iter().filter(|t| t.to == State::Alarm).count();
+    let cleared = transitions
+        .iter()
+        .filter(|t| t.from == State::Alarm)
+        .count();
+    println!("{fired} times fired, {cleared} times cleared.");
+    Ok(ExitCode::SUCCESS)
+}
