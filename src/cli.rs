@@ -8,6 +8,7 @@ mod map;
 mod output;
 mod sql;
 mod time;
+mod tui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,8 +50,11 @@ pub enum Command {
     Sql(sql::SqlArgs),
     /// Print the service map (nodes and caller -> callee edges) as a table, JSON, DOT or Mermaid
     Map(map::MapArgs),
-    /// Load the embedded sample scenarios into a store and show what they hold
+    /// Load the embedded sample scenarios into a store and open the dashboard on them (on a
+    /// terminal; otherwise, or with --no-tui, print what they hold)
     Demo(demo::DemoArgs),
+    /// Open the incident dashboard over the store: slow hops, service map, traces, SQL
+    Tui(tui::TuiArgs),
     /// Generate a sample scenario's traces, logs and metrics (deterministic for a seed)
     Gen(generate::GenArgs),
 }
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sql(args) => runtime.block_on(sql::run(&store()?, args)),
         Command::Map(args) => runtime.block_on(map::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
+        Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),
         Command::Gen(args) => generate::run(args),
     }
 }
@@ -83,7 +88,7 @@ fn init_logging(filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(tui::LogWriter)
         .with_ansi(
             std::io::IsTerminal::is_terminal(&std::io::stderr())
                 && std::env::var_os("NO_COLOR").is_none(),

@@ -4,6 +4,7 @@ pub mod error;
 pub mod hdr;
 pub mod service_map;
 pub mod session;
+pub mod text;
 pub mod views;
 
 pub use error::Error;

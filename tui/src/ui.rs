@@ -1,0 +1,51 @@
+//! Drawing: one module per screen region, each `render(frame, area, &App)`. Nothing here waits
+//! or queries; it draws what the [`App`] holds.
+
+mod footer;
+mod format;
+mod header;
+mod help;
+mod map;
+mod picker;
+mod sql;
+mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+
+pub use self::format::{ms, sparkline};
+pub use self::theme::Theme;
+use crate::app::{App, Overlay, Screen};
+
+/// Draws the whole frame.
+pub fn render(frame: &mut Frame, app: &App) {
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    header::render(frame, header, app);
+    match app.screen {
+        Screen::Overview => map::render(frame, body, app),
+        Screen::Sql => sql::render(frame, body, app),
+    }
+    footer::render(frame, footer, app);
+    match &app.overlay {
+        Some(Overlay::Help { scroll }) => help::render(frame, body, app, *scroll),
+        Some(Overlay::TimePicker { selected }) => picker::render(frame, body, app, *selected),
+        None => {}
+    }
+}
+
+/// A rectangle of at most `width` x `height` in the middle of `area`.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
