@@ -3,11 +3,13 @@
 mod collect;
 mod demo;
 mod generate;
+mod hops;
 mod import;
 mod map;
 mod output;
 mod sql;
 mod time;
+mod trace;
 mod tui;
 
 use std::path::PathBuf;
@@ -49,7 +51,13 @@ pub enum Command {
     /// Run SQL over the store's tables; with no query, open an interactive shell
     Sql(sql::SqlArgs),
     /// Print the service map (nodes and caller -> callee edges) as a table, JSON, DOT or Mermaid
+    /// (of everything stored, or of --since/--until)
     Map(map::MapArgs),
+    /// Rank the hops (caller -> callee) by the critical-path latency they added, against a baseline
+    /// (window: --since/--until, else the last hour of data stored)
+    Hops(hops::HopsArgs),
+    /// Print one trace as a waterfall with its critical path, Lambda REPORT data and log lines
+    Trace(trace::TraceArgs),
     /// Load the embedded sample scenarios into a store and open the dashboard on them (on a
     /// terminal; otherwise, or with --no-tui, print what they hold)
     Demo(demo::DemoArgs),
@@ -71,6 +79,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(&store()?, args),
         Command::Sql(args) => runtime.block_on(sql::run(&store()?, args)),
         Command::Map(args) => runtime.block_on(map::run(&store()?, args)),
+        Command::Hops(args) => runtime.block_on(hops::run(&store()?, args)),
+        Command::Trace(args) => runtime.block_on(trace::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
         Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),
         Command::Gen(args) => generate::run(args),

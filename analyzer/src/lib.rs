@@ -1,11 +1,15 @@
 //! The analyzer: a DataFusion session over the store. [`session`] decides the SQL surface.
 
+mod columns;
 pub mod error;
 pub mod hdr;
+pub mod hops;
 pub mod service_map;
 pub mod session;
 pub mod text;
+pub mod trace_detail;
 pub mod views;
+pub mod window;
 
 pub use error::Error;
 pub use session::{Session, TableInfo};

@@ -3,14 +3,16 @@
 
 use std::fmt::Write;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::array::AsArray;
 use serde::Serialize;
+
+use crate::columns::{floats, ints, opt_floats, strings};
 
 use crate::error::Result;
 use crate::session::Session;
-use crate::views::{SERVICE_EDGES, SERVICE_NODES};
+use crate::views::{SERVICE_EDGES, SERVICE_NODES, service_edges_select, service_nodes_select};
+use crate::window::Window;
+use hopscope_schema::spans::col::START_TIME;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MapNode {
@@ -34,6 +36,10 @@ pub struct MapEdge {
     pub avg_ms: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Calls the caller did not wait for (queue consumers, asynchronous executions).
+    pub async_calls: i64,
+    /// p99 of their queue dwell: from the end of the call that queued them to their start.
+    pub dwell_p99_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -46,15 +52,31 @@ impl ServiceMap {
     /// Reads the map from a session. Edges between two spans of the same named node (a Lambda
     /// service and its function) are kept: X-Ray draws them too.
     pub async fn load(session: &Session) -> Result<ServiceMap> {
+        ServiceMap::load_in(session, None).await
+    }
+
+    /// The map of the spans that started in `window` (`None`: everything stored).
+    pub async fn load_in(session: &Session, window: Option<Window>) -> Result<ServiceMap> {
+        let (nodes_from, edges_from) = match window {
+            None => (SERVICE_NODES.to_owned(), SERVICE_EDGES.to_owned()),
+            Some(w) => {
+                let filter = w.predicate(START_TIME);
+                (
+                    format!("({})", service_nodes_select(&filter)),
+                    format!("({})", service_edges_select(&filter)),
+                )
+            }
+        };
         let nodes = session
             .collect(&format!(
-                "SELECT node, node_type, root, requests, faults FROM {SERVICE_NODES} ORDER BY node, node_type"
+                "SELECT node, node_type, root, requests, faults FROM {nodes_from} ORDER BY node, node_type"
             ))
             .await?;
         let edges = session
             .collect(&format!(
-                "SELECT caller, callee, callee_type, requests, ok, errors, throttles, faults, avg_ms, p50_ms, p99_ms
-                 FROM {SERVICE_EDGES} ORDER BY caller, callee, callee_type"
+                "SELECT caller, callee, callee_type, requests, ok, errors, throttles, faults, avg_ms, p50_ms, p99_ms,
+                        async_calls, dwell_p99_ms
+                 FROM {edges_from} ORDER BY caller, callee, callee_type"
             ))
             .await?;
         let mut map = ServiceMap::default();
@@ -75,6 +97,7 @@ impl ServiceMap {
             let (caller, callee, callee_type) = (strings(b, 0), strings(b, 1), strings(b, 2));
             let counts: Vec<Vec<i64>> = (3..8).map(|c| ints(b, c)).collect();
             let times: Vec<Vec<f64>> = (8..11).map(|c| floats(b, c)).collect();
+            let (async_calls, dwell) = (ints(b, 11), opt_floats(b, 12));
             for i in 0..b.num_rows() {
                 map.edges.push(MapEdge {
                     caller: caller[i].clone().unwrap_or_default(),
@@ -88,6 +111,8 @@ impl ServiceMap {
                     avg_ms: times[0][i],
                     p50_ms: times[1][i],
                     p99_ms: times[2][i],
+                    async_calls: async_calls[i],
+                    dwell_p99_ms: dwell[i],
                 });
             }
         }
@@ -168,30 +193,6 @@ fn quote(s: &str) -> String {
     )
 }
 
-fn strings(b: &RecordBatch, col: usize) -> Vec<Option<String>> {
-    let c = cast(b.column(col), &DataType::Utf8).expect("names cast to text");
-    let s = c.as_string::<i32>();
-    (0..s.len())
-        .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
-        .collect()
-}
-
-fn ints(b: &RecordBatch, col: usize) -> Vec<i64> {
-    let c = cast(b.column(col), &DataType::Int64).expect("counts cast to Int64");
-    let a = c.as_primitive::<Int64Type>();
-    (0..a.len())
-        .map(|i| if a.is_valid(i) { a.value(i) } else { 0 })
-        .collect()
-}
-
-fn floats(b: &RecordBatch, col: usize) -> Vec<f64> {
-    let c = cast(b.column(col), &DataType::Float64).expect("durations cast to Float64");
-    let a = c.as_primitive::<Float64Type>();
-    (0..a.len())
-        .map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +210,8 @@ mod tests {
             avg_ms: 5.0,
             p50_ms: 4.0,
             p99_ms: 9.6,
+            async_calls: 0,
+            dwell_p99_ms: None,
         }
     }
 

@@ -3,7 +3,7 @@
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 use hopscope_schema::traces;
 
-use crate::hdr;
+use crate::{hdr, hops};
 
 /// A view: its name and its `CREATE VIEW` statement.
 pub struct View {
@@ -28,11 +28,16 @@ pub fn all() -> Vec<View> {
             name: SERVICE_NODES,
             sql: service_nodes_sql(),
         },
+        View {
+            name: hops::HOPS,
+            sql: hops::hops_view_sql(),
+        },
     ]
 }
 
 /// Outcome counts with X-Ray's meaning (error = 4xx, throttle = 429 (a kind of error),
-/// fault = 5xx) and the latency histogram, aggregated per group.
+/// fault = 5xx), the latency histogram, and for asynchronous calls (queue consumers,
+/// asynchronous executions) the histogram of their queue dwell, aggregated per group.
 fn outcome_aggregates() -> String {
     format!(
         "count(*) AS requests,
@@ -42,11 +47,13 @@ fn outcome_aggregates() -> String {
          sum(CASE WHEN {f} THEN 1 ELSE 0 END) AS faults,
          sum({d}) AS total_ms, avg({d}) AS avg_ms,
          {hist}({d}) AS histogram,
+         count({dw}) AS async_calls, {hist}({dw}) AS dwell_histogram,
          min({st}) AS first_seen, max({st}) AS last_seen",
         e = s::ERROR,
         f = s::FAULT,
         t = s::THROTTLE,
         d = s::DURATION_MS,
+        dw = s::DWELL_MS,
         st = s::START_TIME,
         hist = hdr::HDR_HISTOGRAM,
     )
@@ -56,10 +63,19 @@ fn outcome_aggregates() -> String {
 fn outcome_columns() -> String {
     let q = |p: f64, name: &str| format!("{}(histogram, {p}) AS {name}", hdr::HDR_QUANTILE);
     format!(
-        "requests, ok, errors, throttles, faults, total_ms, avg_ms, {}, {}, {}, histogram, first_seen, last_seen",
+        "requests, ok, errors, throttles, faults, total_ms, avg_ms, {}, {}, {}, histogram,
+         async_calls, {}, {}, dwell_histogram, first_seen, last_seen",
         q(0.5, "p50_ms"),
         q(0.9, "p90_ms"),
         q(0.99, "p99_ms"),
+        format!(
+            "{}(dwell_histogram, 0.5) AS dwell_p50_ms",
+            hdr::HDR_QUANTILE
+        ),
+        format!(
+            "{}(dwell_histogram, 0.99) AS dwell_p99_ms",
+            hdr::HDR_QUANTILE
+        ),
     )
 }
 
@@ -77,10 +93,17 @@ fn hop_predicate() -> String {
 /// `service_edges`: one row per caller -> callee pair of the service map.
 fn service_edges_sql() -> String {
     format!(
-        "CREATE VIEW {SERVICE_EDGES} AS
-         SELECT caller, caller_type, callee, callee_type, {columns} FROM (
+        "CREATE VIEW {SERVICE_EDGES} AS {}",
+        service_edges_select("TRUE")
+    )
+}
+
+/// The service map's edges over the spans that pass `filter`.
+pub(crate) fn service_edges_select(filter: &str) -> String {
+    format!(
+        "SELECT caller, caller_type, callee, callee_type, {columns} FROM (
            SELECT {ps} AS caller, {pst} AS caller_type, {sv} AS callee, {st} AS callee_type, {aggregates}
-           FROM {SPANS} WHERE {hop}
+           FROM {SPANS} WHERE ({hop}) AND ({filter})
            GROUP BY {ps}, {pst}, {sv}, {st})",
         ps = s::PARENT_SERVICE,
         pst = s::PARENT_SERVICE_TYPE,
@@ -95,11 +118,18 @@ fn service_edges_sql() -> String {
 /// `service_nodes`: one row per node, measured on the spans that enter it (roots and hops).
 fn service_nodes_sql() -> String {
     format!(
-        "CREATE VIEW {SERVICE_NODES} AS
-         SELECT node, node_type, root, {columns} FROM (
+        "CREATE VIEW {SERVICE_NODES} AS {}",
+        service_nodes_select("TRUE")
+    )
+}
+
+/// The service map's nodes over the spans that pass `filter`.
+pub(crate) fn service_nodes_select(filter: &str) -> String {
+    format!(
+        "SELECT node, node_type, root, {columns} FROM (
            SELECT {sv} AS node, {st} AS node_type,
                   sum(CASE WHEN {pid} IS NULL THEN 1 ELSE 0 END) > 0 AS root, {aggregates}
-           FROM {SPANS} WHERE {ps} IS NULL OR ({hop})
+           FROM {SPANS} WHERE ({ps} IS NULL OR ({hop})) AND ({filter})
            GROUP BY {sv}, {st})",
         sv = s::SERVICE,
         st = s::SERVICE_TYPE,

@@ -10,6 +10,7 @@
 pub mod aws;
 #[cfg(feature = "aws")]
 pub mod collect;
+pub mod critical_path;
 pub mod cwlogs;
 pub mod error;
 pub mod import;

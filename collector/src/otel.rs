@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
+use crate::critical_path;
 use crate::error::Result;
 use crate::output::{FileCtx, Output};
 use span::{Place, Span, ValidSpan};
@@ -97,8 +98,10 @@ pub fn import(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Result<()>
             fields[i].parent_service_type = fields[p].service_type.clone();
         }
     }
-    for (n, f) in fields.iter().enumerate() {
-        out.spans.append(&f.row());
+    let mut rows: Vec<_> = fields.iter().map(|f| f.row()).collect();
+    critical_path::annotate(&mut rows);
+    for (n, row) in rows.iter().enumerate() {
+        out.spans.append(row);
         if n % FLUSH_EVERY == FLUSH_EVERY - 1 {
             out.flush_full()?;
         }

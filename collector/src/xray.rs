@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::critical_path;
 use crate::error::Result;
 use crate::output::{FileCtx, Output};
 
@@ -223,8 +224,10 @@ pub fn import_trace(docs: &[(&str, &str)], ctx: &FileCtx<'_>, out: &mut Output<'
     }
     document::resolve_parent_services(&mut nodes);
     let causes = document::exception_index(&nodes);
-    for node in &nodes {
-        out.spans.append(&node.row(&causes));
+    let mut rows: Vec<_> = nodes.iter().map(|node| node.row(&causes)).collect();
+    critical_path::annotate(&mut rows);
+    for row in &rows {
+        out.spans.append(row);
     }
 }
 

@@ -349,10 +349,10 @@ impl Sim {
         invocation_doc.aws = Some(function_arn_block(&arn));
         invocation_doc.subsegments = std::mem::take(&mut invocation.subsegments);
         let function_end = if timed_out {
+            // Lambda stops the sandbox at the timeout: calls still open then never end, and
+            // nothing the handler would have done afterwards happens.
             let cutoff = handler_start + timeout;
-            for sub in &mut invocation_doc.subsegments {
-                sub.cut_at(cutoff);
-            }
+            invocation_doc.cut_at(cutoff);
             invocation_doc.end_time = Some(crate::xray::Time(cutoff));
             function_doc.subsegments.push(invocation_doc);
             cutoff

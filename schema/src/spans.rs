@@ -34,10 +34,23 @@ pub mod col {
     /// parent was not in the same import unit (a caller joins on `parent_id` then).
     pub const PARENT_SERVICE: &str = "parent_service";
     pub const PARENT_SERVICE_TYPE: &str = "parent_service_type";
+    /// The caller of the node visit this span belongs to: the hop `hop_caller -> service` its
+    /// time is spent on. A span inherits it from the span where the trace entered its node
+    /// (whose `parent_service` it is); null at a trace's root (the client's hop).
+    pub const HOP_CALLER: &str = "hop_caller";
     pub const DEPTH: &str = "depth";
     pub const START_TIME: &str = "start_time";
     pub const END_TIME: &str = "end_time";
     pub const DURATION_MS: &str = "duration_ms";
+    /// This span's own time on its trace's critical path (the chain of work the root waited
+    /// on), in ms: time spent here while no child it waited on was running. Over a whole trace
+    /// they add up to the root's duration. Null when the span's tree could not be walked.
+    pub const CRITICAL_MS: &str = "critical_ms";
+    /// For a span its parent did not wait for (an SQS or SNS consumer, an asynchronous Step
+    /// Functions execution: it outlived the call that started it), the time from the end of
+    /// that call to this span's start, in ms: queue dwell, apart from the processing time
+    /// (`duration_ms`). Null for synchronous spans.
+    pub const DWELL_MS: &str = "dwell_ms";
     pub const IN_PROGRESS: &str = "in_progress";
     pub const ERROR: &str = "error";
     pub const FAULT: &str = "fault";
@@ -90,10 +103,13 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         d(SERVICE_TYPE),
         d(PARENT_SERVICE),
         d(PARENT_SERVICE_TYPE),
+        d(HOP_CALLER),
         Field::new(DEPTH, DataType::UInt16, false),
         Field::new(START_TIME, timestamp_type(), false),
         Field::new(END_TIME, timestamp_type(), true),
         Field::new(DURATION_MS, DataType::Float64, true),
+        Field::new(CRITICAL_MS, DataType::Float64, true),
+        Field::new(DWELL_MS, DataType::Float64, true),
         b(IN_PROGRESS),
         b(ERROR),
         b(FAULT),
@@ -139,10 +155,13 @@ pub struct SpanRow<'a> {
     pub service_type: Option<&'a str>,
     pub parent_service: Option<&'a str>,
     pub parent_service_type: Option<&'a str>,
+    pub hop_caller: Option<&'a str>,
     pub depth: u16,
     /// Epoch microseconds.
     pub start_time: i64,
     pub end_time: Option<i64>,
+    pub critical_ms: Option<f64>,
+    pub dwell_ms: Option<f64>,
     pub in_progress: bool,
     pub error: bool,
     pub fault: bool,
@@ -191,10 +210,13 @@ pub struct SpanBatchBuilder {
     service_type: DictBuilder,
     parent_service: DictBuilder,
     parent_service_type: DictBuilder,
+    hop_caller: DictBuilder,
     depth: UInt16Builder,
     start_time: TimestampMicrosecondBuilder,
     end_time: TimestampMicrosecondBuilder,
     duration_ms: Float64Builder,
+    critical_ms: Float64Builder,
+    dwell_ms: Float64Builder,
     in_progress: BooleanBuilder,
     error: BooleanBuilder,
     fault: BooleanBuilder,
@@ -236,10 +258,13 @@ impl SpanBatchBuilder {
         self.parent_service.append_option(r.parent_service);
         self.parent_service_type
             .append_option(r.parent_service_type);
+        self.hop_caller.append_option(r.hop_caller);
         self.depth.append_value(r.depth);
         self.start_time.append_value(r.start_time);
         self.end_time.append_option(r.end_time);
         self.duration_ms.append_option(r.duration_ms());
+        self.critical_ms.append_option(r.critical_ms);
+        self.dwell_ms.append_option(r.dwell_ms);
         self.in_progress.append_value(r.in_progress);
         self.error.append_value(r.error);
         self.fault.append_value(r.fault);
@@ -298,10 +323,13 @@ impl SpanBatchBuilder {
             Arc::new(self.service_type.finish()),
             Arc::new(self.parent_service.finish()),
             Arc::new(self.parent_service_type.finish()),
+            Arc::new(self.hop_caller.finish()),
             Arc::new(self.depth.finish()),
             ts(&mut self.start_time),
             ts(&mut self.end_time),
             Arc::new(self.duration_ms.finish()),
+            Arc::new(self.critical_ms.finish()),
+            Arc::new(self.dwell_ms.finish()),
             Arc::new(self.in_progress.finish()),
             Arc::new(self.error.finish()),
             Arc::new(self.fault.finish()),

@@ -8,6 +8,7 @@ use hopscope_analyzer::Session;
 use hopscope_analyzer::service_map::ServiceMap;
 
 use super::output::sanitize;
+use super::time::WindowArgs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MapFormat {
@@ -22,26 +23,40 @@ pub enum MapFormat {
 
 #[derive(Debug, Args)]
 pub struct MapArgs {
+    // Neither --since nor --until: everything stored.
+    #[command(flatten)]
+    pub window: WindowArgs,
+
     /// Output format
     #[arg(long, value_enum, default_value_t = MapFormat::Table)]
     pub format: MapFormat,
 }
 
 pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
+    let window = args.window.resolve(chrono::Utc::now())?;
     let session = Session::open(store).await?;
-    let map = ServiceMap::load(&session).await?;
+    let map = ServiceMap::load_in(&session, window).await?;
     match args.format {
         MapFormat::Json => println!("{}", serde_json::to_string_pretty(&map)?),
         MapFormat::Dot => print!("{}", map.to_dot()),
         MapFormat::Mermaid => print!("{}", map.to_mermaid()),
         MapFormat::Table => {
             println!(
-                "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9}",
-                "caller", "callee", "requests", "ok", "4xx", "429", "5xx", "p50 ms", "p99 ms"
+                "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>14}",
+                "caller",
+                "callee",
+                "requests",
+                "ok",
+                "4xx",
+                "429",
+                "5xx",
+                "p50 ms",
+                "p99 ms",
+                "async dwell p99"
             );
             for e in &map.edges {
                 println!(
-                    "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9.1} {:>9.1}",
+                    "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9.1} {:>9.1} {:>14}",
                     sanitize(&e.caller),
                     sanitize(&e.callee),
                     e.requests,
@@ -50,7 +65,11 @@ pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
                     e.throttles,
                     e.faults,
                     e.p50_ms,
-                    e.p99_ms
+                    e.p99_ms,
+                    match (e.async_calls, e.dwell_p99_ms) {
+                        (0, _) | (_, None) => String::new(),
+                        (n, Some(d)) => format!("{n}: {d:.1} ms"),
+                    },
                 );
             }
         }

@@ -24,6 +24,16 @@ pub enum Format {
 
 pub use hopscope_analyzer::text::sanitize;
 
+/// Cuts `text` to `width` characters, marking the cut with `…`.
+pub fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// Writes `batches` to stdout in `format`.
 pub fn print(batches: &[RecordBatch], format: Format) -> anyhow::Result<()> {
     let stdout = std::io::stdout();

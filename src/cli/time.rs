@@ -2,6 +2,8 @@
 //! `now`, or a duration before now (`90m`, `2h`, `7d`, `1h30m`).
 
 use chrono::{DateTime, TimeDelta, Utc};
+use clap::Args;
+use hopscope_analyzer::window::Window;
 
 /// A time as the user wrote it, resolved against a clock when the command runs (so `--watch`
 /// and tests can resolve it again, or with a fixed `now`).
@@ -37,6 +39,41 @@ impl std::str::FromStr for TimeArg {
         TimeDelta::from_std(ago)
             .map(TimeArg::Ago)
             .map_err(|_| format!("{s:?} is too long ago"))
+    }
+}
+
+/// `--since` / `--until`, shared by the commands that analyze a time window.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WindowArgs {
+    /// Start of the window: RFC 3339, or a duration before now such as 30m [default: one hour
+    /// before --until]
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<TimeArg>,
+
+    /// End of the window [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<TimeArg>,
+}
+
+impl WindowArgs {
+    /// The window asked for; `None` when neither flag is given (each command has its default).
+    pub fn resolve(&self, now: DateTime<Utc>) -> anyhow::Result<Option<Window>> {
+        if self.since.is_none() && self.until.is_none() {
+            return Ok(None);
+        }
+        let until = self.until.as_ref().map_or(now, |u| u.resolve(now));
+        let since = self
+            .since
+            .as_ref()
+            .map_or(until - TimeDelta::hours(1), |s| s.resolve(now));
+        anyhow::ensure!(
+            since < until,
+            "--since ({since}) must be before --until ({until})"
+        );
+        Ok(Some(Window {
+            start_us: since.timestamp_micros(),
+            end_us: until.timestamp_micros(),
+        }))
     }
 }
 

@@ -211,3 +211,171 @@ fn map_prints_the_service_map() {
         "{table}"
     );
 }
+
+/// The issue's acceptance: on each sample scenario, `hopscope hops --format json` ranks the
+/// scenario's culprit (written down by the generator in `scenario.toml`) first.
+#[test]
+fn hops_ranks_each_scenarios_culprit_first() {
+    for name in hopscope_scenarios::SCENARIOS {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let data = samples().join(name);
+        let out = hopscope(&store, &["import", data.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let scenario = hopscope_scenarios::load_scenario(&data.join("scenario.toml")).unwrap();
+
+        let out = hopscope(&store, &["hops", "--format", "json"]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let top = &report["hops"][0];
+        assert_eq!(
+            (top["caller"].as_str(), top["callee"].as_str()),
+            (
+                Some(scenario.culprit.caller.as_str()),
+                Some(scenario.culprit.callee.as_str())
+            ),
+            "{name}: top hop {top:#}"
+        );
+        // Evidence: the slowest traces exist, and the hop added latency since the baseline.
+        assert!(top["added_ms_per_trace"].as_f64().unwrap() > 0.0, "{name}");
+        let trace = top["slowest_traces"][0]["trace_id"].as_str().unwrap();
+        let sql = format!("SELECT count(*) AS n FROM traces WHERE trace_id = '{trace}'");
+        let out = hopscope(&store, &["sql", "--format", "csv", &sql]);
+        assert_eq!(stdout(&out), "n\n1\n", "{name}");
+    }
+}
+
+#[test]
+fn hops_table_explains_the_window_and_rejects_bad_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let data = samples().join("dragons");
+    assert!(
+        hopscope(&store, &["import", data.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out = hopscope(
+        &store,
+        &[
+            "hops",
+            "--since",
+            "2026-11-20T10:30:00Z",
+            "--until",
+            "2026-11-20T11:00:00Z",
+            "--baseline",
+            "2026-11-20T09:00:00Z..2026-11-20T10:00:00Z",
+            "--limit",
+            "2",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Window   2026-11-20 10:30 .. 2026-11-20 11:00 UTC"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Baseline 2026-11-20 09:00 .. 2026-11-20 10:00 UTC"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" 1  dragons-api/prod -> listDragons"),
+        "{text}"
+    );
+    assert!(text.contains("more (--limit"), "{text}");
+
+    let out = hopscope(&store, &["hops", "--baseline", "2h"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("needs a window"), "{}", stderr(&out));
+}
+
+#[test]
+fn trace_prints_the_waterfall_with_its_report_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let data = samples().join("dragons");
+    assert!(
+        hopscope(&store, &["import", data.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let sql = "SELECT trace_id FROM spans WHERE name = 'Initialization' AND service = 'listDragons'
+               ORDER BY critical_ms DESC, trace_id LIMIT 1";
+    let out = stdout(&hopscope(&store, &["sql", "--format", "csv", sql]));
+    let trace_id = out.lines().nth(1).unwrap().to_owned();
+
+    let out = hopscope(&store, &["trace", &trace_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("Trace {trace_id}  2026-11-20 ")),
+        "{text}"
+    );
+    let root = text
+        .lines()
+        .find(|l| l.contains("dragons-api/prod [AWS::ApiGateway::Stage]"));
+    assert!(root.is_some_and(|l| l.starts_with("* ")), "{text}");
+    let init = text
+        .lines()
+        .find(|l| l.contains("Initialization (listDragons)"));
+    assert!(
+        init.is_some_and(|l| l.starts_with("* ") && l.ends_with("cold start")),
+        "{text}"
+    );
+    assert!(text.contains("Lambda invocations (REPORT):"), "{text}");
+    assert!(text.contains("START RequestId: "), "{text}");
+
+    let out = hopscope(&store, &["trace", "1-00000000-000000000000000000000000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no trace 1-00000000"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn map_of_a_window_counts_what_plain_sql_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let data = samples().join("users");
+    assert!(
+        hopscope(&store, &["import", data.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let window = [
+        "--since",
+        "2026-11-20T10:30:00Z",
+        "--until",
+        "2026-11-20T11:00:00Z",
+    ];
+    let out = hopscope(
+        &store,
+        &[&["map", "--format", "json"][..], &window].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let map: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let edge = map["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["callee"] == "DynamoDB:users")
+        .unwrap();
+    let sql = "SELECT count(*) AS n FROM spans WHERE service = 'DynamoDB:users'
+               AND parent_service = 'users-api-create-user'
+               AND start_time >= TIMESTAMP '2026-11-20T10:30:00Z'
+               AND start_time < TIMESTAMP '2026-11-20T11:00:00Z'";
+    let counted = stdout(&hopscope(&store, &["sql", "--format", "csv", sql]));
+    assert_eq!(counted, format!("n\n{}\n", edge["requests"]));
+    let all = hopscope(&store, &["map", "--format", "json"]);
+    let all: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    let all_edge = all["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["callee"] == "DynamoDB:users")
+        .unwrap();
+    assert!(all_edge["requests"].as_i64() > edge["requests"].as_i64());
+}

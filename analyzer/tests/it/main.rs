@@ -1,7 +1,9 @@
 //! Integration tests of the analyzer over a store built from the committed sample scenarios.
 
 mod hdr;
+mod hops;
 mod sql;
+mod trace_detail;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -1,0 +1,529 @@
+//! Slow hops: which caller -> callee edge is responsible for the latency users saw.
+//!
+//! Every span carries its own critical-path time (`critical_ms`) and the hop it belongs to
+//! (`hop_caller -> service`), both computed at ingest (see the collector's `critical_path`).
+//! A hop's responsibility is then the sum of its spans' critical time: the time the trace's root
+//! waited on that hop's own work, not on what the hop itself waited for downstream. Ranking is
+//! one `GROUP BY` over `spans`, with no join and no tree walk at query time.
+//!
+//! With a baseline (by default the same length of time just before the window) hops are ranked
+//! by how much critical time per trace they added; without one, by the critical time they hold.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use datafusion::arrow::array::RecordBatch;
+use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
+use serde::Serialize;
+
+use crate::columns;
+use crate::error::Result;
+use crate::hdr::{HDR_HISTOGRAM, HDR_QUANTILE};
+use crate::session::Session;
+pub use crate::window::Window;
+
+/// The SQL view of hops over everything in the store (no window, no baseline).
+pub const HOPS: &str = "hops";
+
+/// Lambda's own subsegments of a function segment, as the Lambda runtime names them.
+const INIT_SUBSEGMENTS: &str = "('Initialization', 'Restore')";
+const OVERHEAD_SUBSEGMENT: &str = "Overhead";
+const LAMBDA_SERVICE: &str = "AWS::Lambda";
+const LAMBDA_FUNCTION: &str = "AWS::Lambda::Function";
+
+/// What to compare the window with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// The same length of time just before the window.
+    Preceding,
+    Window(Window),
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HopQuery {
+    /// `None`: the last hour of data in the store.
+    pub window: Option<Window>,
+    pub baseline: Baseline,
+    /// How many trace ids to give per hop as evidence, slowest (most critical time) first.
+    pub slowest_traces: usize,
+    /// Buckets of the per-hop p99 series over the window (0: no series).
+    pub series_buckets: usize,
+}
+
+impl Default for HopQuery {
+    fn default() -> Self {
+        HopQuery {
+            window: None,
+            baseline: Baseline::Preceding,
+            slowest_traces: 3,
+            series_buckets: 0,
+        }
+    }
+}
+
+/// Hops of a window, ranked: index 0 is the hop that added the most latency.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HopReport {
+    pub window: Window,
+    pub baseline: Option<Window>,
+    /// Traces that started in the window (root spans).
+    pub traces: i64,
+    pub baseline_traces: i64,
+    pub hops: Vec<Hop>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hop {
+    /// `None`: the client that called the trace's entry point.
+    pub caller: Option<String>,
+    pub callee: String,
+    pub callee_type: Option<String>,
+    pub now: HopStats,
+    /// The same hop in the baseline window, when it was seen there.
+    pub before: Option<HopStats>,
+    /// Critical time per trace now minus in the baseline (all of it when there is no baseline).
+    pub added_ms_per_trace: f64,
+    pub slowest_traces: Vec<SlowTrace>,
+    /// p99 of the hop's calls per bucket of the window (`None`: no call in that bucket).
+    pub p99_series: Vec<Option<f64>>,
+}
+
+/// A trace where the hop held much of the critical path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlowTrace {
+    pub trace_id: String,
+    pub critical_ms: f64,
+}
+
+/// One hop over one window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HopStats {
+    /// Calls of the hop (spans where the trace entered the callee from the caller).
+    pub requests: i64,
+    /// Traces the hop appears in.
+    pub traces: i64,
+    /// The hop's own time on the critical paths of the window's traces.
+    pub critical_ms: f64,
+    /// `critical_ms` over the window's traces.
+    pub critical_ms_per_trace: f64,
+    /// `critical_ms` as a fraction of all critical time in the window.
+    pub share: f64,
+    /// Of `critical_ms`: Lambda initialization (cold starts, SnapStart restores).
+    pub init_ms: f64,
+    /// Of `critical_ms`: the function's own code and anything else of the callee's.
+    pub handler_ms: f64,
+    /// Of `critical_ms`: the Lambda service (invoke, queueing) and the runtime's overhead.
+    pub overhead_ms: f64,
+    /// Critical time of the hops this callee called (not part of `critical_ms`).
+    pub downstream_ms: f64,
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// 4xx answers other than throttles.
+    pub errors: i64,
+    pub throttles: i64,
+    /// 5xx answers.
+    pub faults: i64,
+    /// Calls that never answered, and Lambda invocations that timed out.
+    pub timeouts: i64,
+    pub cold_starts: i64,
+    /// Lambda function invocations (function segments); 0 for other callees.
+    pub invocations: i64,
+    pub cold_start_ratio: Option<f64>,
+}
+
+impl HopReport {
+    pub async fn load(session: &Session, q: &HopQuery) -> Result<HopReport> {
+        let window = match q.window {
+            Some(w) => w,
+            None => last_hour(session).await?,
+        };
+        let baseline = match q.baseline {
+            Baseline::Preceding => Some(window.preceding()),
+            Baseline::Window(w) => Some(w),
+            Baseline::Off => None,
+        };
+        let (traces, now) = window_stats(session, window).await?;
+        let (baseline_traces, before) = match baseline {
+            Some(b) => window_stats(session, b).await?,
+            None => (0, Vec::new()),
+        };
+        let mut before: HashMap<(Option<String>, String), HopStats> = before
+            .into_iter()
+            .map(|r| ((r.caller, r.callee), r.stats))
+            .collect();
+        let mut hops: Vec<Hop> = now
+            .into_iter()
+            .map(|r| {
+                let before = before.remove(&(r.caller.clone(), r.callee.clone()));
+                let base_per_trace = before.as_ref().map_or(0.0, |b| b.critical_ms_per_trace);
+                let added_ms_per_trace = if baseline_traces > 0 {
+                    r.stats.critical_ms_per_trace - base_per_trace
+                } else {
+                    r.stats.critical_ms_per_trace
+                };
+                Hop {
+                    caller: r.caller,
+                    callee: r.callee,
+                    callee_type: r.callee_type,
+                    now: r.stats,
+                    before,
+                    added_ms_per_trace,
+                    slowest_traces: Vec::new(),
+                    p99_series: Vec::new(),
+                }
+            })
+            .collect();
+        hops.sort_by(|a, b| {
+            b.added_ms_per_trace
+                .total_cmp(&a.added_ms_per_trace)
+                .then(b.now.critical_ms.total_cmp(&a.now.critical_ms))
+                .then_with(|| (&a.caller, &a.callee).cmp(&(&b.caller, &b.callee)))
+        });
+        if q.slowest_traces > 0 {
+            add_slowest_traces(session, window, q.slowest_traces, &mut hops).await?;
+        }
+        if q.series_buckets > 0 {
+            add_p99_series(session, window, q.series_buckets, &mut hops).await?;
+        }
+        Ok(HopReport {
+            window,
+            baseline,
+            traces,
+            baseline_traces,
+            hops,
+        })
+    }
+}
+
+/// The hour of data that ends with the newest span (to the next whole minute).
+async fn last_hour(session: &Session) -> Result<Window> {
+    let batches = session
+        .collect(&format!("SELECT max({}) FROM {SPANS}", s::START_TIME))
+        .await?;
+    let newest = batches
+        .first()
+        .and_then(|b| columns::micros(b, 0).into_iter().next().flatten());
+    const MINUTE: i64 = 60_000_000;
+    let end_us = match newest {
+        Some(t) => (t.div_euclid(MINUTE) + 1) * MINUTE,
+        None => 0,
+    };
+    Ok(Window {
+        start_us: end_us - 60 * MINUTE,
+        end_us,
+    })
+}
+
+/// The spans of a hop where the trace entered the callee: the caller waited on them.
+/// Parenthesized: SQL binds `IS DISTINCT FROM` looser than `AND`.
+fn is_entry() -> String {
+    format!("({} IS DISTINCT FROM {})", s::PARENT_SERVICE, s::SERVICE)
+}
+
+/// Per hop: calls, outcomes, latency of its calls, and its critical time split by part.
+fn hop_aggregate_sql(filter: &str) -> String {
+    let entry = is_entry();
+    let crit = s::CRITICAL_MS;
+    let init = format!(
+        "{k} = '{sub}' AND {st} = '{LAMBDA_FUNCTION}' AND {n} IN {INIT_SUBSEGMENTS}",
+        k = s::KIND,
+        sub = kind::SUBSEGMENT,
+        st = s::SERVICE_TYPE,
+        n = s::NAME,
+    );
+    let overhead = format!(
+        "{st} = '{LAMBDA_SERVICE}' OR ({st} = '{LAMBDA_FUNCTION}' AND {n} = '{OVERHEAD_SUBSEGMENT}')",
+        st = s::SERVICE_TYPE,
+        n = s::NAME,
+    );
+    let count_if = |cond: &str| format!("sum(CASE WHEN {cond} THEN 1 ELSE 0 END)");
+    format!(
+        "SELECT {hc} AS caller, {sv} AS callee,
+                max({st}) AS callee_type,
+                {requests} AS requests,
+                count(DISTINCT {tid}) AS traces,
+                coalesce(sum({crit}), 0) AS critical_ms,
+                coalesce(sum(CASE WHEN {init} THEN {crit} END), 0) AS init_ms,
+                coalesce(sum(CASE WHEN {overhead} THEN {crit} END), 0) AS overhead_ms,
+                {hist}(CASE WHEN {entry} THEN {d} END) AS histogram,
+                {errors} AS errors, {throttles} AS throttles, {faults} AS faults,
+                {timeouts} AS timeouts,
+                {cold} AS cold_starts,
+                {invocations} AS invocations
+         FROM {SPANS} WHERE {filter}
+         GROUP BY {hc}, {sv}",
+        hc = s::HOP_CALLER,
+        sv = s::SERVICE,
+        st = s::SERVICE_TYPE,
+        tid = s::TRACE_ID,
+        d = s::DURATION_MS,
+        hist = HDR_HISTOGRAM,
+        requests = count_if(&entry),
+        errors = count_if(&format!("{entry} AND {} AND NOT {}", s::ERROR, s::THROTTLE)),
+        throttles = count_if(&format!("{entry} AND {}", s::THROTTLE)),
+        faults = count_if(&format!("{entry} AND {}", s::FAULT)),
+        timeouts = count_if(&format!(
+            "({entry} AND {ip}) OR {cm} LIKE '%Task timed out%'",
+            ip = s::IN_PROGRESS,
+            cm = s::CAUSE_MESSAGE
+        )),
+        cold = count_if(&init),
+        invocations = count_if(&format!(
+            "{} = '{}' AND {} = '{LAMBDA_FUNCTION}'",
+            s::KIND,
+            kind::SEGMENT,
+            s::SERVICE_TYPE
+        )),
+    )
+}
+
+/// `hops`: every hop over everything stored.
+pub fn hops_view_sql() -> String {
+    format!("CREATE VIEW {HOPS} AS {}", hops_sql("TRUE"))
+}
+
+/// The hops of the spans that pass `filter`, with percentiles, shares and downstream time.
+fn hops_sql(filter: &str) -> String {
+    let q = |p: f64| format!("{HDR_QUANTILE}(a.histogram, {p})");
+    format!(
+        "WITH a AS ({agg})
+         SELECT a.caller, a.callee, a.callee_type, a.requests, a.traces, a.critical_ms,
+                a.critical_ms / nullif(sum(a.critical_ms) OVER (), 0) AS share,
+                a.init_ms, a.critical_ms - a.init_ms - a.overhead_ms AS handler_ms, a.overhead_ms,
+                coalesce(d.downstream_ms, 0) AS downstream_ms,
+                {p50} AS p50_ms, {p90} AS p90_ms, {p99} AS p99_ms,
+                a.errors, a.throttles, a.faults, a.timeouts, a.cold_starts, a.invocations,
+                CAST(a.cold_starts AS DOUBLE) / nullif(a.invocations, 0) AS cold_start_ratio,
+                a.histogram
+         FROM a LEFT JOIN (
+           SELECT caller, sum(critical_ms) AS downstream_ms FROM a GROUP BY caller
+         ) d ON d.caller = a.callee",
+        agg = hop_aggregate_sql(filter),
+        p50 = q(0.5),
+        p90 = q(0.9),
+        p99 = q(0.99),
+    )
+}
+
+/// One hop's row of a window.
+struct HopRow {
+    caller: Option<String>,
+    callee: String,
+    callee_type: Option<String>,
+    stats: HopStats,
+}
+
+/// The window's trace count and its hops (the `hops` view's SQL over the window's spans).
+async fn window_stats(session: &Session, window: Window) -> Result<(i64, Vec<HopRow>)> {
+    let filter = window.predicate(s::START_TIME);
+    let traces_sql = format!(
+        "SELECT count(*) FROM {SPANS} WHERE {} IS NULL AND {filter}",
+        s::PARENT_ID
+    );
+    let traces = session
+        .collect(&traces_sql)
+        .await?
+        .first()
+        .map_or(0, |b| columns::ints(b, 0)[0]);
+    let mut rows = Vec::new();
+    for b in session.collect(&hops_sql(&filter)).await? {
+        read_hop_rows(&b, traces, &mut rows);
+    }
+    Ok((traces, rows))
+}
+
+fn read_hop_rows(b: &RecordBatch, traces: i64, out: &mut Vec<HopRow>) {
+    let col = |name: &str| b.schema().index_of(name).expect("hops view column");
+    let text = |name: &str| columns::strings(b, col(name));
+    let int = |name: &str| columns::ints(b, col(name));
+    let float = |name: &str| columns::floats(b, col(name));
+    let opt = |name: &str| columns::opt_floats(b, col(name));
+    let (caller, callee, callee_type) = (text("caller"), text("callee"), text("callee_type"));
+    let [
+        requests,
+        n_traces,
+        errors,
+        throttles,
+        faults,
+        timeouts,
+        cold_starts,
+        invocations,
+    ] = [
+        "requests",
+        "traces",
+        "errors",
+        "throttles",
+        "faults",
+        "timeouts",
+        "cold_starts",
+        "invocations",
+    ]
+    .map(int);
+    let [critical, share, init, handler, overhead, downstream] = [
+        "critical_ms",
+        "share",
+        "init_ms",
+        "handler_ms",
+        "overhead_ms",
+        "downstream_ms",
+    ]
+    .map(float);
+    let [p50, p90, p99, ratio] = ["p50_ms", "p90_ms", "p99_ms", "cold_start_ratio"].map(opt);
+    for i in 0..b.num_rows() {
+        out.push(HopRow {
+            caller: caller[i].clone(),
+            callee: callee[i].clone().unwrap_or_default(),
+            callee_type: callee_type[i].clone(),
+            stats: HopStats {
+                requests: requests[i],
+                traces: n_traces[i],
+                critical_ms: critical[i],
+                critical_ms_per_trace: if traces > 0 {
+                    critical[i] / traces as f64
+                } else {
+                    0.0
+                },
+                share: if share[i].is_nan() { 0.0 } else { share[i] },
+                init_ms: init[i],
+                handler_ms: handler[i],
+                overhead_ms: overhead[i],
+                downstream_ms: downstream[i],
+                p50_ms: p50[i],
+                p90_ms: p90[i],
+                p99_ms: p99[i],
+                errors: errors[i],
+                throttles: throttles[i],
+                faults: faults[i],
+                timeouts: timeouts[i],
+                cold_starts: cold_starts[i],
+                invocations: invocations[i],
+                cold_start_ratio: ratio[i],
+            },
+        });
+    }
+}
+
+/// `caller IS NOT DISTINCT FROM 'x' AND callee = 'y'` for each hop, as one disjunction.
+fn hop_filter(hops: &[Hop]) -> String {
+    let lit = |v: &str| format!("'{}'", v.replace('\'', "''"));
+    let mut out = String::new();
+    for (i, h) in hops.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" OR ");
+        }
+        let caller = h.caller.as_deref().map_or_else(
+            || format!("{} IS NULL", s::HOP_CALLER),
+            |c| format!("{} = {}", s::HOP_CALLER, lit(c)),
+        );
+        let _ = write!(out, "({caller} AND {} = {})", s::SERVICE, lit(&h.callee));
+    }
+    out
+}
+
+/// How many hops get evidence and series: the ones anyone looks at.
+const DETAILED_HOPS: usize = 50;
+
+async fn add_slowest_traces(
+    session: &Session,
+    window: Window,
+    n: usize,
+    hops: &mut [Hop],
+) -> Result<()> {
+    let shown = hops.len().min(DETAILED_HOPS);
+    let detailed = &mut hops[..shown];
+    if detailed.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT caller, callee, trace_id, critical_ms FROM (
+           SELECT caller, callee, trace_id, critical_ms,
+                  row_number() OVER (PARTITION BY caller, callee
+                                     ORDER BY critical_ms DESC, trace_id) AS rank
+           FROM (SELECT {hc} AS caller, {sv} AS callee, {tid} AS trace_id, sum({crit}) AS critical_ms
+                 FROM {SPANS} WHERE ({hops}) AND {window}
+                 GROUP BY {hc}, {sv}, {tid}))
+         WHERE rank <= {n} ORDER BY caller, callee, rank",
+        hc = s::HOP_CALLER,
+        sv = s::SERVICE,
+        tid = s::TRACE_ID,
+        crit = s::CRITICAL_MS,
+        hops = hop_filter(detailed),
+        window = window.predicate(s::START_TIME),
+    );
+    let mut found: HashMap<(Option<String>, String), Vec<SlowTrace>> = HashMap::new();
+    for b in session.collect(&sql).await? {
+        let (caller, callee, trace) = (
+            columns::strings(&b, 0),
+            columns::strings(&b, 1),
+            columns::strings(&b, 2),
+        );
+        let critical = columns::floats(&b, 3);
+        for i in 0..b.num_rows() {
+            found
+                .entry((caller[i].clone(), callee[i].clone().unwrap_or_default()))
+                .or_default()
+                .push(SlowTrace {
+                    trace_id: trace[i].clone().unwrap_or_default(),
+                    critical_ms: critical[i],
+                });
+        }
+    }
+    for h in detailed {
+        h.slowest_traces = found
+            .remove(&(h.caller.clone(), h.callee.clone()))
+            .unwrap_or_default();
+    }
+    Ok(())
+}
+
+async fn add_p99_series(
+    session: &Session,
+    window: Window,
+    buckets: usize,
+    hops: &mut [Hop],
+) -> Result<()> {
+    let shown = hops.len().min(DETAILED_HOPS);
+    let detailed = &mut hops[..shown];
+    if detailed.is_empty() {
+        return Ok(());
+    }
+    let step_us = (window.len_us() / buckets as i64).max(1);
+    let sql = format!(
+        "SELECT {hc}, {sv}, (CAST({st} AS BIGINT) - {start}) / {step_us} AS bucket,
+                {HDR_QUANTILE}({HDR_HISTOGRAM}({d}), 0.99) AS p99
+         FROM {SPANS} WHERE ({hops}) AND {entry} AND {window}
+         GROUP BY 1, 2, 3",
+        hc = s::HOP_CALLER,
+        sv = s::SERVICE,
+        st = s::START_TIME,
+        d = s::DURATION_MS,
+        start = window.start_us,
+        hops = hop_filter(detailed),
+        entry = is_entry(),
+        window = window.predicate(s::START_TIME),
+    );
+    let mut series: HashMap<(Option<String>, String), Vec<Option<f64>>> = HashMap::new();
+    for b in session.collect(&sql).await? {
+        let (caller, callee) = (columns::strings(&b, 0), columns::strings(&b, 1));
+        let (bucket, p99) = (columns::ints(&b, 2), columns::opt_floats(&b, 3));
+        for i in 0..b.num_rows() {
+            let slots = series
+                .entry((caller[i].clone(), callee[i].clone().unwrap_or_default()))
+                .or_insert_with(|| vec![None; buckets]);
+            if let Some(slot) = usize::try_from(bucket[i])
+                .ok()
+                .and_then(|k| slots.get_mut(k))
+            {
+                *slot = p99[i];
+            }
+        }
+    }
+    for h in detailed {
+        h.p99_series = series
+            .remove(&(h.caller.clone(), h.callee.clone()))
+            .unwrap_or_else(|| vec![None; buckets]);
+    }
+    Ok(())
+}

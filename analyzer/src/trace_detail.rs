@@ -1,0 +1,396 @@
+//! One trace in full: its spans as a waterfall with the critical path marked, and the Lambda
+//! invocations (REPORT data) and log lines of its requests, joined on trace id and request id.
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use hopscope_schema::lambda_invocations::{TABLE as INVOCATIONS, col as inv};
+use hopscope_schema::log_events::{TABLE as LOGS, col as log};
+use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
+use serde::Serialize;
+
+use crate::columns;
+use crate::error::Result;
+use crate::session::Session;
+
+/// Log lines shown with a trace at most; a chatty function must not flood the view.
+pub const MAX_LOG_LINES: usize = 2_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceDetail {
+    pub trace_id: String,
+    pub start_us: i64,
+    pub end_us: i64,
+    /// Depth-first, children by start time: the order of a waterfall.
+    pub spans: Vec<WaterfallSpan>,
+    pub invocations: Vec<Invocation>,
+    /// By time; at most [`MAX_LOG_LINES`].
+    pub logs: Vec<LogLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaterfallSpan {
+    pub id: String,
+    pub parent_id: Option<String>,
+    /// Indent in the waterfall (a span whose parent is missing starts again at 0).
+    pub depth: u16,
+    pub name: String,
+    pub kind: String,
+    pub service: String,
+    pub service_type: Option<String>,
+    pub start_us: i64,
+    pub end_us: Option<i64>,
+    pub duration_ms: Option<f64>,
+    /// This span's own time on the critical path.
+    pub critical_ms: Option<f64>,
+    /// The root waited on this span: it or something below it holds critical time.
+    pub on_critical_path: bool,
+    pub part: SpanPart,
+    pub error: bool,
+    pub fault: bool,
+    pub throttle: bool,
+    pub in_progress: bool,
+    pub http_status: Option<u16>,
+    pub aws_operation: Option<String>,
+    /// `Type: message` of the error cause.
+    pub cause: Option<String>,
+    pub annotations: Vec<(String, String)>,
+}
+
+/// What a span's time is, for colouring a waterfall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanPart {
+    /// Lambda initialization (a cold start) or SnapStart restore.
+    Init,
+    /// A Lambda function's own code.
+    Handler,
+    /// The Lambda service (invoke, queueing) and the runtime's overhead.
+    Overhead,
+    /// A call to another service: AWS SDK calls, HTTP, SQL.
+    Downstream,
+    Other,
+}
+
+/// A Lambda REPORT of one of the trace's requests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Invocation {
+    pub function: String,
+    pub request_id: String,
+    pub timestamp_us: i64,
+    pub duration_ms: f64,
+    pub billed_ms: Option<f64>,
+    pub memory_mb: Option<i64>,
+    pub max_memory_mb: Option<i64>,
+    pub init_ms: Option<f64>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogLine {
+    pub timestamp_us: i64,
+    pub log_group: String,
+    pub log_stream: String,
+    pub level: Option<String>,
+    pub request_id: Option<String>,
+    pub message: String,
+}
+
+fn quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "''"))
+}
+
+impl TraceDetail {
+    /// The trace with this id, or `None` when the store has no span of it.
+    pub async fn load(session: &Session, trace_id: &str) -> Result<Option<TraceDetail>> {
+        let id = quote(trace_id);
+        let spans = load_spans(session, &id).await?;
+        if spans.is_empty() {
+            return Ok(None);
+        }
+        let start_us = spans.iter().map(|s| s.start_us).min().unwrap_or(0);
+        let end_us = spans
+            .iter()
+            .map(|s| s.end_us.unwrap_or(s.start_us))
+            .max()
+            .unwrap_or(start_us);
+        // A Lambda service segment carries its invocation's request id.
+        let request_ids = format!(
+            "SELECT {rid} FROM {SPANS} WHERE {tid} = {id} AND {rid} IS NOT NULL",
+            rid = s::AWS_REQUEST_ID,
+            tid = s::TRACE_ID,
+        );
+        let invocations = load_invocations(session, &id, &request_ids).await?;
+        let logs = load_logs(session, &id, &request_ids).await?;
+        Ok(Some(TraceDetail {
+            trace_id: trace_id.to_owned(),
+            start_us,
+            end_us,
+            spans,
+            invocations,
+            logs,
+        }))
+    }
+}
+
+async fn load_spans(session: &Session, id: &str) -> Result<Vec<WaterfallSpan>> {
+    let sql = format!(
+        "SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
+         FROM {SPANS} WHERE {} = {id} ORDER BY {}, {}",
+        s::ID,
+        s::PARENT_ID,
+        s::NAME,
+        s::KIND,
+        s::SERVICE,
+        s::SERVICE_TYPE,
+        s::NAMESPACE,
+        s::START_TIME,
+        s::END_TIME,
+        s::DURATION_MS,
+        s::CRITICAL_MS,
+        s::ERROR,
+        s::FAULT,
+        s::THROTTLE,
+        s::IN_PROGRESS,
+        s::HTTP_STATUS,
+        s::AWS_OPERATION,
+        s::CAUSE_TYPE,
+        s::CAUSE_MESSAGE,
+        s::ANNOTATIONS,
+        s::TRACE_ID,
+        s::START_TIME,
+        s::ID,
+    );
+    let mut flat = Vec::new();
+    let mut namespaces = Vec::new();
+    for b in session.collect(&sql).await? {
+        read_spans(&b, &mut flat, &mut namespaces);
+    }
+    Ok(waterfall(flat, &namespaces))
+}
+
+fn read_spans(b: &RecordBatch, out: &mut Vec<WaterfallSpan>, namespaces: &mut Vec<Option<String>>) {
+    let text = |c: usize| columns::strings(b, c);
+    let (id, parent, name, kind_, service, service_type, namespace) = (
+        text(0),
+        text(1),
+        text(2),
+        text(3),
+        text(4),
+        text(5),
+        text(6),
+    );
+    let (start, end) = (columns::micros(b, 7), columns::micros(b, 8));
+    let (duration, critical) = (columns::opt_floats(b, 9), columns::opt_floats(b, 10));
+    let flag = |c: usize| b.column(c).as_boolean().clone();
+    let (error, fault, throttle, in_progress) = (flag(11), flag(12), flag(13), flag(14));
+    let status = columns::opt_ints(b, 15);
+    let (operation, cause_type, cause_message) = (text(16), text(17), text(18));
+    let annotations = b.column(19).as_map();
+    for i in 0..b.num_rows() {
+        let cause = match (&cause_type[i], &cause_message[i]) {
+            (Some(t), Some(m)) => Some(format!("{t}: {m}")),
+            (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+            (None, None) => None,
+        };
+        let pairs = if annotations.is_valid(i) {
+            let entries = annotations.value(i);
+            let (k, v) = (
+                entries.column(0).as_string::<i32>(),
+                entries.column(1).as_string::<i32>(),
+            );
+            (0..entries.len())
+                .map(|j| {
+                    (
+                        k.value(j).to_owned(),
+                        v.is_valid(j)
+                            .then(|| v.value(j))
+                            .unwrap_or_default()
+                            .to_owned(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        namespaces.push(namespace[i].clone());
+        out.push(WaterfallSpan {
+            id: id[i].clone().unwrap_or_default(),
+            parent_id: parent[i].clone(),
+            depth: 0,
+            name: name[i].clone().unwrap_or_default(),
+            kind: kind_[i].clone().unwrap_or_default(),
+            service: service[i].clone().unwrap_or_default(),
+            service_type: service_type[i].clone(),
+            start_us: start[i].unwrap_or(0),
+            end_us: end[i],
+            duration_ms: duration[i],
+            critical_ms: critical[i],
+            on_critical_path: false,
+            part: SpanPart::Other,
+            error: error.value(i),
+            fault: fault.value(i),
+            throttle: throttle.value(i),
+            in_progress: in_progress.value(i),
+            http_status: status[i].and_then(|v| u16::try_from(v).ok()),
+            aws_operation: operation[i].clone(),
+            cause,
+            annotations: pairs,
+        });
+    }
+}
+
+/// What a span's time is, from the names Lambda and the X-Ray SDKs give their spans.
+fn part_of(span: &WaterfallSpan, namespace: Option<&str>) -> SpanPart {
+    let function = span.service_type.as_deref() == Some("AWS::Lambda::Function");
+    let own_subsegment = function && span.kind == kind::SUBSEGMENT;
+    if own_subsegment && matches!(span.name.as_str(), "Initialization" | "Restore") {
+        SpanPart::Init
+    } else if span.service_type.as_deref() == Some("AWS::Lambda")
+        || (own_subsegment && span.name == "Overhead")
+    {
+        SpanPart::Overhead
+    } else if matches!(namespace, Some("aws" | "remote")) || span.kind == kind::INFERRED {
+        SpanPart::Downstream
+    } else if function {
+        SpanPart::Handler
+    } else {
+        SpanPart::Other
+    }
+}
+
+/// Orders spans depth-first (children by start time), sets depths, parts and the critical-path
+/// flag (a span is on it when it or a descendant holds critical time).
+fn waterfall(spans: Vec<WaterfallSpan>, namespaces: &[Option<String>]) -> Vec<WaterfallSpan> {
+    use std::collections::HashMap;
+    let index: HashMap<&str, usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    let mut roots = Vec::new();
+    for (i, s) in spans.iter().enumerate() {
+        match s.parent_id.as_deref().and_then(|p| index.get(p)) {
+            Some(&p) if p != i => children[p].push(i),
+            _ => roots.push(i),
+        }
+    }
+    // `spans` come sorted by start time, so every child list already is.
+    let mut order = Vec::with_capacity(spans.len());
+    let mut depth = vec![0u16; spans.len()];
+    let mut stack: Vec<usize> = roots.into_iter().rev().collect();
+    let mut seen = vec![false; spans.len()];
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        order.push(i);
+        for &c in children[i].iter().rev() {
+            depth[c] = depth[i].saturating_add(1);
+            stack.push(c);
+        }
+    }
+    // Spans in a parent cycle are unreachable from a root: list them at the end, flat.
+    order.extend((0..spans.len()).filter(|&i| !seen[i]));
+    let mut on_path: Vec<bool> = spans
+        .iter()
+        .map(|s| s.critical_ms.is_some_and(|c| c > 0.0))
+        .collect();
+    for &i in order.iter().rev() {
+        if on_path[i] {
+            if let Some(p) = spans[i].parent_id.as_deref().and_then(|p| index.get(p)) {
+                on_path[*p] = true;
+            }
+        }
+    }
+    let mut slots: Vec<Option<WaterfallSpan>> = spans.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .map(|i| {
+            let mut s = slots[i].take().expect("each span placed once");
+            s.depth = depth[i];
+            s.on_critical_path = on_path[i];
+            s.part = part_of(&s, namespaces[i].as_deref());
+            s
+        })
+        .collect()
+}
+
+async fn load_invocations(
+    session: &Session,
+    id: &str,
+    request_ids: &str,
+) -> Result<Vec<Invocation>> {
+    let sql = format!(
+        "SELECT {f}, {rid}, {ts}, {d}, {b}, {m}, {mm}, {init}, {st} FROM {INVOCATIONS}
+         WHERE {tid} = {id} OR {rid} IN ({request_ids}) ORDER BY {ts}, {rid}",
+        f = inv::FUNCTION,
+        rid = inv::REQUEST_ID,
+        ts = inv::TIMESTAMP,
+        d = inv::DURATION_MS,
+        b = inv::BILLED_MS,
+        m = inv::MEMORY_MB,
+        mm = inv::MAX_MEMORY_MB,
+        init = inv::INIT_MS,
+        st = inv::STATUS,
+        tid = inv::TRACE_ID,
+    );
+    let mut out = Vec::new();
+    for b in session.collect(&sql).await? {
+        let (function, request, status) = (
+            columns::strings(&b, 0),
+            columns::strings(&b, 1),
+            columns::strings(&b, 8),
+        );
+        let ts = columns::micros(&b, 2);
+        let duration = columns::floats(&b, 3);
+        let (billed, init) = (columns::opt_floats(&b, 4), columns::opt_floats(&b, 7));
+        let (memory, max_memory) = (columns::opt_ints(&b, 5), columns::opt_ints(&b, 6));
+        for i in 0..b.num_rows() {
+            out.push(Invocation {
+                function: function[i].clone().unwrap_or_default(),
+                request_id: request[i].clone().unwrap_or_default(),
+                timestamp_us: ts[i].unwrap_or(0),
+                duration_ms: duration[i],
+                billed_ms: billed[i],
+                memory_mb: memory[i],
+                max_memory_mb: max_memory[i],
+                init_ms: init[i],
+                status: status[i].clone().unwrap_or_default(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn load_logs(session: &Session, id: &str, request_ids: &str) -> Result<Vec<LogLine>> {
+    let sql = format!(
+        "SELECT {ts}, {g}, {st}, {lvl}, {rid}, {msg} FROM {LOGS}
+         WHERE {tid} = {id} OR {rid} IN ({request_ids})
+         ORDER BY {ts}, {g}, {st}, {eid} LIMIT {MAX_LOG_LINES}",
+        ts = log::TIMESTAMP,
+        g = log::LOG_GROUP,
+        st = log::LOG_STREAM,
+        lvl = log::LEVEL,
+        rid = log::REQUEST_ID,
+        msg = log::MESSAGE,
+        tid = log::TRACE_ID,
+        eid = log::EVENT_ID,
+    );
+    let mut out = Vec::new();
+    for b in session.collect(&sql).await? {
+        let ts = columns::micros(&b, 0);
+        let [group, stream, level, request, message] =
+            [1, 2, 3, 4, 5].map(|c| columns::strings(&b, c));
+        for i in 0..b.num_rows() {
+            out.push(LogLine {
+                timestamp_us: ts[i].unwrap_or(0),
+                log_group: group[i].clone().unwrap_or_default(),
+                log_stream: stream[i].clone().unwrap_or_default(),
+                level: level[i].clone(),
+                request_id: request[i].clone(),
+                message: message[i].clone().unwrap_or_default(),
+            });
+        }
+    }
+    Ok(out)
+}

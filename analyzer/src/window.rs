@@ -1,0 +1,34 @@
+//! Time windows of analysis.
+
+use serde::Serialize;
+
+/// A half-open time range `[start_us, end_us)` in epoch microseconds (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    pub start_us: i64,
+    pub end_us: i64,
+}
+
+impl Window {
+    pub fn len_us(&self) -> i64 {
+        self.end_us - self.start_us
+    }
+
+    /// The window of the same length that ends where this one starts.
+    pub fn preceding(&self) -> Window {
+        Window {
+            start_us: self.start_us - self.len_us(),
+            end_us: self.start_us,
+        }
+    }
+
+    /// A SQL predicate: `column` falls in this window.
+    pub(crate) fn predicate(&self, column: &str) -> String {
+        let ts = |us: i64| format!("arrow_cast({us}, 'Timestamp(Microsecond, Some(\"UTC\"))')");
+        format!(
+            "{column} >= {} AND {column} < {}",
+            ts(self.start_us),
+            ts(self.end_us)
+        )
+    }
+}
