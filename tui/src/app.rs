@@ -3,14 +3,19 @@
 
 use std::collections::BTreeMap;
 
+use hopscope_analyzer::hops::Hop;
+use hopscope_analyzer::trace_detail::TraceDetail;
+
 use crate::data::{
-    Anchor, Answer, MapLine, Overview, Query, Request, Response, SqlResult, TimeRange,
+    Anchor, Answer, HopDetail, MapLine, Overview, Query, Request, Response, SqlResult, TimeRange,
 };
 
-/// The screens, in the order of the navigation stack.
+/// The screens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Screen {
     Overview,
+    Hop,
+    Trace,
     Sql,
 }
 
@@ -18,9 +23,43 @@ impl Screen {
     pub fn title(self) -> &'static str {
         match self {
             Screen::Overview => "Overview",
+            Screen::Hop => "Hop",
+            Screen::Trace => "Trace",
             Screen::Sql => "SQL",
         }
     }
+}
+
+/// The panel of the overview that has the focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverviewFocus {
+    Hops,
+    Map,
+}
+
+/// The hop screen: the hop as the overview ranked it, and its detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HopView {
+    pub hop: Hop,
+    /// Its rank in the overview (0: the culprit).
+    pub rank: usize,
+    pub detail: Slot<HopDetail>,
+    /// Selection in the slowest traces.
+    pub traces: Cursor,
+}
+
+/// The trace screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceView {
+    pub trace_id: String,
+    pub detail: Slot<Option<Box<TraceDetail>>>,
+    /// Indices of the spans that pass the filter (all of them without one).
+    pub visible: Vec<usize>,
+    pub spans: Cursor,
+    /// First log line shown.
+    pub log_scroll: usize,
+    /// Arrow keys scroll the logs rather than the spans.
+    pub logs_focused: bool,
 }
 
 /// What a key asks for; keys map to actions in [`crate::keys::action`].
@@ -220,7 +259,11 @@ pub struct App {
     pub color: bool,
     pub size: (u16, u16),
     pub overview: Slot<Overview>,
+    pub focus: OverviewFocus,
+    pub hops: Cursor,
     pub map: Cursor,
+    pub hop: Option<HopView>,
+    pub trace: Option<TraceView>,
     pub sql: SqlView,
     /// The `/` filter of each screen.
     pub filters: BTreeMap<Screen, String>,
@@ -245,7 +288,11 @@ impl App {
             color: options.color,
             size: (80, 24),
             overview: Slot::default(),
+            focus: OverviewFocus::Hops,
+            hops: Cursor::default(),
             map: Cursor::default(),
+            hop: None,
+            trace: None,
             sql: SqlView {
                 input: "SELECT * FROM traces ORDER BY duration_ms DESC LIMIT 100".into(),
                 cursor: 56,
@@ -295,6 +342,31 @@ impl App {
                 })
                 .collect()
         })
+    }
+
+    /// The ranked hops the overview shows, after its filter, with their rank.
+    pub fn visible_hops(&self) -> Vec<(usize, &Hop)> {
+        let filter = self
+            .filters
+            .get(&Screen::Overview)
+            .map(|f| f.to_lowercase());
+        let Some(report) = self.overview.data.as_ref().and_then(|o| o.report.as_ref()) else {
+            return Vec::new();
+        };
+        report
+            .hops
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| match &filter {
+                Some(f) => {
+                    h.callee.to_lowercase().contains(f.as_str())
+                        || h.caller
+                            .as_deref()
+                            .is_some_and(|c| c.to_lowercase().contains(f.as_str()))
+                }
+                None => true,
+            })
+            .collect()
     }
 
     /// Indices of the SQL result rows that pass the filter.
@@ -399,10 +471,65 @@ impl App {
             })
         };
         match self.screen {
-            Screen::Overview => {
-                let len = self.visible_map().len();
+            Screen::Overview => match (self.focus, &action) {
+                (_, Action::NextPanel) => {
+                    self.focus = match self.focus {
+                        OverviewFocus::Hops => OverviewFocus::Map,
+                        OverviewFocus::Map => OverviewFocus::Hops,
+                    }
+                }
+                (_, Action::Enter) => return self.open_hop(),
+                (OverviewFocus::Hops, _) => {
+                    let len = self.visible_hops().len();
+                    if let Some(d) = delta(len) {
+                        self.hops.step(d, len, page / 2);
+                    }
+                }
+                (OverviewFocus::Map, _) => {
+                    let len = self.visible_map().len();
+                    if let Some(d) = delta(len) {
+                        self.map.step(d, len, page / 2);
+                    }
+                }
+            },
+            Screen::Hop => {
+                let Some(view) = &mut self.hop else {
+                    return Vec::new();
+                };
+                let len = view.hop.slowest_traces.len();
                 if let Some(d) = delta(len) {
-                    self.map.step(d, len, page);
+                    view.traces.step(d, len, page);
+                }
+                if action == Action::Enter
+                    && let Some(t) = view.hop.slowest_traces.get(view.traces.selected)
+                {
+                    let trace_id = t.trace_id.clone();
+                    return self.open_trace(trace_id);
+                }
+            }
+            Screen::Trace => {
+                let Some(view) = &mut self.trace else {
+                    return Vec::new();
+                };
+                if action == Action::NextPanel {
+                    view.logs_focused = !view.logs_focused;
+                } else if view.logs_focused {
+                    let lines = view
+                        .detail
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.as_ref())
+                        .map_or(0, |d| d.logs.len());
+                    if let Some(d) = delta(lines) {
+                        view.log_scroll = (view.log_scroll as isize + d)
+                            .clamp(0, lines.saturating_sub(1) as isize)
+                            as usize;
+                    }
+                } else {
+                    let len = view.visible.len();
+                    if let Some(d) = delta(len) {
+                        view.spans.step(d, len, page);
+                    }
                 }
             }
             Screen::Sql => {
@@ -500,9 +627,87 @@ impl App {
             self.filters.insert(self.screen, text);
         }
         match self.screen {
-            Screen::Overview => self.map = Cursor::default(),
+            Screen::Overview => {
+                self.hops = Cursor::default();
+                self.map = Cursor::default();
+            }
+            Screen::Hop => {}
+            Screen::Trace => {
+                if let Some(view) = &mut self.trace {
+                    view.visible = visible_spans(&view.detail, self.filters.get(&Screen::Trace));
+                    view.spans = Cursor::default();
+                }
+            }
             Screen::Sql => self.sql.rows = Cursor::default(),
         }
+    }
+
+    /// The hop screen of the selected hop (or map edge).
+    fn open_hop(&mut self) -> Vec<Effect> {
+        let Some(window) = self.overview.data.as_ref().and_then(|o| o.window) else {
+            return Vec::new();
+        };
+        let picked = match self.focus {
+            OverviewFocus::Hops => self
+                .visible_hops()
+                .get(self.hops.selected)
+                .map(|&(rank, h)| (rank, h.clone())),
+            OverviewFocus::Map => {
+                let lines = self.visible_map();
+                let line = lines.get(self.map.selected).copied();
+                self.visible_hops()
+                    .into_iter()
+                    .find(|(_, h)| line.is_some_and(|l| h.callee == l.node && h.caller == l.caller))
+                    .map(|(rank, h)| (rank, h.clone()))
+            }
+        };
+        let Some((rank, hop)) = picked else {
+            self.note = Some("No hop data for this line in the range".into());
+            return Vec::new();
+        };
+        let baseline = self
+            .overview
+            .data
+            .as_ref()
+            .and_then(|o| o.report.as_ref())
+            .and_then(|r| r.baseline);
+        let id = self.next_request();
+        let mut detail = Slot::default();
+        detail.start(id, self.now_us);
+        self.hop = Some(HopView {
+            hop: hop.clone(),
+            rank,
+            detail,
+            traces: Cursor::default(),
+        });
+        self.go_to(Screen::Hop);
+        vec![Effect::Request(Request {
+            id,
+            query: Query::Hop {
+                hop: Box::new(hop),
+                window,
+                baseline,
+            },
+        })]
+    }
+
+    fn open_trace(&mut self, trace_id: String) -> Vec<Effect> {
+        let id = self.next_request();
+        let mut detail = Slot::default();
+        detail.start(id, self.now_us);
+        self.trace = Some(TraceView {
+            trace_id: trace_id.clone(),
+            detail,
+            visible: Vec::new(),
+            spans: Cursor::default(),
+            log_scroll: 0,
+            logs_focused: false,
+        });
+        self.go_to(Screen::Trace);
+        vec![Effect::Request(Request {
+            id,
+            query: Query::Trace { trace_id },
+        })]
     }
 
     fn update_editor(&mut self, action: Action) -> Vec<Effect> {
@@ -581,7 +786,8 @@ impl App {
         })]
     }
 
-    /// Reloads what the screens show for the current range and baseline.
+    /// Reloads what the screens show for the current range and baseline. An open hop screen
+    /// keeps the data it has: it is reopened from the new overview.
     fn refresh(&mut self) -> Vec<Effect> {
         let id = self.next_request();
         self.overview.start(id, self.now_us);
@@ -590,6 +796,7 @@ impl App {
             query: Query::Overview {
                 range: self.range,
                 now_us: self.now_us,
+                baseline: self.baseline,
             },
         })]
     }
@@ -601,6 +808,21 @@ impl App {
                 if self.overview.finish(id, Ok(*o)) {
                     let len = self.visible_map().len();
                     self.map.clamp(len);
+                    let len = self.visible_hops().len();
+                    self.hops.clamp(len);
+                }
+            }
+            Ok(Answer::Hop(h)) => {
+                if let Some(view) = &mut self.hop {
+                    view.detail.finish(id, Ok(*h));
+                }
+            }
+            Ok(Answer::Trace(t)) => {
+                if let Some(view) = &mut self.trace
+                    && view.detail.finish(id, Ok(t))
+                {
+                    view.visible = visible_spans(&view.detail, self.filters.get(&Screen::Trace));
+                    view.spans = Cursor::default();
                 }
             }
             Ok(Answer::Sql(r)) => {
@@ -619,6 +841,16 @@ impl App {
 
     fn copy(&mut self) -> Vec<Effect> {
         let text = match self.screen {
+            Screen::Overview if self.focus == OverviewFocus::Hops => {
+                let hops = self.visible_hops();
+                hops.get(self.hops.selected).map(|(_, h)| {
+                    format!(
+                        "{} -> {}",
+                        h.caller.as_deref().unwrap_or("client"),
+                        h.callee
+                    )
+                })
+            }
             Screen::Overview => {
                 let lines = self.visible_map();
                 lines.get(self.map.selected).map(|l| match &l.caller {
@@ -626,6 +858,13 @@ impl App {
                     None => l.node.clone(),
                 })
             }
+            Screen::Hop => self.hop.as_ref().and_then(|v| {
+                v.hop
+                    .slowest_traces
+                    .get(v.traces.selected)
+                    .map(|t| t.trace_id.clone())
+            }),
+            Screen::Trace => self.trace.as_ref().map(|v| v.trace_id.clone()),
             Screen::Sql => {
                 let rows = self.visible_rows();
                 self.sql.result.data.as_ref().and_then(|r| {
@@ -670,6 +909,29 @@ impl App {
             Anchor::Now => format!("last {}", self.range.span_label()),
             Anchor::LatestData => format!("last {} of data", self.range.span_label()),
         }
+    }
+}
+
+/// Indices of the spans whose name, service or operation contains the filter.
+fn visible_spans(detail: &Slot<Option<Box<TraceDetail>>>, filter: Option<&String>) -> Vec<usize> {
+    let Some(Some(trace)) = &detail.data else {
+        return Vec::new();
+    };
+    match filter.map(|f| f.to_lowercase()) {
+        None => (0..trace.spans.len()).collect(),
+        Some(f) => trace
+            .spans
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.name.to_lowercase().contains(&f)
+                    || s.service.to_lowercase().contains(&f)
+                    || s.aws_operation
+                        .as_deref()
+                        .is_some_and(|o| o.to_lowercase().contains(&f))
+            })
+            .map(|(i, _)| i)
+            .collect(),
     }
 }
 
@@ -724,6 +986,7 @@ mod tests {
                     start_us: 0,
                     end_us: 1,
                 }),
+                report: None,
                 map: vec![
                     line(None, "api"),
                     line(Some("api"), "orders"),
@@ -778,6 +1041,7 @@ mod tests {
         let mut app = app();
         app.start();
         overview_answer(&mut app, 1);
+        app.update(Action::NextPanel);
         app.update(Action::Up);
         assert_eq!(app.map.selected, 0);
         app.update(Action::Bottom);
@@ -893,10 +1157,11 @@ mod tests {
     }
 
     #[test]
-    fn copy_names_the_selected_hop() {
+    fn copy_names_the_selected_map_edge() {
         let mut app = app();
         app.start();
         overview_answer(&mut app, 1);
+        app.update(Action::NextPanel);
         app.update(Action::Down);
         assert_eq!(
             app.update(Action::Copy),

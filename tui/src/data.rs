@@ -4,19 +4,20 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use hopscope_analyzer::Session;
+use hopscope_analyzer::hdr::{HDR_BUCKETS, HDR_HISTOGRAM, HDR_QUANTILE};
+pub use hopscope_analyzer::hops::Window;
+use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport};
 use hopscope_analyzer::service_map::ServiceMap;
 use hopscope_analyzer::text::{TextTable, sanitize};
+use hopscope_analyzer::trace_detail::TraceDetail;
+use hopscope_schema::spans::{TABLE as SPANS, col};
 
 /// Result rows kept for the SQL screen; the status line says how many there were in all.
 pub const MAX_SQL_ROWS: usize = 10_000;
-
-/// A half-open time window in microseconds since the epoch, UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub start_us: i64,
-    pub end_us: i64,
-}
 
 /// Where a time range ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +65,20 @@ pub struct Request {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
-    /// The overview: the service map of the range.
-    Overview { range: TimeRange, now_us: i64 },
+    /// The overview: ranked hops and the service map of the range.
+    Overview {
+        range: TimeRange,
+        now_us: i64,
+        baseline: bool,
+    },
+    /// One hop over a window, against its baseline.
+    Hop {
+        hop: Box<Hop>,
+        window: Window,
+        baseline: Option<Window>,
+    },
+    /// One trace's waterfall, invocations and logs.
+    Trace { trace_id: String },
     /// A user's SQL.
     Sql { text: String },
 }
@@ -75,6 +88,8 @@ impl Query {
     pub fn slot(&self) -> &'static str {
         match self {
             Query::Overview { .. } => "overview",
+            Query::Hop { .. } => "hop",
+            Query::Trace { .. } => "trace",
             Query::Sql { .. } => "sql",
         }
     }
@@ -90,15 +105,44 @@ pub struct Response {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     Overview(Box<Overview>),
+    Hop(Box<HopDetail>),
+    /// `None`: the store has no span of that trace.
+    Trace(Option<Box<TraceDetail>>),
     Sql(SqlResult),
 }
+
+/// Buckets of the histogram on the hop screen.
+pub const HISTOGRAM_BUCKETS: usize = 12;
+/// Points of the p99 sparkline of each hop.
+pub const SERIES_BUCKETS: usize = 24;
+/// Slowest traces kept per hop.
+pub const SLOWEST_TRACES: usize = 10;
 
 /// What the overview shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Overview {
     /// The window the range resolved to; `None` when the store holds no spans.
     pub window: Option<Window>,
+    /// Ranked hops (names sanitized); `None` with no window.
+    pub report: Option<HopReport>,
     pub map: Vec<MapLine>,
+}
+
+/// The hop screen's data beyond what the overview's [`Hop`] holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HopDetail {
+    pub buckets: Vec<Bucket>,
+    /// `(label, now, baseline)` latency percentiles in ms.
+    pub percentiles: Vec<(&'static str, Option<f64>, Option<f64>)>,
+    /// Error kinds (cause type, else the HTTP status) and how often they happened, most first.
+    pub error_types: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub lower_ms: f64,
+    pub upper_ms: f64,
+    pub count: i64,
 }
 
 /// The result of a user's query.
@@ -246,9 +290,24 @@ fn walk(
 /// Answers one query against the session.
 pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
     match query {
-        Query::Overview { range, now_us } => load_overview(session, range, now_us)
+        Query::Overview {
+            range,
+            now_us,
+            baseline,
+        } => load_overview(session, range, now_us, baseline)
             .await
             .map(|o| Answer::Overview(Box::new(o))),
+        Query::Hop {
+            hop,
+            window,
+            baseline,
+        } => load_hop(session, &hop, window, baseline)
+            .await
+            .map(|h| Answer::Hop(Box::new(h))),
+        Query::Trace { trace_id } => TraceDetail::load(session, &trace_id)
+            .await
+            .map(|t| Answer::Trace(t.map(|t| Box::new(sanitize_trace(t)))))
+            .map_err(|e| e.to_string()),
         Query::Sql { text } => {
             let started = Instant::now();
             let batches = session.collect(&text).await.map_err(|e| e.to_string())?;
@@ -266,25 +325,58 @@ async fn load_overview(
     session: &Session,
     range: TimeRange,
     now_us: i64,
+    baseline: bool,
 ) -> Result<Overview, String> {
-    let window = resolve(session, range, now_us).await?;
-    let map = ServiceMap::load(session).await.map_err(|e| e.to_string())?;
+    let Some(window) = resolve(session, range, now_us).await? else {
+        return Ok(Overview {
+            window: None,
+            report: None,
+            map: Vec::new(),
+        });
+    };
+    let query = HopQuery {
+        window: Some(window),
+        baseline: if baseline {
+            Baseline::Preceding
+        } else {
+            Baseline::Off
+        },
+        slowest_traces: SLOWEST_TRACES,
+        series_buckets: SERIES_BUCKETS,
+    };
+    let mut report = HopReport::load(session, &query)
+        .await
+        .map_err(|e| e.to_string())?;
+    for hop in &mut report.hops {
+        hop.caller = hop.caller.as_deref().map(sanitize);
+        hop.callee = sanitize(&hop.callee);
+        hop.callee_type = hop.callee_type.as_deref().map(sanitize);
+        for t in &mut hop.slowest_traces {
+            t.trace_id = sanitize(&t.trace_id);
+        }
+    }
+    let map = ServiceMap::load_in(session, Some(window))
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Overview {
-        window,
+        window: Some(window),
+        report: Some(report),
         map: map_tree(&map),
     })
 }
 
-/// The window a range covers: ending now, or at the newest span in the store.
+/// The window a range covers: ending now, or at the newest span in the store (to the next whole
+/// minute, as the analyzer's own default window does).
 pub async fn resolve(
     session: &Session,
     range: TimeRange,
     now_us: i64,
 ) -> Result<Option<Window>, String> {
+    const MINUTE: i64 = 60_000_000;
     let end_us = match range.anchor {
         Anchor::Now => now_us,
         Anchor::LatestData => match latest_span_us(session).await? {
-            Some(t) => t + 1,
+            Some(t) => (t.div_euclid(MINUTE) + 1) * MINUTE,
             None => return Ok(None),
         },
     };
@@ -294,13 +386,187 @@ pub async fn resolve(
     }))
 }
 
+/// The spans of a hop where the trace entered the callee, in `window`.
+fn hop_spans(hop: &Hop, window: Window) -> String {
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
+    let ts = |us: i64| format!("arrow_cast({us}, 'Timestamp(Microsecond, Some(\"UTC\"))')");
+    let caller = match &hop.caller {
+        Some(c) => format!("{} = {}", col::HOP_CALLER, quote(c)),
+        None => format!("{} IS NULL", col::HOP_CALLER),
+    };
+    format!(
+        "{caller} AND {sv} = {callee} AND ({ps} IS DISTINCT FROM {sv}) AND {st} >= {start} AND {st} < {end}",
+        sv = col::SERVICE,
+        ps = col::PARENT_SERVICE,
+        st = col::START_TIME,
+        callee = quote(&hop.callee),
+        start = ts(window.start_us),
+        end = ts(window.end_us),
+    )
+}
+
+const PERCENTILES: [(&str, f64); 5] = [
+    ("p50", 0.5),
+    ("p90", 0.9),
+    ("p99", 0.99),
+    ("p99.9", 0.999),
+    ("max", 1.0),
+];
+
+async fn load_hop(
+    session: &Session,
+    hop: &Hop,
+    window: Window,
+    baseline: Option<Window>,
+) -> Result<HopDetail, String> {
+    let collect =
+        |sql: String| async move { session.collect(&sql).await.map_err(|e| e.to_string()) };
+    let quantiles = |w: Window| {
+        let columns: Vec<String> = PERCENTILES
+            .iter()
+            .map(|(_, q)| format!("{HDR_QUANTILE}(h, {q})"))
+            .collect();
+        format!(
+            "SELECT {} FROM (SELECT {HDR_HISTOGRAM}({}) AS h FROM {SPANS} WHERE {})",
+            columns.join(", "),
+            col::DURATION_MS,
+            hop_spans(hop, w)
+        )
+    };
+    let now = first_row_floats(&collect(quantiles(window)).await?);
+    let before = match baseline {
+        Some(b) => first_row_floats(&collect(quantiles(b)).await?),
+        None => Vec::new(),
+    };
+    let percentiles = PERCENTILES
+        .iter()
+        .enumerate()
+        .map(|(i, (label, _))| {
+            (
+                *label,
+                now.get(i).copied().flatten(),
+                before.get(i).copied().flatten(),
+            )
+        })
+        .collect();
+    let buckets = buckets(
+        &collect(format!(
+            "SELECT {HDR_BUCKETS}({HDR_HISTOGRAM}({}), {HISTOGRAM_BUCKETS}) FROM {SPANS} WHERE {}",
+            col::DURATION_MS,
+            hop_spans(hop, window)
+        ))
+        .await?,
+    );
+    let kinds = collect(format!(
+        "SELECT coalesce({ct}, CASE WHEN {th} THEN 'throttled' WHEN {ip} THEN 'no answer (in progress)' END,
+                         'HTTP ' || CAST({hs} AS VARCHAR), 'error') AS kind, count(*) AS n
+         FROM {SPANS} WHERE {filter} AND ({e} OR {f} OR {th} OR {ip})
+         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8",
+        ct = col::CAUSE_TYPE,
+        th = col::THROTTLE,
+        ip = col::IN_PROGRESS,
+        hs = col::HTTP_STATUS,
+        e = col::ERROR,
+        f = col::FAULT,
+        filter = hop_spans(hop, window),
+    ))
+    .await?;
+    let mut error_types = Vec::new();
+    for b in &kinds {
+        let names = cast(b.column(0), &DataType::Utf8).map_err(|e| e.to_string())?;
+        let counts = cast(b.column(1), &DataType::Int64).map_err(|e| e.to_string())?;
+        let (names, counts) = (names.as_string::<i32>(), counts.as_primitive::<Int64Type>());
+        for i in 0..b.num_rows() {
+            error_types.push((sanitize(names.value(i)), counts.value(i)));
+        }
+    }
+    Ok(HopDetail {
+        buckets,
+        percentiles,
+        error_types,
+    })
+}
+
+/// The first row's values as floats (`None` for NULL); empty with no row.
+fn first_row_floats(batches: &[RecordBatch]) -> Vec<Option<f64>> {
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Vec::new();
+    };
+    b.columns()
+        .iter()
+        .map(|c| {
+            let c = cast(c, &DataType::Float64).ok()?;
+            let a = c.as_primitive::<Float64Type>();
+            a.is_valid(0).then(|| a.value(0))
+        })
+        .collect()
+}
+
+/// The `hdr_buckets` list of the first row.
+fn buckets(batches: &[RecordBatch]) -> Vec<Bucket> {
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Vec::new();
+    };
+    let list = b.column(0).as_list::<i32>();
+    if list.is_null(0) {
+        return Vec::new();
+    }
+    let items = list.value(0);
+    let items = items.as_struct();
+    let field = |name: &str, t: &DataType| items.column_by_name(name).and_then(|c| cast(c, t).ok());
+    let (Some(lower), Some(upper), Some(count)) = (
+        field("lower_ms", &DataType::Float64),
+        field("upper_ms", &DataType::Float64),
+        field("count", &DataType::Int64),
+    ) else {
+        return Vec::new();
+    };
+    let (lower, upper, count) = (
+        lower.as_primitive::<Float64Type>(),
+        upper.as_primitive::<Float64Type>(),
+        count.as_primitive::<Int64Type>(),
+    );
+    (0..items.len())
+        .map(|i| Bucket {
+            lower_ms: lower.value(i),
+            upper_ms: upper.value(i),
+            count: count.value(i),
+        })
+        .collect()
+}
+
+/// Strips control characters from everything of a trace that came from outside.
+fn sanitize_trace(mut t: TraceDetail) -> TraceDetail {
+    for s in &mut t.spans {
+        s.name = sanitize(&s.name);
+        s.service = sanitize(&s.service);
+        s.service_type = s.service_type.as_deref().map(sanitize);
+        s.aws_operation = s.aws_operation.as_deref().map(sanitize);
+        s.cause = s.cause.as_deref().map(sanitize);
+        for (k, v) in &mut s.annotations {
+            *k = sanitize(k);
+            *v = sanitize(v);
+        }
+    }
+    for i in &mut t.invocations {
+        i.function = sanitize(&i.function);
+        i.request_id = sanitize(&i.request_id);
+        i.status = sanitize(&i.status);
+    }
+    for l in &mut t.logs {
+        l.log_group = sanitize(&l.log_group);
+        l.log_stream = sanitize(&l.log_stream);
+        l.level = l.level.as_deref().map(sanitize);
+        l.request_id = l.request_id.as_deref().map(sanitize);
+        l.message = sanitize(&l.message.trim_end().replace('\t', "  "));
+    }
+    t
+}
+
 async fn latest_span_us(session: &Session) -> Result<Option<i64>, String> {
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::Int64Type;
-    use hopscope_schema::spans::{TABLE, col};
     let batches = session
         .collect(&format!(
-            "SELECT CAST(max({}) AS BIGINT) AS t FROM {TABLE}",
+            "SELECT CAST(max({}) AS BIGINT) AS t FROM {SPANS}",
             col::START_TIME
         ))
         .await
@@ -330,6 +596,8 @@ mod tests {
             avg_ms: 1.0,
             p50_ms: 1.0,
             p99_ms: 2.0,
+            async_calls: 0,
+            dwell_p99_ms: None,
         }
     }
 

@@ -97,6 +97,35 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "Overview",
+        &[
+            ("Tab", "switch between the slow hops and the service map"),
+            (
+                "Enter",
+                "the selected hop (or map edge): histogram, percentiles, traces",
+            ),
+        ],
+    ),
+    (
+        "Hop",
+        &[
+            ("Enter", "the selected slowest trace"),
+            ("y", "copy its trace id"),
+        ],
+    ),
+    (
+        "Trace",
+        &[
+            (
+                "j / k",
+                "select a span: its detail, annotations and error cause",
+            ),
+            ("Tab", "switch between the waterfall and the log lines"),
+            ("/", "show only spans whose name, node or operation matches"),
+            ("y", "copy the trace id"),
+        ],
+    ),
+    (
         "SQL editor",
         &[
             ("e, i, Enter", "edit the query (from the result)"),

@@ -5,10 +5,13 @@ mod footer;
 mod format;
 mod header;
 mod help;
+mod hop;
+mod hops;
 mod map;
 mod picker;
 mod sql;
 mod theme;
+mod trace;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -27,7 +30,9 @@ pub fn render(frame: &mut Frame, app: &App) {
     .areas(frame.area());
     header::render(frame, header, app);
     match app.screen {
-        Screen::Overview => map::render(frame, body, app),
+        Screen::Overview => overview(frame, body, app),
+        Screen::Hop => hop::render(frame, body, app),
+        Screen::Trace => trace::render(frame, body, app),
         Screen::Sql => sql::render(frame, body, app),
     }
     footer::render(frame, footer, app);
@@ -36,6 +41,17 @@ pub fn render(frame: &mut Frame, app: &App) {
         Some(Overlay::TimePicker { selected }) => picker::render(frame, body, app, *selected),
         None => {}
     }
+}
+
+/// The overview: ranked hops beside (wide) or above (narrow) the service map.
+fn overview(frame: &mut Frame, area: Rect, app: &App) {
+    let [hops, map] = if area.width >= 160 {
+        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area)
+    } else {
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
+    };
+    hops::render(frame, hops, app);
+    map::render(frame, map, app);
 }
 
 /// A rectangle of at most `width` x `height` in the middle of `area`.

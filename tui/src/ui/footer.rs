@@ -23,7 +23,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     let mut spans = Vec::new();
     let pending = match app.screen {
-        Screen::Overview => app.overview.pending.map(|p| ("overview", p)),
+        Screen::Overview => app.overview.pending.map(|p| ("hops", p)),
+        Screen::Hop => app
+            .hop
+            .as_ref()
+            .and_then(|v| v.detail.pending)
+            .map(|p| ("hop", p)),
+        Screen::Trace => app
+            .trace
+            .as_ref()
+            .and_then(|v| v.detail.pending)
+            .map(|p| ("trace", p)),
         Screen::Sql => app.sql.result.pending.map(|p| ("query", p)),
     };
     if let Some((what, p)) = pending {
@@ -35,6 +45,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     let error = match app.screen {
         Screen::Overview => app.overview.error.as_deref(),
+        Screen::Hop => app.hop.as_ref().and_then(|v| v.detail.error.as_deref()),
+        Screen::Trace => app.trace.as_ref().and_then(|v| v.detail.error.as_deref()),
         Screen::Sql => None,
     };
     if let Some(e) = error {

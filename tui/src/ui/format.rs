@@ -19,6 +19,15 @@ pub fn ms(v: f64) -> String {
     }
 }
 
+/// A duration with its unit: `412 ms`, `30.0 s`.
+pub fn dur(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 10_000.0 {
+        format!("{:.1} s", v / 1000.0)
+    } else {
+        format!("{} ms", ms(v))
+    }
+}
+
 pub fn opt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), ms)
 }

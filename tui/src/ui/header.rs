@@ -19,12 +19,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Span::raw(app.range_label()),
     ];
     if let Some(w) = app.overview.data.as_ref().and_then(|o| o.window) {
+        let start = date_minute(w.start_us);
+        // The date only where it fits.
+        let start = if area.width >= 100 {
+            &start[..]
+        } else {
+            &start[11..]
+        };
         spans.push(Span::styled(
-            format!(
-                " ({} – {} UTC)",
-                date_minute(w.start_us),
-                &date_minute(w.end_us)[11..]
-            ),
+            format!(" {start}–{} UTC", &date_minute(w.end_us)[11..]),
             theme.dim(),
         ));
     }

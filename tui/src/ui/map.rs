@@ -8,13 +8,13 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::Theme;
 use super::format::{count, fit, opt_ms};
-use crate::app::{App, visible_offset};
+use crate::app::{App, OverviewFocus, visible_offset};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = Theme { color: app.color };
     let block = Block::default()
         .borders(Borders::TOP)
-        .title(Span::styled(" Service map ", theme.title()));
+        .title(Span::styled(" Service map (Tab) ", theme.title()));
     let lines = app.visible_map();
     if lines.is_empty() {
         let text = match (&app.overview.data, app.overview.pending) {
@@ -60,7 +60,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             cells.push(Cell::from(Line::from(count(l.faults)).right_aligned()));
             cells.push(Cell::from(Line::from(opt_ms(l.p99_ms)).right_aligned()));
             let row = Row::new(cells);
-            if i == app.map.selected {
+            if i == app.map.selected && app.focus == OverviewFocus::Map {
                 row.style(theme.selected())
             } else {
                 row
