@@ -46,7 +46,9 @@ pub fn render(frame: &mut Frame, app: &App) {
 /// The overview: ranked hops beside (wide) or above (narrow) the service map.
 fn overview(frame: &mut Frame, area: Rect, app: &App) {
     let [hops, map] = if area.width >= 160 {
-        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area)
+        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
+            .spacing(2)
+            .areas(area)
     } else {
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
     };
