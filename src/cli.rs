@@ -11,6 +11,7 @@ mod output;
 mod sql;
 mod time;
 mod trace;
+mod tui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,8 +59,11 @@ pub enum Command {
     Hops(hops::HopsArgs),
     /// Print one trace as a waterfall with its critical path, Lambda REPORT data and log lines
     Trace(trace::TraceArgs),
-    /// Load the embedded sample scenarios into a store and show what they hold
+    /// Load the embedded sample scenarios into a store and open the dashboard on them (on a
+    /// terminal; otherwise, or with --no-tui, print what they hold)
     Demo(demo::DemoArgs),
+    /// Open the incident dashboard over the store: slow hops, service map, traces, SQL
+    Tui(tui::TuiArgs),
     /// Generate a sample scenario's traces, logs and metrics (deterministic for a seed)
     Gen(generate::GenArgs),
     /// Alarm rules: lint, check once, watch on a schedule, backtest over stored history
@@ -81,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hops(args) => runtime.block_on(hops::run(&store()?, args)),
         Command::Trace(args) => runtime.block_on(trace::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
+        Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),
         Command::Gen(args) => generate::run(args),
         Command::Alarms(args) => runtime.block_on(alarms::run(&store()?, args)),
     }
@@ -97,7 +102,7 @@ fn init_logging(filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(tui::LogWriter)
         .with_ansi(
             std::io::IsTerminal::is_terminal(&std::io::stderr())
                 && std::env::var_os("NO_COLOR").is_none(),

@@ -7,6 +7,7 @@ pub mod hdr;
 pub mod hops;
 pub mod service_map;
 pub mod session;
+pub mod text;
 pub mod trace_detail;
 pub mod views;
 pub mod window;

@@ -8,6 +8,7 @@ use clap::Args;
 use hopscope_analyzer::Session;
 use hopscope_collector::import::ImportOptions;
 use hopscope_collector::store::Store;
+use hopscope_tui::{Anchor, TimeRange};
 
 use super::output::{self, Format};
 
@@ -20,6 +21,10 @@ pub struct DemoArgs {
     /// Random seed of the generator
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+
+    /// Print summary tables instead of opening the dashboard (also when stdout is not a terminal)
+    #[arg(long)]
+    pub no_tui: bool,
 }
 
 /// Per Lambda function: invocations, cold starts, timeouts, errors and duration percentiles.
@@ -57,6 +62,19 @@ pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitC
     super::import::print_summary(&store_handle, &writer, &summary, 5);
 
     let session = Session::open(&store_dir).await?;
+    if !args.no_tui && super::tui::interactive() {
+        let range = TimeRange {
+            span_secs: 3600,
+            anchor: Anchor::LatestData,
+        };
+        super::tui::dashboard(session, range, None)?;
+        if store.is_none() {
+            println!(
+                "This store was temporary; `hopscope demo --store DIR` keeps it for `hopscope --store DIR tui`."
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("\nLambda functions, slowest p99 first:");
     output::print(&session.collect(FUNCTIONS_SQL).await?, Format::Table)?;
     println!("\nDownstream calls, slowest p99 first:");

@@ -22,34 +22,7 @@ pub enum Format {
     Ndjson,
 }
 
-/// Removes control characters and escape sequences from text that came from outside (log lines,
-/// names, annotations) before it reaches a terminal; tabs and newlines become visible escapes.
-pub fn sanitize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            // ESC starts a terminal sequence: drop it along with its parameters.
-            '\u{1b}' => {
-                if chars.peek() == Some(&'[') {
-                    chars.next();
-                    while let Some(&n) = chars.peek() {
-                        chars.next();
-                        if ('@'..='~').contains(&n) {
-                            break;
-                        }
-                    }
-                }
-            }
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use hopscope_analyzer::text::sanitize;
 
 /// Cuts `text` to `width` characters, marking the cut with `…`.
 pub fn truncate(text: &str, width: usize) -> String {
@@ -182,14 +155,4 @@ fn map_columns(
         Arc::new(Schema::new(fields)),
         columns,
     )?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sanitize_drops_escapes_and_shows_whitespace() {
-        assert_eq!(sanitize("a\u{1b}[31mred\u{1b}[0m\tb\n\u{7}"), "ared\\tb\\n");
-    }
 }

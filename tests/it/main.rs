@@ -1,5 +1,7 @@
 //! The `hopscope` binary as users run it: commands, output formats and exit codes.
 
+mod dashboard;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

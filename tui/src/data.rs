@@ -1,0 +1,655 @@
+//! What the dashboard asks of the store and what comes back: requests, responses and the queries
+//! behind them. Everything here runs in the worker, never in the render loop.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use hopscope_analyzer::Session;
+use hopscope_analyzer::hdr::{HDR_BUCKETS, HDR_HISTOGRAM, HDR_QUANTILE};
+pub use hopscope_analyzer::hops::Window;
+use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport};
+use hopscope_analyzer::service_map::ServiceMap;
+use hopscope_analyzer::text::{TextTable, sanitize};
+use hopscope_analyzer::trace_detail::TraceDetail;
+use hopscope_schema::spans::{TABLE as SPANS, col};
+
+/// Result rows kept for the SQL screen; the status line says how many there were in all.
+pub const MAX_SQL_ROWS: usize = 10_000;
+
+/// Where a time range ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// At the clock's now (`hopscope tui --since 1h`).
+    Now,
+    /// At the newest span in the store (`hopscope demo`, stores of past incidents).
+    LatestData,
+}
+
+/// The time range the dashboard shows: a span of time ending at its anchor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    pub span_secs: i64,
+    pub anchor: Anchor,
+}
+
+impl TimeRange {
+    /// The presets of the time range picker.
+    pub const PRESETS: [i64; 6] = [15 * 60, 3600, 3 * 3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600];
+
+    /// `15m`, `1h`, `7d`: the span in its largest whole unit.
+    pub fn span_label(&self) -> String {
+        duration_label(self.span_secs)
+    }
+}
+
+/// A duration in seconds in its largest whole unit: `90s`, `15m`, `1h`, `7d`.
+pub fn duration_label(secs: i64) -> String {
+    match secs {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// A request to the worker; `id` ties the answer to it (answers to superseded requests are
+/// dropped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: u64,
+    pub query: Query,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    /// The overview: ranked hops and the service map of the range.
+    Overview {
+        range: TimeRange,
+        now_us: i64,
+        baseline: bool,
+    },
+    /// One hop over a window, against its baseline.
+    Hop {
+        hop: Box<Hop>,
+        window: Window,
+        baseline: Option<Window>,
+    },
+    /// One trace's waterfall, invocations and logs.
+    Trace { trace_id: String },
+    /// A user's SQL.
+    Sql { text: String },
+}
+
+impl Query {
+    /// Requests of the same slot replace each other: a newer one cancels the older.
+    pub fn slot(&self) -> &'static str {
+        match self {
+            Query::Overview { .. } => "overview",
+            Query::Hop { .. } => "hop",
+            Query::Trace { .. } => "trace",
+            Query::Sql { .. } => "sql",
+        }
+    }
+}
+
+/// The worker's answer to the request `id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub id: u64,
+    pub result: Result<Answer, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Overview(Box<Overview>),
+    Hop(Box<HopDetail>),
+    /// `None`: the store has no span of that trace.
+    Trace(Option<Box<TraceDetail>>),
+    Sql(SqlResult),
+}
+
+/// Buckets of the histogram on the hop screen.
+pub const HISTOGRAM_BUCKETS: usize = 12;
+/// Points of the p99 sparkline of each hop.
+pub const SERIES_BUCKETS: usize = 24;
+/// Slowest traces kept per hop.
+pub const SLOWEST_TRACES: usize = 10;
+
+/// What the overview shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overview {
+    /// The window the range resolved to; `None` when the store holds no spans.
+    pub window: Option<Window>,
+    /// Ranked hops (names sanitized); `None` with no window.
+    pub report: Option<HopReport>,
+    pub map: Vec<MapLine>,
+}
+
+/// The hop screen's data beyond what the overview's [`Hop`] holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HopDetail {
+    pub buckets: Vec<Bucket>,
+    /// `(label, now, baseline)` latency percentiles in ms.
+    pub percentiles: Vec<(&'static str, Option<f64>, Option<f64>)>,
+    /// Error kinds (cause type, else the HTTP status) and how often they happened, most first.
+    pub error_types: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub lower_ms: f64,
+    pub upper_ms: f64,
+    pub count: i64,
+}
+
+/// The result of a user's query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlResult {
+    pub table: TextTable,
+    pub elapsed_ms: f64,
+}
+
+/// How an edge of the map is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Health {
+    Ok,
+    /// Client errors (4xx) at 5 % or more, or any throttle or fault.
+    Warn,
+    /// Faults (5xx) or throttles at 1 % or more of requests.
+    Bad,
+}
+
+impl Health {
+    pub fn of(requests: i64, errors: i64, throttles: i64, faults: i64) -> Health {
+        let rate = |n: i64| {
+            if requests > 0 {
+                n as f64 / requests as f64
+            } else {
+                0.0
+            }
+        };
+        if rate(faults + throttles) >= 0.01 {
+            Health::Bad
+        } else if rate(errors) >= 0.05 || faults + throttles > 0 {
+            Health::Warn
+        } else {
+            Health::Ok
+        }
+    }
+
+    /// The mark shown beside the name, so health reads without colour.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Warn => "!",
+            Health::Bad => "!!",
+        }
+    }
+}
+
+/// One line of the service map drawn as a tree: a node, reached from its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapLine {
+    pub depth: u16,
+    /// `None` for a root (an entry point of traces).
+    pub caller: Option<String>,
+    pub node: String,
+    pub node_type: Option<String>,
+    pub requests: i64,
+    pub errors: i64,
+    pub throttles: i64,
+    pub faults: i64,
+    pub p99_ms: Option<f64>,
+    pub health: Health,
+    /// The node was drawn (with its callees) earlier in the tree.
+    pub repeated: bool,
+}
+
+/// Draws the map as a tree from its roots, callees in name order. A node reached again is
+/// listed but not expanded a second time, so shared dependencies and cycles stay finite.
+pub fn map_tree(map: &ServiceMap) -> Vec<MapLine> {
+    let mut callees: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, e) in map.edges.iter().enumerate() {
+        if e.caller != e.callee {
+            callees.entry(e.caller.as_str()).or_default().push(i);
+        }
+    }
+    for list in callees.values_mut() {
+        list.sort_by(|&a, &b| map.edges[a].callee.cmp(&map.edges[b].callee));
+    }
+    let called: HashSet<&str> = map
+        .edges
+        .iter()
+        .filter(|e| e.caller != e.callee)
+        .map(|e| e.callee.as_str())
+        .collect();
+    let mut roots: Vec<&hopscope_analyzer::service_map::MapNode> = map
+        .nodes
+        .iter()
+        .filter(|n| n.root || !called.contains(n.name.as_str()))
+        .collect();
+    roots.sort_by(|a, b| a.name.cmp(&b.name));
+    roots.dedup_by(|a, b| a.name == b.name);
+    let mut lines = Vec::new();
+    let mut expanded: HashSet<String> = HashSet::new();
+    for root in roots {
+        let repeated = !expanded.insert(root.name.clone());
+        lines.push(MapLine {
+            depth: 0,
+            caller: None,
+            node: sanitize(&root.name),
+            node_type: root.node_type.as_deref().map(sanitize),
+            requests: root.requests,
+            errors: 0,
+            throttles: 0,
+            faults: root.faults,
+            p99_ms: None,
+            health: Health::of(root.requests, 0, 0, root.faults),
+            repeated,
+        });
+        if !repeated {
+            walk(map, &callees, &root.name, 1, &mut expanded, &mut lines);
+        }
+    }
+    lines
+}
+
+fn walk(
+    map: &ServiceMap,
+    callees: &BTreeMap<&str, Vec<usize>>,
+    node: &str,
+    depth: u16,
+    expanded: &mut HashSet<String>,
+    lines: &mut Vec<MapLine>,
+) {
+    for &i in callees.get(node).map(Vec::as_slice).unwrap_or_default() {
+        let e = &map.edges[i];
+        let repeated = !expanded.insert(e.callee.clone());
+        lines.push(MapLine {
+            depth,
+            caller: Some(sanitize(&e.caller)),
+            node: sanitize(&e.callee),
+            node_type: e.callee_type.as_deref().map(sanitize),
+            requests: e.requests,
+            errors: e.errors,
+            throttles: e.throttles,
+            faults: e.faults,
+            p99_ms: e.p99_ms.is_finite().then_some(e.p99_ms),
+            health: Health::of(e.requests, e.errors, e.throttles, e.faults),
+            repeated,
+        });
+        if !repeated {
+            walk(map, callees, &e.callee, depth + 1, expanded, lines);
+        }
+    }
+}
+
+/// Answers one query against the session.
+pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
+    match query {
+        Query::Overview {
+            range,
+            now_us,
+            baseline,
+        } => load_overview(session, range, now_us, baseline)
+            .await
+            .map(|o| Answer::Overview(Box::new(o))),
+        Query::Hop {
+            hop,
+            window,
+            baseline,
+        } => load_hop(session, &hop, window, baseline)
+            .await
+            .map(|h| Answer::Hop(Box::new(h))),
+        Query::Trace { trace_id } => TraceDetail::load(session, &trace_id)
+            .await
+            .map(|t| Answer::Trace(t.map(|t| Box::new(sanitize_trace(t)))))
+            .map_err(|e| e.to_string()),
+        Query::Sql { text } => {
+            let started = Instant::now();
+            let batches = session.collect(&text).await.map_err(|e| e.to_string())?;
+            let table =
+                TextTable::from_batches(&batches, MAX_SQL_ROWS).map_err(|e| e.to_string())?;
+            Ok(Answer::Sql(SqlResult {
+                table,
+                elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+            }))
+        }
+    }
+}
+
+async fn load_overview(
+    session: &Session,
+    range: TimeRange,
+    now_us: i64,
+    baseline: bool,
+) -> Result<Overview, String> {
+    let Some(window) = resolve(session, range, now_us).await? else {
+        return Ok(Overview {
+            window: None,
+            report: None,
+            map: Vec::new(),
+        });
+    };
+    let query = HopQuery {
+        window: Some(window),
+        baseline: if baseline {
+            Baseline::Preceding
+        } else {
+            Baseline::Off
+        },
+        slowest_traces: SLOWEST_TRACES,
+        series_buckets: SERIES_BUCKETS,
+    };
+    let mut report = HopReport::load(session, &query)
+        .await
+        .map_err(|e| e.to_string())?;
+    for hop in &mut report.hops {
+        hop.caller = hop.caller.as_deref().map(sanitize);
+        hop.callee = sanitize(&hop.callee);
+        hop.callee_type = hop.callee_type.as_deref().map(sanitize);
+        for t in &mut hop.slowest_traces {
+            t.trace_id = sanitize(&t.trace_id);
+        }
+    }
+    let map = ServiceMap::load_in(session, Some(window))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Overview {
+        window: Some(window),
+        report: Some(report),
+        map: map_tree(&map),
+    })
+}
+
+/// The window a range covers: ending now, or at the newest span in the store (to the next whole
+/// minute, as the analyzer's own default window does).
+pub async fn resolve(
+    session: &Session,
+    range: TimeRange,
+    now_us: i64,
+) -> Result<Option<Window>, String> {
+    const MINUTE: i64 = 60_000_000;
+    let end_us = match range.anchor {
+        Anchor::Now => now_us,
+        Anchor::LatestData => match latest_span_us(session).await? {
+            Some(t) => (t.div_euclid(MINUTE) + 1) * MINUTE,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(Window {
+        start_us: end_us - range.span_secs * 1_000_000,
+        end_us,
+    }))
+}
+
+/// The spans of a hop where the trace entered the callee, in `window`.
+fn hop_spans(hop: &Hop, window: Window) -> String {
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
+    let ts = |us: i64| format!("arrow_cast({us}, 'Timestamp(Microsecond, Some(\"UTC\"))')");
+    let caller = match &hop.caller {
+        Some(c) => format!("{} = {}", col::HOP_CALLER, quote(c)),
+        None => format!("{} IS NULL", col::HOP_CALLER),
+    };
+    format!(
+        "{caller} AND {sv} = {callee} AND ({ps} IS DISTINCT FROM {sv}) AND {st} >= {start} AND {st} < {end}",
+        sv = col::SERVICE,
+        ps = col::PARENT_SERVICE,
+        st = col::START_TIME,
+        callee = quote(&hop.callee),
+        start = ts(window.start_us),
+        end = ts(window.end_us),
+    )
+}
+
+const PERCENTILES: [(&str, f64); 5] = [
+    ("p50", 0.5),
+    ("p90", 0.9),
+    ("p99", 0.99),
+    ("p99.9", 0.999),
+    ("max", 1.0),
+];
+
+async fn load_hop(
+    session: &Session,
+    hop: &Hop,
+    window: Window,
+    baseline: Option<Window>,
+) -> Result<HopDetail, String> {
+    let collect =
+        |sql: String| async move { session.collect(&sql).await.map_err(|e| e.to_string()) };
+    let quantiles = |w: Window| {
+        let columns: Vec<String> = PERCENTILES
+            .iter()
+            .map(|(_, q)| format!("{HDR_QUANTILE}(h, {q})"))
+            .collect();
+        format!(
+            "SELECT {} FROM (SELECT {HDR_HISTOGRAM}({}) AS h FROM {SPANS} WHERE {})",
+            columns.join(", "),
+            col::DURATION_MS,
+            hop_spans(hop, w)
+        )
+    };
+    let now = first_row_floats(&collect(quantiles(window)).await?);
+    let before = match baseline {
+        Some(b) => first_row_floats(&collect(quantiles(b)).await?),
+        None => Vec::new(),
+    };
+    let percentiles = PERCENTILES
+        .iter()
+        .enumerate()
+        .map(|(i, (label, _))| {
+            (
+                *label,
+                now.get(i).copied().flatten(),
+                before.get(i).copied().flatten(),
+            )
+        })
+        .collect();
+    let buckets = buckets(
+        &collect(format!(
+            "SELECT {HDR_BUCKETS}({HDR_HISTOGRAM}({}), {HISTOGRAM_BUCKETS}) FROM {SPANS} WHERE {}",
+            col::DURATION_MS,
+            hop_spans(hop, window)
+        ))
+        .await?,
+    );
+    let kinds = collect(format!(
+        "SELECT coalesce({ct}, CASE WHEN {th} THEN 'throttled' WHEN {ip} THEN 'no answer (in progress)' END,
+                         'HTTP ' || CAST({hs} AS VARCHAR), 'error') AS kind, count(*) AS n
+         FROM {SPANS} WHERE {filter} AND ({e} OR {f} OR {th} OR {ip})
+         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8",
+        ct = col::CAUSE_TYPE,
+        th = col::THROTTLE,
+        ip = col::IN_PROGRESS,
+        hs = col::HTTP_STATUS,
+        e = col::ERROR,
+        f = col::FAULT,
+        filter = hop_spans(hop, window),
+    ))
+    .await?;
+    let mut error_types = Vec::new();
+    for b in &kinds {
+        let names = cast(b.column(0), &DataType::Utf8).map_err(|e| e.to_string())?;
+        let counts = cast(b.column(1), &DataType::Int64).map_err(|e| e.to_string())?;
+        let (names, counts) = (names.as_string::<i32>(), counts.as_primitive::<Int64Type>());
+        for i in 0..b.num_rows() {
+            error_types.push((sanitize(names.value(i)), counts.value(i)));
+        }
+    }
+    Ok(HopDetail {
+        buckets,
+        percentiles,
+        error_types,
+    })
+}
+
+/// The first row's values as floats (`None` for NULL); empty with no row.
+fn first_row_floats(batches: &[RecordBatch]) -> Vec<Option<f64>> {
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Vec::new();
+    };
+    b.columns()
+        .iter()
+        .map(|c| {
+            let c = cast(c, &DataType::Float64).ok()?;
+            let a = c.as_primitive::<Float64Type>();
+            a.is_valid(0).then(|| a.value(0))
+        })
+        .collect()
+}
+
+/// The `hdr_buckets` list of the first row.
+fn buckets(batches: &[RecordBatch]) -> Vec<Bucket> {
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Vec::new();
+    };
+    let list = b.column(0).as_list::<i32>();
+    if list.is_null(0) {
+        return Vec::new();
+    }
+    let items = list.value(0);
+    let items = items.as_struct();
+    let field = |name: &str, t: &DataType| items.column_by_name(name).and_then(|c| cast(c, t).ok());
+    let (Some(lower), Some(upper), Some(count)) = (
+        field("lower_ms", &DataType::Float64),
+        field("upper_ms", &DataType::Float64),
+        field("count", &DataType::Int64),
+    ) else {
+        return Vec::new();
+    };
+    let (lower, upper, count) = (
+        lower.as_primitive::<Float64Type>(),
+        upper.as_primitive::<Float64Type>(),
+        count.as_primitive::<Int64Type>(),
+    );
+    (0..items.len())
+        .map(|i| Bucket {
+            lower_ms: lower.value(i),
+            upper_ms: upper.value(i),
+            count: count.value(i),
+        })
+        .collect()
+}
+
+/// Strips control characters from everything of a trace that came from outside.
+fn sanitize_trace(mut t: TraceDetail) -> TraceDetail {
+    for s in &mut t.spans {
+        s.name = sanitize(&s.name);
+        s.service = sanitize(&s.service);
+        s.service_type = s.service_type.as_deref().map(sanitize);
+        s.aws_operation = s.aws_operation.as_deref().map(sanitize);
+        s.cause = s.cause.as_deref().map(sanitize);
+        for (k, v) in &mut s.annotations {
+            *k = sanitize(k);
+            *v = sanitize(v);
+        }
+    }
+    for i in &mut t.invocations {
+        i.function = sanitize(&i.function);
+        i.request_id = sanitize(&i.request_id);
+        i.status = sanitize(&i.status);
+    }
+    for l in &mut t.logs {
+        l.log_group = sanitize(&l.log_group);
+        l.log_stream = sanitize(&l.log_stream);
+        l.level = l.level.as_deref().map(sanitize);
+        l.request_id = l.request_id.as_deref().map(sanitize);
+        l.message = sanitize(&l.message.trim_end().replace('\t', "  "));
+    }
+    t
+}
+
+async fn latest_span_us(session: &Session) -> Result<Option<i64>, String> {
+    let batches = session
+        .collect(&format!(
+            "SELECT CAST(max({}) AS BIGINT) AS t FROM {SPANS}",
+            col::START_TIME
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(batches.first().and_then(|b| {
+        let a = b.column(0).as_primitive::<Int64Type>();
+        (a.len() > 0 && a.is_valid(0)).then(|| a.value(0))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use hopscope_analyzer::service_map::{MapEdge, MapNode};
+
+    use super::*;
+
+    fn edge(caller: &str, callee: &str, requests: i64, faults: i64) -> MapEdge {
+        MapEdge {
+            caller: caller.into(),
+            callee: callee.into(),
+            callee_type: None,
+            requests,
+            ok: requests - faults,
+            errors: 0,
+            throttles: 0,
+            faults,
+            avg_ms: 1.0,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            async_calls: 0,
+            dwell_p99_ms: None,
+        }
+    }
+
+    #[test]
+    fn map_tree_walks_from_roots_and_stops_at_repeats() {
+        let map = ServiceMap {
+            nodes: vec![MapNode {
+                name: "api".into(),
+                node_type: None,
+                root: true,
+                requests: 100,
+                faults: 0,
+            }],
+            edges: vec![
+                edge("api", "fn", 100, 0),
+                edge("fn", "fn", 100, 0),
+                edge("fn", "db", 100, 5),
+                edge("fn", "api", 1, 0),
+                edge("db", "fn", 1, 0),
+            ],
+        };
+        let tree = map_tree(&map);
+        let lines: Vec<(u16, &str, bool, Health)> = tree
+            .iter()
+            .map(|l| (l.depth, l.node.as_str(), l.repeated, l.health))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (0, "api", false, Health::Ok),
+                (1, "fn", false, Health::Ok),
+                (2, "api", true, Health::Ok),
+                (2, "db", false, Health::Bad),
+                (3, "fn", true, Health::Ok),
+            ]
+        );
+    }
+
+    #[test]
+    fn health_thresholds() {
+        assert_eq!(Health::of(1000, 10, 0, 0), Health::Ok);
+        assert_eq!(Health::of(1000, 60, 0, 0), Health::Warn);
+        assert_eq!(Health::of(1000, 0, 1, 0), Health::Warn);
+        assert_eq!(Health::of(1000, 0, 5, 5), Health::Bad);
+        assert_eq!(Health::of(0, 0, 0, 0), Health::Ok);
+    }
+
+    #[test]
+    fn duration_labels() {
+        assert_eq!(duration_label(900), "15m");
+        assert_eq!(duration_label(3600), "1h");
+        assert_eq!(duration_label(7 * 86_400), "7d");
+        assert_eq!(duration_label(90), "90s");
+    }
+}

@@ -1,0 +1,108 @@
+//! Numbers and times as the screens print them.
+
+use chrono::DateTime;
+
+/// Milliseconds with precision that fits their size: `0.42`, `8.1`, `412`, `12.3s`.
+pub fn ms(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    let a = v.abs();
+    if a >= 10_000.0 {
+        format!("{:.1}s", v / 1000.0)
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A duration with its unit: `412 ms`, `30.0 s`.
+pub fn dur(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 10_000.0 {
+        format!("{:.1} s", v / 1000.0)
+    } else {
+        format!("{} ms", ms(v))
+    }
+}
+
+pub fn opt_ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), ms)
+}
+
+/// A count in at most five characters: `950`, `12.3k`, `4.1M`.
+pub fn count(n: i64) -> String {
+    match n {
+        n if n.abs() >= 1_000_000 => format!("{:.1}M", n as f64 / 1e6),
+        n if n.abs() >= 10_000 => format!("{:.1}k", n as f64 / 1e3),
+        n => n.to_string(),
+    }
+}
+
+/// `HH:MM:SS` UTC of a time in microseconds.
+pub fn clock(us: i64) -> String {
+    DateTime::from_timestamp_micros(us)
+        .map_or_else(|| "?".into(), |t| t.format("%H:%M:%S").to_string())
+}
+
+/// `YYYY-MM-DD HH:MM` UTC of a time in microseconds.
+pub fn date_minute(us: i64) -> String {
+    DateTime::from_timestamp_micros(us)
+        .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+/// Values as a line of block characters scaled to their maximum; gaps as spaces.
+pub fn sparkline(values: &[Option<f64>]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    values
+        .iter()
+        .map(|v| match v {
+            Some(v) if v.is_finite() && max > 0.0 => {
+                BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            }
+            Some(_) => BARS[0],
+            None => ' ',
+        })
+        .collect()
+}
+
+/// `text` cut to `width` characters, with `…` when cut.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(ms(0.4234), "0.42");
+        assert_eq!(ms(12.34), "12.3");
+        assert_eq!(ms(412.6), "413");
+        assert_eq!(ms(12_345.0), "12.3s");
+        assert_eq!(ms(f64::NAN), "-");
+        assert_eq!(count(950), "950");
+        assert_eq!(count(12_345), "12.3k");
+        assert_eq!(clock(1_795_165_200_000_000), "09:00:00");
+        assert_eq!(sparkline(&[Some(1.0), None, Some(8.0), Some(0.0)]), "▂ █▁");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+    }
+}

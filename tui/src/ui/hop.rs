@@ -1,0 +1,214 @@
+//! The hop screen: latency histogram, percentiles now vs baseline, outcomes, cold starts, where
+//! the critical time went, error types and the slowest traces.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::Theme;
+use super::format::{count, dur, fit, ms, opt_ms};
+use super::hops::{change, hop_name};
+use crate::app::{App, visible_offset};
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = Theme { color: app.color };
+    let Some(view) = &app.hop else {
+        frame.render_widget(Paragraph::new("No hop selected."), area);
+        return;
+    };
+    let h = &view.hop;
+    let [title, top, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Percentage(55),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let mut head = vec![
+        Span::styled(format!("#{} ", view.rank + 1), theme.key()),
+        Span::styled(hop_name(h), theme.title()),
+    ];
+    if let Some(t) = &h.callee_type {
+        head.push(Span::styled(format!(" ({t})"), theme.dim()));
+    }
+    head.push(Span::raw(format!(
+        "  {:+.0} ms/trace · {:.0}% of critical time",
+        h.added_ms_per_trace,
+        h.now.share * 100.0
+    )));
+    frame.render_widget(Paragraph::new(Line::from(head)), title);
+
+    let [hist, stats] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let block = |t: &'static str| {
+        Block::default()
+            .borders(Borders::TOP)
+            .title(Span::styled(t, theme.title()))
+    };
+
+    // Histogram: one bar per bucket, scaled to the fullest.
+    let detail = view.detail.data.as_ref();
+    let hist_lines: Vec<Line> = match detail {
+        None if view.detail.pending.is_some() => vec![Line::raw("Loading…")],
+        None => vec![Line::raw(
+            view.detail
+                .error
+                .clone()
+                .unwrap_or_else(|| "No data.".into()),
+        )],
+        Some(d) if d.buckets.is_empty() => vec![Line::raw("No calls in the range.")],
+        Some(d) => {
+            let max = d.buckets.iter().map(|b| b.count).max().unwrap_or(1).max(1);
+            let label_width = 16;
+            let bar_width = (hist.width as usize).saturating_sub(label_width + 7).max(1);
+            d.buckets
+                .iter()
+                .rev()
+                .take(hist.height.saturating_sub(1) as usize)
+                .rev()
+                .map(|b| {
+                    let n = ((b.count as f64 / max as f64) * bar_width as f64).round() as usize;
+                    Line::from(vec![
+                        Span::raw(format!(
+                            "{:>label_width$} ",
+                            format!("{}–{} ms", ms(b.lower_ms), ms(b.upper_ms))
+                        )),
+                        Span::styled("█".repeat(n.max(usize::from(b.count > 0))), theme.warn()),
+                        Span::raw(format!(" {}", count(b.count))),
+                    ])
+                })
+                .collect()
+        }
+    };
+    frame.render_widget(
+        Paragraph::new(hist_lines).block(block(" Latency histogram ")),
+        hist,
+    );
+
+    // Percentiles, outcomes and cold starts: now, baseline, change.
+    let before = h.before.as_ref();
+    let mut lines = vec![Line::styled(
+        format!("{:<10}{:>9}{:>9}{:>8}", "", "now", "baseline", "change"),
+        theme.header(),
+    )];
+    let row =
+        |label: &str, now: Option<f64>, base: Option<f64>, fmt: &dyn Fn(Option<f64>) -> String| {
+            Line::raw(format!(
+                "{label:<10}{:>9}{:>9}{:>8}",
+                fmt(now),
+                fmt(base),
+                change(now, base)
+            ))
+        };
+    let percentiles = detail.map(|d| d.percentiles.clone()).unwrap_or_else(|| {
+        vec![
+            ("p50", h.now.p50_ms, before.and_then(|b| b.p50_ms)),
+            ("p90", h.now.p90_ms, before.and_then(|b| b.p90_ms)),
+            ("p99", h.now.p99_ms, before.and_then(|b| b.p99_ms)),
+        ]
+    });
+    for (label, now, base) in percentiles {
+        lines.push(row(&format!("{label} ms"), now, base, &opt_ms));
+    }
+    let n = |v: i64| Some(v as f64);
+    let int = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| count(v as i64));
+    for (label, now, base) in [
+        (
+            "requests",
+            n(h.now.requests),
+            before.map(|b| b.requests as f64),
+        ),
+        (
+            "4xx+5xx",
+            n(h.now.errors + h.now.faults),
+            before.map(|b| (b.errors + b.faults) as f64),
+        ),
+        (
+            "throttles",
+            n(h.now.throttles),
+            before.map(|b| b.throttles as f64),
+        ),
+        (
+            "timeouts",
+            n(h.now.timeouts),
+            before.map(|b| b.timeouts as f64),
+        ),
+        (
+            "cold st.",
+            n(h.now.cold_starts),
+            before.map(|b| b.cold_starts as f64),
+        ),
+    ] {
+        lines.push(row(label, now, base, &int));
+    }
+    lines.push(Line::raw(format!(
+        "critical {}: init {} · handler {} · overhead {}; downstream {}",
+        dur(h.now.critical_ms),
+        ms(h.now.init_ms),
+        ms(h.now.handler_ms),
+        ms(h.now.overhead_ms),
+        ms(h.now.downstream_ms),
+    )));
+    if let Some(r) = h.now.cold_start_ratio {
+        lines.push(Line::raw(format!(
+            "cold starts {} of {} invocations ({:.1}%)",
+            h.now.cold_starts,
+            h.now.invocations,
+            r * 100.0
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(block(" Now vs baseline ")),
+        stats,
+    );
+
+    let [traces, errors] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
+    let rows_shown = traces.height.saturating_sub(1) as usize;
+    let offset = visible_offset(view.traces.offset, view.traces.selected, rows_shown);
+    let trace_lines: Vec<Line> = if h.slowest_traces.is_empty() {
+        vec![Line::raw("No trace.")]
+    } else {
+        h.slowest_traces
+            .iter()
+            .enumerate()
+            .skip(offset)
+            .take(rows_shown)
+            .map(|(i, t)| {
+                let text = fit(
+                    &format!("{:>9}  {}", dur(t.critical_ms), t.trace_id),
+                    traces.width as usize,
+                );
+                if i == view.traces.selected {
+                    Line::styled(text, theme.selected())
+                } else {
+                    Line::raw(text)
+                }
+            })
+            .collect()
+    };
+    frame.render_widget(
+        Paragraph::new(trace_lines).block(block(" Slowest traces (Enter opens, y copies) ")),
+        traces,
+    );
+    let error_lines: Vec<Line> = match detail {
+        Some(d) if d.error_types.is_empty() => vec![Line::raw("No errors.")],
+        Some(d) => d
+            .error_types
+            .iter()
+            .map(|(kind, n)| {
+                Line::from(vec![
+                    Span::styled(format!("{:>6} ", count(*n)), theme.error()),
+                    Span::raw(fit(kind, (errors.width as usize).saturating_sub(7))),
+                ])
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    frame.render_widget(
+        Paragraph::new(error_lines).block(block(" Error types ")),
+        errors,
+    );
+}

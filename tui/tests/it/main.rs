@@ -1,0 +1,129 @@
+//! Whole-frame snapshots of every screen on the committed sample scenarios, at 80x24 and
+//! 160x48, with a fixed clock; the data goes through the worker's own queries.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use hopscope_analyzer::Session;
+use hopscope_collector::import::{ImportOptions, import_files, list_files};
+use hopscope_collector::store::Store;
+use hopscope_tui::app::{Action, App, Edit, Effect, Options, Screen};
+use hopscope_tui::data::{Anchor, Response, TimeRange, answer};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+/// 2026-11-22T08:00:00Z: the clock of every test.
+const NOW_US: i64 = 1_795_334_400_000_000;
+
+fn sample_store() -> &'static std::path::Path {
+    static STORE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    STORE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open_or_create(dir.path()).unwrap();
+            let samples = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-traces"));
+            let files = list_files(&[samples]).unwrap();
+            let mut writer = store.writer();
+            import_files(&files, &ImportOptions::default(), &mut writer, |_| {}).unwrap();
+            dir
+        })
+        .path()
+}
+
+/// Applies `action` and answers every request it makes, as the worker would.
+async fn act(session: &Session, app: &mut App, action: Action) {
+    let mut effects = app.update(action);
+    while let Some(effect) = effects.pop() {
+        if let Effect::Request(r) = effect {
+            let result = answer(session, r.query).await;
+            effects.extend(app.update(Action::Data(Response { id: r.id, result })));
+        }
+    }
+}
+
+fn frame(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| hopscope_tui::ui::render(f, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..height {
+        let line: String = (0..width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn snapshot(name: &str, app: &App) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"in [0-9.]+ ms", "in [elapsed] ms");
+    settings.bind(|| {
+        for (w, h) in [(80, 24), (160, 48)] {
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), frame(app, w, h));
+        }
+    });
+}
+
+async fn app(session: &Session) -> App {
+    let mut app = App::new(
+        Options {
+            range: TimeRange {
+                span_secs: 3600,
+                anchor: Anchor::LatestData,
+            },
+            color: false,
+            live: None,
+        },
+        NOW_US,
+    );
+    app.update(Action::Resize(80, 24));
+    let effects = app.start();
+    for e in effects {
+        if let Effect::Request(r) = e {
+            let result = answer(session, r.query).await;
+            app.update(Action::Data(Response { id: r.id, result }));
+        }
+    }
+    app
+}
+
+#[tokio::test]
+async fn every_screen_on_the_sample_scenarios() {
+    let session = Session::open(sample_store()).await.unwrap();
+    let mut app = app(&session).await;
+    assert!(app.overview.error.is_none(), "{:?}", app.overview.error);
+    snapshot("overview", &app);
+
+    // The culprit of the users scenario: DynamoDB throttling.
+    act(&session, &mut app, Action::Filter).await;
+    for c in "DynamoDB:users".chars() {
+        act(&session, &mut app, Action::Edit(Edit::Insert(c))).await;
+    }
+    act(&session, &mut app, Action::Enter).await;
+    snapshot("overview_filtered", &app);
+    act(&session, &mut app, Action::Enter).await;
+    assert_eq!(app.screen, Screen::Hop);
+    snapshot("hop", &app);
+
+    act(&session, &mut app, Action::Enter).await;
+    assert_eq!(app.screen, Screen::Trace);
+    act(&session, &mut app, Action::Down).await;
+    snapshot("trace", &app);
+
+    act(&session, &mut app, Action::GoSql).await;
+    act(&session, &mut app, Action::Edit(Edit::Clear)).await;
+    for c in "SELECT function, count(*) AS n, count(init_ms) AS cold FROM lambda_invocations GROUP BY 1 ORDER BY 1".chars() {
+        act(&session, &mut app, Action::Edit(Edit::Insert(c))).await;
+    }
+    act(&session, &mut app, Action::Enter).await;
+    snapshot("sql", &app);
+
+    act(&session, &mut app, Action::Help).await;
+    snapshot("help", &app);
+    act(&session, &mut app, Action::Back).await;
+    act(&session, &mut app, Action::GoOverview).await;
+    act(&session, &mut app, Action::TimePicker).await;
+    snapshot("time_picker", &app);
+}
