@@ -428,14 +428,19 @@ fn hop_filter(hops: &[Hop]) -> String {
 /// How many hops get evidence and series: the ones anyone looks at.
 const DETAILED_HOPS: usize = 50;
 
+/// The top hops, which get evidence and series.
+fn detailed(hops: &mut [Hop]) -> &mut [Hop] {
+    let shown = hops.len().min(DETAILED_HOPS);
+    &mut hops[..shown]
+}
+
 async fn add_slowest_traces(
     session: &Session,
     window: Window,
     n: usize,
     hops: &mut [Hop],
 ) -> Result<()> {
-    let shown = hops.len().min(DETAILED_HOPS);
-    let detailed = &mut hops[..shown];
+    let detailed = detailed(hops);
     if detailed.is_empty() {
         return Ok(());
     }
@@ -487,8 +492,7 @@ async fn add_p99_series(
     buckets: usize,
     hops: &mut [Hop],
 ) -> Result<()> {
-    let shown = hops.len().min(DETAILED_HOPS);
-    let detailed = &mut hops[..shown];
+    let detailed = detailed(hops);
     if detailed.is_empty() {
         return Ok(());
     }

@@ -233,20 +233,13 @@ fn print_summary(
             s.failures
         );
     }
-    println!("{:<20} {:>10} {:>12}", "table", "new rows", "duplicates");
-    for (table, stats) in writer.stats() {
-        println!("{table:<20} {:>10} {:>12}", stats.rows, stats.duplicates);
-    }
-    println!(
-        "Records read: {}; rejected: {}.",
-        summary.records, summary.rejected
+    super::import::print_rows_and_rejections(
+        writer,
+        summary.records,
+        summary.rejected,
+        &summary.rejections,
+        show_rejected,
     );
-    for r in summary.rejections.iter().take(show_rejected) {
-        println!(
-            "  rejected {}",
-            crate::cli::output::sanitize(&r.to_string())
-        );
-    }
     for note in &summary.notes {
         println!("Note: {}", crate::cli::output::sanitize(note));
     }

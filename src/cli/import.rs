@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use hopscope_collector::import::{ImportOptions, ImportSummary, import_files, list_files};
+use hopscope_collector::output::Rejection;
 use hopscope_collector::store::{Store, StoreWriter};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -89,24 +90,39 @@ pub fn print_summary(
         store.root().display(),
         summary.elapsed
     );
+    print_rows_and_rejections(
+        writer,
+        summary.records,
+        summary.rejected,
+        &summary.rejections,
+        show_rejected,
+    );
+}
+
+/// The end of an import's or a collection's summary: rows per table, records read and the
+/// first `show_rejected` rejections.
+pub fn print_rows_and_rejections(
+    writer: &StoreWriter,
+    records: usize,
+    rejected: usize,
+    rejections: &[Rejection],
+    show_rejected: usize,
+) {
     println!("{:<20} {:>10} {:>12}", "table", "new rows", "duplicates");
     for (table, stats) in writer.stats() {
         println!("{table:<20} {:>10} {:>12}", stats.rows, stats.duplicates);
     }
-    println!(
-        "Records read: {}; rejected: {}.",
-        summary.records, summary.rejected
-    );
-    for r in summary.rejections.iter().take(show_rejected) {
+    println!("Records read: {records}; rejected: {rejected}.");
+    for r in rejections.iter().take(show_rejected) {
         println!(
             "  rejected {}",
             crate::cli::output::sanitize(&r.to_string())
         );
     }
-    if summary.rejected > show_rejected {
+    if rejected > show_rejected {
         println!(
             "  ... and {} more (--show-rejected N lists more)",
-            summary.rejected - show_rejected.min(summary.rejected)
+            rejected - show_rejected
         );
     }
 }
