@@ -789,3 +789,35 @@ fn alarms_watch_survives_a_failing_collection() {
         stderr(&out)
     );
 }
+
+/// `hopscope ... | head -1`: the reader goes away and hopscope ends quietly.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let (_dir, store) = scenario_store("users");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .arg("--store")
+        .arg(&store)
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT value FROM generate_series(1, 200000)",
+        ])
+        .env_remove("HOPSCOPE_STORE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hopscope runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(first.trim(), "value", "{err}");
+    // Neither a panic nor an error message: the pipe closing is the reader's choice.
+    assert!(err.trim().is_empty(), "{err}");
+    assert_ne!(out.status.code(), Some(101));
+}
