@@ -64,6 +64,26 @@ pub fn annotate(rows: &mut [SpanRow<'_>]) {
     for &i in &tree.order {
         rows[i].critical_ms = Some(own_us[i] as f64 / 1000.0);
     }
+    total_per_hop_and_trace(rows);
+}
+
+/// Sets `hop_trace_critical_ms` on the first span of each hop in each trace to the critical
+/// time of all that hop's spans in the trace.
+fn total_per_hop_and_trace(rows: &mut [SpanRow<'_>]) {
+    let mut first: HashMap<(&str, Option<&str>, &str), (usize, f64)> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let (at, total) = first
+            .entry((r.trace_id, r.hop_caller, r.service))
+            .or_insert((i, 0.0));
+        if (r.start_time, i) < (rows[*at].start_time, *at) {
+            *at = i;
+        }
+        *total += r.critical_ms.unwrap_or(0.0);
+    }
+    let totals: Vec<(usize, f64)> = first.into_values().collect();
+    for (i, total) in totals {
+        rows[i].hop_trace_critical_ms = Some(total);
+    }
 }
 
 /// Parent links and a parents-first order of the spans reachable from a root.
@@ -244,6 +264,33 @@ mod tests {
                 ("fn", Some(20.0), Some("api")),
                 ("db", Some(30.0), Some("fn")),
                 ("s3", Some(30.0), Some("fn")),
+            ]
+        );
+    }
+
+    #[test]
+    fn each_hop_totals_its_trace_on_its_first_span() {
+        // fn calls db twice; the function's own subsegment belongs to the api -> fn hop.
+        let mut rows = rows(&[
+            ("api", None, "api", 0, Some(100)),
+            ("fn", Some("api"), "fn", 10, Some(90)),
+            ("init", Some("fn"), "fn", 10, Some(15)),
+            ("db2", Some("fn"), "db", 50, Some(80)),
+            ("db1", Some("fn"), "db", 20, Some(40)),
+        ]);
+        annotate(&mut rows);
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.id, r.hop_trace_critical_ms))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("api", Some(20.0)),
+                ("fn", Some(30.0)),
+                ("init", None),
+                ("db2", None),
+                ("db1", Some(50.0)),
             ]
         );
     }

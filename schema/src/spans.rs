@@ -46,6 +46,11 @@ pub mod col {
     /// on), in ms: time spent here while no child it waited on was running. Over a whole trace
     /// they add up to the root's duration. Null when the span's tree could not be walked.
     pub const CRITICAL_MS: &str = "critical_ms";
+    /// On the first span (by start time) of each hop `hop_caller -> service` in a trace: the
+    /// `critical_ms` of all that hop's spans in the trace; null on every other span. Counting
+    /// it counts the traces a hop appears in, and its largest values are the traces the hop
+    /// slowed most, both without grouping by trace at query time.
+    pub const HOP_TRACE_CRITICAL_MS: &str = "hop_trace_critical_ms";
     /// For a span its parent did not wait for (an SQS or SNS consumer, an asynchronous Step
     /// Functions execution: it outlived the call that started it), the time from the end of
     /// that call to this span's start, in ms: queue dwell, apart from the processing time
@@ -109,6 +114,7 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(END_TIME, timestamp_type(), true),
         Field::new(DURATION_MS, DataType::Float64, true),
         Field::new(CRITICAL_MS, DataType::Float64, true),
+        Field::new(HOP_TRACE_CRITICAL_MS, DataType::Float64, true),
         Field::new(DWELL_MS, DataType::Float64, true),
         b(IN_PROGRESS),
         b(ERROR),
@@ -161,6 +167,7 @@ pub struct SpanRow<'a> {
     pub start_time: i64,
     pub end_time: Option<i64>,
     pub critical_ms: Option<f64>,
+    pub hop_trace_critical_ms: Option<f64>,
     pub dwell_ms: Option<f64>,
     pub in_progress: bool,
     pub error: bool,
@@ -216,6 +223,7 @@ pub struct SpanBatchBuilder {
     end_time: TimestampMicrosecondBuilder,
     duration_ms: Float64Builder,
     critical_ms: Float64Builder,
+    hop_trace_critical_ms: Float64Builder,
     dwell_ms: Float64Builder,
     in_progress: BooleanBuilder,
     error: BooleanBuilder,
@@ -264,6 +272,8 @@ impl SpanBatchBuilder {
         self.end_time.append_option(r.end_time);
         self.duration_ms.append_option(r.duration_ms());
         self.critical_ms.append_option(r.critical_ms);
+        self.hop_trace_critical_ms
+            .append_option(r.hop_trace_critical_ms);
         self.dwell_ms.append_option(r.dwell_ms);
         self.in_progress.append_value(r.in_progress);
         self.error.append_value(r.error);
@@ -329,6 +339,7 @@ impl SpanBatchBuilder {
             ts(&mut self.end_time),
             Arc::new(self.duration_ms.finish()),
             Arc::new(self.critical_ms.finish()),
+            Arc::new(self.hop_trace_critical_ms.finish()),
             Arc::new(self.dwell_ms.finish()),
             Arc::new(self.in_progress.finish()),
             Arc::new(self.error.finish()),

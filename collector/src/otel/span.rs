@@ -413,6 +413,7 @@ impl Fields<'_> {
             start_time: self.start,
             end_time: self.end,
             critical_ms: None,
+            hop_trace_critical_ms: None,
             dwell_ms: None,
             in_progress: self.end.is_none(),
             error: self.flags.error,

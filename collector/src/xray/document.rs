@@ -431,6 +431,7 @@ impl Node<'_> {
             start_time: self.start_time,
             end_time: self.end_time,
             critical_ms: None,
+            hop_trace_critical_ms: None,
             dwell_ms: None,
             in_progress: self.end_time.is_none() || d.in_progress == Some(true),
             error: d.error,
