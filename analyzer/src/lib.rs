@@ -8,6 +8,7 @@ pub mod hops;
 pub mod service_map;
 pub mod session;
 pub mod text;
+pub mod top_n;
 pub mod trace_detail;
 pub mod views;
 pub mod window;

@@ -21,6 +21,7 @@ use hopscope_schema::{SCHEMA_VERSION, stored_tables};
 
 use crate::error::{Error, Result};
 use crate::hdr::{HdrAggregateUdaf, HdrBucketsUdf, HdrCountUdf, HdrQuantileUdf};
+use crate::top_n::TopNUdaf;
 use crate::views;
 
 /// A table or view users can query, with its schema.
@@ -115,6 +116,7 @@ fn register_functions(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(HdrQuantileUdf::default()));
     ctx.register_udf(ScalarUDF::from(HdrCountUdf::default()));
     ctx.register_udf(ScalarUDF::from(HdrBucketsUdf::default()));
+    ctx.register_udaf(AggregateUDF::from(TopNUdaf::default()));
 }
 
 fn check_store(root: &Path) -> Result<()> {
