@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, AsArray, ListArray, RecordBatch};
+use datafusion::arrow::datatypes::Float64Type;
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 use serde::Serialize;
 
@@ -20,6 +21,7 @@ use crate::columns;
 use crate::error::Result;
 use crate::hdr::{HDR_HISTOGRAM, HDR_QUANTILE};
 use crate::session::Session;
+use crate::top_n::TOP_N;
 pub use crate::window::Window;
 
 /// The SQL view of hops over everything in the store (no window, no baseline).
@@ -144,16 +146,15 @@ impl HopReport {
             Baseline::Window(w) => Some(w),
             Baseline::Off => None,
         };
-        let (traces, now) = window_stats(session, window).await?;
-        let (baseline_traces, before) = match baseline {
-            Some(b) => window_stats(session, b).await?,
-            None => (0, Vec::new()),
-        };
+        let [now, before] = period_stats(session, window, baseline, q.slowest_traces).await?;
+        let (traces, baseline_traces) = (now.traces, before.traces);
         let mut before: HashMap<(Option<String>, String), HopStats> = before
+            .hops
             .into_iter()
             .map(|r| ((r.caller, r.callee), r.stats))
             .collect();
         let mut hops: Vec<Hop> = now
+            .hops
             .into_iter()
             .map(|r| {
                 let before = before.remove(&(r.caller.clone(), r.callee.clone()));
@@ -170,7 +171,7 @@ impl HopReport {
                     now: r.stats,
                     before,
                     added_ms_per_trace,
-                    slowest_traces: Vec::new(),
+                    slowest_traces: r.slowest_traces,
                     p99_series: Vec::new(),
                 }
             })
@@ -181,9 +182,6 @@ impl HopReport {
                 .then(b.now.critical_ms.total_cmp(&a.now.critical_ms))
                 .then_with(|| (&a.caller, &a.callee).cmp(&(&b.caller, &b.callee)))
         });
-        if q.slowest_traces > 0 {
-            add_slowest_traces(session, window, q.slowest_traces, &mut hops).await?;
-        }
         if q.series_buckets > 0 {
             add_p99_series(session, window, q.series_buckets, &mut hops).await?;
         }
@@ -225,8 +223,9 @@ fn is_entry() -> String {
     format!("({} IS DISTINCT FROM {})", s::PARENT_SERVICE, s::SERVICE)
 }
 
-/// Per hop: calls, outcomes, latency of its calls, and its critical time split by part.
-fn hop_aggregate_sql(filter: &str) -> String {
+/// Per period and hop: calls, outcomes, latency of its calls, its critical time split by
+/// part, the traces it appears in (and the `slowest` of them), and the traces' roots.
+fn hop_aggregate_sql(filter: &str, period: &str, slowest: usize) -> String {
     let entry = is_entry();
     let crit = s::CRITICAL_MS;
     let init = format!(
@@ -243,10 +242,12 @@ fn hop_aggregate_sql(filter: &str) -> String {
     );
     let count_if = |cond: &str| format!("sum(CASE WHEN {cond} THEN 1 ELSE 0 END)");
     format!(
-        "SELECT {hc} AS caller, {sv} AS callee,
+        "SELECT {period} AS period, {hc} AS caller, {sv} AS callee,
                 max({st}) AS callee_type,
                 {requests} AS requests,
-                count(DISTINCT {tid}) AS traces,
+                count({hop_trace}) AS traces,
+                {TOP_N}({tid}, {hop_trace}, {slowest}) AS slowest_traces,
+                {roots} AS roots,
                 coalesce(sum({crit}), 0) AS critical_ms,
                 coalesce(sum(CASE WHEN {init} THEN {crit} END), 0) AS init_ms,
                 coalesce(sum(CASE WHEN {overhead} THEN {crit} END), 0) AS overhead_ms,
@@ -256,7 +257,9 @@ fn hop_aggregate_sql(filter: &str) -> String {
                 {cold} AS cold_starts,
                 {invocations} AS invocations
          FROM {SPANS} WHERE {filter}
-         GROUP BY {hc}, {sv}",
+         GROUP BY 1, {hc}, {sv}",
+        hop_trace = s::HOP_TRACE_CRITICAL_MS,
+        roots = count_if(&format!("{} IS NULL", s::PARENT_ID)),
         hc = s::HOP_CALLER,
         sv = s::SERVICE,
         st = s::SERVICE_TYPE,
@@ -284,16 +287,22 @@ fn hop_aggregate_sql(filter: &str) -> String {
 
 /// `hops`: every hop over everything stored.
 pub fn hops_view_sql() -> String {
-    format!("CREATE VIEW {HOPS} AS {}", hops_sql("TRUE"))
+    format!(
+        "CREATE VIEW {HOPS} AS SELECT * EXCLUDE (period, roots) FROM ({})",
+        hops_sql("TRUE", "0", 3)
+    )
 }
 
-/// The hops of the spans that pass `filter`, with percentiles, shares and downstream time.
-fn hops_sql(filter: &str) -> String {
+/// The hops of the spans that pass `filter`, per `period` (an expression over a span), with
+/// percentiles, shares and downstream time.
+fn hops_sql(filter: &str, period: &str, slowest: usize) -> String {
     let q = |p: f64| format!("{HDR_QUANTILE}(a.histogram, {p})");
     format!(
         "WITH a AS ({agg})
-         SELECT a.caller, a.callee, a.callee_type, a.requests, a.traces, a.critical_ms,
-                a.critical_ms / nullif(sum(a.critical_ms) OVER (), 0) AS share,
+         SELECT a.period, a.caller, a.callee, a.callee_type, a.requests, a.traces,
+                a.slowest_traces, a.roots, a.critical_ms,
+                a.critical_ms / nullif(sum(a.critical_ms) OVER (PARTITION BY a.period), 0)
+                  AS share,
                 a.init_ms, a.critical_ms - a.init_ms - a.overhead_ms AS handler_ms, a.overhead_ms,
                 coalesce(d.downstream_ms, 0) AS downstream_ms,
                 {p50} AS p50_ms, {p90} AS p90_ms, {p99} AS p99_ms,
@@ -301,9 +310,9 @@ fn hops_sql(filter: &str) -> String {
                 CAST(a.cold_starts AS DOUBLE) / nullif(a.invocations, 0) AS cold_start_ratio,
                 a.histogram
          FROM a LEFT JOIN (
-           SELECT caller, sum(critical_ms) AS downstream_ms FROM a GROUP BY caller
-         ) d ON d.caller = a.callee",
-        agg = hop_aggregate_sql(filter),
+           SELECT period, caller, sum(critical_ms) AS downstream_ms FROM a GROUP BY 1, 2
+         ) d ON d.period = a.period AND d.caller = a.callee",
+        agg = hop_aggregate_sql(filter, period, slowest),
         p50 = q(0.5),
         p90 = q(0.9),
         p99 = q(0.99),
@@ -316,28 +325,66 @@ struct HopRow {
     callee: String,
     callee_type: Option<String>,
     stats: HopStats,
+    slowest_traces: Vec<SlowTrace>,
 }
 
-/// The window's trace count and its hops (the `hops` view's SQL over the window's spans).
-async fn window_stats(session: &Session, window: Window) -> Result<(i64, Vec<HopRow>)> {
-    let filter = window.predicate(s::START_TIME);
-    let traces_sql = format!(
-        "SELECT count(*) FROM {SPANS} WHERE {} IS NULL AND {filter}",
-        s::PARENT_ID
-    );
-    let traces = session
-        .collect(&traces_sql)
-        .await?
-        .first()
-        .map_or(0, |b| columns::ints(b, 0)[0]);
-    let mut rows = Vec::new();
-    for b in session.collect(&hops_sql(&filter)).await? {
-        read_hop_rows(&b, traces, &mut rows);
+/// A window's traces (root spans) and hops.
+#[derive(Default)]
+struct Period {
+    traces: i64,
+    hops: Vec<HopRow>,
+}
+
+/// The window's hops and the baseline's, in one pass over their spans when they do not overlap
+/// (a span then belongs to one of them).
+async fn period_stats(
+    session: &Session,
+    window: Window,
+    baseline: Option<Window>,
+    slowest: usize,
+) -> Result<[Period; 2]> {
+    let now = window.predicate(s::START_TIME);
+    let queries = match baseline {
+        None => vec![hops_sql(&now, "0", slowest)],
+        Some(b) if b.overlaps(&window) => vec![
+            hops_sql(&now, "0", slowest),
+            hops_sql(&b.predicate(s::START_TIME), "1", slowest),
+        ],
+        Some(b) => {
+            let either = format!("(({now}) OR ({}))", b.predicate(s::START_TIME));
+            vec![hops_sql(
+                &either,
+                &format!("CASE WHEN {now} THEN 0 ELSE 1 END"),
+                slowest,
+            )]
+        }
+    };
+    let mut rows: [Vec<(i64, HopRow)>; 2] = Default::default();
+    for sql in queries {
+        for b in session.collect(&sql).await? {
+            for (period, roots, row) in read_hop_rows(&b) {
+                rows[usize::from(period != 0)].push((roots, row));
+            }
+        }
     }
-    Ok((traces, rows))
+    Ok(rows.map(|rows| {
+        let traces = rows.iter().map(|(roots, _)| roots).sum();
+        let hops = rows
+            .into_iter()
+            .map(|(_, mut r)| {
+                if traces > 0 {
+                    r.stats.critical_ms_per_trace = r.stats.critical_ms / traces as f64;
+                }
+                r
+            })
+            .collect();
+        Period { traces, hops }
+    }))
 }
 
-fn read_hop_rows(b: &RecordBatch, traces: i64, out: &mut Vec<HopRow>) {
+/// Rows of `hops_sql` as (period, trace roots, hop); `critical_ms_per_trace` is left to the
+/// caller, who knows the period's traces.
+fn read_hop_rows(b: &RecordBatch) -> Vec<(i64, i64, HopRow)> {
     let col = |name: &str| b.schema().index_of(name).expect("hops view column");
     let text = |name: &str| columns::strings(b, col(name));
     let int = |name: &str| columns::ints(b, col(name));
@@ -345,6 +392,8 @@ fn read_hop_rows(b: &RecordBatch, traces: i64, out: &mut Vec<HopRow>) {
     let opt = |name: &str| columns::opt_floats(b, col(name));
     let (caller, callee, callee_type) = (text("caller"), text("callee"), text("callee_type"));
     let [
+        period,
+        roots,
         requests,
         n_traces,
         errors,
@@ -354,6 +403,8 @@ fn read_hop_rows(b: &RecordBatch, traces: i64, out: &mut Vec<HopRow>) {
         cold_starts,
         invocations,
     ] = [
+        "period",
+        "roots",
         "requests",
         "traces",
         "errors",
@@ -374,38 +425,56 @@ fn read_hop_rows(b: &RecordBatch, traces: i64, out: &mut Vec<HopRow>) {
     ]
     .map(float);
     let [p50, p90, p99, ratio] = ["p50_ms", "p90_ms", "p99_ms", "cold_start_ratio"].map(opt);
-    for i in 0..b.num_rows() {
-        out.push(HopRow {
-            caller: caller[i].clone(),
-            callee: callee[i].clone().unwrap_or_default(),
-            callee_type: callee_type[i].clone(),
-            stats: HopStats {
-                requests: requests[i],
-                traces: n_traces[i],
-                critical_ms: critical[i],
-                critical_ms_per_trace: if traces > 0 {
-                    critical[i] / traces as f64
-                } else {
-                    0.0
+    let slowest = b.column(col("slowest_traces")).as_list::<i32>();
+    (0..b.num_rows())
+        .map(|i| {
+            let row = HopRow {
+                caller: caller[i].clone(),
+                callee: callee[i].clone().unwrap_or_default(),
+                callee_type: callee_type[i].clone(),
+                stats: HopStats {
+                    requests: requests[i],
+                    traces: n_traces[i],
+                    critical_ms: critical[i],
+                    critical_ms_per_trace: 0.0,
+                    share: if share[i].is_nan() { 0.0 } else { share[i] },
+                    init_ms: init[i],
+                    handler_ms: handler[i],
+                    overhead_ms: overhead[i],
+                    downstream_ms: downstream[i],
+                    p50_ms: p50[i],
+                    p90_ms: p90[i],
+                    p99_ms: p99[i],
+                    errors: errors[i],
+                    throttles: throttles[i],
+                    faults: faults[i],
+                    timeouts: timeouts[i],
+                    cold_starts: cold_starts[i],
+                    invocations: invocations[i],
+                    cold_start_ratio: ratio[i],
                 },
-                share: if share[i].is_nan() { 0.0 } else { share[i] },
-                init_ms: init[i],
-                handler_ms: handler[i],
-                overhead_ms: overhead[i],
-                downstream_ms: downstream[i],
-                p50_ms: p50[i],
-                p90_ms: p90[i],
-                p99_ms: p99[i],
-                errors: errors[i],
-                throttles: throttles[i],
-                faults: faults[i],
-                timeouts: timeouts[i],
-                cold_starts: cold_starts[i],
-                invocations: invocations[i],
-                cold_start_ratio: ratio[i],
-            },
-        });
+                slowest_traces: slow_traces(slowest, i),
+            };
+            (period[i], roots[i], row)
+        })
+        .collect()
+}
+
+/// The `top_n` list of row `i` as trace ids with their critical time.
+fn slow_traces(lists: &ListArray, i: usize) -> Vec<SlowTrace> {
+    if lists.is_null(i) {
+        return Vec::new();
     }
+    let entries = lists.value(i);
+    let entries = entries.as_struct();
+    let ids = entries.column(0).as_string::<i32>();
+    let ms = entries.column(1).as_primitive::<Float64Type>();
+    (0..entries.len())
+        .map(|k| SlowTrace {
+            trace_id: ids.value(k).to_owned(),
+            critical_ms: ms.value(k),
+        })
+        .collect()
 }
 
 /// `caller IS NOT DISTINCT FROM 'x' AND callee = 'y'` for each hop, as one disjunction.
@@ -432,58 +501,6 @@ const DETAILED_HOPS: usize = 50;
 fn detailed(hops: &mut [Hop]) -> &mut [Hop] {
     let shown = hops.len().min(DETAILED_HOPS);
     &mut hops[..shown]
-}
-
-async fn add_slowest_traces(
-    session: &Session,
-    window: Window,
-    n: usize,
-    hops: &mut [Hop],
-) -> Result<()> {
-    let detailed = detailed(hops);
-    if detailed.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "SELECT caller, callee, trace_id, critical_ms FROM (
-           SELECT caller, callee, trace_id, critical_ms,
-                  row_number() OVER (PARTITION BY caller, callee
-                                     ORDER BY critical_ms DESC, trace_id) AS rank
-           FROM (SELECT {hc} AS caller, {sv} AS callee, {tid} AS trace_id, sum({crit}) AS critical_ms
-                 FROM {SPANS} WHERE ({hops}) AND {window}
-                 GROUP BY {hc}, {sv}, {tid}))
-         WHERE rank <= {n} ORDER BY caller, callee, rank",
-        hc = s::HOP_CALLER,
-        sv = s::SERVICE,
-        tid = s::TRACE_ID,
-        crit = s::CRITICAL_MS,
-        hops = hop_filter(detailed),
-        window = window.predicate(s::START_TIME),
-    );
-    let mut found: HashMap<(Option<String>, String), Vec<SlowTrace>> = HashMap::new();
-    for b in session.collect(&sql).await? {
-        let (caller, callee, trace) = (
-            columns::strings(&b, 0),
-            columns::strings(&b, 1),
-            columns::strings(&b, 2),
-        );
-        let critical = columns::floats(&b, 3);
-        for i in 0..b.num_rows() {
-            found
-                .entry((caller[i].clone(), callee[i].clone().unwrap_or_default()))
-                .or_default()
-                .push(SlowTrace {
-                    trace_id: trace[i].clone().unwrap_or_default(),
-                    critical_ms: critical[i],
-                });
-        }
-    }
-    for h in detailed {
-        h.slowest_traces = found
-            .remove(&(h.caller.clone(), h.callee.clone()))
-            .unwrap_or_default();
-    }
-    Ok(())
 }
 
 async fn add_p99_series(

@@ -22,6 +22,10 @@ impl Window {
         }
     }
 
+    pub fn overlaps(&self, other: &Window) -> bool {
+        self.start_us < other.end_us && other.start_us < self.end_us
+    }
+
     /// A SQL predicate: `column` falls in this window.
     pub(crate) fn predicate(&self, column: &str) -> String {
         let ts = |us: i64| format!("arrow_cast({us}, 'Timestamp(Microsecond, Some(\"UTC\"))')");

@@ -1,6 +1,6 @@
 //! Hops: the view and the report agree with plain SQL over `spans`, and lose no critical time.
 
-use hopscope_analyzer::hops::{Baseline, HopQuery, HopReport, Window};
+use hopscope_analyzer::hops::{Baseline, HopQuery, HopReport, HopStats, Window};
 
 use crate::{csv, session};
 
@@ -117,4 +117,169 @@ async fn p99_series_cover_the_window_in_buckets() {
     let first = culprit.p99_series[0].unwrap();
     let last = culprit.p99_series[11].unwrap();
     assert!(last > 3.0 * first, "{:?}", culprit.p99_series);
+}
+
+/// The ingest-time per-trace totals give what grouping spans by trace would.
+#[tokio::test]
+async fn traces_and_evidence_match_grouping_by_trace() {
+    let s = session().await;
+    let by_trace = csv(
+        &s,
+        "SELECT count(*) AS bad FROM hops h JOIN (
+           SELECT hop_caller, service, count(DISTINCT trace_id) AS n FROM spans
+           GROUP BY hop_caller, service) c
+         ON (c.hop_caller IS NOT DISTINCT FROM h.caller) AND c.service = h.callee
+         WHERE c.n <> h.traces",
+    )
+    .await;
+    assert_eq!(by_trace, "bad\n0\n");
+
+    let report = HopReport::load(
+        &s,
+        &HopQuery {
+            window: Some(Window {
+                start_us: 0,
+                end_us: i64::MAX / 2,
+            }),
+            baseline: Baseline::Off,
+            slowest_traces: 3,
+            series_buckets: 0,
+        },
+    )
+    .await
+    .unwrap();
+    for h in &report.hops {
+        let caller = h
+            .caller
+            .as_deref()
+            .map_or("hop_caller IS NULL".into(), |c| {
+                format!("hop_caller = '{c}'")
+            });
+        let expected = csv(
+            &s,
+            &format!(
+                "SELECT trace_id, round(sum(critical_ms), 3) AS ms FROM spans
+                 WHERE {caller} AND service = '{}'
+                 GROUP BY trace_id ORDER BY ms DESC, trace_id LIMIT 3",
+                h.callee
+            ),
+        )
+        .await;
+        let expected: Vec<(String, f64)> = expected
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let (id, ms) = l.split_once(',').unwrap();
+                (id.to_owned(), ms.parse().unwrap())
+            })
+            .collect();
+        let got: Vec<(String, f64)> = h
+            .slowest_traces
+            .iter()
+            .map(|t| {
+                (
+                    t.trace_id.clone(),
+                    (t.critical_ms * 1000.0).round() / 1000.0,
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "{:?} -> {}", h.caller, h.callee);
+    }
+}
+
+/// Window and baseline aggregated in one pass give what each window gives alone.
+#[tokio::test]
+async fn a_baseline_in_the_same_pass_equals_each_window_alone() {
+    let s = session().await;
+    let bounds = csv(
+        &s,
+        "SELECT CAST(min(start_time) AS BIGINT) AS lo, CAST(max(start_time) AS BIGINT) AS hi FROM spans",
+    )
+    .await;
+    let (lo, hi) = bounds.lines().nth(1).unwrap().split_once(',').unwrap();
+    let (lo, hi): (i64, i64) = (lo.parse().unwrap(), hi.parse().unwrap());
+    let mid = lo + (hi - lo) * 2 / 3;
+    let window = Window {
+        start_us: mid,
+        end_us: hi + 1,
+    };
+    let baseline = Window {
+        start_us: lo,
+        end_us: mid,
+    };
+    let alone = |w: Window| {
+        let s = &s;
+        async move {
+            let q = HopQuery {
+                window: Some(w),
+                baseline: Baseline::Off,
+                slowest_traces: 3,
+                series_buckets: 0,
+            };
+            HopReport::load(s, &q).await.unwrap()
+        }
+    };
+    let (now, before) = (alone(window).await, alone(baseline).await);
+    let both = HopReport::load(
+        &s,
+        &HopQuery {
+            window: Some(window),
+            baseline: Baseline::Window(baseline),
+            slowest_traces: 3,
+            series_buckets: 0,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (both.traces, both.baseline_traces),
+        (now.traces, before.traces)
+    );
+    assert!(now.traces > 0 && before.traces > 0);
+    for h in &both.hops {
+        let find = |r: &HopReport| {
+            r.hops
+                .iter()
+                .find(|x| x.caller == h.caller && x.callee == h.callee)
+                .map(|x| x.now.clone())
+        };
+        let hop = format!("{:?} -> {}", h.caller, h.callee);
+        assert_close(Some(&h.now), find(&now).as_ref(), &hop);
+        assert_close(h.before.as_ref(), find(&before).as_ref(), &hop);
+    }
+}
+
+/// Equal up to the order floating-point sums were taken in.
+fn assert_close(a: Option<&HopStats>, b: Option<&HopStats>, what: &str) {
+    let (Some(a), Some(b)) = (a, b) else {
+        assert_eq!(a, b, "{what}");
+        return;
+    };
+    let floats = |s: &HopStats| {
+        [
+            s.critical_ms,
+            s.critical_ms_per_trace,
+            s.share,
+            s.init_ms,
+            s.handler_ms,
+            s.overhead_ms,
+            s.downstream_ms,
+        ]
+    };
+    let without_floats = |s: &HopStats| HopStats {
+        critical_ms: 0.0,
+        critical_ms_per_trace: 0.0,
+        share: 0.0,
+        init_ms: 0.0,
+        handler_ms: 0.0,
+        overhead_ms: 0.0,
+        downstream_ms: 0.0,
+        ..s.clone()
+    };
+    assert_eq!(without_floats(a), without_floats(b), "{what}");
+    let close = |(x, y): (f64, f64)| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0);
+    assert!(
+        floats(a).into_iter().zip(floats(b)).all(close),
+        "{what}: {a:?} vs {b:?}"
+    );
 }
