@@ -525,11 +525,13 @@ fn alarms_check_exits_2_in_alarm_and_notifies_a_change_once() {
     assert_eq!(changes[0]["from"], "OK");
     assert_eq!(changes[0]["severity"], "critical");
 
-    let history = std::fs::read_to_string(store.join("_alarms/history.ndjson")).unwrap();
+    let history = hopscope_analyzer::alarms::state::AlarmStore::new(&store)
+        .history()
+        .unwrap();
     assert_eq!(
         history
-            .lines()
-            .filter(|l| l.contains("\"to\":\"ALARM\""))
+            .iter()
+            .filter(|t| t.to == hopscope_analyzer::alarms::State::Alarm)
             .count(),
         4
     );

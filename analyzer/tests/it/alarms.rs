@@ -5,8 +5,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use hopscope_analyzer::alarms::parse::{check_references, parse_file};
-use hopscope_analyzer::alarms::state::StateFile;
-use hopscope_analyzer::alarms::{self, State};
+use hopscope_analyzer::alarms::state::{
+    AlarmLock, AlarmStore, HISTORY_DIR, LockError, LockHolder, StateFile,
+};
+use hopscope_analyzer::alarms::{self, State, Transition};
+use hopscope_schema::store_layout::TEMP_PREFIX;
 
 use crate::session;
 
@@ -140,16 +143,163 @@ async fn state_is_kept_and_a_change_is_reported_once() {
 
     // Round trip through the store directory.
     let dir = tempfile::tempdir().unwrap();
-    let store = alarms::state::AlarmStore::new(dir.path());
-    store.save(&states, &changes).unwrap();
+    let store = AlarmStore::new(dir.path());
+    let lock = store.try_lock("test").unwrap();
+    store.save(&lock, &mut states, &changes).unwrap();
     assert_eq!(store.load().unwrap(), states);
     assert_eq!(store.history().unwrap(), changes);
-    let leftovers: Vec<_> = std::fs::read_dir(store.dir())
+    assert!(temp_files(store.dir()).is_empty());
+}
+
+/// Every file under `dir` whose name marks it temporary.
+fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(TEMP_PREFIX)
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Evaluates the starter pack every 5 minutes over [from, to), saving each outcome as `watch`
+/// does; returns every change of state, in order.
+async fn evaluate_and_save(
+    store: &AlarmStore,
+    lock: &AlarmLock,
+    from: i64,
+    to: i64,
+) -> Vec<Transition> {
+    let (rules, _) = alarms::load(&rules_dir()).unwrap();
+    let s = session().await;
+    let mut all = Vec::new();
+    let mut at = from;
+    while at < to {
+        let mut states = store.load().unwrap();
+        let statuses = alarms::evaluate_rules(&s, &rules, at, &states)
+            .await
+            .unwrap();
+        let changes = alarms::transitions(&rules, &statuses);
+        states.update(&statuses);
+        store.save(lock, &mut states, &changes).unwrap();
+        all.extend(changes);
+        at += 300 * 1_000_000;
+    }
+    all
+}
+
+#[tokio::test]
+async fn history_is_appended_one_file_per_evaluation_with_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AlarmStore::new(dir.path());
+    let lock = store.try_lock("test").unwrap();
+    let changes = evaluate_and_save(&store, &lock, END - 3600 * 1_000_000, END + 1).await;
+    // The first evaluation (INSUFFICIENT_DATA -> OK everywhere), then each incident's alarms.
+    let evaluations_with_changes: BTreeSet<&str> = changes.iter().map(|t| t.at.as_str()).collect();
+    assert!(evaluations_with_changes.len() >= 3, "{changes:?}");
+    let history = store.history().unwrap();
+    assert_eq!(history, changes, "each change once, in order, none lost");
+    let files = std::fs::read_dir(store.dir().join(HISTORY_DIR))
         .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.contains("tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+        .count();
+    assert_eq!(files, evaluations_with_changes.len());
+    assert_eq!(
+        store.load().unwrap().history_files,
+        evaluations_with_changes.len() as u64
+    );
+    assert!(temp_files(store.dir()).is_empty());
+    // Evaluating again at the same time changes nothing and writes nothing.
+    let again = evaluate_and_save(&store, &lock, END, END + 1).await;
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(store.history().unwrap(), changes);
+}
+
+#[tokio::test]
+async fn a_run_killed_between_writes_leaves_the_store_readable_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AlarmStore::new(dir.path());
+    let lock = store.try_lock("test").unwrap();
+    let mut changes = evaluate_and_save(
+        &store,
+        &lock,
+        END - 3600 * 1_000_000,
+        END - 1200 * 1_000_000,
+    )
+    .await;
+    assert!(!changes.is_empty());
+    let before = (store.load().unwrap(), store.history().unwrap());
+
+    // A run killed while writing a history file and the state (temporary files), and one
+    // killed after its history file was complete but before the state counted it.
+    let history_dir = store.dir().join(HISTORY_DIR);
+    let counted = before.0.history_files;
+    std::fs::write(
+        history_dir.join(format!(
+            "{TEMP_PREFIX}{:020}-1.parquet.partial",
+            counted + 1
+        )),
+        b"PAR1 half",
+    )
+    .unwrap();
+    std::fs::write(
+        store.dir().join(format!("{TEMP_PREFIX}state.json-1")),
+        b"{\"alarms\":",
+    )
+    .unwrap();
+    std::fs::copy(
+        history_dir.join(format!("part-{:020}.parquet", counted)),
+        history_dir.join(format!("part-{:020}.parquet", counted + 1)),
+    )
+    .unwrap();
+    assert_eq!((store.load().unwrap(), store.history().unwrap()), before);
+
+    // The next evaluations record their changes once, over the leftover.
+    changes.extend(evaluate_and_save(&store, &lock, END - 1200 * 1_000_000, END + 1).await);
+    assert!(changes.len() > before.1.len());
+    assert_eq!(store.history().unwrap(), changes);
+}
+
+#[test]
+fn a_second_evaluator_is_refused_the_lock_with_the_holders_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AlarmStore::new(dir.path());
+    let watch = store.try_lock("watch").unwrap();
+    let err = store.try_lock("check").unwrap_err();
+    match &err {
+        LockError::Held { path, holder } => {
+            assert_eq!(path, &store.lock_path());
+            assert_eq!(
+                holder,
+                &Some(LockHolder {
+                    pid: std::process::id(),
+                    command: "watch".into()
+                })
+            );
+        }
+        e => panic!("{e}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is locked by `hopscope alarms watch` (pid {})",
+            store.lock_path().display(),
+            std::process::id()
+        )
+    );
+    drop(watch);
+    store.try_lock("check").unwrap();
 }
 
 #[tokio::test]
