@@ -656,6 +656,108 @@ fn alarms_watch_stops_cleanly_on_sigterm() {
     }
 }
 
+/// Two evaluators on one store would both notify each change: a second `watch` refuses to
+/// start, naming the lock and the first one's pid, and `check` evaluates read-only meanwhile.
+#[cfg(unix)]
+#[test]
+fn alarms_one_watch_per_store_and_check_is_read_only_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = scenario_store_in(dir.path(), "etl");
+    let watch = || {
+        Command::new(env!("CARGO_BIN_EXE_hopscope"))
+            .arg("--store")
+            .arg(&store)
+            .args([
+                "alarms",
+                "watch",
+                "--no-collect",
+                "--every",
+                "1h",
+                "--rules",
+            ])
+            .arg(rules())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = watch();
+    let state = store.join("_alarms/state.json");
+    for _ in 0..300 {
+        if state.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(state.exists());
+    let saved = std::fs::read(&state).unwrap();
+
+    let second = watch().wait_with_output().unwrap();
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    let lock = store.join("_alarms/lock");
+    assert!(
+        stderr(&second).contains(&format!(
+            "{} is locked by `hopscope alarms watch` (pid {})",
+            lock.display(),
+            first.id()
+        )),
+        "{}",
+        stderr(&second)
+    );
+
+    let (url, received) = webhook_server();
+    let check = hopscope(
+        &store,
+        &[
+            "alarms",
+            "check",
+            "--rules",
+            rules().to_str().unwrap(),
+            "--at",
+            "2026-11-20T11:00:00Z",
+            "--webhook",
+            &url,
+        ],
+    );
+    // The evaluation is printed and decides the exit code; nothing is saved or notified.
+    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains(" lambda-timeouts "),
+        "{}",
+        stdout(&check)
+    );
+    assert!(
+        stderr(&check).contains(&format!("(pid {})", first.id()))
+            && stderr(&check).contains("evaluated read-only"),
+        "{}",
+        stderr(&check)
+    );
+    assert_eq!(std::fs::read(&state).unwrap(), saved);
+    assert!(received.lock().unwrap().is_empty());
+
+    Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap();
+    let out = first.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Once the watch is gone, check writes again.
+    let check = hopscope(
+        &store,
+        &[
+            "alarms",
+            "check",
+            "--rules",
+            rules().to_str().unwrap(),
+            "--at",
+            "2026-11-20T11:00:00Z",
+        ],
+    );
+    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
+    assert!(!stderr(&check).contains("read-only"), "{}", stderr(&check));
+    assert_ne!(std::fs::read(&state).unwrap(), saved);
+}
+
 /// A local HTTP server answering 200 to every request; returns its URL and the bodies received.
 fn webhook_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{BufRead, BufReader, Read, Write};
