@@ -613,46 +613,53 @@ fn alarms_backtest_prints_when_alarms_fired() {
 
 #[cfg(unix)]
 #[test]
-fn alarms_watch_stops_cleanly_on_sigterm() {
+fn alarms_watch_stops_cleanly_on_sigterm_and_sigint() {
     let dir = tempfile::tempdir().unwrap();
     let store = scenario_store_in(dir.path(), "users");
-    let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
-        .arg("--store")
-        .arg(&store)
-        .args([
-            "alarms",
-            "watch",
-            "--no-collect",
-            "--every",
-            "1s",
-            "--rules",
-        ])
-        .arg(rules())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for the first evaluation to be saved, then stop it.
-    let state = store.join("_alarms/state.json");
-    for _ in 0..300 {
-        if state.exists() {
-            break;
+    for signal in ["TERM", "INT"] {
+        let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+            .arg("--store")
+            .arg(&store)
+            .args([
+                "alarms",
+                "watch",
+                "--no-collect",
+                "--every",
+                "1s",
+                "--rules",
+            ])
+            .arg(rules())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait for the first evaluation to be saved, then stop it.
+        let state = store.join("_alarms/state.json");
+        let _ = std::fs::remove_file(&state);
+        for _ in 0..300 {
+            if state.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(state.exists());
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Stopping"), "{}", stderr(&out));
-    // Each line of stdout is one JSON change of state.
-    for line in stdout(&out).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(v["rule"].is_string() && v["to"].is_string(), "{line}");
+        assert!(state.exists(), "{signal}");
+        let kill = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{signal}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Stopping"),
+            "{signal}: {}",
+            stderr(&out)
+        );
+        // Each line of stdout is one JSON change of state.
+        for line in stdout(&out).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(v["rule"].is_string() && v["to"].is_string(), "{line}");
+        }
     }
 }
 
@@ -831,20 +838,93 @@ fn alarms_check_collects_and_publishes_through_aws() {
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 
     // The peer counts the calls it saw in the Region.
+    let body = peer_control(
+        &endpoint,
+        "GET",
+        &format!("/_peer/calls?region={region}"),
+        "",
+    );
+    let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(calls["PutMetricData"], 1, "{calls}");
+    assert!(calls["GetTraceSummaries"].as_u64() >= Some(1), "{calls}");
+}
+
+/// One HTTP/1.1 request to the AWS test peer's control endpoints; the answer's body.
+fn peer_control(endpoint: &str, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(host).unwrap();
-    use std::io::{Read, Write};
     write!(
         stream,
-        "GET /_peer/calls?region={region} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    let calls: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(calls["PutMetricData"], 1, "{calls}");
-    assert!(calls["GetTraceSummaries"].as_u64() >= Some(1), "{calls}");
+    answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string()
+}
+
+/// AWS answering 503 to two collections in a row (retries exhausted) is transient: each is
+/// reported, the evaluations go on, and the next collections succeed.
+#[cfg(unix)]
+#[test]
+fn alarms_watch_rides_out_transient_aws_errors() {
+    let Ok(endpoint) = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT") else {
+        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test");
+    };
+    let region = "ap-south-1";
+    let fault =
+        serde_json::json!({"region": region, "operation": "GetTraceSummaries", "server_error": 2});
+    peer_control(&endpoint, "POST", "/_peer/faults", &fault.to_string());
+    let calls = || -> u64 {
+        let body = peer_control(
+            &endpoint,
+            "GET",
+            &format!("/_peer/calls?region={region}"),
+            "",
+        );
+        let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+        calls["GetTraceSummaries"].as_u64().unwrap_or(0)
+    };
+    let before = calls();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .arg("--store")
+        .arg(&store)
+        .args(["alarms", "watch", "--every", "1s", "--max-attempts", "1"])
+        .args(["--region", region, "--endpoint-url", &endpoint])
+        .arg("--rules")
+        .arg(rules())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Two faulted collections, then two that succeed.
+    for _ in 0..600 {
+        if calls() >= before + 4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(calls() >= before + 4, "the watch kept collecting");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("warning: collecting").count(), 2, "{err}");
+    assert!(!err.contains("warning: evaluating"), "{err}");
+    assert!(store.join("_alarms/state.json").exists());
 }
 
 /// A collection that fails (AWS unreachable) is reported and the evaluation still runs.
