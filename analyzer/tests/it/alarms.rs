@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use hopscope_analyzer::alarms::parse::{check_references, parse_file};
+use hopscope_analyzer::alarms::parse::{COMPOSITE_KEYS, METRIC_KEYS, check_references, parse_file};
 use hopscope_analyzer::alarms::state::{
     AlarmLock, AlarmStore, HISTORY_DIR, LockError, LockHolder, StateFile,
 };
@@ -364,52 +364,103 @@ period = "5m"
     }
 }
 
+/// The fenced blocks of a Markdown text: (line of the opening fence, info string, body).
+fn fenced_blocks(markdown: &str) -> Vec<(usize, String, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, String, String)> = None;
+    for (i, line) in markdown.lines().enumerate() {
+        match (&mut open, line.trim_start().strip_prefix("```")) {
+            (None, Some(info)) => open = Some((i + 1, info.trim().to_string(), String::new())),
+            (Some(_), Some(_)) => blocks.extend(open.take()),
+            (Some((_, _, body)), None) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    assert!(open.is_none(), "a fence is never closed");
+    blocks
+}
+
+/// Parses every `toml` block of a rules README, one rule each; refuses blocks of unknown kind
+/// (a block tagged `Toml` or left untagged would otherwise escape the check).
+fn parse_readme_examples(markdown: &str) -> Result<(Vec<alarms::Rule>, String), String> {
+    let mut all = Vec::new();
+    let mut text = String::new();
+    for (line, info, body) in fenced_blocks(markdown) {
+        match info.as_str() {
+            "toml" => {
+                let (rules, problems) = parse_file(Path::new("rules/README.md"), &body);
+                if !problems.is_empty() || rules.len() != 1 {
+                    return Err(format!(
+                        "README line {line}: {} rules, problems {problems:?}\n{body}",
+                        rules.len()
+                    ));
+                }
+                all.extend(rules);
+                text.push_str(&body);
+            }
+            "sh" | "text" | "json" => {}
+            other => return Err(format!("README line {line}: a ```{other} block")),
+        }
+    }
+    let mut problems = Vec::new();
+    check_references(&mut all, &mut problems);
+    if !problems.is_empty() {
+        return Err(format!("{problems:?}"));
+    }
+    Ok((all, text))
+}
+
 /// rules/README.md: every ```toml example parses, the composite's references resolve, and every
-/// field a rule may have appears in an example.
+/// key the parser accepts appears in an example.
 #[test]
 fn every_example_of_the_rules_readme_parses() {
     let readme = std::fs::read_to_string(rules_dir().join("README.md")).unwrap();
-    let mut all = Vec::new();
-    let mut text = String::new();
-    let mut blocks = 0;
-    for block in readme.split("```toml\n").skip(1) {
-        let example = block.split("```").next().unwrap();
-        let (rules, problems) = parse_file(Path::new("rules/README.md"), example);
-        assert!(problems.is_empty(), "{problems:?}\n{example}");
-        assert_eq!(rules.len(), 1, "{example}");
-        all.extend(rules);
-        text.push_str(example);
-        blocks += 1;
-    }
-    assert!(blocks >= 5);
-    let mut problems = Vec::new();
-    check_references(&mut all, &mut problems);
-    assert!(problems.is_empty(), "{problems:?}");
-    for field in [
-        "name",
-        "description",
-        "severity",
-        "labels",
-        "actions_enabled",
-        "function",
-        "service",
-        "service_type",
-        "edge",
-        "query",
-        "source",
-        "statistic",
-        "comparison",
-        "threshold",
-        "period",
-        "evaluation_periods",
-        "datapoints_to_alarm",
-        "treat_missing_data",
-        "evaluate_low_sample_count_percentile",
-        "alarm_rule",
-    ] {
+    let (rules, text) = parse_readme_examples(&readme).unwrap();
+    let toml_fences = readme.lines().filter(|l| l.trim() == "```toml").count();
+    assert_eq!(rules.len(), toml_fences);
+    assert!(rules.len() >= 5);
+    for field in METRIC_KEYS.iter().chain(COMPOSITE_KEYS) {
         assert!(
             text.lines().any(|l| l.starts_with(&format!("{field} ="))),
             "no example of `{field}` in rules/README.md"
+        );
+    }
+}
+
+/// The check above fails on a README with a bad example, an untagged block or a dangling
+/// composite reference.
+#[test]
+fn the_readme_check_rejects_bad_examples() {
+    let good = "[[rule]]\nname = \"a\"\nfunction = \"f\"\nstatistic = \"p99\"\ncomparison = \">\"\nthreshold = 1\nperiod = \"5m\"\n";
+    let md = |body: &str, tag: &str| {
+        format!("# Rules\n\n```toml\n{good}```\n\ntext\n\n```{tag}\n{body}```\n")
+    };
+    // Each case differs from this one, which passes, by one fault.
+    let second = good.replace("\"a\"", "\"b\"");
+    assert!(parse_readme_examples(&md(&second, "toml")).is_ok());
+    for (body, tag) in [
+        (second.replace("period", "perod"), "toml"),
+        (
+            second.replace("threshold = 1", "threshold = \"high\""),
+            "toml",
+        ),
+        (
+            format!("{second}{}", good.replace("\"a\"", "\"c\"")),
+            "toml",
+        ),
+        (second.clone(), ""),
+        (second.clone(), "TOML"),
+        (
+            "[[rule]]\nname = \"b\"\nalarm_rule = \"ALARM(nope)\"\n".to_string(),
+            "toml",
+        ),
+    ] {
+        assert!(
+            parse_readme_examples(&md(&body, tag)).is_err(),
+            "```{tag}\n{body}"
         );
     }
 }
