@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::Error;
 use crate::lambda::FunctionSpec;
 use crate::random::{Micros, Random};
-use crate::scenario::{Scenario, TimeRange};
+use crate::scenario::{ExpectedAlarm, Scenario, TimeRange};
 use crate::sim::Sim;
 
 /// How requests arrive over the window.
@@ -131,5 +131,14 @@ impl ArrivalTimes {
         self.last = u;
         self.done += 1;
         Some(self.start + (u * self.span) as Micros)
+    }
+}
+
+/// An alarm the starter pack raises on a scenario.
+fn alarm(rule: &str, key: &str, why: &str) -> ExpectedAlarm {
+    ExpectedAlarm {
+        rule: rule.to_owned(),
+        key: key.to_owned(),
+        why: why.to_owned(),
     }
 }

@@ -24,6 +24,20 @@ pub struct Scenario {
     pub culprit: Culprit,
     /// What an engineer should see in traces, logs and metrics.
     pub expected: Vec<String>,
+    /// The alarms the starter pack (`rules/`) raises when evaluated at the end of the window,
+    /// and no other: the incident's cause, and the symptoms it causes on other nodes.
+    #[serde(default)]
+    pub alarms: Vec<ExpectedAlarm>,
+}
+
+/// An alarm, named by its rule and its key (the function, service, `caller -> callee` or query
+/// key the rule keeps one alarm for).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ExpectedAlarm {
+    pub rule: String,
+    pub key: String,
+    /// Why this incident raises it.
+    pub why: String,
 }
 
 /// A half-open time range `[start, end)`, written as RFC 3339.

@@ -4,6 +4,7 @@
 //! Everything that reads or writes the store names tables and columns through this crate, so a
 //! change of the contract shows up in one place (and in the schema snapshot test).
 
+pub mod alarm_history;
 pub mod lambda_invocations;
 pub mod log_events;
 pub mod metric_points;
@@ -67,7 +68,10 @@ mod tests {
         let all = stored_tables()
             .into_iter()
             .map(|t| (t.name, t.schema))
-            .chain([(traces::TABLE, traces::schema())]);
+            .chain([
+                (traces::TABLE, traces::schema()),
+                (alarm_history::TABLE, alarm_history::schema()),
+            ]);
         for (name, schema) in all {
             text.push_str(&format!("{name}\n"));
             for f in schema.fields() {

@@ -10,11 +10,12 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use hopscope_analyzer::Session;
-use hopscope_analyzer::alarms::state::AlarmStore;
+use hopscope_analyzer::alarms::state::{AlarmLock, AlarmStore, LockError};
 use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, RuleKind, State, Transition};
 use hopscope_collector::aws::{AwsOptions, Clients};
 use hopscope_collector::collect::{Caller, RetryPolicy};
 use hopscope_collector::publish::{self, AlarmDatum};
+use hopscope_collector::store::Store;
 
 use super::output::sanitize;
 use super::time::TimeArg;
@@ -30,9 +31,11 @@ pub enum AlarmsCommand {
     /// Check rule files and report every problem with its file, line and a fix
     Lint(LintArgs),
     /// Evaluate every rule once and print each alarm's state (exit 0: none in ALARM, 2: some in
-    /// ALARM, 1: error)
+    /// ALARM, 1: error). While `alarms watch` (or, for over 10 s, another check) holds the
+    /// store's alarm lock, evaluates read-only: nothing saved, nothing notified
     Check(CheckArgs),
-    /// Collect and evaluate on a schedule until SIGTERM or Ctrl-C, notifying changes of state
+    /// Collect and evaluate on a schedule until SIGTERM or Ctrl-C, notifying changes of state.
+    /// Holds the store's alarm lock: one watch per store
     Watch(WatchArgs),
     /// Replay the rules over stored history: when each alarm would have fired and cleared
     Backtest(BacktestArgs),
@@ -254,7 +257,12 @@ async fn collect(
     .await
 }
 
-/// One evaluation: statuses, with state and history saved and changes notified.
+/// How long `check` waits for another check to release the alarm lock before evaluating
+/// read-only (a watch holds it for good: no waiting then).
+const CHECK_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// One evaluation: statuses, with state and history saved and changes notified by the holder
+/// of the alarm lock.
 struct Evaluator {
     store_dir: PathBuf,
     rules: Vec<Rule>,
@@ -265,21 +273,30 @@ struct Evaluator {
 }
 
 impl Evaluator {
-    async fn evaluate(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<AlarmStatus>> {
+    /// Evaluates at `at`; without the lock, read-only (the holder saves and notifies).
+    async fn evaluate(
+        &self,
+        at: DateTime<Utc>,
+        lock: Option<&AlarmLock>,
+    ) -> anyhow::Result<(Vec<AlarmStatus>, Vec<Transition>)> {
         let session = Session::open(&self.store_dir).await?;
         let store = AlarmStore::new(&self.store_dir);
+        // Read under the lock, so this is the state the last saved evaluation left.
         let mut states = store
             .load()
             .with_context(|| format!("reading {}", store.dir().display()))?;
         let statuses =
             alarms::evaluate_rules(&session, &self.rules, at.timestamp_micros(), &states).await?;
         let transitions = alarms::transitions(&self.rules, &statuses);
+        let Some(lock) = lock else {
+            return Ok((statuses, Vec::new()));
+        };
         states.update(&statuses);
         store
-            .save(&states, &transitions)
+            .save(lock, &mut states, &transitions)
             .with_context(|| format!("saving alarm state in {}", store.dir().display()))?;
         self.notify(&transitions, &statuses, at).await;
-        Ok(statuses)
+        Ok((statuses, transitions))
     }
 
     /// Notifications never fail the evaluation: problems are reported on stderr.
@@ -409,7 +426,10 @@ async fn check(store_dir: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
         args.aws.max_attempts,
     )
     .await;
-    let statuses = ev.evaluate(at).await?;
+    // A store that does not exist is reported by the evaluation, not created by the lock.
+    Session::open(store_dir).await?;
+    let lock = check_lock(&AlarmStore::new(store_dir)).await?;
+    let (statuses, _) = ev.evaluate(at, lock.as_ref()).await?;
     match args.format {
         CheckFormat::Table => print_table(&statuses),
         CheckFormat::Json => {
@@ -426,6 +446,30 @@ async fn check(store_dir: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The alarm lock for `check`: waits up to [`CHECK_LOCK_WAIT`] while another check holds it;
+/// `None` (read-only, said on stderr) while a watch holds it or the wait runs out.
+async fn check_lock(store: &AlarmStore) -> anyhow::Result<Option<AlarmLock>> {
+    let deadline = tokio::time::Instant::now() + CHECK_LOCK_WAIT;
+    loop {
+        match store.try_lock("check") {
+            Ok(lock) => return Ok(Some(lock)),
+            Err(LockError::Held { holder, .. })
+                if holder.as_ref().is_none_or(|h| h.command != "watch")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e @ LockError::Held { .. }) => {
+                eprintln!(
+                    "note: {e}: evaluated read-only (the state is not saved and no change is notified; the lock's holder does that)."
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 fn status_json(s: &AlarmStatus) -> serde_json::Value {
@@ -476,6 +520,20 @@ fn print_table(statuses: &[AlarmStatus]) {
 
 async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
     let rules = load_rules(&args.rules.rules)?;
+    // The store must exist before its alarm lock does: collecting creates it.
+    if args.no_collect {
+        Session::open(store_dir).await?;
+    } else {
+        Store::open_or_create(store_dir)?;
+    }
+    let lock = AlarmStore::new(store_dir)
+        .try_lock("watch")
+        .map_err(|e| match e {
+            LockError::Held { .. } => anyhow::anyhow!(
+                "{e}: one watch per store, so that each change of state is notified once; stop that one first (`hopscope alarms check` evaluates read-only meanwhile)"
+            ),
+            e => e.into(),
+        })?;
     let clients = if !args.no_collect || args.notify.publish_metric {
         Some(connect(&args.aws).await)
     } else {
@@ -515,9 +573,9 @@ async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
         {
             eprintln!("warning: collecting: {e:#}");
         }
-        match ev.evaluate(Utc::now()).await {
-            Ok(statuses) => {
-                for t in alarms::transitions(&ev.rules, &statuses) {
+        match ev.evaluate(Utc::now(), Some(&lock)).await {
+            Ok((_, transitions)) => {
+                for t in transitions {
                     if t.actions_enabled {
                         println!("{}", serde_json::to_string(&t)?);
                     }

@@ -525,11 +525,13 @@ fn alarms_check_exits_2_in_alarm_and_notifies_a_change_once() {
     assert_eq!(changes[0]["from"], "OK");
     assert_eq!(changes[0]["severity"], "critical");
 
-    let history = std::fs::read_to_string(store.join("_alarms/history.ndjson")).unwrap();
+    let history = hopscope_analyzer::alarms::state::AlarmStore::new(&store)
+        .history()
+        .unwrap();
     assert_eq!(
         history
-            .lines()
-            .filter(|l| l.contains("\"to\":\"ALARM\""))
+            .iter()
+            .filter(|t| t.to == hopscope_analyzer::alarms::State::Alarm)
             .count(),
         4
     );
@@ -611,26 +613,82 @@ fn alarms_backtest_prints_when_alarms_fired() {
 
 #[cfg(unix)]
 #[test]
-fn alarms_watch_stops_cleanly_on_sigterm() {
+fn alarms_watch_stops_cleanly_on_sigterm_and_sigint() {
     let dir = tempfile::tempdir().unwrap();
     let store = scenario_store_in(dir.path(), "users");
-    let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
-        .arg("--store")
-        .arg(&store)
-        .args([
-            "alarms",
-            "watch",
-            "--no-collect",
-            "--every",
-            "1s",
-            "--rules",
-        ])
-        .arg(rules())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for the first evaluation to be saved, then stop it.
+    for signal in ["TERM", "INT"] {
+        let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+            .arg("--store")
+            .arg(&store)
+            .args([
+                "alarms",
+                "watch",
+                "--no-collect",
+                "--every",
+                "1s",
+                "--rules",
+            ])
+            .arg(rules())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait for the first evaluation to be saved, then stop it.
+        let state = store.join("_alarms/state.json");
+        let _ = std::fs::remove_file(&state);
+        for _ in 0..300 {
+            if state.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(state.exists(), "{signal}");
+        let kill = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{signal}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Stopping"),
+            "{signal}: {}",
+            stderr(&out)
+        );
+        // Each line of stdout is one JSON change of state.
+        for line in stdout(&out).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(v["rule"].is_string() && v["to"].is_string(), "{line}");
+        }
+    }
+}
+
+/// Two evaluators on one store would both notify each change: a second `watch` refuses to
+/// start, naming the lock and the first one's pid, and `check` evaluates read-only meanwhile.
+#[cfg(unix)]
+#[test]
+fn alarms_one_watch_per_store_and_check_is_read_only_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = scenario_store_in(dir.path(), "etl");
+    let watch = || {
+        Command::new(env!("CARGO_BIN_EXE_hopscope"))
+            .arg("--store")
+            .arg(&store)
+            .args([
+                "alarms",
+                "watch",
+                "--no-collect",
+                "--every",
+                "1h",
+                "--rules",
+            ])
+            .arg(rules())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = watch();
     let state = store.join("_alarms/state.json");
     for _ in 0..300 {
         if state.exists() {
@@ -639,19 +697,72 @@ fn alarms_watch_stops_cleanly_on_sigterm() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(state.exists());
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    let saved = std::fs::read(&state).unwrap();
+
+    let second = watch().wait_with_output().unwrap();
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    let lock = store.join("_alarms/lock");
+    assert!(
+        stderr(&second).contains(&format!(
+            "{} is locked by `hopscope alarms watch` (pid {})",
+            lock.display(),
+            first.id()
+        )),
+        "{}",
+        stderr(&second)
+    );
+
+    let (url, received) = webhook_server();
+    let check = hopscope(
+        &store,
+        &[
+            "alarms",
+            "check",
+            "--rules",
+            rules().to_str().unwrap(),
+            "--at",
+            "2026-11-20T11:00:00Z",
+            "--webhook",
+            &url,
+        ],
+    );
+    // The evaluation is printed and decides the exit code; nothing is saved or notified.
+    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains(" lambda-timeouts "),
+        "{}",
+        stdout(&check)
+    );
+    assert!(
+        stderr(&check).contains(&format!("(pid {})", first.id()))
+            && stderr(&check).contains("evaluated read-only"),
+        "{}",
+        stderr(&check)
+    );
+    assert_eq!(std::fs::read(&state).unwrap(), saved);
+    assert!(received.lock().unwrap().is_empty());
+
+    Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
         .status()
         .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    let out = first.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Stopping"), "{}", stderr(&out));
-    // Each line of stdout is one JSON change of state.
-    for line in stdout(&out).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(v["rule"].is_string() && v["to"].is_string(), "{line}");
-    }
+    // Once the watch is gone, check writes again.
+    let check = hopscope(
+        &store,
+        &[
+            "alarms",
+            "check",
+            "--rules",
+            rules().to_str().unwrap(),
+            "--at",
+            "2026-11-20T11:00:00Z",
+        ],
+    );
+    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
+    assert!(!stderr(&check).contains("read-only"), "{}", stderr(&check));
+    assert_ne!(std::fs::read(&state).unwrap(), saved);
 }
 
 /// A local HTTP server answering 200 to every request; returns its URL and the bodies received.
@@ -727,20 +838,93 @@ fn alarms_check_collects_and_publishes_through_aws() {
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 
     // The peer counts the calls it saw in the Region.
+    let body = peer_control(
+        &endpoint,
+        "GET",
+        &format!("/_peer/calls?region={region}"),
+        "",
+    );
+    let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(calls["PutMetricData"], 1, "{calls}");
+    assert!(calls["GetTraceSummaries"].as_u64() >= Some(1), "{calls}");
+}
+
+/// One HTTP/1.1 request to the AWS test peer's control endpoints; the answer's body.
+fn peer_control(endpoint: &str, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(host).unwrap();
-    use std::io::{Read, Write};
     write!(
         stream,
-        "GET /_peer/calls?region={region} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    let calls: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(calls["PutMetricData"], 1, "{calls}");
-    assert!(calls["GetTraceSummaries"].as_u64() >= Some(1), "{calls}");
+    answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string()
+}
+
+/// AWS answering 503 to two collections in a row (retries exhausted) is transient: each is
+/// reported, the evaluations go on, and the next collections succeed.
+#[cfg(unix)]
+#[test]
+fn alarms_watch_rides_out_transient_aws_errors() {
+    let Ok(endpoint) = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT") else {
+        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test");
+    };
+    let region = "ap-south-1";
+    let fault =
+        serde_json::json!({"region": region, "operation": "GetTraceSummaries", "server_error": 2});
+    peer_control(&endpoint, "POST", "/_peer/faults", &fault.to_string());
+    let calls = || -> u64 {
+        let body = peer_control(
+            &endpoint,
+            "GET",
+            &format!("/_peer/calls?region={region}"),
+            "",
+        );
+        let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+        calls["GetTraceSummaries"].as_u64().unwrap_or(0)
+    };
+    let before = calls();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .arg("--store")
+        .arg(&store)
+        .args(["alarms", "watch", "--every", "1s", "--max-attempts", "1"])
+        .args(["--region", region, "--endpoint-url", &endpoint])
+        .arg("--rules")
+        .arg(rules())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Two faulted collections, then two that succeed.
+    for _ in 0..600 {
+        if calls() >= before + 4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(calls() >= before + 4, "the watch kept collecting");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("warning: collecting").count(), 2, "{err}");
+    assert!(!err.contains("warning: evaluating"), "{err}");
+    assert!(store.join("_alarms/state.json").exists());
 }
 
 /// A collection that fails (AWS unreachable) is reported and the evaluation still runs.

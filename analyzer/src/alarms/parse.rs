@@ -38,8 +38,8 @@ impl fmt::Display for Problem {
     }
 }
 
-/// The keys a metric rule may have, for "unknown key" messages.
-const METRIC_KEYS: &[&str] = &[
+/// The keys a metric rule may have ("unknown key" messages; rules/README.md shows each).
+pub const METRIC_KEYS: &[&str] = &[
     "name",
     "description",
     "severity",
@@ -60,7 +60,8 @@ const METRIC_KEYS: &[&str] = &[
     "treat_missing_data",
     "evaluate_low_sample_count_percentile",
 ];
-const COMPOSITE_KEYS: &[&str] = &[
+/// The keys a composite rule may have.
+pub const COMPOSITE_KEYS: &[&str] = &[
     "name",
     "description",
     "severity",

@@ -79,6 +79,18 @@ pub(crate) fn scenario() -> Scenario {
             "both functions' Duration metrics rise; no timeouts, few errors".to_owned(),
             "background: ~1% of Lex calls answer 400 (BadRequestException) all day".to_owned(),
         ],
+        alarms: vec![
+            super::alarm(
+                "lambda-p99-duration",
+                "chatbot-fulfillment",
+                "the slow Bedrock calls make the fulfillment function slow",
+            ),
+            super::alarm(
+                "lambda-p99-duration",
+                "chatbot-lex-proxy",
+                "the proxy waits for Lex, which waits for the fulfillment function",
+            ),
+        ],
     }
 }
 

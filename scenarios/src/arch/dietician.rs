@@ -60,6 +60,11 @@ pub(crate) fn scenario() -> Scenario {
             "background: ~1% of uploads fail with InvalidFileException (old .xls files) all day"
                 .to_owned(),
         ],
+        alarms: vec![super::alarm(
+            "lambda-p99-duration",
+            "dietician-meal-plan-parser",
+            "the cause: the slow query makes the parser slow, with no timeout to explain it",
+        )],
     }
 }
 

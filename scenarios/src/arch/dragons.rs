@@ -91,6 +91,11 @@ pub(crate) fn scenario() -> Scenario {
              fail validation; ~2% of GETs answer 404"
                 .to_owned(),
         ],
+        alarms: vec![super::alarm(
+            "lambda-cold-start-ratio",
+            "listDragons",
+            "the cause: the deploy storm makes most invocations cold starts",
+        )],
     }
 }
 

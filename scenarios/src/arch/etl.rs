@@ -59,6 +59,11 @@ pub(crate) fn scenario() -> Scenario {
                 .to_owned(),
             "background: ~1% 502 Bad Gateway from the API (HTTPError raised) all day".to_owned(),
         ],
+        alarms: vec![super::alarm(
+            "lambda-timeouts",
+            "worldbank-etl",
+            "the cause: calls to the hanging API end in 30 s timeouts",
+        )],
     }
 }
 

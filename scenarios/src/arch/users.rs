@@ -59,6 +59,20 @@ pub(crate) fn scenario() -> Scenario {
              all day"
                 .to_owned(),
         ],
+        alarms: vec![
+            super::alarm(
+                "lambda-dependency-throttles",
+                "users-api-create-user",
+                "the cause: DynamoDB throttles the PutItem calls",
+            ),
+            super::alarm(
+                "api-gateway-5xx-rate",
+                "users-api/prod",
+                "the symptom users see: sign-ups answer 502 when every attempt is throttled \
+                 (15-60% of requests in each period), at another node than the function, so \
+                 the function's cause alarm does not silence it",
+            ),
+        ],
     }
 }
 
