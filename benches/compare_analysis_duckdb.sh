@@ -10,9 +10,12 @@
 #                 hopscope, no join
 #   hop ranking   hopscope hops --since W --until E           (window + the hour before it:
 #                                                               critical time per hop, split,
-#                                                               p50/p99, outcomes, cold starts)
-#                 DuckDB: the same aggregation over `critical_ms` / `hop_caller` (which only
-#                 hopscope's ingest computes) for both windows
+#                                                               p50/p90/p99, outcomes, cold
+#                                                               starts, traces, 3 slowest
+#                                                               traces, traces per window)
+#                 DuckDB: the same aggregation over the columns hopscope's ingest computes
+#                 (`critical_ms`, `hop_caller`, `hop_trace_critical_ms`) for both windows,
+#                 exact quantiles, max_by(trace_id, hop_trace_critical_ms, 3) for evidence
 #
 # hopscope is timed as a whole process (start, open the store, plan, run, print); DuckDB in
 # process with time.perf_counter around each query, reading the store's Parquet files with
@@ -59,7 +62,8 @@ if [[ -z "$store" ]]; then
         rm -rf "$tmp/probe"
         traces=$(( (spans_wanted / ${#scenarios[@]}) * 500 / $(spans_of "$probe") ))
         "$bin" gen --scenario "$s" --traces "$traces" --seed 1 --out "$tmp/gen" >/dev/null
-        "$bin" --store "$store" import "$tmp/gen/traces" | head -1
+        "$bin" --store "$store" import "$tmp/gen/traces" >"$tmp/import.log"
+        head -1 "$tmp/import.log"
         rm -rf "$tmp/gen"
     done
     [[ "${KEEP:-0}" == 1 ]] && echo "store kept at $store"
@@ -119,7 +123,9 @@ def hops(lo, hi):
     entry = "(c.parent_service IS DISTINCT FROM c.service)"
     return f"""SELECT c.hop_caller AS caller, c.service AS callee, max(c.service_type),
       sum(CASE WHEN {entry} THEN 1 ELSE 0 END) AS requests,
-      count(DISTINCT c.trace_id) AS traces,
+      count(c.hop_trace_critical_ms) AS traces,
+      max_by(c.trace_id, c.hop_trace_critical_ms, 3) AS slowest_traces,
+      sum(CASE WHEN c.parent_id IS NULL THEN 1 ELSE 0 END) AS roots,
       sum(c.critical_ms) AS critical_ms,
       sum(CASE WHEN c.kind = 'subsegment' AND c.service_type = 'AWS::Lambda::Function'
                AND c.name IN ('Initialization', 'Restore') THEN c.critical_ms END) AS init_ms,

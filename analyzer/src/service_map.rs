@@ -1,16 +1,17 @@
-//! The service map as data (from the `service_nodes` and `service_edges` views) and its
+//! The service map as data (the `service_nodes` and `service_edges` views, read in one pass) and its
 //! renderings: Graphviz DOT and Mermaid.
 
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use datafusion::arrow::array::AsArray;
 use serde::Serialize;
 
 use crate::columns::{floats, ints, opt_floats, strings};
 
 use crate::error::Result;
 use crate::session::Session;
-use crate::views::{SERVICE_EDGES, SERVICE_NODES, service_edges_select, service_nodes_select};
+use crate::views::service_map_select;
 use crate::window::Window;
 use hopscope_schema::spans::col::START_TIME;
 
@@ -42,6 +43,25 @@ pub struct MapEdge {
     pub dwell_p99_ms: Option<f64>,
 }
 
+/// An optional value that sorts `None` last, as SQL's `ORDER BY` does by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Last<T>(Option<T>);
+
+impl<T: Ord> Ord for Last<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => a.cmp(b),
+            (a, b) => b.is_some().cmp(&a.is_some()),
+        }
+    }
+}
+
+impl<T: Ord> PartialOrd for Last<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ServiceMap {
     pub nodes: Vec<MapNode>,
@@ -57,57 +77,48 @@ impl ServiceMap {
 
     /// The map of the spans that started in `window` (`None`: everything stored).
     pub async fn load_in(session: &Session, window: Option<Window>) -> Result<ServiceMap> {
-        let (nodes_from, edges_from) = match window {
-            None => (SERVICE_NODES.to_owned(), SERVICE_EDGES.to_owned()),
-            Some(w) => {
-                let filter = w.predicate(START_TIME);
-                (
-                    format!("({})", service_nodes_select(&filter)),
-                    format!("({})", service_edges_select(&filter)),
-                )
-            }
-        };
-        let nodes = session
+        let filter = window.map_or_else(|| "TRUE".to_owned(), |w| w.predicate(START_TIME));
+        let groups = session
             .collect(&format!(
-                "SELECT node, node_type, root, requests, faults FROM {nodes_from} ORDER BY node, node_type"
+                "SELECT caller, callee, callee_type, roots, requests, ok, errors, throttles, faults,
+                        avg_ms, p50_ms, p99_ms, async_calls, dwell_p99_ms
+                 FROM ({})",
+                service_map_select(&filter)
             ))
             .await?;
-        let edges = session
-            .collect(&format!(
-                "SELECT caller, callee, callee_type, requests, ok, errors, throttles, faults, avg_ms, p50_ms, p99_ms,
-                        async_calls, dwell_p99_ms
-                 FROM {edges_from} ORDER BY caller, callee, callee_type"
-            ))
-            .await?;
-        let mut map = ServiceMap::default();
-        for b in &nodes {
-            let (name, node_type) = (strings(b, 0), strings(b, 1));
-            let (requests, faults) = (ints(b, 3), ints(b, 4));
-            for i in 0..b.num_rows() {
-                map.nodes.push(MapNode {
-                    name: name[i].clone().unwrap_or_default(),
-                    node_type: node_type[i].clone(),
-                    root: b.column(2).as_boolean().value(i),
-                    requests: requests[i],
-                    faults: faults[i],
-                });
-            }
-        }
-        for b in &edges {
+        let mut nodes: BTreeMap<(String, Last<String>), MapNode> = BTreeMap::new();
+        let mut edges = Vec::new();
+        for b in &groups {
             let (caller, callee, callee_type) = (strings(b, 0), strings(b, 1), strings(b, 2));
-            let counts: Vec<Vec<i64>> = (3..8).map(|c| ints(b, c)).collect();
-            let times: Vec<Vec<f64>> = (8..11).map(|c| floats(b, c)).collect();
-            let (async_calls, dwell) = (ints(b, 11), opt_floats(b, 12));
+            let counts: Vec<Vec<i64>> = (3..9).map(|c| ints(b, c)).collect();
+            let times: Vec<Vec<f64>> = (9..12).map(|c| floats(b, c)).collect();
+            let (async_calls, dwell) = (ints(b, 12), opt_floats(b, 13));
             for i in 0..b.num_rows() {
-                map.edges.push(MapEdge {
-                    caller: caller[i].clone().unwrap_or_default(),
-                    callee: callee[i].clone().unwrap_or_default(),
+                let callee = callee[i].clone().unwrap_or_default();
+                let node = nodes
+                    .entry((callee.clone(), Last(callee_type[i].clone())))
+                    .or_insert_with(|| MapNode {
+                        name: callee.clone(),
+                        node_type: callee_type[i].clone(),
+                        root: false,
+                        requests: 0,
+                        faults: 0,
+                    });
+                node.root |= counts[0][i] > 0;
+                node.requests += counts[1][i];
+                node.faults += counts[5][i];
+                let Some(caller) = caller[i].clone() else {
+                    continue;
+                };
+                edges.push(MapEdge {
+                    caller,
+                    callee,
                     callee_type: callee_type[i].clone(),
-                    requests: counts[0][i],
-                    ok: counts[1][i],
-                    errors: counts[2][i],
-                    throttles: counts[3][i],
-                    faults: counts[4][i],
+                    requests: counts[1][i],
+                    ok: counts[2][i],
+                    errors: counts[3][i],
+                    throttles: counts[4][i],
+                    faults: counts[5][i],
                     avg_ms: times[0][i],
                     p50_ms: times[1][i],
                     p99_ms: times[2][i],
@@ -116,7 +127,18 @@ impl ServiceMap {
                 });
             }
         }
-        Ok(map)
+        // As SQL orders them: NULL types last.
+        edges.sort_by(|a, b| {
+            (&a.caller, &a.callee, Last(a.callee_type.clone())).cmp(&(
+                &b.caller,
+                &b.callee,
+                Last(b.callee_type.clone()),
+            ))
+        });
+        Ok(ServiceMap {
+            nodes: nodes.into_values().collect(),
+            edges,
+        })
     }
 
     /// Graphviz DOT: nodes by name, edges labelled with requests and p99, faulty edges red.

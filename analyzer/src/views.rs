@@ -115,6 +115,28 @@ pub(crate) fn service_edges_select(filter: &str) -> String {
     )
 }
 
+/// Both sides of the service map in one pass: one row per caller -> callee pair over the spans
+/// that enter a node, where `caller` is null for spans entering it from outside the trace
+/// (roots, and spans whose parent was not in the same import unit). Edges are the rows with a
+/// caller; a node is the sum of the rows of its callee, and a root when any has `roots`.
+pub(crate) fn service_map_select(filter: &str) -> String {
+    format!(
+        "SELECT caller, caller_type, callee, callee_type, roots, {columns} FROM (
+           SELECT {ps} AS caller, {pst} AS caller_type, {sv} AS callee, {st} AS callee_type,
+                  sum(CASE WHEN {pid} IS NULL THEN 1 ELSE 0 END) AS roots, {aggregates}
+           FROM {SPANS} WHERE ({ps} IS NULL OR ({hop})) AND ({filter})
+           GROUP BY {ps}, {pst}, {sv}, {st})",
+        ps = s::PARENT_SERVICE,
+        pst = s::PARENT_SERVICE_TYPE,
+        sv = s::SERVICE,
+        st = s::SERVICE_TYPE,
+        pid = s::PARENT_ID,
+        aggregates = outcome_aggregates(),
+        columns = outcome_columns(),
+        hop = hop_predicate(),
+    )
+}
+
 /// `service_nodes`: one row per node, measured on the spans that enter it (roots and hops).
 fn service_nodes_sql() -> String {
     format!(

@@ -3,6 +3,7 @@
 mod alarms;
 mod hdr;
 mod hops;
+mod service_map;
 mod sql;
 mod trace_detail;
 
