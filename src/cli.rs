@@ -1,6 +1,7 @@
 //! Command-line surface: global options and one module per command.
 
 mod alarms;
+mod aws_args;
 mod collect;
 mod demo;
 mod generate;

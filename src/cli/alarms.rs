@@ -12,10 +12,11 @@ use clap::{Args, Subcommand, ValueEnum};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::state::AlarmStore;
 use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, RuleKind, State, Transition};
-use hopscope_collector::aws::{AwsOptions, Clients};
+use hopscope_collector::aws::Clients;
 use hopscope_collector::collect::{Caller, RetryPolicy};
 use hopscope_collector::publish::{self, AlarmDatum};
 
+use super::aws_args::AwsArgs;
 use super::output::sanitize;
 use super::time::TimeArg;
 
@@ -71,29 +72,6 @@ pub struct NotifyArgs {
     /// Namespace of the published metric
     #[arg(long, default_value = "hopscope/Alarms", value_name = "NAMESPACE")]
     pub metric_namespace: String,
-}
-
-#[derive(Debug, Args)]
-pub struct AwsArgs {
-    /// AWS profile of the shared config files [default: AWS_PROFILE, else `default`]
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-
-    /// AWS Region [default: AWS_REGION, else the profile's region]
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// Endpoint for every AWS service, e.g. a local emulator
-    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
-    pub endpoint_url: Option<String>,
-
-    /// With collection: only these Lambda functions (glob: `orders-*`)
-    #[arg(long, value_name = "PATTERN")]
-    pub functions: Option<String>,
-
-    /// Attempts per AWS call before giving up (retries back off exponentially, with jitter)
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -224,16 +202,6 @@ fn lookback(rules: &[Rule]) -> chrono::TimeDelta {
     chrono::TimeDelta::seconds(secs)
 }
 
-async fn connect(aws: &AwsArgs) -> Clients {
-    Clients::connect(&AwsOptions {
-        region: aws.region.clone(),
-        profile: aws.profile.clone(),
-        endpoint_url: aws.endpoint_url.clone(),
-        credentials: None,
-    })
-    .await
-}
-
 /// Collects the window the rules look back over (checkpoints make repeated windows cheap).
 async fn collect(
     store_dir: &Path,
@@ -243,15 +211,8 @@ async fn collect(
 ) -> anyhow::Result<()> {
     let end = Utc::now();
     let start = end - lookback(rules);
-    super::collect::collect_quietly(
-        store_dir,
-        clients,
-        start,
-        end,
-        aws.functions.clone(),
-        aws.max_attempts,
-    )
-    .await
+    super::collect::collect_quietly(store_dir, clients, aws, start, end).await?;
+    Ok(())
 }
 
 /// One evaluation: statuses, with state and history saved and changes notified.
@@ -369,12 +330,8 @@ async fn evaluator(
     rules: Vec<Rule>,
     notify: NotifyArgs,
     clients: Option<Clients>,
-    max_attempts: u32,
+    retry: RetryPolicy,
 ) -> Evaluator {
-    let retry = RetryPolicy {
-        max_attempts: max_attempts.max(1),
-        ..RetryPolicy::default()
-    };
     let http = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
@@ -392,7 +349,7 @@ async fn evaluator(
 async fn check(store_dir: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let rules = load_rules(&args.rules.rules)?;
     let clients = if args.collect || args.notify.publish_metric {
-        Some(connect(&args.aws).await)
+        Some(args.aws.connect().await)
     } else {
         None
     };
@@ -401,14 +358,7 @@ async fn check(store_dir: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
         collect(store_dir, clients, &args.aws, &rules).await?;
     }
     let at = args.at.map_or_else(Utc::now, |a| a.resolve(Utc::now()));
-    let ev = evaluator(
-        store_dir,
-        rules,
-        args.notify,
-        clients,
-        args.aws.max_attempts,
-    )
-    .await;
+    let ev = evaluator(store_dir, rules, args.notify, clients, args.aws.retry()).await;
     let statuses = ev.evaluate(at).await?;
     match args.format {
         CheckFormat::Table => print_table(&statuses),
@@ -477,7 +427,7 @@ fn print_table(statuses: &[AlarmStatus]) {
 async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
     let rules = load_rules(&args.rules.rules)?;
     let clients = if !args.no_collect || args.notify.publish_metric {
-        Some(connect(&args.aws).await)
+        Some(args.aws.connect().await)
     } else {
         None
     };
@@ -486,14 +436,7 @@ async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         clients.clone()
     };
-    let ev = evaluator(
-        store_dir,
-        rules,
-        args.notify,
-        clients,
-        args.aws.max_attempts,
-    )
-    .await;
+    let ev = evaluator(store_dir, rules, args.notify, clients, args.aws.retry()).await;
     let stop = Arc::new(tokio::sync::Notify::new());
     {
         let stop = Arc::clone(&stop);
