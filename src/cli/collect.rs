@@ -223,7 +223,6 @@ fn print_summary(
 /// What a quiet collection added to the store.
 #[derive(Debug, Clone, Copy)]
 pub struct Collected {
-    pub traces: usize,
     /// New rows of the `spans` table (spans already stored are not counted again).
     pub spans: usize,
 }
@@ -260,7 +259,6 @@ pub async fn collect_quietly(
         "Collected."
     );
     Ok(Collected {
-        traces: summary.traces,
         spans: writer
             .stats()
             .get(hopscope_schema::spans::TABLE)
