@@ -186,6 +186,53 @@ fn load_rules(path: &Path) -> anyhow::Result<Vec<Rule>> {
     Ok(rules)
 }
 
+/// The starter pack of rules/, built in so that `hopscope demo` shows alarms from anywhere.
+const STARTER_PACK: [(&str, &str); 2] = [
+    (
+        "rules/api-gateway.toml",
+        include_str!("../../rules/api-gateway.toml"),
+    ),
+    ("rules/lambda.toml", include_str!("../../rules/lambda.toml")),
+];
+
+/// The built-in starter pack, or its problems (the alarms panel shows them).
+pub fn starter_pack() -> Result<Vec<Rule>, String> {
+    let (mut rules, mut problems) = (Vec::new(), Vec::new());
+    for (file, text) in STARTER_PACK {
+        let (r, p) = alarms::parse::parse_file(Path::new(file), text);
+        rules.extend(r);
+        problems.extend(p);
+    }
+    alarms::parse::check_references(&mut rules, &mut problems);
+    match problems.first() {
+        None => Ok(rules),
+        Some(p) => Err(sanitize(&p.to_string())),
+    }
+}
+
+/// The rules of the dashboard's alarms panel: `--rules PATH`, else rules/ when the current
+/// directory has one; `Err` inside says why the panel has none (a rule set with problems is not
+/// evaluated, as `check` does not). An unreadable `--rules PATH` is an error.
+pub fn dashboard_rules(path: Option<&Path>) -> anyhow::Result<Result<Vec<Rule>, String>> {
+    let default = Path::new("rules");
+    let path = match path {
+        Some(p) => p,
+        None if default.is_dir() => default,
+        None => return Ok(Err("no rules/ here (--rules PATH)".into())),
+    };
+    let (rules, problems) =
+        alarms::load(path).with_context(|| format!("reading rules {}", path.display()))?;
+    Ok(match problems.len() {
+        0 => Ok(rules),
+        n => Err(sanitize(&format!(
+            "{n} problem{} in {} (hopscope alarms lint {})",
+            if n == 1 { "" } else { "s" },
+            path.display(),
+            path.display()
+        ))),
+    })
+}
+
 /// The longest time a rule looks back: what a collection before an evaluation must cover.
 fn lookback(rules: &[Rule]) -> chrono::TimeDelta {
     let secs = rules

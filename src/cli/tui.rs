@@ -2,8 +2,9 @@
 //! background (`--live`).
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use anyhow::bail;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use hopscope_analyzer::Session;
+use hopscope_analyzer::alarms::Rule;
 use hopscope_collector::store::Store;
 use hopscope_tui::{Anchor, Options, TimeRange};
 use tokio::sync::watch;
@@ -32,6 +34,11 @@ pub struct TuiArgs {
     #[arg(long, value_name = "INTERVAL", value_parser = humantime::parse_duration)]
     pub live: Option<Duration>,
 
+    /// Alarm rules of the overview's alarms panel: a file or directory of `*.toml` rule files
+    /// [default: rules/ in the current directory, if there is one]
+    #[arg(long, value_name = "PATH")]
+    pub rules: Option<PathBuf>,
+
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -51,9 +58,10 @@ pub async fn run(store: &Path, args: TuiArgs) -> anyhow::Result<ExitCode> {
             Anchor::LatestData
         },
     };
+    let rules = super::alarms::dashboard_rules(args.rules.as_deref())?;
     let Some(interval) = args.live else {
         let session = Session::open(store).await?;
-        dashboard(session, range, None)?;
+        dashboard(session, range, rules, None)?;
         return Ok(ExitCode::SUCCESS);
     };
     if !interactive() {
@@ -85,7 +93,7 @@ pub async fn run(store: &Path, args: TuiArgs) -> anyhow::Result<ExitCode> {
         })
     };
     let note = format!("collecting every {}…", humantime::format_duration(interval));
-    let result = dashboard(session, range, Some((live, note)));
+    let result = dashboard(session, range, rules, Some((live, note)));
     let _ = stop.send(Stop::AfterWindow);
     if !collector.is_finished() {
         eprintln!("Finishing the current collection window (Ctrl-C abandons it).");
@@ -160,6 +168,7 @@ pub fn interactive() -> bool {
 pub fn dashboard(
     session: Session,
     range: TimeRange,
+    rules: Result<Vec<Rule>, String>,
     live: Option<(watch::Receiver<String>, String)>,
 ) -> anyhow::Result<()> {
     if !interactive() {
@@ -173,6 +182,7 @@ pub fn dashboard(
         range,
         color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         live: note,
+        rules: rules.map(Arc::new),
     };
     let runtime = tokio::runtime::Handle::current();
     DASHBOARD_ON.store(true, Ordering::SeqCst);

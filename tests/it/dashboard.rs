@@ -104,6 +104,13 @@ fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
 
     let overview = tmux.wait_for(&["Slow hops", "caller -> callee", "Service map"]);
     assert!(overview.contains("Overview"), "{overview}");
+    // The alarms panel: the built-in starter pack, raised alarms first with their reason.
+    let alarms = tmux.wait_for(&["Alarms: ", " ALARM · ", "severity", "reason"]);
+    assert!(
+        alarms.contains("ALARM             critical lambda-timeouts"),
+        "{alarms}"
+    );
+    assert!(alarms.contains("Threshold Crossed"), "{alarms}");
 
     // The top hop, then its slowest trace.
     tmux.keys(&["Enter"]);

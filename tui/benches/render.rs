@@ -25,6 +25,7 @@ fn options() -> Options {
         },
         color: true,
         live: None,
+        rules: Err("no rules".into()),
     }
 }
 

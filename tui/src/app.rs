@@ -2,12 +2,15 @@
 //! should happen outside (a query, a clipboard write) comes back as [`Effect`]s.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use hopscope_analyzer::alarms::Rule;
 use hopscope_analyzer::hops::Hop;
 use hopscope_analyzer::trace_detail::TraceDetail;
 
 use crate::data::{
-    Anchor, Answer, HopDetail, MapLine, Overview, Query, Request, Response, SqlResult, TimeRange,
+    AlarmLine, Anchor, Answer, HopDetail, MapLine, Overview, Query, Request, Response, SqlResult,
+    TimeRange,
 };
 
 /// The screens.
@@ -35,6 +38,7 @@ impl Screen {
 pub enum OverviewFocus {
     Hops,
     Map,
+    Alarms,
 }
 
 /// The hop screen: the hop as the overview ranked it, and its detail.
@@ -245,6 +249,8 @@ pub struct Options {
     pub color: bool,
     /// The note shown while `--live` collects in the background.
     pub live: Option<String>,
+    /// The alarm rules of the overview's panel, or why there are none (the panel says it).
+    pub rules: Result<Arc<Vec<Rule>>, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +268,11 @@ pub struct App {
     pub focus: OverviewFocus,
     pub hops: Cursor,
     pub map: Cursor,
+    pub rules: Result<Arc<Vec<Rule>>, String>,
+    /// Every alarm's state as at the end of the range, in the panel's order.
+    pub alarms: Slot<Vec<AlarmLine>>,
+    /// Selection in the alarms panel.
+    pub alarm: Cursor,
     pub hop: Option<HopView>,
     pub trace: Option<TraceView>,
     pub sql: SqlView,
@@ -291,6 +302,9 @@ impl App {
             focus: OverviewFocus::Hops,
             hops: Cursor::default(),
             map: Cursor::default(),
+            rules: options.rules,
+            alarms: Slot::default(),
+            alarm: Cursor::default(),
             hop: None,
             trace: None,
             sql: SqlView {
@@ -337,6 +351,26 @@ impl App {
                             || l.caller
                                 .as_deref()
                                 .is_some_and(|c| c.to_lowercase().contains(f.as_str()))
+                    }
+                    None => true,
+                })
+                .collect()
+        })
+    }
+
+    /// The alarms the panel lists, after the overview's filter (on rule and key).
+    pub fn visible_alarms(&self) -> Vec<&AlarmLine> {
+        let filter = self
+            .filters
+            .get(&Screen::Overview)
+            .map(|f| f.to_lowercase());
+        self.alarms.data.as_ref().map_or_else(Vec::new, |lines| {
+            lines
+                .iter()
+                .filter(|a| match &filter {
+                    Some(f) => {
+                        a.rule.to_lowercase().contains(f.as_str())
+                            || a.key.to_lowercase().contains(f.as_str())
                     }
                     None => true,
                 })
@@ -475,8 +509,12 @@ impl App {
                 (_, Action::NextPanel) => {
                     self.focus = match self.focus {
                         OverviewFocus::Hops => OverviewFocus::Map,
-                        OverviewFocus::Map => OverviewFocus::Hops,
+                        OverviewFocus::Map => OverviewFocus::Alarms,
+                        OverviewFocus::Alarms => OverviewFocus::Hops,
                     }
+                }
+                (OverviewFocus::Alarms, Action::Enter) => {
+                    self.note = Some("y copies the alarm's rule and key".into());
                 }
                 (_, Action::Enter) => return self.open_hop(),
                 (OverviewFocus::Hops, _) => {
@@ -489,6 +527,12 @@ impl App {
                     let len = self.visible_map().len();
                     if let Some(d) = delta(len) {
                         self.map.step(d, len, page / 2);
+                    }
+                }
+                (OverviewFocus::Alarms, _) => {
+                    let len = self.visible_alarms().len();
+                    if let Some(d) = delta(len) {
+                        self.alarm.step(d, len, page / 4);
                     }
                 }
             },
@@ -630,6 +674,7 @@ impl App {
             Screen::Overview => {
                 self.hops = Cursor::default();
                 self.map = Cursor::default();
+                self.alarm = Cursor::default();
             }
             Screen::Hop => {}
             Screen::Trace => {
@@ -652,6 +697,7 @@ impl App {
                 .visible_hops()
                 .get(self.hops.selected)
                 .map(|&(rank, h)| (rank, h.clone())),
+            OverviewFocus::Alarms => return Vec::new(),
             OverviewFocus::Map => {
                 let lines = self.visible_map();
                 let line = lines.get(self.map.selected).copied();
@@ -786,19 +832,33 @@ impl App {
         })]
     }
 
-    /// Reloads what the screens show for the current range and baseline. An open hop screen
-    /// keeps the data it has: it is reopened from the new overview.
+    /// Reloads what the screens show for the current range and baseline: the overview, and the
+    /// alarms when there are rules. An open hop screen keeps the data it has: it is reopened from
+    /// the new overview.
     fn refresh(&mut self) -> Vec<Effect> {
         let id = self.next_request();
         self.overview.start(id, self.now_us);
-        vec![Effect::Request(Request {
+        let mut effects = vec![Effect::Request(Request {
             id,
             query: Query::Overview {
                 range: self.range,
                 now_us: self.now_us,
                 baseline: self.baseline,
             },
-        })]
+        })];
+        if let Ok(rules) = &self.rules
+            && !rules.is_empty()
+        {
+            let query = Query::Alarms {
+                rules: Arc::clone(rules),
+                range: self.range,
+                now_us: self.now_us,
+            };
+            let id = self.next_request();
+            self.alarms.start(id, self.now_us);
+            effects.push(Effect::Request(Request { id, query }));
+        }
+        effects
     }
 
     fn receive(&mut self, response: Response) {
@@ -810,6 +870,12 @@ impl App {
                     self.map.clamp(len);
                     let len = self.visible_hops().len();
                     self.hops.clamp(len);
+                }
+            }
+            Ok(Answer::Alarms(lines)) => {
+                if self.alarms.finish(id, Ok(lines)) {
+                    let len = self.visible_alarms().len();
+                    self.alarm.clamp(len);
                 }
             }
             Ok(Answer::Hop(h)) => {
@@ -833,8 +899,9 @@ impl App {
             }
             Err(e) => {
                 // An error belongs to whichever slot waits for this id.
-                let _ =
-                    self.overview.finish(id, Err(e.clone())) || self.sql.result.finish(id, Err(e));
+                let _ = self.overview.finish(id, Err(e.clone()))
+                    || self.alarms.finish(id, Err(e.clone()))
+                    || self.sql.result.finish(id, Err(e));
             }
         }
     }
@@ -850,6 +917,12 @@ impl App {
                         h.callee
                     )
                 })
+            }
+            Screen::Overview if self.focus == OverviewFocus::Alarms => {
+                let alarms = self.visible_alarms();
+                alarms
+                    .get(self.alarm.selected)
+                    .map(|a| format!("{} {}", a.rule, a.key))
             }
             Screen::Overview => {
                 let lines = self.visible_map();
@@ -943,6 +1016,8 @@ fn byte_index(s: &str, chars: usize) -> usize {
 mod tests {
     use hopscope_analyzer::text::TextTable;
 
+    use hopscope_analyzer::alarms::{Severity, State};
+
     use super::*;
     use crate::data::{Health, Window};
 
@@ -955,6 +1030,7 @@ mod tests {
                 },
                 color: false,
                 live: None,
+                rules: Err("no rules".into()),
             },
             1_000,
         );
@@ -1176,6 +1252,72 @@ mod tests {
         let effects = app.update(Action::Live("collected 10:00".into()));
         assert_eq!(request_ids(&effects), [1]);
         assert_eq!(app.live.as_deref(), Some("collected 10:00"));
+    }
+
+    fn alarm(state: State, rule: &str, key: &str) -> AlarmLine {
+        AlarmLine {
+            state,
+            severity: Severity::Critical,
+            rule: rule.into(),
+            key: key.into(),
+            reason: "Threshold Crossed".into(),
+            actions_enabled: true,
+        }
+    }
+
+    #[test]
+    fn with_rules_a_refresh_evaluates_the_alarms_and_tab_reaches_their_panel() {
+        let (rules, problems) = hopscope_analyzer::alarms::parse::parse_file(
+            std::path::Path::new("t.toml"),
+            "[[rule]]\nname = \"slow\"\nfunction = \"f\"\nstatistic = \"p99\"\ncomparison = \">\"\nthreshold = 1\nperiod = \"5m\"\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut app = app();
+        app.rules = Ok(Arc::new(rules));
+        let effects = app.start();
+        assert_eq!(request_ids(&effects), [1, 2]);
+        assert!(matches!(
+            &effects[1],
+            Effect::Request(Request { query: Query::Alarms { rules, .. }, .. }) if rules.len() == 1
+        ));
+        app.update(Action::Data(Response {
+            id: 2,
+            result: Ok(Answer::Alarms(vec![
+                alarm(State::Alarm, "slow", "f"),
+                alarm(State::Ok, "slow", "g"),
+            ])),
+        }));
+        assert_eq!(app.visible_alarms().len(), 2);
+
+        app.update(Action::NextPanel);
+        app.update(Action::NextPanel);
+        assert_eq!(app.focus, OverviewFocus::Alarms);
+        app.update(Action::Bottom);
+        assert_eq!(app.alarm.selected, 1);
+        assert_eq!(app.update(Action::Copy), [Effect::Copy("slow g".into())]);
+        assert!(
+            app.update(Action::Enter).is_empty(),
+            "no drill-down from an alarm"
+        );
+        app.update(Action::NextPanel);
+        assert_eq!(app.focus, OverviewFocus::Hops);
+
+        // A failed evaluation keeps the last answer and says so.
+        assert_eq!(request_ids(&app.update(Action::Refresh)), [3, 4]);
+        app.update(Action::Data(Response {
+            id: 4,
+            result: Err("store gone".into()),
+        }));
+        assert_eq!(app.alarms.error.as_deref(), Some("store gone"));
+        assert_eq!(app.visible_alarms().len(), 2);
+        assert!(app.overview.error.is_none());
+    }
+
+    #[test]
+    fn without_rules_no_alarm_is_evaluated() {
+        let mut app = app();
+        assert_eq!(request_ids(&app.start()), [1]);
+        assert!(app.alarms.pending.is_none());
     }
 
     #[test]
