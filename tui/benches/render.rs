@@ -90,6 +90,7 @@ fn huge_trace() -> TraceDetail {
                 aws_operation: (i % 4 == 3).then(|| "PutItem".to_string()),
                 cause: None,
                 annotations: vec![("tenant".into(), "a".into())],
+                request_id: None,
             }
         })
         .collect();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hopscope_analyzer::alarms::Rule;
 use hopscope_analyzer::hops::Hop;
-use hopscope_analyzer::trace_detail::TraceDetail;
+use hopscope_analyzer::trace_detail::{Invocation, LogLine, TraceDetail};
 
 use crate::data::{
     AlarmLine, Anchor, Answer, HopDetail, MapLine, Overview, Query, Request, Response, SqlResult,
@@ -60,10 +60,79 @@ pub struct TraceView {
     /// Indices of the spans that pass the filter (all of them without one).
     pub visible: Vec<usize>,
     pub spans: Cursor,
+    /// Per span (by index), the Lambda invocation it belongs to: the nearest of itself and its
+    /// ancestors whose request id is an invocation's.
+    pub span_invocation: Vec<Option<usize>>,
     /// First log line shown.
     pub log_scroll: usize,
     /// Arrow keys scroll the logs rather than the spans.
     pub logs_focused: bool,
+}
+
+impl TraceView {
+    fn trace(&self) -> Option<&TraceDetail> {
+        self.detail.data.as_ref().and_then(|d| d.as_deref())
+    }
+
+    /// The invocation of the selected span, if it belongs to one.
+    pub fn selected_invocation(&self) -> Option<&Invocation> {
+        let span = *self.visible.get(self.spans.selected)?;
+        let i = (*self.span_invocation.get(span)?)?;
+        self.trace()?.invocations.get(i)
+    }
+
+    /// The log lines beneath the waterfall: those of the selected span's invocation, else all
+    /// of the trace's. A line without a request id counts for the request its text names
+    /// (`START RequestId: …`).
+    pub fn visible_logs(&self) -> Vec<&LogLine> {
+        let Some(trace) = self.trace() else {
+            return Vec::new();
+        };
+        match self.selected_invocation() {
+            Some(inv) => {
+                let id = inv.request_id.as_str();
+                trace
+                    .logs
+                    .iter()
+                    .filter(|l| match &l.request_id {
+                        Some(r) => r == id,
+                        None => l.message.contains(id),
+                    })
+                    .collect()
+            }
+            None => trace.logs.iter().collect(),
+        }
+    }
+}
+
+/// For each span of a waterfall, the invocation it belongs to. Parents come before their
+/// children in waterfall order, so one pass inherits the parent's answer.
+fn span_invocations(trace: &TraceDetail) -> Vec<Option<usize>> {
+    use std::collections::HashMap;
+    let by_request: HashMap<&str, usize> = trace
+        .invocations
+        .iter()
+        .enumerate()
+        .map(|(i, inv)| (inv.request_id.as_str(), i))
+        .collect();
+    let mut by_span: HashMap<&str, Option<usize>> = HashMap::with_capacity(trace.spans.len());
+    trace
+        .spans
+        .iter()
+        .map(|s| {
+            let own = s
+                .request_id
+                .as_deref()
+                .and_then(|r| by_request.get(r).copied());
+            let inherited = s
+                .parent_id
+                .as_deref()
+                .and_then(|p| by_span.get(p).copied().flatten());
+            let found = own.or(inherited);
+            by_span.insert(s.id.as_str(), found);
+            found
+        })
+        .collect()
 }
 
 /// What a key asks for; keys map to actions in [`crate::keys::action`].
@@ -558,12 +627,7 @@ impl App {
                 if action == Action::NextPanel {
                     view.logs_focused = !view.logs_focused;
                 } else if view.logs_focused {
-                    let lines = view
-                        .detail
-                        .data
-                        .as_ref()
-                        .and_then(|d| d.as_ref())
-                        .map_or(0, |d| d.logs.len());
+                    let lines = view.visible_logs().len();
                     if let Some(d) = delta(lines) {
                         view.log_scroll = (view.log_scroll as isize + d)
                             .clamp(0, lines.saturating_sub(1) as isize)
@@ -572,7 +636,12 @@ impl App {
                 } else {
                     let len = view.visible.len();
                     if let Some(d) = delta(len) {
+                        let before = view.spans.selected;
                         view.spans.step(d, len, page);
+                        // Another span may belong to another request: its logs from the top.
+                        if view.spans.selected != before {
+                            view.log_scroll = 0;
+                        }
                     }
                 }
             }
@@ -681,6 +750,7 @@ impl App {
                 if let Some(view) = &mut self.trace {
                     view.visible = visible_spans(&view.detail, self.filters.get(&Screen::Trace));
                     view.spans = Cursor::default();
+                    view.log_scroll = 0;
                 }
             }
             Screen::Sql => self.sql.rows = Cursor::default(),
@@ -746,6 +816,7 @@ impl App {
             detail,
             visible: Vec::new(),
             spans: Cursor::default(),
+            span_invocation: Vec::new(),
             log_scroll: 0,
             logs_focused: false,
         });
@@ -888,6 +959,7 @@ impl App {
                     && view.detail.finish(id, Ok(t))
                 {
                     view.visible = visible_spans(&view.detail, self.filters.get(&Screen::Trace));
+                    view.span_invocation = view.trace().map(span_invocations).unwrap_or_default();
                     view.spans = Cursor::default();
                 }
             }
@@ -1017,6 +1089,7 @@ mod tests {
     use hopscope_analyzer::text::TextTable;
 
     use hopscope_analyzer::alarms::{Severity, State};
+    use hopscope_analyzer::trace_detail::{SpanPart, WaterfallSpan};
 
     use super::*;
     use crate::data::{Health, Window};
@@ -1318,6 +1391,124 @@ mod tests {
         let mut app = app();
         assert_eq!(request_ids(&app.start()), [1]);
         assert!(app.alarms.pending.is_none());
+    }
+
+    fn span(id: &str, parent: Option<&str>, request_id: Option<&str>) -> WaterfallSpan {
+        WaterfallSpan {
+            id: id.into(),
+            parent_id: parent.map(Into::into),
+            depth: 0,
+            name: id.into(),
+            kind: "segment".into(),
+            service: id.into(),
+            service_type: None,
+            start_us: 0,
+            end_us: Some(1),
+            duration_ms: Some(1.0),
+            critical_ms: None,
+            on_critical_path: false,
+            part: SpanPart::Other,
+            error: false,
+            fault: false,
+            throttle: false,
+            in_progress: false,
+            http_status: None,
+            aws_operation: None,
+            request_id: request_id.map(Into::into),
+            cause: None,
+            annotations: Vec::new(),
+        }
+    }
+
+    fn invocation(function: &str, request_id: &str) -> Invocation {
+        Invocation {
+            function: function.into(),
+            request_id: request_id.into(),
+            timestamp_us: 0,
+            duration_ms: 1.0,
+            billed_ms: None,
+            memory_mb: None,
+            max_memory_mb: None,
+            init_ms: None,
+            status: "success".into(),
+        }
+    }
+
+    fn log(request_id: Option<&str>, message: &str) -> LogLine {
+        LogLine {
+            timestamp_us: 0,
+            log_group: "/aws/lambda/f".into(),
+            log_stream: "s".into(),
+            level: None,
+            request_id: request_id.map(Into::into),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn the_logs_beneath_the_waterfall_are_those_of_the_selected_spans_request() {
+        let mut app = app();
+        let effects = app.open_trace("t".into());
+        let id = request_ids(&effects)[0];
+        let trace = TraceDetail {
+            trace_id: "t".into(),
+            start_us: 0,
+            end_us: 1,
+            spans: vec![
+                span("api", None, None),
+                span("lambda-1", Some("api"), Some("r1")),
+                span("fn-1", Some("lambda-1"), None),
+                // An SDK call carries the called service's request id: its own invocation is
+                // its ancestor's.
+                span("ddb", Some("fn-1"), Some("ddb-request")),
+                span("lambda-2", Some("api"), Some("r2")),
+            ],
+            invocations: vec![invocation("f", "r1"), invocation("g", "r2")],
+            logs: vec![
+                log(None, "START RequestId: r1 Version: $LATEST"),
+                log(Some("r1"), "reading"),
+                log(Some("r2"), "other"),
+                log(None, "no request"),
+            ],
+        };
+        app.update(Action::Data(Response {
+            id,
+            result: Ok(Answer::Trace(Some(Box::new(trace)))),
+        }));
+        let messages = |app: &App| -> Vec<String> {
+            let view = app.trace.as_ref().unwrap();
+            view.visible_logs()
+                .iter()
+                .map(|l| l.message.clone())
+                .collect()
+        };
+        // The root belongs to no invocation: every line of the trace.
+        assert_eq!(messages(&app).len(), 4);
+        assert!(app.trace.as_ref().unwrap().selected_invocation().is_none());
+        app.update(Action::Down);
+        assert_eq!(
+            messages(&app),
+            ["START RequestId: r1 Version: $LATEST", "reading"]
+        );
+        app.update(Action::Down);
+        app.update(Action::Down);
+        assert_eq!(
+            app.trace
+                .as_ref()
+                .unwrap()
+                .selected_invocation()
+                .map(|i| i.function.as_str()),
+            Some("f")
+        );
+        assert_eq!(messages(&app).len(), 2);
+        // Scrolling the logs stops at the request's last line.
+        app.update(Action::NextPanel);
+        app.update(Action::Bottom);
+        assert_eq!(app.trace.as_ref().unwrap().log_scroll, 1);
+        app.update(Action::NextPanel);
+        app.update(Action::Down);
+        assert_eq!(messages(&app), ["other"]);
+        assert_eq!(app.trace.as_ref().unwrap().log_scroll, 0);
     }
 
     #[test]

@@ -625,6 +625,7 @@ fn sanitize_trace(mut t: TraceDetail) -> TraceDetail {
         s.service = sanitize(&s.service);
         s.service_type = s.service_type.as_deref().map(sanitize);
         s.aws_operation = s.aws_operation.as_deref().map(sanitize);
+        s.request_id = s.request_id.as_deref().map(sanitize);
         s.cause = s.cause.as_deref().map(sanitize);
         for (k, v) in &mut s.annotations {
             *k = sanitize(k);

@@ -128,6 +128,24 @@ async fn every_screen_on_the_sample_scenarios() {
     assert_eq!(app.screen, Screen::Trace);
     act(&session, &mut app, Action::Down).await;
     snapshot("trace", &app);
+    // Down to the first span of a Lambda invocation: the logs narrow to that request's.
+    for _ in 0..20 {
+        if app.trace.as_ref().unwrap().selected_invocation().is_some() {
+            break;
+        }
+        act(&session, &mut app, Action::Down).await;
+    }
+    let view = app.trace.as_ref().unwrap();
+    let request = &view
+        .selected_invocation()
+        .expect("a span of an invocation")
+        .request_id;
+    assert!(!view.visible_logs().is_empty());
+    assert!(view.visible_logs().iter().all(|l| match &l.request_id {
+        Some(r) => r == request,
+        None => l.message.contains(request.as_str()),
+    }));
+    snapshot("trace_request", &app);
 
     act(&session, &mut app, Action::GoSql).await;
     act(&session, &mut app, Action::Edit(Edit::Clear)).await;
