@@ -177,6 +177,8 @@ fn tui_live_collects_in_the_background_and_refreshes() {
     let (function, table) = (format!("fn-{nonce}"), format!("tb-{nonce}"));
     assert!(!tmux.screen().contains(&function));
     put_trace_segments(&endpoint, region, &traces(&function, &table, 3));
+    // The filter keeps this run's hops on screen, whatever earlier runs left in the peer.
+    tmux.keys(&["/", &function, "Enter"]);
     let screen = tmux.wait_for(&[
         &format!("{function} -> DynamoDB:{table}"),
         &format!("client -> {function}"),
