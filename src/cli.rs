@@ -1,6 +1,7 @@
 //! Command-line surface: global options and one module per command.
 
 mod alarms;
+mod aws_args;
 mod collect;
 mod demo;
 mod generate;
@@ -62,7 +63,8 @@ pub enum Command {
     /// Load the embedded sample scenarios into a store and open the dashboard on them (on a
     /// terminal; otherwise, or with --no-tui, print what they hold)
     Demo(demo::DemoArgs),
-    /// Open the incident dashboard over the store: slow hops, service map, traces, SQL
+    /// Open the incident dashboard over the store: slow hops, service map, traces, SQL (with
+    /// --live, collecting from AWS in the background)
     Tui(tui::TuiArgs),
     /// Generate a sample scenario's traces, logs and metrics (deterministic for a seed)
     Gen(generate::GenArgs),

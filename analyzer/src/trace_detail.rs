@@ -50,6 +50,9 @@ pub struct WaterfallSpan {
     pub in_progress: bool,
     pub http_status: Option<u16>,
     pub aws_operation: Option<String>,
+    /// `aws.request_id`: on a Lambda service segment, its invocation's request id (the key of
+    /// [`Invocation`] and [`LogLine`]); on an AWS SDK call, the called service's.
+    pub request_id: Option<String>,
     /// `Type: message` of the error cause.
     pub cause: Option<String>,
     pub annotations: Vec<(String, String)>,
@@ -133,7 +136,7 @@ impl TraceDetail {
 
 async fn load_spans(session: &Session, id: &str) -> Result<Vec<WaterfallSpan>> {
     let sql = format!(
-        "SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
+        "SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
          FROM {SPANS} WHERE {} = {id} ORDER BY {}, {}",
         s::ID,
         s::PARENT_ID,
@@ -155,6 +158,7 @@ async fn load_spans(session: &Session, id: &str) -> Result<Vec<WaterfallSpan>> {
         s::CAUSE_TYPE,
         s::CAUSE_MESSAGE,
         s::ANNOTATIONS,
+        s::AWS_REQUEST_ID,
         s::TRACE_ID,
         s::START_TIME,
         s::ID,
@@ -185,6 +189,7 @@ fn read_spans(b: &RecordBatch, out: &mut Vec<WaterfallSpan>, namespaces: &mut Ve
     let status = columns::opt_ints(b, 15);
     let (operation, cause_type, cause_message) = (text(16), text(17), text(18));
     let annotations = b.column(19).as_map();
+    let request_id = text(20);
     for i in 0..b.num_rows() {
         let cause = match (&cause_type[i], &cause_message[i]) {
             (Some(t), Some(m)) => Some(format!("{t}: {m}")),
@@ -232,6 +237,7 @@ fn read_spans(b: &RecordBatch, out: &mut Vec<WaterfallSpan>, namespaces: &mut Ve
             in_progress: in_progress.value(i),
             http_status: status[i].and_then(|v| u16::try_from(v).ok()),
             aws_operation: operation[i].clone(),
+            request_id: request_id[i].clone(),
             cause,
             annotations: pairs,
         });

@@ -12,11 +12,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::state::{AlarmLock, AlarmStore, LockError};
 use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, RuleKind, State, Transition};
-use hopscope_collector::aws::{AwsOptions, Clients};
+use hopscope_collector::aws::Clients;
 use hopscope_collector::collect::{Caller, RetryPolicy};
 use hopscope_collector::publish::{self, AlarmDatum};
 use hopscope_collector::store::Store;
 
+use super::aws_args::AwsArgs;
 use super::output::sanitize;
 use super::time::TimeArg;
 
@@ -74,29 +75,6 @@ pub struct NotifyArgs {
     /// Namespace of the published metric
     #[arg(long, default_value = "hopscope/Alarms", value_name = "NAMESPACE")]
     pub metric_namespace: String,
-}
-
-#[derive(Debug, Args)]
-pub struct AwsArgs {
-    /// AWS profile of the shared config files [default: AWS_PROFILE, else `default`]
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-
-    /// AWS Region [default: AWS_REGION, else the profile's region]
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// Endpoint for every AWS service, e.g. a local emulator
-    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
-    pub endpoint_url: Option<String>,
-
-    /// With collection: only these Lambda functions (glob: `orders-*`)
-    #[arg(long, value_name = "PATTERN")]
-    pub functions: Option<String>,
-
-    /// Attempts per AWS call before giving up (retries back off exponentially, with jitter)
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -211,6 +189,53 @@ fn load_rules(path: &Path) -> anyhow::Result<Vec<Rule>> {
     Ok(rules)
 }
 
+/// The starter pack of rules/, built in so that `hopscope demo` shows alarms from anywhere.
+const STARTER_PACK: [(&str, &str); 2] = [
+    (
+        "rules/api-gateway.toml",
+        include_str!("../../rules/api-gateway.toml"),
+    ),
+    ("rules/lambda.toml", include_str!("../../rules/lambda.toml")),
+];
+
+/// The built-in starter pack, or its problems (the alarms panel shows them).
+pub fn starter_pack() -> Result<Vec<Rule>, String> {
+    let (mut rules, mut problems) = (Vec::new(), Vec::new());
+    for (file, text) in STARTER_PACK {
+        let (r, p) = alarms::parse::parse_file(Path::new(file), text);
+        rules.extend(r);
+        problems.extend(p);
+    }
+    alarms::parse::check_references(&mut rules, &mut problems);
+    match problems.first() {
+        None => Ok(rules),
+        Some(p) => Err(sanitize(&p.to_string())),
+    }
+}
+
+/// The rules of the dashboard's alarms panel: `--rules PATH`, else rules/ when the current
+/// directory has one; `Err` inside says why the panel has none (a rule set with problems is not
+/// evaluated, as `check` does not). An unreadable `--rules PATH` is an error.
+pub fn dashboard_rules(path: Option<&Path>) -> anyhow::Result<Result<Vec<Rule>, String>> {
+    let default = Path::new("rules");
+    let path = match path {
+        Some(p) => p,
+        None if default.is_dir() => default,
+        None => return Ok(Err("no rules/ here (--rules PATH)".into())),
+    };
+    let (rules, problems) =
+        alarms::load(path).with_context(|| format!("reading rules {}", path.display()))?;
+    Ok(match problems.len() {
+        0 => Ok(rules),
+        n => Err(sanitize(&format!(
+            "{n} problem{} in {} (hopscope alarms lint {})",
+            if n == 1 { "" } else { "s" },
+            path.display(),
+            path.display()
+        ))),
+    })
+}
+
 /// The longest time a rule looks back: what a collection before an evaluation must cover.
 fn lookback(rules: &[Rule]) -> chrono::TimeDelta {
     let secs = rules
@@ -227,16 +252,6 @@ fn lookback(rules: &[Rule]) -> chrono::TimeDelta {
     chrono::TimeDelta::seconds(secs)
 }
 
-async fn connect(aws: &AwsArgs) -> Clients {
-    Clients::connect(&AwsOptions {
-        region: aws.region.clone(),
-        profile: aws.profile.clone(),
-        endpoint_url: aws.endpoint_url.clone(),
-        credentials: None,
-    })
-    .await
-}
-
 /// Collects the window the rules look back over (checkpoints make repeated windows cheap).
 async fn collect(
     store_dir: &Path,
@@ -246,15 +261,8 @@ async fn collect(
 ) -> anyhow::Result<()> {
     let end = Utc::now();
     let start = end - lookback(rules);
-    super::collect::collect_quietly(
-        store_dir,
-        clients,
-        start,
-        end,
-        aws.functions.clone(),
-        aws.max_attempts,
-    )
-    .await
+    super::collect::collect_quietly(store_dir, clients, aws, start, end).await?;
+    Ok(())
 }
 
 /// How long `check` waits for another check to release the alarm lock before evaluating
@@ -386,12 +394,8 @@ async fn evaluator(
     rules: Vec<Rule>,
     notify: NotifyArgs,
     clients: Option<Clients>,
-    max_attempts: u32,
+    retry: RetryPolicy,
 ) -> Evaluator {
-    let retry = RetryPolicy {
-        max_attempts: max_attempts.max(1),
-        ..RetryPolicy::default()
-    };
     let http = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
@@ -409,7 +413,7 @@ async fn evaluator(
 async fn check(store_dir: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let rules = load_rules(&args.rules.rules)?;
     let clients = if args.collect || args.notify.publish_metric {
-        Some(connect(&args.aws).await)
+        Some(args.aws.connect().await)
     } else {
         None
     };
@@ -418,14 +422,7 @@ async fn check(store_dir: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
         collect(store_dir, clients, &args.aws, &rules).await?;
     }
     let at = args.at.map_or_else(Utc::now, |a| a.resolve(Utc::now()));
-    let ev = evaluator(
-        store_dir,
-        rules,
-        args.notify,
-        clients,
-        args.aws.max_attempts,
-    )
-    .await;
+    let ev = evaluator(store_dir, rules, args.notify, clients, args.aws.retry()).await;
     // A store that does not exist is reported by the evaluation, not created by the lock.
     Session::open(store_dir).await?;
     let lock = check_lock(&AlarmStore::new(store_dir)).await?;
@@ -535,7 +532,7 @@ async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
             e => e.into(),
         })?;
     let clients = if !args.no_collect || args.notify.publish_metric {
-        Some(connect(&args.aws).await)
+        Some(args.aws.connect().await)
     } else {
         None
     };
@@ -544,14 +541,7 @@ async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         clients.clone()
     };
-    let ev = evaluator(
-        store_dir,
-        rules,
-        args.notify,
-        clients,
-        args.aws.max_attempts,
-    )
-    .await;
+    let ev = evaluator(store_dir, rules, args.notify, clients, args.aws.retry()).await;
     let stop = Arc::new(tokio::sync::Notify::new());
     {
         let stop = Arc::clone(&stop);

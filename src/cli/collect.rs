@@ -9,11 +9,12 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
-use hopscope_collector::aws::{AwsOptions, Clients};
-use hopscope_collector::collect::{self, Caller, CollectOptions, Progress, RetryPolicy, Summary};
+use hopscope_collector::aws::Clients;
+use hopscope_collector::collect::{self, Caller, CollectOptions, Progress, Summary};
 use hopscope_collector::store::{Store, StoreWriter, remove_leftovers};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::aws_args::AwsArgs;
 use super::time::TimeArg;
 
 #[derive(Debug, Args)]
@@ -25,22 +26,6 @@ pub struct CollectArgs {
     /// End of the window, in the same forms as --since [default: now]
     #[arg(long, value_name = "TIME")]
     pub until: Option<TimeArg>,
-
-    /// AWS profile of the shared config files [default: AWS_PROFILE, else `default`]
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-
-    /// AWS Region [default: AWS_REGION, else the profile's region]
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// Endpoint for every AWS service, e.g. a local emulator
-    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
-    pub endpoint_url: Option<String>,
-
-    /// Only these Lambda functions (glob: `orders-*`): their log groups and metrics
-    #[arg(long, value_name = "PATTERN")]
-    pub functions: Option<String>,
 
     /// Log groups to read [default: every /aws/lambda/* group]; `aws/spans` reads Transaction
     /// Search spans
@@ -60,29 +45,19 @@ pub struct CollectArgs {
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub concurrency: usize,
 
-    /// Attempts per AWS call before giving up (retries back off exponentially, with jitter)
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub max_attempts: u32,
-
     /// How many rejected records to list in the summary (all are counted)
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub show_rejected: usize,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_or_create(store_dir)?;
     remove_leftovers(&store)?;
-    let clients = Clients::connect(&AwsOptions {
-        region: args.region.clone(),
-        profile: args.profile.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-        credentials: None,
-    })
-    .await;
-    let retry = RetryPolicy {
-        max_attempts: args.max_attempts.max(1),
-        ..RetryPolicy::default()
-    };
+    let clients = args.aws.connect().await;
+    let retry = args.aws.retry();
     // Ctrl-C or SIGTERM (a service manager stopping us) finishes the current window, or ends
     // the wait for the next one at once; a second one aborts.
     let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
@@ -104,7 +79,7 @@ pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode
             "--since ({first_start}) is not before --until ({end})"
         );
         let mut opts = CollectOptions::new(first_start, end);
-        opts.functions = args.functions.clone();
+        opts.functions = args.aws.functions.clone();
         opts.log_groups = args.log_groups.clone();
         opts.xray_filter = args.xray_filter.clone();
         opts.concurrency = args.concurrency.max(1);
@@ -245,25 +220,27 @@ fn print_summary(
     }
 }
 
-/// Collects one window with no progress display or summary (the alarm evaluator's collection);
-/// rejected records are logged.
+/// What a quiet collection added to the store.
+#[derive(Debug, Clone, Copy)]
+pub struct Collected {
+    /// New rows of the `spans` table (spans already stored are not counted again).
+    pub spans: usize,
+}
+
+/// Collects one window with no progress display or summary (the alarm evaluator's and the live
+/// dashboard's collection); rejected records are logged.
 pub async fn collect_quietly(
     store_dir: &Path,
     clients: &Clients,
+    aws: &AwsArgs,
     start: chrono::DateTime<Utc>,
     end: chrono::DateTime<Utc>,
-    functions: Option<String>,
-    max_attempts: u32,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Collected> {
     let store = Store::open_or_create(store_dir)?;
     remove_leftovers(&store)?;
-    let retry = RetryPolicy {
-        max_attempts: max_attempts.max(1),
-        ..RetryPolicy::default()
-    };
     let mut opts = CollectOptions::new(start, end);
-    opts.functions = functions;
-    let caller = Arc::new(Caller::new(retry, &[]));
+    opts.functions = aws.functions.clone();
+    let caller = Arc::new(Caller::new(aws.retry(), &[]));
     let mut writer = store.writer();
     let summary = collect::collect(
         clients,
@@ -281,5 +258,10 @@ pub async fn collect_quietly(
         rejected = summary.rejected,
         "Collected."
     );
-    Ok(())
+    Ok(Collected {
+        spans: writer
+            .stats()
+            .get(hopscope_schema::spans::TABLE)
+            .map_or(0, |s| s.rows),
+    })
 }

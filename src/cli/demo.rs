@@ -67,7 +67,8 @@ pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitC
             span_secs: 3600,
             anchor: Anchor::LatestData,
         };
-        super::tui::dashboard(session, range, None)?;
+        let rules = super::alarms::starter_pack();
+        super::tui::dashboard(session, range, rules, None)?;
         if store.is_none() {
             println!(
                 "This store was temporary; `hopscope demo --store DIR` keeps it for `hopscope --store DIR tui`."

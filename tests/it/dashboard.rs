@@ -1,23 +1,25 @@
-//! `hopscope demo` as a person runs it: in a real terminal (tmux provides one, also in CI where
-//! there is no TTY), keys sent through every screen, the screen read back.
+//! The dashboard as a person runs it: in a real terminal (tmux provides one, also in CI where
+//! there is no TTY), keys sent through every screen, the screen read back. `hopscope demo` on the
+//! embedded scenarios, and `hopscope tui --live` collecting from the AWS test peer.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A tmux server of this test alone (its own socket), killed when the test ends either way.
+/// A tmux server of one test alone (its own socket), killed when the test ends either way.
 struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(command: &str) -> Tmux {
+    /// `name` keeps the servers of tests running at once apart.
+    fn start(name: &str, command: &str) -> Tmux {
         let version = Command::new("tmux").arg("-V").output();
         assert!(
             version.is_ok_and(|o| o.status.success()),
             "this test needs tmux (scripts/test installs it)"
         );
         let tmux = Tmux {
-            socket: format!("hopscope-it-{}", std::process::id()),
+            socket: format!("hopscope-it-{}-{name}", std::process::id()),
         };
         tmux.run(&[
             "new-session",
@@ -73,6 +75,15 @@ impl Tmux {
     fn running(&self) -> bool {
         self.run(&["has-session", "-t", "demo"]).status.success()
     }
+
+    /// Waits until the program in the pane has exited (its session closes with it).
+    fn wait_for_exit(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.running() {
+            assert!(Instant::now() < deadline, "still running after q");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 impl Drop for Tmux {
@@ -89,10 +100,17 @@ fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
         env!("CARGO_BIN_EXE_hopscope"),
         dir.path().join("store").display()
     );
-    let tmux = Tmux::start(&command);
+    let tmux = Tmux::start("demo", &command);
 
     let overview = tmux.wait_for(&["Slow hops", "caller -> callee", "Service map"]);
     assert!(overview.contains("Overview"), "{overview}");
+    // The alarms panel: the built-in starter pack, raised alarms first with their reason.
+    let alarms = tmux.wait_for(&["Alarms: ", " ALARM · ", "severity", "reason"]);
+    assert!(
+        alarms.contains("ALARM             critical lambda-timeouts"),
+        "{alarms}"
+    );
+    assert!(alarms.contains("Threshold Crossed"), "{alarms}");
 
     // The top hop, then its slowest trace.
     tmux.keys(&["Enter"]);
@@ -124,9 +142,110 @@ fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
     tmux.keys(&["k", "Enter"]);
     tmux.wait_for(&["last 15m of data"]);
     tmux.keys(&["q"]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while tmux.running() {
-        assert!(Instant::now() < deadline, "still running after q");
-        std::thread::sleep(Duration::from_millis(200));
+    tmux.wait_for_exit();
+}
+
+/// `tui --live` on an empty store: traces sent to X-Ray after the first window show up in the
+/// hops and the map without a key pressed, and `q` stops the collection too.
+/// Runs against the AWS test peer that scripts/test starts.
+#[test]
+fn tui_live_collects_in_the_background_and_refreshes() {
+    let endpoint = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts the AWS test peer (moto)")
+    });
+    let region = "ap-northeast-3";
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!(
+        "env -u AWS_PROFILE NO_COLOR=1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+         AWS_EC2_METADATA_DISABLED=true {} --store {} tui --live 2s --region {region} \
+         --endpoint-url {endpoint} --max-attempts 2",
+        env!("CARGO_BIN_EXE_hopscope"),
+        dir.path().join("store").display()
+    );
+    let tmux = Tmux::start("live", &command);
+    tmux.wait_for(&["collected ", "(+", "Slow hops"]);
+
+    // Names of this run alone: the peer may hold traces of earlier runs in the Region.
+    let nonce = format!(
+        "{:06x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            % 0xff_ffff
+    );
+    let (function, table) = (format!("fn-{nonce}"), format!("tb-{nonce}"));
+    assert!(!tmux.screen().contains(&function));
+    put_trace_segments(&endpoint, region, &traces(&function, &table, 3));
+    // The filter keeps this run's hops on screen, whatever earlier runs left in the peer.
+    tmux.keys(&["/", &function, "Enter"]);
+    let screen = tmux.wait_for(&[
+        &format!("{function} -> DynamoDB:{table}"),
+        &format!("client -> {function}"),
+    ]);
+    assert!(!screen.contains("failed"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for_exit();
+    assert!(
+        dir.path().join("store/spans").is_dir(),
+        "the collection wrote into the store"
+    );
+}
+
+/// `n` traces of a Lambda function reading a DynamoDB table, started in the last minute: X-Ray
+/// segment documents, three spans per trace.
+fn traces(function: &str, table: &str, n: u64) -> Vec<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let id = |i: u64, part: u64| format!("{:016x}", (now as u64) << 16 | i << 4 | part);
+    let mut docs = Vec::new();
+    for i in 0..n {
+        let start = now - 50.0 + i as f64;
+        let trace_id = format!("1-{:08x}-{:024x}", start as u64, (now as u64) << 8 | i);
+        let (service_id, function_id, call_id) = (id(i, 1), id(i, 2), id(i, 3));
+        docs.push(serde_json::json!({
+            "trace_id": trace_id, "id": service_id, "name": function,
+            "origin": "AWS::Lambda", "start_time": start, "end_time": start + 0.5,
+            "aws": {"request_id": format!("req-{i}")},
+            "http": {"response": {"status": 200}},
+        }));
+        docs.push(serde_json::json!({
+            "trace_id": trace_id, "id": function_id, "parent_id": service_id,
+            "name": function, "origin": "AWS::Lambda::Function",
+            "start_time": start + 0.01, "end_time": start + 0.45,
+            "subsegments": [{
+                "id": call_id, "name": "DynamoDB", "namespace": "aws",
+                "start_time": start + 0.02, "end_time": start + 0.4,
+                "aws": {"operation": "GetItem", "table_name": table},
+                "http": {"response": {"status": 200}},
+            }],
+        }));
     }
+    docs.iter().map(|d| d.to_string()).collect()
+}
+
+/// X-Ray PutTraceSegments, sent to the peer as the SDK would (moto reads the Region from the
+/// credential scope and checks no signature).
+fn put_trace_segments(endpoint: &str, region: &str, documents: &[String]) {
+    use std::io::{Read, Write};
+    let body = serde_json::json!({ "TraceSegmentDocuments": documents }).to_string();
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).expect("peer reachable");
+    write!(
+        stream,
+        "POST /TraceSegments HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20261122/{region}/xray/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(r#""UnprocessedTraceSegments": []"#),
+        "{answer}"
+    );
 }

@@ -25,6 +25,7 @@ fn options() -> Options {
         },
         color: true,
         live: None,
+        rules: Err("no rules".into()),
     }
 }
 
@@ -89,6 +90,7 @@ fn huge_trace() -> TraceDetail {
                 aws_operation: (i % 4 == 3).then(|| "PutItem".to_string()),
                 cause: None,
                 annotations: vec![("tenant".into(), "a".into())],
+                request_id: None,
             }
         })
         .collect();

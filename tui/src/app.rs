@@ -2,12 +2,15 @@
 //! should happen outside (a query, a clipboard write) comes back as [`Effect`]s.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use hopscope_analyzer::alarms::Rule;
 use hopscope_analyzer::hops::Hop;
-use hopscope_analyzer::trace_detail::TraceDetail;
+use hopscope_analyzer::trace_detail::{Invocation, LogLine, TraceDetail};
 
 use crate::data::{
-    Anchor, Answer, HopDetail, MapLine, Overview, Query, Request, Response, SqlResult, TimeRange,
+    AlarmLine, Anchor, Answer, HopDetail, MapLine, Overview, Query, Request, Response, SqlResult,
+    TimeRange,
 };
 
 /// The screens.
@@ -35,6 +38,7 @@ impl Screen {
 pub enum OverviewFocus {
     Hops,
     Map,
+    Alarms,
 }
 
 /// The hop screen: the hop as the overview ranked it, and its detail.
@@ -56,10 +60,79 @@ pub struct TraceView {
     /// Indices of the spans that pass the filter (all of them without one).
     pub visible: Vec<usize>,
     pub spans: Cursor,
+    /// Per span (by index), the Lambda invocation it belongs to: the nearest of itself and its
+    /// ancestors whose request id is an invocation's.
+    pub span_invocation: Vec<Option<usize>>,
     /// First log line shown.
     pub log_scroll: usize,
     /// Arrow keys scroll the logs rather than the spans.
     pub logs_focused: bool,
+}
+
+impl TraceView {
+    fn trace(&self) -> Option<&TraceDetail> {
+        self.detail.data.as_ref().and_then(|d| d.as_deref())
+    }
+
+    /// The invocation of the selected span, if it belongs to one.
+    pub fn selected_invocation(&self) -> Option<&Invocation> {
+        let span = *self.visible.get(self.spans.selected)?;
+        let i = (*self.span_invocation.get(span)?)?;
+        self.trace()?.invocations.get(i)
+    }
+
+    /// The log lines beneath the waterfall: those of the selected span's invocation, else all
+    /// of the trace's. A line without a request id counts for the request its text names
+    /// (`START RequestId: …`).
+    pub fn visible_logs(&self) -> Vec<&LogLine> {
+        let Some(trace) = self.trace() else {
+            return Vec::new();
+        };
+        match self.selected_invocation() {
+            Some(inv) => {
+                let id = inv.request_id.as_str();
+                trace
+                    .logs
+                    .iter()
+                    .filter(|l| match &l.request_id {
+                        Some(r) => r == id,
+                        None => l.message.contains(id),
+                    })
+                    .collect()
+            }
+            None => trace.logs.iter().collect(),
+        }
+    }
+}
+
+/// For each span of a waterfall, the invocation it belongs to. Parents come before their
+/// children in waterfall order, so one pass inherits the parent's answer.
+fn span_invocations(trace: &TraceDetail) -> Vec<Option<usize>> {
+    use std::collections::HashMap;
+    let by_request: HashMap<&str, usize> = trace
+        .invocations
+        .iter()
+        .enumerate()
+        .map(|(i, inv)| (inv.request_id.as_str(), i))
+        .collect();
+    let mut by_span: HashMap<&str, Option<usize>> = HashMap::with_capacity(trace.spans.len());
+    trace
+        .spans
+        .iter()
+        .map(|s| {
+            let own = s
+                .request_id
+                .as_deref()
+                .and_then(|r| by_request.get(r).copied());
+            let inherited = s
+                .parent_id
+                .as_deref()
+                .and_then(|p| by_span.get(p).copied().flatten());
+            let found = own.or(inherited);
+            by_span.insert(s.id.as_str(), found);
+            found
+        })
+        .collect()
 }
 
 /// What a key asks for; keys map to actions in [`crate::keys::action`].
@@ -245,6 +318,8 @@ pub struct Options {
     pub color: bool,
     /// The note shown while `--live` collects in the background.
     pub live: Option<String>,
+    /// The alarm rules of the overview's panel, or why there are none (the panel says it).
+    pub rules: Result<Arc<Vec<Rule>>, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +337,11 @@ pub struct App {
     pub focus: OverviewFocus,
     pub hops: Cursor,
     pub map: Cursor,
+    pub rules: Result<Arc<Vec<Rule>>, String>,
+    /// Every alarm's state as at the end of the range, in the panel's order.
+    pub alarms: Slot<Vec<AlarmLine>>,
+    /// Selection in the alarms panel.
+    pub alarm: Cursor,
     pub hop: Option<HopView>,
     pub trace: Option<TraceView>,
     pub sql: SqlView,
@@ -291,6 +371,9 @@ impl App {
             focus: OverviewFocus::Hops,
             hops: Cursor::default(),
             map: Cursor::default(),
+            rules: options.rules,
+            alarms: Slot::default(),
+            alarm: Cursor::default(),
             hop: None,
             trace: None,
             sql: SqlView {
@@ -337,6 +420,26 @@ impl App {
                             || l.caller
                                 .as_deref()
                                 .is_some_and(|c| c.to_lowercase().contains(f.as_str()))
+                    }
+                    None => true,
+                })
+                .collect()
+        })
+    }
+
+    /// The alarms the panel lists, after the overview's filter (on rule and key).
+    pub fn visible_alarms(&self) -> Vec<&AlarmLine> {
+        let filter = self
+            .filters
+            .get(&Screen::Overview)
+            .map(|f| f.to_lowercase());
+        self.alarms.data.as_ref().map_or_else(Vec::new, |lines| {
+            lines
+                .iter()
+                .filter(|a| match &filter {
+                    Some(f) => {
+                        a.rule.to_lowercase().contains(f.as_str())
+                            || a.key.to_lowercase().contains(f.as_str())
                     }
                     None => true,
                 })
@@ -475,8 +578,12 @@ impl App {
                 (_, Action::NextPanel) => {
                     self.focus = match self.focus {
                         OverviewFocus::Hops => OverviewFocus::Map,
-                        OverviewFocus::Map => OverviewFocus::Hops,
+                        OverviewFocus::Map => OverviewFocus::Alarms,
+                        OverviewFocus::Alarms => OverviewFocus::Hops,
                     }
+                }
+                (OverviewFocus::Alarms, Action::Enter) => {
+                    self.note = Some("y copies the alarm's rule and key".into());
                 }
                 (_, Action::Enter) => return self.open_hop(),
                 (OverviewFocus::Hops, _) => {
@@ -489,6 +596,12 @@ impl App {
                     let len = self.visible_map().len();
                     if let Some(d) = delta(len) {
                         self.map.step(d, len, page / 2);
+                    }
+                }
+                (OverviewFocus::Alarms, _) => {
+                    let len = self.visible_alarms().len();
+                    if let Some(d) = delta(len) {
+                        self.alarm.step(d, len, page / 4);
                     }
                 }
             },
@@ -514,12 +627,7 @@ impl App {
                 if action == Action::NextPanel {
                     view.logs_focused = !view.logs_focused;
                 } else if view.logs_focused {
-                    let lines = view
-                        .detail
-                        .data
-                        .as_ref()
-                        .and_then(|d| d.as_ref())
-                        .map_or(0, |d| d.logs.len());
+                    let lines = view.visible_logs().len();
                     if let Some(d) = delta(lines) {
                         view.log_scroll = (view.log_scroll as isize + d)
                             .clamp(0, lines.saturating_sub(1) as isize)
@@ -528,7 +636,12 @@ impl App {
                 } else {
                     let len = view.visible.len();
                     if let Some(d) = delta(len) {
+                        let before = view.spans.selected;
                         view.spans.step(d, len, page);
+                        // Another span may belong to another request: its logs from the top.
+                        if view.spans.selected != before {
+                            view.log_scroll = 0;
+                        }
                     }
                 }
             }
@@ -630,12 +743,14 @@ impl App {
             Screen::Overview => {
                 self.hops = Cursor::default();
                 self.map = Cursor::default();
+                self.alarm = Cursor::default();
             }
             Screen::Hop => {}
             Screen::Trace => {
                 if let Some(view) = &mut self.trace {
                     view.visible = visible_spans(&view.detail, self.filters.get(&Screen::Trace));
                     view.spans = Cursor::default();
+                    view.log_scroll = 0;
                 }
             }
             Screen::Sql => self.sql.rows = Cursor::default(),
@@ -652,6 +767,7 @@ impl App {
                 .visible_hops()
                 .get(self.hops.selected)
                 .map(|&(rank, h)| (rank, h.clone())),
+            OverviewFocus::Alarms => return Vec::new(),
             OverviewFocus::Map => {
                 let lines = self.visible_map();
                 let line = lines.get(self.map.selected).copied();
@@ -700,6 +816,7 @@ impl App {
             detail,
             visible: Vec::new(),
             spans: Cursor::default(),
+            span_invocation: Vec::new(),
             log_scroll: 0,
             logs_focused: false,
         });
@@ -786,19 +903,33 @@ impl App {
         })]
     }
 
-    /// Reloads what the screens show for the current range and baseline. An open hop screen
-    /// keeps the data it has: it is reopened from the new overview.
+    /// Reloads what the screens show for the current range and baseline: the overview, and the
+    /// alarms when there are rules. An open hop screen keeps the data it has: it is reopened from
+    /// the new overview.
     fn refresh(&mut self) -> Vec<Effect> {
         let id = self.next_request();
         self.overview.start(id, self.now_us);
-        vec![Effect::Request(Request {
+        let mut effects = vec![Effect::Request(Request {
             id,
             query: Query::Overview {
                 range: self.range,
                 now_us: self.now_us,
                 baseline: self.baseline,
             },
-        })]
+        })];
+        if let Ok(rules) = &self.rules
+            && !rules.is_empty()
+        {
+            let query = Query::Alarms {
+                rules: Arc::clone(rules),
+                range: self.range,
+                now_us: self.now_us,
+            };
+            let id = self.next_request();
+            self.alarms.start(id, self.now_us);
+            effects.push(Effect::Request(Request { id, query }));
+        }
+        effects
     }
 
     fn receive(&mut self, response: Response) {
@@ -812,6 +943,12 @@ impl App {
                     self.hops.clamp(len);
                 }
             }
+            Ok(Answer::Alarms(lines)) => {
+                if self.alarms.finish(id, Ok(lines)) {
+                    let len = self.visible_alarms().len();
+                    self.alarm.clamp(len);
+                }
+            }
             Ok(Answer::Hop(h)) => {
                 if let Some(view) = &mut self.hop {
                     view.detail.finish(id, Ok(*h));
@@ -822,6 +959,7 @@ impl App {
                     && view.detail.finish(id, Ok(t))
                 {
                     view.visible = visible_spans(&view.detail, self.filters.get(&Screen::Trace));
+                    view.span_invocation = view.trace().map(span_invocations).unwrap_or_default();
                     view.spans = Cursor::default();
                 }
             }
@@ -833,8 +971,9 @@ impl App {
             }
             Err(e) => {
                 // An error belongs to whichever slot waits for this id.
-                let _ =
-                    self.overview.finish(id, Err(e.clone())) || self.sql.result.finish(id, Err(e));
+                let _ = self.overview.finish(id, Err(e.clone()))
+                    || self.alarms.finish(id, Err(e.clone()))
+                    || self.sql.result.finish(id, Err(e));
             }
         }
     }
@@ -850,6 +989,12 @@ impl App {
                         h.callee
                     )
                 })
+            }
+            Screen::Overview if self.focus == OverviewFocus::Alarms => {
+                let alarms = self.visible_alarms();
+                alarms
+                    .get(self.alarm.selected)
+                    .map(|a| format!("{} {}", a.rule, a.key))
             }
             Screen::Overview => {
                 let lines = self.visible_map();
@@ -943,6 +1088,9 @@ fn byte_index(s: &str, chars: usize) -> usize {
 mod tests {
     use hopscope_analyzer::text::TextTable;
 
+    use hopscope_analyzer::alarms::{Severity, State};
+    use hopscope_analyzer::trace_detail::{SpanPart, WaterfallSpan};
+
     use super::*;
     use crate::data::{Health, Window};
 
@@ -955,6 +1103,7 @@ mod tests {
                 },
                 color: false,
                 live: None,
+                rules: Err("no rules".into()),
             },
             1_000,
         );
@@ -1176,6 +1325,190 @@ mod tests {
         let effects = app.update(Action::Live("collected 10:00".into()));
         assert_eq!(request_ids(&effects), [1]);
         assert_eq!(app.live.as_deref(), Some("collected 10:00"));
+    }
+
+    fn alarm(state: State, rule: &str, key: &str) -> AlarmLine {
+        AlarmLine {
+            state,
+            severity: Severity::Critical,
+            rule: rule.into(),
+            key: key.into(),
+            reason: "Threshold Crossed".into(),
+            actions_enabled: true,
+        }
+    }
+
+    #[test]
+    fn with_rules_a_refresh_evaluates_the_alarms_and_tab_reaches_their_panel() {
+        let (rules, problems) = hopscope_analyzer::alarms::parse::parse_file(
+            std::path::Path::new("t.toml"),
+            "[[rule]]\nname = \"slow\"\nfunction = \"f\"\nstatistic = \"p99\"\ncomparison = \">\"\nthreshold = 1\nperiod = \"5m\"\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut app = app();
+        app.rules = Ok(Arc::new(rules));
+        let effects = app.start();
+        assert_eq!(request_ids(&effects), [1, 2]);
+        assert!(matches!(
+            &effects[1],
+            Effect::Request(Request { query: Query::Alarms { rules, .. }, .. }) if rules.len() == 1
+        ));
+        app.update(Action::Data(Response {
+            id: 2,
+            result: Ok(Answer::Alarms(vec![
+                alarm(State::Alarm, "slow", "f"),
+                alarm(State::Ok, "slow", "g"),
+            ])),
+        }));
+        assert_eq!(app.visible_alarms().len(), 2);
+
+        app.update(Action::NextPanel);
+        app.update(Action::NextPanel);
+        assert_eq!(app.focus, OverviewFocus::Alarms);
+        app.update(Action::Bottom);
+        assert_eq!(app.alarm.selected, 1);
+        assert_eq!(app.update(Action::Copy), [Effect::Copy("slow g".into())]);
+        assert!(
+            app.update(Action::Enter).is_empty(),
+            "no drill-down from an alarm"
+        );
+        app.update(Action::NextPanel);
+        assert_eq!(app.focus, OverviewFocus::Hops);
+
+        // A failed evaluation keeps the last answer and says so.
+        assert_eq!(request_ids(&app.update(Action::Refresh)), [3, 4]);
+        app.update(Action::Data(Response {
+            id: 4,
+            result: Err("store gone".into()),
+        }));
+        assert_eq!(app.alarms.error.as_deref(), Some("store gone"));
+        assert_eq!(app.visible_alarms().len(), 2);
+        assert!(app.overview.error.is_none());
+    }
+
+    #[test]
+    fn without_rules_no_alarm_is_evaluated() {
+        let mut app = app();
+        assert_eq!(request_ids(&app.start()), [1]);
+        assert!(app.alarms.pending.is_none());
+    }
+
+    fn span(id: &str, parent: Option<&str>, request_id: Option<&str>) -> WaterfallSpan {
+        WaterfallSpan {
+            id: id.into(),
+            parent_id: parent.map(Into::into),
+            depth: 0,
+            name: id.into(),
+            kind: "segment".into(),
+            service: id.into(),
+            service_type: None,
+            start_us: 0,
+            end_us: Some(1),
+            duration_ms: Some(1.0),
+            critical_ms: None,
+            on_critical_path: false,
+            part: SpanPart::Other,
+            error: false,
+            fault: false,
+            throttle: false,
+            in_progress: false,
+            http_status: None,
+            aws_operation: None,
+            request_id: request_id.map(Into::into),
+            cause: None,
+            annotations: Vec::new(),
+        }
+    }
+
+    fn invocation(function: &str, request_id: &str) -> Invocation {
+        Invocation {
+            function: function.into(),
+            request_id: request_id.into(),
+            timestamp_us: 0,
+            duration_ms: 1.0,
+            billed_ms: None,
+            memory_mb: None,
+            max_memory_mb: None,
+            init_ms: None,
+            status: "success".into(),
+        }
+    }
+
+    fn log(request_id: Option<&str>, message: &str) -> LogLine {
+        LogLine {
+            timestamp_us: 0,
+            log_group: "/aws/lambda/f".into(),
+            log_stream: "s".into(),
+            level: None,
+            request_id: request_id.map(Into::into),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn the_logs_beneath_the_waterfall_are_those_of_the_selected_spans_request() {
+        let mut app = app();
+        let effects = app.open_trace("t".into());
+        let id = request_ids(&effects)[0];
+        let trace = TraceDetail {
+            trace_id: "t".into(),
+            start_us: 0,
+            end_us: 1,
+            spans: vec![
+                span("api", None, None),
+                span("lambda-1", Some("api"), Some("r1")),
+                span("fn-1", Some("lambda-1"), None),
+                // An SDK call carries the called service's request id: its own invocation is
+                // its ancestor's.
+                span("ddb", Some("fn-1"), Some("ddb-request")),
+                span("lambda-2", Some("api"), Some("r2")),
+            ],
+            invocations: vec![invocation("f", "r1"), invocation("g", "r2")],
+            logs: vec![
+                log(None, "START RequestId: r1 Version: $LATEST"),
+                log(Some("r1"), "reading"),
+                log(Some("r2"), "other"),
+                log(None, "no request"),
+            ],
+        };
+        app.update(Action::Data(Response {
+            id,
+            result: Ok(Answer::Trace(Some(Box::new(trace)))),
+        }));
+        let messages = |app: &App| -> Vec<String> {
+            let view = app.trace.as_ref().unwrap();
+            view.visible_logs()
+                .iter()
+                .map(|l| l.message.clone())
+                .collect()
+        };
+        // The root belongs to no invocation: every line of the trace.
+        assert_eq!(messages(&app).len(), 4);
+        assert!(app.trace.as_ref().unwrap().selected_invocation().is_none());
+        app.update(Action::Down);
+        assert_eq!(
+            messages(&app),
+            ["START RequestId: r1 Version: $LATEST", "reading"]
+        );
+        app.update(Action::Down);
+        app.update(Action::Down);
+        assert_eq!(
+            app.trace
+                .as_ref()
+                .unwrap()
+                .selected_invocation()
+                .map(|i| i.function.as_str()),
+            Some("f")
+        );
+        assert_eq!(messages(&app).len(), 2);
+        // Scrolling the logs stops at the request's last line.
+        app.update(Action::NextPanel);
+        app.update(Action::Bottom);
+        assert_eq!(app.trace.as_ref().unwrap().log_scroll, 1);
+        app.update(Action::NextPanel);
+        app.update(Action::Down);
+        assert_eq!(messages(&app), ["other"]);
+        assert_eq!(app.trace.as_ref().unwrap().log_scroll, 0);
     }
 
     #[test]

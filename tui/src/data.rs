@@ -2,12 +2,15 @@
 //! behind them. Everything here runs in the worker, never in the render loop.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use hopscope_analyzer::Session;
+use hopscope_analyzer::alarms::state::AlarmStore;
+use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, Severity, State};
 use hopscope_analyzer::hdr::{HDR_BUCKETS, HDR_HISTOGRAM, HDR_QUANTILE};
 pub use hopscope_analyzer::hops::Window;
 use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport};
@@ -77,6 +80,13 @@ pub enum Query {
         window: Window,
         baseline: Option<Window>,
     },
+    /// Every alarm rule evaluated at the end of the range, read-only (stored state is read for
+    /// the previous states, never written).
+    Alarms {
+        rules: Arc<Vec<Rule>>,
+        range: TimeRange,
+        now_us: i64,
+    },
     /// One trace's waterfall, invocations and logs.
     Trace { trace_id: String },
     /// A user's SQL.
@@ -89,6 +99,7 @@ impl Query {
         match self {
             Query::Overview { .. } => "overview",
             Query::Hop { .. } => "hop",
+            Query::Alarms { .. } => "alarms",
             Query::Trace { .. } => "trace",
             Query::Sql { .. } => "sql",
         }
@@ -106,6 +117,7 @@ pub struct Response {
 pub enum Answer {
     Overview(Box<Overview>),
     Hop(Box<HopDetail>),
+    Alarms(Vec<AlarmLine>),
     /// `None`: the store has no span of that trace.
     Trace(Option<Box<TraceDetail>>),
     Sql(SqlResult),
@@ -126,6 +138,50 @@ pub struct Overview {
     /// Ranked hops (names sanitized); `None` with no window.
     pub report: Option<HopReport>,
     pub map: Vec<MapLine>,
+}
+
+/// One alarm of the overview's panel (text sanitized).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmLine {
+    pub state: State,
+    pub severity: Severity,
+    pub rule: String,
+    /// What the alarm watches: a function, a service, `caller -> callee`, a query's key.
+    pub key: String,
+    /// CloudWatch's kind of reason: `Threshold Crossed: 3 out of the last 3 datapoints …`.
+    pub reason: String,
+    /// `false` for building blocks of composite rules, which notify nobody.
+    pub actions_enabled: bool,
+}
+
+/// The panel's order: ALARM, then INSUFFICIENT_DATA, then OK; within a state, alarms that notify
+/// before building blocks, the most severe first, then by rule and key.
+pub fn alarm_lines(statuses: Vec<AlarmStatus>) -> Vec<AlarmLine> {
+    let rank = |s: State| match s {
+        State::Alarm => 0,
+        State::InsufficientData => 1,
+        State::Ok => 2,
+    };
+    let mut lines: Vec<AlarmLine> = statuses
+        .into_iter()
+        .map(|s| AlarmLine {
+            state: s.state,
+            severity: s.severity,
+            rule: sanitize(&s.rule),
+            key: sanitize(&s.key),
+            reason: sanitize(&s.reason),
+            actions_enabled: s.actions_enabled,
+        })
+        .collect();
+    lines.sort_by(|a, b| {
+        rank(a.state)
+            .cmp(&rank(b.state))
+            .then(b.actions_enabled.cmp(&a.actions_enabled))
+            .then(b.severity.cmp(&a.severity))
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    lines
 }
 
 /// The hop screen's data beyond what the overview's [`Hop`] holds.
@@ -304,6 +360,13 @@ pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
         } => load_hop(session, &hop, window, baseline)
             .await
             .map(|h| Answer::Hop(Box::new(h))),
+        Query::Alarms {
+            rules,
+            range,
+            now_us,
+        } => load_alarms(session, &rules, range, now_us)
+            .await
+            .map(Answer::Alarms),
         Query::Trace { trace_id } => TraceDetail::load(session, &trace_id)
             .await
             .map(|t| Answer::Trace(t.map(|t| Box::new(sanitize_trace(t)))))
@@ -363,6 +426,26 @@ async fn load_overview(
         report: Some(report),
         map: map_tree(&map),
     })
+}
+
+/// Evaluates the rules as at the end of the range (now, or the newest data of a past incident).
+async fn load_alarms(
+    session: &Session,
+    rules: &[Rule],
+    range: TimeRange,
+    now_us: i64,
+) -> Result<Vec<AlarmLine>, String> {
+    let at = resolve(session, range, now_us)
+        .await?
+        .map_or(now_us, |w| w.end_us);
+    let store = AlarmStore::new(session.root());
+    let previous = store
+        .load()
+        .map_err(|e| format!("reading {}: {e}", store.dir().display()))?;
+    let statuses = alarms::evaluate_rules(session, rules, at, &previous)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(alarm_lines(statuses))
 }
 
 /// The window a range covers: ending now, or at the newest span in the store (to the next whole
@@ -542,6 +625,7 @@ fn sanitize_trace(mut t: TraceDetail) -> TraceDetail {
         s.service = sanitize(&s.service);
         s.service_type = s.service_type.as_deref().map(sanitize);
         s.aws_operation = s.aws_operation.as_deref().map(sanitize);
+        s.request_id = s.request_id.as_deref().map(sanitize);
         s.cause = s.cause.as_deref().map(sanitize);
         for (k, v) in &mut s.annotations {
             *k = sanitize(k);
@@ -643,6 +727,47 @@ mod tests {
         assert_eq!(Health::of(1000, 0, 1, 0), Health::Warn);
         assert_eq!(Health::of(1000, 0, 5, 5), Health::Bad);
         assert_eq!(Health::of(0, 0, 0, 0), Health::Ok);
+    }
+
+    fn status(state: State, rule: &str, key: &str, actions_enabled: bool) -> AlarmStatus {
+        AlarmStatus {
+            rule: rule.into(),
+            key: key.into(),
+            state,
+            previous: State::InsufficientData,
+            reason: "Threshold Crossed: 1 datapoint [9.0] was greater than the threshold (1.0)."
+                .into(),
+            since: String::new(),
+            evaluated: String::new(),
+            severity: Severity::Warning,
+            actions_enabled,
+        }
+    }
+
+    #[test]
+    fn alarm_lines_put_alarm_first_and_strip_control_characters() {
+        let lines = alarm_lines(vec![
+            status(State::Ok, "a", "f", true),
+            status(State::InsufficientData, "b", "f", true),
+            status(State::Alarm, "c-high", "f", false),
+            status(
+                State::Alarm,
+                "c",
+                "f\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J",
+                true,
+            ),
+        ]);
+        let order: Vec<(State, &str)> = lines.iter().map(|l| (l.state, l.rule.as_str())).collect();
+        assert_eq!(
+            order,
+            [
+                (State::Alarm, "c"),
+                (State::Alarm, "c-high"),
+                (State::InsufficientData, "b"),
+                (State::Ok, "a"),
+            ]
+        );
+        assert_eq!(lines[0].key, "f");
     }
 
     #[test]

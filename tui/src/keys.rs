@@ -99,10 +99,14 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
     (
         "Overview",
         &[
-            ("Tab", "switch between the slow hops and the service map"),
+            ("Tab", "next panel: slow hops, service map, alarms"),
             (
                 "Enter",
                 "the selected hop (or map edge): histogram, percentiles, traces",
+            ),
+            (
+                "y",
+                "copy the selected hop, map edge, or alarm (rule and key)",
             ),
         ],
     ),
@@ -156,6 +160,7 @@ mod tests {
                 },
                 color: true,
                 live: None,
+                rules: Err("no rules".into()),
             },
             0,
         )

@@ -54,12 +54,20 @@ pub fn run(
     live: Option<watch::Receiver<String>>,
 ) -> Result<(), Error> {
     let (tx, rx) = mpsc::channel();
+    let root = session.root().to_path_buf();
     let worker = Worker::spawn(runtime, session, tx.clone());
     if let Some(mut live) = live {
         let tx = tx.clone();
+        let worker = worker.clone();
         runtime.spawn(async move {
             while live.changed().await.is_ok() {
                 let note = live.borrow_and_update().clone();
+                // The collection may have added tables the session registered as empty; the
+                // refresh that the note triggers then reads through the reopened session. If
+                // reopening fails, the old session still answers.
+                if let Ok(session) = Session::open(&root).await {
+                    worker.replace_session(session);
+                }
                 if tx.send(Event::Live(note)).is_err() {
                     break;
                 }

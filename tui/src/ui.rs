@@ -1,6 +1,7 @@
 //! Drawing: one module per screen region, each `render(frame, area, &App)`. Nothing here waits
 //! or queries; it draws what the [`App`] holds.
 
+mod alarms;
 mod footer;
 mod format;
 mod header;
@@ -43,17 +44,34 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
 }
 
-/// The overview: ranked hops beside (wide) or above (narrow) the service map.
+/// The overview: ranked hops beside (wide) or above (narrow) the service map, the alarms below
+/// across the width; on a short terminal the alarms take one line of counts.
 fn overview(frame: &mut Frame, area: Rect, app: &App) {
+    let [top, alarms] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(alarm_rows(area.height)),
+    ])
+    .areas(area);
     let [hops, map] = if area.width >= 160 {
         Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
             .spacing(2)
-            .areas(area)
+            .areas(top)
     } else {
-        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top)
     };
     hops::render(frame, hops, app);
     map::render(frame, map, app);
+    alarms::render(frame, alarms, app);
+}
+
+/// Rows of the alarms panel: a quarter of the height (title and header included), or one line of
+/// counts when that would leave the hops and the map too little.
+fn alarm_rows(height: u16) -> u16 {
+    if height >= 26 {
+        (height / 4).clamp(5, 14)
+    } else {
+        1
+    }
 }
 
 /// A rectangle of at most `width` x `height` in the middle of `area`.

@@ -14,20 +14,34 @@ use tokio::task::AbortHandle;
 use crate::Event;
 use crate::data::{Request, Response, answer};
 
+enum Message {
+    Request(Request),
+    /// Answer later requests from this session (queries already running finish on theirs).
+    Session(Session),
+}
+
 /// Where the render loop sends requests.
+#[derive(Clone)]
 pub struct Worker {
-    requests: UnboundedSender<Request>,
+    messages: UnboundedSender<Message>,
 }
 
 impl Worker {
     /// Starts the worker on `runtime`; its answers arrive as [`Event::Data`] on `events`.
     pub fn spawn(runtime: &Handle, session: Session, events: Sender<Event>) -> Worker {
-        let (tx, mut rx) = unbounded_channel::<Request>();
-        let session = Arc::new(session);
+        let (tx, mut rx) = unbounded_channel::<Message>();
+        let mut session = Arc::new(session);
         let spawner = runtime.clone();
         runtime.spawn(async move {
             let mut running: HashMap<&'static str, AbortHandle> = HashMap::new();
-            while let Some(request) = rx.recv().await {
+            while let Some(message) = rx.recv().await {
+                let request = match message {
+                    Message::Request(r) => r,
+                    Message::Session(s) => {
+                        session = Arc::new(s);
+                        continue;
+                    }
+                };
                 let slot = request.query.slot();
                 if let Some(previous) = running.remove(slot) {
                     previous.abort();
@@ -45,11 +59,16 @@ impl Worker {
                 running.insert(slot, task.abort_handle());
             }
         });
-        Worker { requests: tx }
+        Worker { messages: tx }
     }
 
     pub fn send(&self, request: Request) {
-        // The worker only stops when this sender is dropped.
-        let _ = self.requests.send(request);
+        // The worker only stops when every sender is dropped.
+        let _ = self.messages.send(Message::Request(request));
+    }
+
+    /// Replaces the session: requests sent after this one see the store as it is now.
+    pub fn replace_session(&self, session: Session) {
+        let _ = self.messages.send(Message::Session(session));
     }
 }

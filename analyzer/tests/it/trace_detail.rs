@@ -58,6 +58,12 @@ async fn a_cold_start_trace_shows_its_init_on_the_critical_path_with_its_logs() 
         (init_ms - init.duration_ms.unwrap()).abs() < 1.0,
         "{init_ms}"
     );
+    // The Lambda service segment carries the request id that joins it.
+    assert!(
+        t.spans
+            .iter()
+            .any(|x| x.request_id.as_deref() == Some(&report.request_id[..]))
+    );
     // ... and so are the request's log lines, in time order.
     assert!(
         t.logs

@@ -18,10 +18,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Span::raw(" │ "),
         Span::raw(app.range_label()),
     ];
-    if let Some(w) = app.overview.data.as_ref().and_then(|o| o.window) {
+    // The live note takes the room of the date, and on a narrow screen of the window's times.
+    let live = app.live.is_some();
+    if let Some(w) = app.overview.data.as_ref().and_then(|o| o.window)
+        && (area.width >= 100 || !live)
+    {
         let start = date_minute(w.start_us);
-        // The date only where it fits.
-        let start = if area.width >= 100 {
+        let start = if area.width >= 100 && !live {
             &start[..]
         } else {
             &start[11..]
@@ -35,7 +38,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     spans.push(Span::raw(if app.baseline { "on" } else { "off" }));
     if let Some(live) = &app.live {
         spans.push(Span::raw(" │ "));
-        spans.push(Span::styled(format!("live: {live}"), theme.good()));
+        let style = if live.contains("failed") {
+            theme.error()
+        } else {
+            theme.good()
+        };
+        spans.push(Span::styled(live.clone(), style));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

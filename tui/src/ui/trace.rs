@@ -245,21 +245,27 @@ fn span_detail(frame: &mut Frame, area: Rect, span: Option<&WaterfallSpan>, them
 
 fn log_lines(frame: &mut Frame, area: Rect, t: &TraceDetail, view: &TraceView, theme: Theme) {
     let focus = if view.logs_focused { " ◀" } else { " (Tab)" };
+    let logs = view.visible_logs();
+    let whose = match view.selected_invocation() {
+        Some(inv) => format!("request {} of {}", inv.request_id, inv.function),
+        None => "the trace's requests".into(),
+    };
     let block = Block::default().borders(Borders::TOP).title(Span::styled(
-        format!(" Logs: {} lines{focus} ", t.logs.len()),
+        format!(" Logs: {} lines of {whose}{focus} ", logs.len()),
         theme.title(),
     ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if t.logs.is_empty() {
-        frame.render_widget(
-            Paragraph::new("No log lines for this trace's requests."),
-            inner,
-        );
+    if logs.is_empty() {
+        let text = if t.logs.is_empty() {
+            "No log lines for this trace's requests."
+        } else {
+            "No log lines for this request."
+        };
+        frame.render_widget(Paragraph::new(text), inner);
         return;
     }
-    let lines: Vec<Line> = t
-        .logs
+    let lines: Vec<Line> = logs
         .iter()
         .skip(view.log_scroll)
         .take(inner.height as usize)

@@ -2,7 +2,7 @@
 //! 160x48, with a fixed clock; the data goes through the worker's own queries.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use hopscope_analyzer::Session;
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
@@ -28,6 +28,14 @@ fn sample_store() -> &'static std::path::Path {
             dir
         })
         .path()
+}
+
+/// The rules of rules/, the starter pack `hopscope demo` builds in.
+fn starter_pack() -> Vec<hopscope_analyzer::alarms::Rule> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../rules"));
+    let (rules, problems) = hopscope_analyzer::alarms::load(&dir).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    rules
 }
 
 /// Applies `action` and answers every request it makes, as the worker would.
@@ -75,6 +83,7 @@ async fn app(session: &Session) -> App {
             },
             color: false,
             live: None,
+            rules: Ok(Arc::new(starter_pack())),
         },
         NOW_US,
     );
@@ -94,7 +103,15 @@ async fn every_screen_on_the_sample_scenarios() {
     let session = Session::open(sample_store()).await.unwrap();
     let mut app = app(&session).await;
     assert!(app.overview.error.is_none(), "{:?}", app.overview.error);
+    assert!(app.alarms.error.is_none(), "{:?}", app.alarms.error);
     snapshot("overview", &app);
+
+    // The alarms panel has the focus after two Tabs; at 80x24 its one line shows the selection.
+    act(&session, &mut app, Action::NextPanel).await;
+    act(&session, &mut app, Action::NextPanel).await;
+    act(&session, &mut app, Action::Down).await;
+    snapshot("overview_alarms", &app);
+    act(&session, &mut app, Action::NextPanel).await;
 
     // The culprit of the users scenario: DynamoDB throttling.
     act(&session, &mut app, Action::Filter).await;
@@ -111,6 +128,24 @@ async fn every_screen_on_the_sample_scenarios() {
     assert_eq!(app.screen, Screen::Trace);
     act(&session, &mut app, Action::Down).await;
     snapshot("trace", &app);
+    // Down to the first span of a Lambda invocation: the logs narrow to that request's.
+    for _ in 0..20 {
+        if app.trace.as_ref().unwrap().selected_invocation().is_some() {
+            break;
+        }
+        act(&session, &mut app, Action::Down).await;
+    }
+    let view = app.trace.as_ref().unwrap();
+    let request = &view
+        .selected_invocation()
+        .expect("a span of an invocation")
+        .request_id;
+    assert!(!view.visible_logs().is_empty());
+    assert!(view.visible_logs().iter().all(|l| match &l.request_id {
+        Some(r) => r == request,
+        None => l.message.contains(request.as_str()),
+    }));
+    snapshot("trace_request", &app);
 
     act(&session, &mut app, Action::GoSql).await;
     act(&session, &mut app, Action::Edit(Edit::Clear)).await;
