@@ -27,6 +27,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 
 pub use aggregate::HdrAggregateUdaf;
+pub(crate) use scalar::quantile_ms;
 pub use scalar::{HdrBucketsUdf, HdrCountUdf, HdrQuantileUdf};
 
 /// `hdr_histogram(duration_ms) -> Binary`: the histogram of the durations.
@@ -47,7 +48,7 @@ const SIGFIG: u8 = 3;
 pub const MAX_MICROS: u64 = i64::MAX as u64 / 2;
 
 /// A duration in milliseconds as recorded: whole microseconds, negatives as 0, NaN as no value.
-fn micros(ms: f64) -> Option<u64> {
+pub(crate) fn micros(ms: f64) -> Option<u64> {
     if ms.is_nan() {
         return None;
     }
@@ -56,7 +57,7 @@ fn micros(ms: f64) -> Option<u64> {
 }
 
 /// An empty histogram that grows to fit the values it records.
-fn new_histogram() -> Histogram<u64> {
+pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new(SIGFIG).expect("3 significant digits is a valid configuration")
 }
 

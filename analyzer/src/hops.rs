@@ -12,8 +12,6 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use datafusion::arrow::array::{Array, AsArray, ListArray, RecordBatch};
-use datafusion::arrow::datatypes::Float64Type;
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 use serde::Serialize;
 
@@ -27,8 +25,13 @@ pub use crate::window::Window;
 /// The SQL view of hops over everything in the store (no window, no baseline).
 pub const HOPS: &str = "hops";
 
+mod tally;
+
 /// Lambda's own subsegments of a function segment, as the Lambda runtime names them.
+const INIT_SUBSEGMENTS_LIST: [&str; 2] = ["Initialization", "Restore"];
 const INIT_SUBSEGMENTS: &str = "('Initialization', 'Restore')";
+/// What the Lambda runtime logs, and X-Ray records as the cause, when a function times out.
+const TIMEOUT_MESSAGE: &str = "Task timed out";
 const OVERHEAD_SUBSEGMENT: &str = "Overhead";
 const LAMBDA_SERVICE: &str = "AWS::Lambda";
 const LAMBDA_FUNCTION: &str = "AWS::Lambda::Function";
@@ -146,7 +149,12 @@ impl HopReport {
             Baseline::Window(w) => Some(w),
             Baseline::Off => None,
         };
-        let [now, before] = period_stats(session, window, baseline, q.slowest_traces).await?;
+        let windows: Vec<Window> = std::iter::once(window).chain(baseline).collect();
+        let mut periods = tally::tally(session, &windows, q.slowest_traces)
+            .await?
+            .into_iter();
+        let now = periods.next().unwrap_or_default();
+        let before = periods.next().unwrap_or_default();
         let (traces, baseline_traces) = (now.traces, before.traces);
         let mut before: HashMap<(Option<String>, String), HopStats> = before
             .hops
@@ -271,7 +279,7 @@ fn hop_aggregate_sql(filter: &str, period: &str, slowest: usize) -> String {
         throttles = count_if(&format!("{entry} AND {}", s::THROTTLE)),
         faults = count_if(&format!("{entry} AND {}", s::FAULT)),
         timeouts = count_if(&format!(
-            "({entry} AND {ip}) OR {cm} LIKE '%Task timed out%'",
+            "({entry} AND {ip}) OR {cm} LIKE '%{TIMEOUT_MESSAGE}%'",
             ip = s::IN_PROGRESS,
             cm = s::CAUSE_MESSAGE
         )),
@@ -289,13 +297,14 @@ fn hop_aggregate_sql(filter: &str, period: &str, slowest: usize) -> String {
 pub fn hops_view_sql() -> String {
     format!(
         "CREATE VIEW {HOPS} AS SELECT * EXCLUDE (period, roots) FROM ({})",
-        hops_sql("TRUE", "0", 3)
+        hops_sql("TRUE", 3)
     )
 }
 
-/// The hops of the spans that pass `filter`, per `period` (an expression over a span), with
-/// percentiles, shares and downstream time.
-fn hops_sql(filter: &str, period: &str, slowest: usize) -> String {
+/// The hops of the spans that pass `filter`, with percentiles, shares and downstream time: the
+/// SQL statement of what [`tally`] computes by hand (a test holds the two together).
+fn hops_sql(filter: &str, slowest: usize) -> String {
+    let period = "0";
     let q = |p: f64| format!("{HDR_QUANTILE}(a.histogram, {p})");
     format!(
         "WITH a AS ({agg})
@@ -333,148 +342,6 @@ struct HopRow {
 struct Period {
     traces: i64,
     hops: Vec<HopRow>,
-}
-
-/// The window's hops and the baseline's, in one pass over their spans when they do not overlap
-/// (a span then belongs to one of them).
-async fn period_stats(
-    session: &Session,
-    window: Window,
-    baseline: Option<Window>,
-    slowest: usize,
-) -> Result<[Period; 2]> {
-    let now = window.predicate(s::START_TIME);
-    let queries = match baseline {
-        None => vec![hops_sql(&now, "0", slowest)],
-        Some(b) if b.overlaps(&window) => vec![
-            hops_sql(&now, "0", slowest),
-            hops_sql(&b.predicate(s::START_TIME), "1", slowest),
-        ],
-        Some(b) => {
-            let either = format!("(({now}) OR ({}))", b.predicate(s::START_TIME));
-            vec![hops_sql(
-                &either,
-                &format!("CASE WHEN {now} THEN 0 ELSE 1 END"),
-                slowest,
-            )]
-        }
-    };
-    let mut rows: [Vec<(i64, HopRow)>; 2] = Default::default();
-    for sql in queries {
-        for b in session.collect(&sql).await? {
-            for (period, roots, row) in read_hop_rows(&b) {
-                rows[usize::from(period != 0)].push((roots, row));
-            }
-        }
-    }
-    Ok(rows.map(|rows| {
-        let traces = rows.iter().map(|(roots, _)| roots).sum();
-        let hops = rows
-            .into_iter()
-            .map(|(_, mut r)| {
-                if traces > 0 {
-                    r.stats.critical_ms_per_trace = r.stats.critical_ms / traces as f64;
-                }
-                r
-            })
-            .collect();
-        Period { traces, hops }
-    }))
-}
-
-/// Rows of `hops_sql` as (period, trace roots, hop); `critical_ms_per_trace` is left to the
-/// caller, who knows the period's traces.
-fn read_hop_rows(b: &RecordBatch) -> Vec<(i64, i64, HopRow)> {
-    let col = |name: &str| b.schema().index_of(name).expect("hops view column");
-    let text = |name: &str| columns::strings(b, col(name));
-    let int = |name: &str| columns::ints(b, col(name));
-    let float = |name: &str| columns::floats(b, col(name));
-    let opt = |name: &str| columns::opt_floats(b, col(name));
-    let (caller, callee, callee_type) = (text("caller"), text("callee"), text("callee_type"));
-    let [
-        period,
-        roots,
-        requests,
-        n_traces,
-        errors,
-        throttles,
-        faults,
-        timeouts,
-        cold_starts,
-        invocations,
-    ] = [
-        "period",
-        "roots",
-        "requests",
-        "traces",
-        "errors",
-        "throttles",
-        "faults",
-        "timeouts",
-        "cold_starts",
-        "invocations",
-    ]
-    .map(int);
-    let [critical, share, init, handler, overhead, downstream] = [
-        "critical_ms",
-        "share",
-        "init_ms",
-        "handler_ms",
-        "overhead_ms",
-        "downstream_ms",
-    ]
-    .map(float);
-    let [p50, p90, p99, ratio] = ["p50_ms", "p90_ms", "p99_ms", "cold_start_ratio"].map(opt);
-    let slowest = b.column(col("slowest_traces")).as_list::<i32>();
-    (0..b.num_rows())
-        .map(|i| {
-            let row = HopRow {
-                caller: caller[i].clone(),
-                callee: callee[i].clone().unwrap_or_default(),
-                callee_type: callee_type[i].clone(),
-                stats: HopStats {
-                    requests: requests[i],
-                    traces: n_traces[i],
-                    critical_ms: critical[i],
-                    critical_ms_per_trace: 0.0,
-                    share: if share[i].is_nan() { 0.0 } else { share[i] },
-                    init_ms: init[i],
-                    handler_ms: handler[i],
-                    overhead_ms: overhead[i],
-                    downstream_ms: downstream[i],
-                    p50_ms: p50[i],
-                    p90_ms: p90[i],
-                    p99_ms: p99[i],
-                    errors: errors[i],
-                    throttles: throttles[i],
-                    faults: faults[i],
-                    timeouts: timeouts[i],
-                    cold_starts: cold_starts[i],
-                    invocations: invocations[i],
-                    cold_start_ratio: ratio[i],
-                },
-                slowest_traces: slow_traces(slowest, i),
-            };
-            (period[i], roots[i], row)
-        })
-        .collect()
-}
-
-/// The `top_n` list of row `i` as trace ids with their critical time.
-fn slow_traces(lists: &ListArray, i: usize) -> Vec<SlowTrace> {
-    if lists.is_null(i) {
-        return Vec::new();
-    }
-    let entries = lists.value(i);
-    let entries = entries.as_struct();
-    let ids = entries.column(0).as_string::<i32>();
-    let ms = entries.column(1).as_primitive::<Float64Type>();
-    (0..entries.len())
-        .map(|k| SlowTrace {
-            trace_id: ids.value(k).to_owned(),
-            critical_ms: ms.value(k),
-        })
-        .collect()
 }
 
 /// `caller IS NOT DISTINCT FROM 'x' AND callee = 'y'` for each hop, as one disjunction.

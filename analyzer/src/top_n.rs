@@ -120,7 +120,7 @@ impl AggregateUDFImpl for TopNUdaf {
 
 /// One group's best entries, best first.
 #[derive(Debug, Default)]
-struct Top(Vec<(f64, String)>);
+pub(crate) struct Top(Vec<(f64, String)>);
 
 /// Whether `(value, id)` ranks before `other`.
 fn before(value: f64, id: &str, other: &(f64, String)) -> bool {
@@ -132,7 +132,12 @@ fn before(value: f64, id: &str, other: &(f64, String)) -> bool {
 }
 
 impl Top {
-    fn offer(&mut self, n: usize, value: f64, id: &str) {
+    /// Best first.
+    pub(crate) fn entries(&self) -> &[(f64, String)] {
+        &self.0
+    }
+
+    pub(crate) fn offer(&mut self, n: usize, value: f64, id: &str) {
         if self.0.len() == n && self.0.last().is_none_or(|last| !before(value, id, last)) {
             return;
         }

@@ -106,7 +106,7 @@ impl ScalarUDFImpl for HdrQuantileUdf {
 }
 
 /// The value at quantile `q` (in [0, 1]) in milliseconds; `None` for an empty histogram.
-pub(super) fn quantile_ms(h: &Histogram<u64>, q: f64) -> Option<f64> {
+pub(crate) fn quantile_ms(h: &Histogram<u64>, q: f64) -> Option<f64> {
     (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0)
 }
 

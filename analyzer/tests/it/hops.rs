@@ -283,3 +283,89 @@ fn assert_close(a: Option<&HopStats>, b: Option<&HopStats>, what: &str) {
         "{what}: {a:?} vs {b:?}"
     );
 }
+
+/// The report's hand-written tally and the `hops` view's SQL agree on every number of every hop.
+#[tokio::test]
+async fn the_tally_agrees_with_the_view_on_every_hop() {
+    let s = session().await;
+    let report = HopReport::load(
+        &s,
+        &HopQuery {
+            window: Some(Window {
+                start_us: 0,
+                end_us: i64::MAX / 2,
+            }),
+            baseline: Baseline::Off,
+            slowest_traces: 3,
+            series_buckets: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let traces: f64 = csv(
+        &s,
+        "SELECT count(*) AS n FROM spans WHERE parent_id IS NULL",
+    )
+    .await
+    .lines()
+    .nth(1)
+    .unwrap()
+    .parse()
+    .unwrap();
+    assert_eq!(report.traces as f64, traces);
+    let view = csv(
+        &s,
+        "SELECT coalesce(caller, '-'), callee, coalesce(callee_type, '-'), requests, traces,
+                critical_ms, share, init_ms, handler_ms, overhead_ms, downstream_ms,
+                coalesce(p50_ms, -1), coalesce(p90_ms, -1), coalesce(p99_ms, -1),
+                errors, throttles, faults, timeouts, cold_starts, invocations,
+                coalesce(cold_start_ratio, -1)
+         FROM hops",
+    )
+    .await;
+    let rows: Vec<Vec<String>> = view
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows.len(), report.hops.len());
+    for h in &report.hops {
+        let caller = h.caller.clone().unwrap_or("-".into());
+        let row = rows
+            .iter()
+            .find(|r| r[0] == caller && r[1] == h.callee)
+            .unwrap_or_else(|| panic!("{caller} -> {} not in the view", h.callee));
+        let n = &h.now;
+        let got = [
+            n.requests as f64,
+            n.traces as f64,
+            n.critical_ms,
+            n.share,
+            n.init_ms,
+            n.handler_ms,
+            n.overhead_ms,
+            n.downstream_ms,
+            n.p50_ms.unwrap_or(-1.0),
+            n.p90_ms.unwrap_or(-1.0),
+            n.p99_ms.unwrap_or(-1.0),
+            n.errors as f64,
+            n.throttles as f64,
+            n.faults as f64,
+            n.timeouts as f64,
+            n.cold_starts as f64,
+            n.invocations as f64,
+            n.cold_start_ratio.unwrap_or(-1.0),
+        ];
+        assert_eq!(row[2], h.callee_type.clone().unwrap_or("-".into()));
+        for (i, g) in got.iter().enumerate() {
+            let want: f64 = row[3 + i].parse().unwrap();
+            assert!(
+                (g - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "{caller} -> {}: column {} is {g}, the view says {want}",
+                h.callee,
+                3 + i
+            );
+        }
+        assert!((n.critical_ms_per_trace - n.critical_ms / traces).abs() < 1e-9);
+    }
+}

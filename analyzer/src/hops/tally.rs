@@ -1,0 +1,467 @@
+//! The hops of one or more windows in one scan of `spans`, aggregated by hand.
+//!
+//! The `hops` view says the same in SQL (and a test holds the two together), but a general
+//! `GROUP BY` with fifteen aggregates, each a `CASE` over string columns, spends most of its time
+//! evaluating expressions row by row. Here the grouping and flag columns are read as dictionary
+//! keys, each distinct name is compared once per batch, and one loop updates every aggregate of
+//! a row. Each partition of the scan is tallied on its own task (all cores), then merged.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::common::{DataFusionError, exec_datafusion_err};
+use datafusion::execution::SendableRecordBatchStream;
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
+
+use super::{
+    HopRow, HopStats, INIT_SUBSEGMENTS_LIST, LAMBDA_FUNCTION, LAMBDA_SERVICE, OVERHEAD_SUBSEGMENT,
+    Period, SlowTrace, TIMEOUT_MESSAGE,
+};
+use crate::error::{Error, Result};
+use crate::hdr;
+use crate::session::Session;
+use crate::top_n::Top;
+use crate::window::Window;
+
+/// The hops of each window (`windows[0]` first), with `slowest` traces of evidence per hop.
+pub(super) async fn tally(
+    session: &Session,
+    windows: &[Window],
+    slowest: usize,
+) -> Result<Vec<Period>> {
+    let filter = windows
+        .iter()
+        .map(|w| format!("({})", w.predicate(s::START_TIME)))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let sql = format!(
+        "SELECT {st}, {hc}, {sv}, {svt}, {ps}, {pid} IS NULL AS root, {k}, {n}, {d}, {crit},
+                {hop_trace}, {tid}, {err}, {thr}, {flt}, {ip}, {cm}
+         FROM {SPANS} WHERE {filter}",
+        st = s::START_TIME,
+        hc = s::HOP_CALLER,
+        sv = s::SERVICE,
+        svt = s::SERVICE_TYPE,
+        ps = s::PARENT_SERVICE,
+        pid = s::PARENT_ID,
+        k = s::KIND,
+        n = s::NAME,
+        d = s::DURATION_MS,
+        crit = s::CRITICAL_MS,
+        hop_trace = s::HOP_TRACE_CRITICAL_MS,
+        tid = s::TRACE_ID,
+        err = s::ERROR,
+        thr = s::THROTTLE,
+        flt = s::FAULT,
+        ip = s::IN_PROGRESS,
+        cm = s::CAUSE_MESSAGE,
+    );
+    let streams = session
+        .query(&sql)
+        .await?
+        .execute_stream_partitioned()
+        .await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for stream in streams {
+        let windows = windows.to_vec();
+        tasks.spawn(async move { tally_partition(stream, &windows, slowest).await });
+    }
+    let mut total = Partial::new(slowest);
+    while let Some(done) = tasks.join_next().await {
+        let part = done.map_err(|e| Error::from(exec_datafusion_err!("hop tally: {e}")))??;
+        total.merge(part);
+    }
+    Ok(total.finish(windows.len()))
+}
+
+async fn tally_partition(
+    mut stream: SendableRecordBatchStream,
+    windows: &[Window],
+    slowest: usize,
+) -> Result<Partial> {
+    let mut part = Partial::new(slowest);
+    while let Some(batch) = stream.next().await {
+        part.add_batch(&batch?, windows)?;
+    }
+    Ok(part)
+}
+
+/// One hop's running aggregates in one window.
+#[derive(Debug, Default)]
+struct Acc {
+    callee_type: Option<String>,
+    requests: i64,
+    traces: i64,
+    roots: i64,
+    errors: i64,
+    throttles: i64,
+    faults: i64,
+    timeouts: i64,
+    cold_starts: i64,
+    invocations: i64,
+    critical_ms: f64,
+    init_ms: f64,
+    overhead_ms: f64,
+    durations: Durations,
+    slowest: Top,
+}
+
+/// Entry durations in µs: a list while few (a histogram costs 16 KiB), then a histogram.
+#[derive(Debug, Default)]
+enum Durations {
+    #[default]
+    None,
+    Few(Vec<u64>),
+    Many(Box<Histogram<u64>>),
+}
+
+const PROMOTE_AT: usize = 256;
+
+/// Records `us`, growing the histogram as needed (`hdr::micros` keeps values in its range).
+fn record(h: &mut Histogram<u64>, us: u64) {
+    if h.record(us).is_err() {
+        h.saturating_record(us);
+    }
+}
+
+impl Durations {
+    fn record(&mut self, us: u64) {
+        match self {
+            Durations::None => *self = Durations::Few(vec![us]),
+            Durations::Few(v) => {
+                v.push(us);
+                if v.len() >= PROMOTE_AT {
+                    let mut h = Box::new(hdr::new_histogram());
+                    for &x in v.iter() {
+                        record(&mut h, x);
+                    }
+                    *self = Durations::Many(h);
+                }
+            }
+            Durations::Many(h) => record(h, us),
+        }
+    }
+
+    fn merge(&mut self, other: Durations) {
+        match other {
+            Durations::None => {}
+            Durations::Few(v) => v.into_iter().for_each(|us| self.record(us)),
+            Durations::Many(h) => match self {
+                Durations::Many(mine) => {
+                    mine.add(&*h)
+                        .expect("histograms of one configuration add up");
+                }
+                _ => {
+                    let mine = std::mem::replace(self, Durations::Many(h));
+                    self.merge(mine);
+                }
+            },
+        }
+    }
+
+    fn histogram(&self) -> Option<Histogram<u64>> {
+        match self {
+            Durations::None => None,
+            Durations::Few(v) => {
+                let mut h = hdr::new_histogram();
+                v.iter().for_each(|&us| record(&mut h, us));
+                Some(h)
+            }
+            Durations::Many(h) => Some((**h).clone()),
+        }
+    }
+}
+
+/// Group key: window index, caller (None at a trace's root), callee.
+type Key = (usize, Option<Arc<str>>, Arc<str>);
+
+/// One partition's groups.
+struct Partial {
+    slowest: usize,
+    names: HashMap<Arc<str>, ()>,
+    groups: HashMap<Key, Acc>,
+}
+
+/// A string column read as one interned name per row.
+struct Names(Vec<Option<Arc<str>>>);
+
+impl Partial {
+    fn new(slowest: usize) -> Self {
+        Partial {
+            slowest,
+            names: HashMap::new(),
+            groups: HashMap::new(),
+        }
+    }
+
+    fn intern(&mut self, v: &str) -> Arc<str> {
+        if let Some((k, _)) = self.names.get_key_value(v) {
+            return k.clone();
+        }
+        let k: Arc<str> = Arc::from(v);
+        self.names.insert(k.clone(), ());
+        k
+    }
+
+    /// Interns a text column, each distinct dictionary value once.
+    fn names(&mut self, a: &ArrayRef) -> Result<Names> {
+        if let DataType::Dictionary(_, _) = a.data_type() {
+            let dict = a.as_any_dictionary();
+            let values = text(dict.values())?;
+            let interned: Vec<Option<Arc<str>>> = (0..values.len())
+                .map(|i| values.get(i).map(|v| self.intern(v)))
+                .collect();
+            let keys = dict.normalized_keys();
+            return Ok(Names(
+                (0..a.len())
+                    .map(|i| {
+                        if a.is_valid(i) {
+                            interned[keys[i]].clone()
+                        } else {
+                            None
+                        }
+                    })
+                    .collect(),
+            ));
+        }
+        let t = text(a)?;
+        Ok(Names(
+            (0..a.len())
+                .map(|i| t.get(i).map(|v| self.intern(v)))
+                .collect(),
+        ))
+    }
+
+    fn add_batch(&mut self, b: &RecordBatch, windows: &[Window]) -> Result<()> {
+        let c = |i: usize| b.column(i);
+        let start = cast(c(0), &DataType::Timestamp(TimeUnit::Microsecond, None))
+            .map_err(DataFusionError::from)?;
+        let start = start.as_primitive::<TimestampMicrosecondType>();
+        let (caller, callee, callee_type, parent) = (
+            self.names(c(1))?,
+            self.names(c(2))?,
+            self.names(c(3))?,
+            self.names(c(4))?,
+        );
+        let root = c(5).as_boolean();
+        let span_kind = self.names(c(6))?;
+        let name = text(c(7))?;
+        let floats = |i: usize| -> Result<ArrayRef> {
+            Ok(cast(c(i), &DataType::Float64).map_err(DataFusionError::from)?)
+        };
+        let (duration, critical, hop_trace) = (floats(8)?, floats(9)?, floats(10)?);
+        let (duration, critical, hop_trace) = (
+            duration.as_primitive::<Float64Type>(),
+            critical.as_primitive::<Float64Type>(),
+            hop_trace.as_primitive::<Float64Type>(),
+        );
+        let trace_id = text(c(11))?;
+        let flag = |i: usize| {
+            let a = c(i).as_boolean();
+            move |row: usize| a.is_valid(row) && a.value(row)
+        };
+        let (error, throttle, fault, in_progress) = (flag(12), flag(13), flag(14), flag(15));
+        let cause = text(c(16))?;
+        let is = |v: &Option<Arc<str>>, s: &str| v.as_deref() == Some(s);
+
+        for row in 0..b.num_rows() {
+            let t = start.value(row);
+            let Some(callee_name) = callee.0[row].clone() else {
+                continue;
+            };
+            let svt = &callee_type.0[row];
+            let entry = parent.0[row].as_deref() != Some(&*callee_name);
+            let function = is(svt, LAMBDA_FUNCTION);
+            let init = function
+                && is(&span_kind.0[row], kind::SUBSEGMENT)
+                && name
+                    .get(row)
+                    .is_some_and(|n| INIT_SUBSEGMENTS_LIST.contains(&n));
+            let overhead =
+                is(svt, LAMBDA_SERVICE) || (function && name.get(row) == Some(OVERHEAD_SUBSEGMENT));
+            let crit = critical.is_valid(row).then(|| critical.value(row));
+            for (w, window) in windows.iter().enumerate() {
+                if t < window.start_us || t >= window.end_us {
+                    continue;
+                }
+                let acc = self
+                    .groups
+                    .entry((w, caller.0[row].clone(), callee_name.clone()))
+                    .or_default();
+                if let Some(v) = svt
+                    && acc.callee_type.as_deref().is_none_or(|cur| **v > *cur)
+                {
+                    acc.callee_type = Some(v.to_string());
+                }
+                if entry {
+                    acc.requests += 1;
+                    acc.errors += i64::from(error(row) && !throttle(row));
+                    acc.throttles += i64::from(throttle(row));
+                    acc.faults += i64::from(fault(row));
+                    if duration.is_valid(row)
+                        && let Some(us) = hdr::micros(duration.value(row))
+                    {
+                        acc.durations.record(us);
+                    }
+                }
+                let timed_out = cause.get(row).is_some_and(|m| m.contains(TIMEOUT_MESSAGE));
+                acc.timeouts += i64::from((entry && in_progress(row)) || timed_out);
+                acc.roots += i64::from(root.is_valid(row) && root.value(row));
+                if let Some(crit) = crit {
+                    acc.critical_ms += crit;
+                    if init {
+                        acc.init_ms += crit;
+                    }
+                    if overhead {
+                        acc.overhead_ms += crit;
+                    }
+                }
+                acc.cold_starts += i64::from(init);
+                acc.invocations += i64::from(function && is(&span_kind.0[row], kind::SEGMENT));
+                if hop_trace.is_valid(row) {
+                    acc.traces += 1;
+                    if let Some(id) = trace_id.get(row) {
+                        acc.slowest.offer(self.slowest, hop_trace.value(row), id);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Partial) {
+        for (key, theirs) in other.groups {
+            let mine = self.groups.entry(key).or_default();
+            if theirs.callee_type > mine.callee_type {
+                mine.callee_type = theirs.callee_type;
+            }
+            mine.requests += theirs.requests;
+            mine.traces += theirs.traces;
+            mine.roots += theirs.roots;
+            mine.errors += theirs.errors;
+            mine.throttles += theirs.throttles;
+            mine.faults += theirs.faults;
+            mine.timeouts += theirs.timeouts;
+            mine.cold_starts += theirs.cold_starts;
+            mine.invocations += theirs.invocations;
+            mine.critical_ms += theirs.critical_ms;
+            mine.init_ms += theirs.init_ms;
+            mine.overhead_ms += theirs.overhead_ms;
+            mine.durations.merge(theirs.durations);
+            for (v, id) in theirs.slowest.entries() {
+                mine.slowest.offer(self.slowest, *v, id);
+            }
+        }
+    }
+
+    /// The hops of each window, with shares, downstream time and percentiles.
+    fn finish(self, windows: usize) -> Vec<Period> {
+        let mut periods: Vec<Period> = (0..windows).map(|_| Period::default()).collect();
+        let mut total_critical = vec![0.0; windows];
+        let mut called: HashMap<(usize, Arc<str>), f64> = HashMap::new();
+        for ((w, caller, _), acc) in &self.groups {
+            periods[*w].traces += acc.roots;
+            total_critical[*w] += acc.critical_ms;
+            if let Some(caller) = caller {
+                *called.entry((*w, caller.clone())).or_default() += acc.critical_ms;
+            }
+        }
+        for ((w, caller, callee), acc) in self.groups {
+            let histogram = acc.durations.histogram();
+            let q = |p: f64| histogram.as_ref().and_then(|h| hdr::quantile_ms(h, p));
+            let traces = periods[w].traces;
+            let stats = HopStats {
+                requests: acc.requests,
+                traces: acc.traces,
+                critical_ms: acc.critical_ms,
+                critical_ms_per_trace: if traces > 0 {
+                    acc.critical_ms / traces as f64
+                } else {
+                    0.0
+                },
+                share: if total_critical[w] != 0.0 {
+                    acc.critical_ms / total_critical[w]
+                } else {
+                    0.0
+                },
+                init_ms: acc.init_ms,
+                handler_ms: acc.critical_ms - acc.init_ms - acc.overhead_ms,
+                overhead_ms: acc.overhead_ms,
+                downstream_ms: called.get(&(w, callee.clone())).copied().unwrap_or(0.0),
+                p50_ms: q(0.5),
+                p90_ms: q(0.9),
+                p99_ms: q(0.99),
+                errors: acc.errors,
+                throttles: acc.throttles,
+                faults: acc.faults,
+                timeouts: acc.timeouts,
+                cold_starts: acc.cold_starts,
+                invocations: acc.invocations,
+                cold_start_ratio: (acc.invocations > 0)
+                    .then(|| acc.cold_starts as f64 / acc.invocations as f64),
+            };
+            let slowest_traces = acc
+                .slowest
+                .entries()
+                .iter()
+                .map(|(ms, id)| SlowTrace {
+                    trace_id: id.clone(),
+                    critical_ms: *ms,
+                })
+                .collect();
+            periods[w].hops.push(HopRow {
+                caller: caller.map(|c| c.to_string()),
+                callee: callee.to_string(),
+                callee_type: acc.callee_type,
+                stats,
+                slowest_traces,
+            });
+        }
+        periods
+    }
+}
+
+/// A text column of any string encoding, read row by row without copying.
+enum Text<'a> {
+    Utf8(&'a datafusion::arrow::array::StringArray),
+    Large(&'a datafusion::arrow::array::LargeStringArray),
+    View(&'a datafusion::arrow::array::StringViewArray),
+    Null,
+}
+
+impl Text<'_> {
+    fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            Text::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            Text::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            Text::View(a) => a.is_valid(i).then(|| a.value(i)),
+            Text::Null => None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Text::Utf8(a) => a.len(),
+            Text::Large(a) => a.len(),
+            Text::View(a) => a.len(),
+            Text::Null => 0,
+        }
+    }
+}
+
+fn text(a: &ArrayRef) -> Result<Text<'_>> {
+    Ok(match a.data_type() {
+        DataType::Utf8 => Text::Utf8(a.as_string::<i32>()),
+        DataType::LargeUtf8 => Text::Large(a.as_string::<i64>()),
+        DataType::Utf8View => Text::View(a.as_string_view()),
+        DataType::Null => Text::Null,
+        other => {
+            return Err(exec_datafusion_err!("hop tally: a text column of type {other}").into());
+        }
+    })
+}
