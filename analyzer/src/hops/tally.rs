@@ -7,6 +7,7 @@
 //! a row. Each partition of the scan is tallied on its own task (all cores), then merged.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -71,10 +72,13 @@ pub(super) async fn tally(
         let windows = windows.to_vec();
         tasks.spawn(async move { tally_partition(stream, &windows, slowest).await });
     }
-    let mut total = Partial::new(slowest);
+    let mut total = Named {
+        slowest,
+        groups: HashMap::new(),
+    };
     while let Some(done) = tasks.join_next().await {
         let part = done.map_err(|e| Error::from(exec_datafusion_err!("hop tally: {e}")))??;
-        total.merge(part);
+        total.merge(part.into_named());
     }
     Ok(total.finish(windows.len()))
 }
@@ -95,6 +99,8 @@ async fn tally_partition(
 #[derive(Debug, Default)]
 struct Acc {
     callee_type: Option<String>,
+    /// Interned id of `callee_type` while tallying a partition.
+    callee_type_id: Option<u32>,
     requests: i64,
     traces: i64,
     roots: i64,
@@ -180,32 +186,86 @@ impl Durations {
 /// Group key: window index, caller (None at a trace's root), callee.
 type Key = (usize, Option<Arc<str>>, Arc<str>);
 
-/// One partition's groups.
+/// No name (a null).
+const NONE: u32 = u32::MAX;
+
+/// One partition's groups, keyed by interned ids while tallying.
 struct Partial {
     slowest: usize,
-    names: HashMap<Arc<str>, ()>,
-    groups: HashMap<Key, Acc>,
+    ids: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+    /// (window, caller id + 1 or 0, callee id) packed by [`pack`] -> index into `accs`.
+    index: HashMap<u64, usize, BuildHasherDefault<IdHasher>>,
+    accs: Vec<(u64, Acc)>,
+    /// Ids of the names the flags compare with.
+    lambda_function: u32,
+    lambda_service: u32,
+    segment: u32,
+    subsegment: u32,
 }
 
-/// A string column read as one interned name per row.
-struct Names(Vec<Option<Arc<str>>>);
+fn pack(window: usize, caller: u32, callee: u32) -> u64 {
+    let caller = if caller == NONE {
+        0
+    } else {
+        u64::from(caller) + 1
+    };
+    ((window as u64) << 60) | (caller << 30) | u64::from(callee)
+}
 
-impl Partial {
-    fn new(slowest: usize) -> Self {
-        Partial {
-            slowest,
-            names: HashMap::new(),
-            groups: HashMap::new(),
+/// Hashes the packed keys: one multiply, the high bits mixed down.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
         }
     }
 
-    fn intern(&mut self, v: &str) -> Arc<str> {
-        if let Some((k, _)) = self.names.get_key_value(v) {
-            return k.clone();
+    fn write_u64(&mut self, v: u64) {
+        let h = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A string column read as one interned id per row ([`NONE`] for null).
+struct Names(Vec<u32>);
+
+impl Partial {
+    fn new(slowest: usize) -> Self {
+        let mut p = Partial {
+            slowest,
+            ids: HashMap::new(),
+            names: Vec::new(),
+            index: HashMap::default(),
+            accs: Vec::new(),
+            lambda_function: 0,
+            lambda_service: 0,
+            segment: 0,
+            subsegment: 0,
+        };
+        p.lambda_function = p.intern(LAMBDA_FUNCTION);
+        p.lambda_service = p.intern(LAMBDA_SERVICE);
+        p.segment = p.intern(kind::SEGMENT);
+        p.subsegment = p.intern(kind::SUBSEGMENT);
+        p
+    }
+
+    fn intern(&mut self, v: &str) -> u32 {
+        if let Some(&id) = self.ids.get(v) {
+            return id;
         }
-        let k: Arc<str> = Arc::from(v);
-        self.names.insert(k.clone(), ());
-        k
+        let id = self.names.len() as u32;
+        let name: Arc<str> = Arc::from(v);
+        self.names.push(name.clone());
+        self.ids.insert(name, id);
+        id
     }
 
     /// Interns a text column, each distinct dictionary value once.
@@ -213,17 +273,17 @@ impl Partial {
         if let DataType::Dictionary(_, _) = a.data_type() {
             let dict = a.as_any_dictionary();
             let values = text(dict.values())?;
-            let interned: Vec<Option<Arc<str>>> = (0..values.len())
-                .map(|i| values.get(i).map(|v| self.intern(v)))
+            let interned: Vec<u32> = (0..values.len())
+                .map(|i| values.get(i).map_or(NONE, |v| self.intern(v)))
                 .collect();
             let keys = dict.normalized_keys();
             return Ok(Names(
                 (0..a.len())
                     .map(|i| {
                         if a.is_valid(i) {
-                            interned[keys[i]].clone()
+                            interned[keys[i]]
                         } else {
-                            None
+                            NONE
                         }
                     })
                     .collect(),
@@ -232,7 +292,7 @@ impl Partial {
         let t = text(a)?;
         Ok(Names(
             (0..a.len())
-                .map(|i| t.get(i).map(|v| self.intern(v)))
+                .map(|i| t.get(i).map_or(NONE, |v| self.intern(v)))
                 .collect(),
         ))
     }
@@ -267,36 +327,51 @@ impl Partial {
         };
         let (error, throttle, fault, in_progress) = (flag(12), flag(13), flag(14), flag(15));
         let cause = text(c(16))?;
-        let is = |v: &Option<Arc<str>>, s: &str| v.as_deref() == Some(s);
+        let (lambda_function, lambda_service) = (self.lambda_function, self.lambda_service);
+        let (segment, subsegment) = (self.segment, self.subsegment);
+        let slowest = self.slowest;
 
         for row in 0..b.num_rows() {
             let t = start.value(row);
-            let Some(callee_name) = callee.0[row].clone() else {
+            let callee_id = callee.0[row];
+            if callee_id == NONE {
                 continue;
-            };
-            let svt = &callee_type.0[row];
-            let entry = parent.0[row].as_deref() != Some(&*callee_name);
-            let function = is(svt, LAMBDA_FUNCTION);
+            }
+            let svt = callee_type.0[row];
+            let entry = parent.0[row] != callee_id;
+            let function = svt == lambda_function;
             let init = function
-                && is(&span_kind.0[row], kind::SUBSEGMENT)
+                && span_kind.0[row] == subsegment
                 && name
                     .get(row)
                     .is_some_and(|n| INIT_SUBSEGMENTS_LIST.contains(&n));
             let overhead =
-                is(svt, LAMBDA_SERVICE) || (function && name.get(row) == Some(OVERHEAD_SUBSEGMENT));
+                svt == lambda_service || (function && name.get(row) == Some(OVERHEAD_SUBSEGMENT));
+            let invocation = function && span_kind.0[row] == segment;
             let crit = critical.is_valid(row).then(|| critical.value(row));
             for (w, window) in windows.iter().enumerate() {
                 if t < window.start_us || t >= window.end_us {
                     continue;
                 }
-                let acc = self
-                    .groups
-                    .entry((w, caller.0[row].clone(), callee_name.clone()))
-                    .or_default();
-                if let Some(v) = svt
-                    && acc.callee_type.as_deref().is_none_or(|cur| **v > *cur)
+                let names = &self.names;
+                let acc = {
+                    let key = pack(w, caller.0[row], callee_id);
+                    let next = self.accs.len();
+                    let i = *self.index.entry(key).or_insert(next);
+                    if i == next {
+                        self.accs.push((key, Acc::default()));
+                    }
+                    &mut self.accs[i].1
+                };
+                if svt != NONE
+                    && acc.callee_type_id != Some(svt)
+                    && acc
+                        .callee_type
+                        .as_deref()
+                        .is_none_or(|cur| *names[svt as usize] > *cur)
                 {
-                    acc.callee_type = Some(v.to_string());
+                    acc.callee_type_id = Some(svt);
+                    acc.callee_type = Some(names[svt as usize].to_string());
                 }
                 if entry {
                     acc.requests += 1;
@@ -322,11 +397,11 @@ impl Partial {
                     }
                 }
                 acc.cold_starts += i64::from(init);
-                acc.invocations += i64::from(function && is(&span_kind.0[row], kind::SEGMENT));
+                acc.invocations += i64::from(invocation);
                 if hop_trace.is_valid(row) {
                     acc.traces += 1;
                     if let Some(id) = trace_id.get(row) {
-                        acc.slowest.offer(self.slowest, hop_trace.value(row), id);
+                        acc.slowest.offer(slowest, hop_trace.value(row), id);
                     }
                 }
             }
@@ -334,7 +409,34 @@ impl Partial {
         Ok(())
     }
 
-    fn merge(&mut self, other: Partial) {
+    /// The groups keyed by name, for merging partitions that interned differently.
+    fn into_named(self) -> Named {
+        let name = |id: u64| self.names[id as usize].clone();
+        let groups = self
+            .accs
+            .into_iter()
+            .map(|(key, acc)| {
+                let window = (key >> 60) as usize;
+                let caller = (key >> 30) & ((1 << 30) - 1);
+                let caller = (caller > 0).then(|| name(caller - 1));
+                ((window, caller, name(key & ((1 << 30) - 1))), acc)
+            })
+            .collect();
+        Named {
+            slowest: self.slowest,
+            groups,
+        }
+    }
+}
+
+/// Groups of all partitions, keyed by name.
+struct Named {
+    slowest: usize,
+    groups: HashMap<Key, Acc>,
+}
+
+impl Named {
+    fn merge(&mut self, other: Named) {
         for (key, theirs) in other.groups {
             let mine = self.groups.entry(key).or_default();
             if theirs.callee_type > mine.callee_type {
