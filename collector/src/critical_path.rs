@@ -14,7 +14,7 @@
 //! A span that never ended (in progress, or cut off by a Lambda timeout) lasts as long as the
 //! span that waited on it, so a hung call is billed the time its caller spent waiting.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use hopscope_schema::spans::SpanRow;
 
@@ -94,6 +94,8 @@ struct Tree {
 
 impl Tree {
     fn new(rows: &[SpanRow<'_>]) -> Tree {
+        // Built once per document: foldhash, as SipHash over two strings per span is a visible
+        // share of the import.
         let index: HashMap<(&str, &str), usize> = rows
             .iter()
             .enumerate()

@@ -19,6 +19,11 @@ pub enum Error {
         path: PathBuf,
         source: parquet::errors::ParquetError,
     },
+    #[error("starting the store writer thread: {0}")]
+    WriterThread(std::io::Error),
+    /// Batches handed to a writer thread after it stopped on an error (reported once, earlier).
+    #[error("the store writer stopped after an earlier error")]
+    WriterStopped,
     #[error("{0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 pub use detect::Format;
 
 use crate::error::{Error, Result};
-use crate::output::{BatchSink, FileCtx, Output, Rejection};
+use crate::output::{BatchSink, FileCtx, Output, Rejection, with_writer_thread};
 use crate::{cwlogs, lambda_logs, metrics, otel, xray};
 
 /// Options of one import run.
@@ -116,40 +116,43 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Imports `files` into `sink`, calling `progress(bytes_done)` after each file.
+/// Imports `files` into `sink`, calling `progress(bytes_done)` after each file. Parsing runs on
+/// the calling thread, `sink` on a writer thread of its own.
 pub fn import_files(
     files: &[PathBuf],
     opts: &ImportOptions,
-    sink: &mut dyn BatchSink,
+    sink: &mut (dyn BatchSink + Send),
     mut progress: impl FnMut(u64),
 ) -> Result<ImportSummary> {
     let started = Instant::now();
-    let mut out = Output::new(sink, opts.batch_rows);
-    let mut summary = ImportSummary::default();
-    for path in files {
-        let shown = path.display().to_string();
-        let ctx = FileCtx {
-            path: &shown,
-            log_group: opts.log_group.as_deref(),
-        };
-        let format = match stream_if_large(path, opts, &ctx, &mut out)? {
-            Some(format) => format,
-            None => import_bytes(&read_input(path)?, &ctx, &mut out)?,
-        };
-        match summary.formats.iter_mut().find(|(f, _)| *f == format) {
-            Some((_, n)) => *n += 1,
-            None => summary.formats.push((format, 1)),
+    with_writer_thread(sink, |sink| {
+        let mut out = Output::new(sink, opts.batch_rows);
+        let mut summary = ImportSummary::default();
+        for path in files {
+            let shown = path.display().to_string();
+            let ctx = FileCtx {
+                path: &shown,
+                log_group: opts.log_group.as_deref(),
+            };
+            let format = match stream_if_large(path, opts, &ctx, &mut out)? {
+                Some(format) => format,
+                None => import_bytes(&read_input(path)?, &ctx, &mut out)?,
+            };
+            match summary.formats.iter_mut().find(|(f, _)| *f == format) {
+                Some((_, n)) => *n += 1,
+                None => summary.formats.push((format, 1)),
+            }
+            summary.files += 1;
+            out.flush_full()?;
+            progress(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
         }
-        summary.files += 1;
-        out.flush_full()?;
-        progress(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
-    }
-    out.flush_all()?;
-    summary.records = out.records;
-    summary.rejected = out.rejected();
-    summary.rejections = out.rejections().to_vec();
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+        out.flush_all()?;
+        summary.records = out.records;
+        summary.rejected = out.rejected();
+        summary.rejections = out.rejections().to_vec();
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    })
 }
 
 /// Imports a large NDJSON file of segment documents chunk by chunk. Returns `None` (nothing

@@ -1,5 +1,7 @@
 //! Where parsers put what they read: row builders per table, and rejections.
 
+mod writer_thread;
+
 use std::fmt::Display;
 
 use arrow::array::RecordBatch;
@@ -10,6 +12,8 @@ use hopscope_schema::spans::SpanBatchBuilder;
 use hopscope_schema::{lambda_invocations, log_events, metric_points, spans};
 
 use crate::error::Result;
+
+pub use writer_thread::with_writer_thread;
 
 /// What a parser knows about the file it reads.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +42,12 @@ impl Display for Rejection {
 /// Receives finished batches (the store, or a test's Vec).
 pub trait BatchSink {
     fn write(&mut self, table: &'static str, batch: RecordBatch) -> Result<()>;
+
+    /// Returns once every batch written so far is durably stored (a checkpoint may then be
+    /// saved). Sinks that finish each batch within `write` keep this default.
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl BatchSink for Vec<(&'static str, RecordBatch)> {
@@ -105,9 +115,10 @@ impl<'s> Output<'s> {
         self.flush(false)
     }
 
-    /// Writes out everything buffered.
+    /// Writes out everything buffered and waits until the sink has stored it.
     pub fn flush_all(&mut self) -> Result<()> {
-        self.flush(true)
+        self.flush(true)?;
+        self.sink.sync()
     }
 
     fn flush(&mut self, all: bool) -> Result<()> {

@@ -9,7 +9,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::MapColumnBuilder;
-use crate::types::{DictBuilder, dict_type, string_map_type, timestamp_type};
+use crate::types::{DictBuilder, dict_type, finish_reserving, string_map_type, timestamp_type};
 
 pub const TABLE: &str = "spans";
 
@@ -321,12 +321,12 @@ impl SpanBatchBuilder {
             Arc::new(b.finish().with_timezone("UTC"))
         };
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.trace_id.finish()),
-            Arc::new(self.id.finish()),
-            Arc::new(self.parent_id.finish()),
-            Arc::new(self.segment_id.finish()),
+            finish_reserving(&mut self.trace_id),
+            finish_reserving(&mut self.id),
+            finish_reserving(&mut self.parent_id),
+            finish_reserving(&mut self.segment_id),
             Arc::new(self.kind.finish()),
-            Arc::new(self.name.finish()),
+            finish_reserving(&mut self.name),
             Arc::new(self.namespace.finish()),
             Arc::new(self.origin.finish()),
             Arc::new(self.service.finish()),
@@ -346,24 +346,24 @@ impl SpanBatchBuilder {
             Arc::new(self.fault.finish()),
             Arc::new(self.throttle.finish()),
             Arc::new(self.http_method.finish()),
-            Arc::new(self.http_url.finish()),
+            finish_reserving(&mut self.http_url),
             Arc::new(self.http_status.finish()),
             Arc::new(self.http_content_length.finish()),
             Arc::new(self.aws_operation.finish()),
             Arc::new(self.aws_region.finish()),
-            Arc::new(self.aws_request_id.finish()),
+            finish_reserving(&mut self.aws_request_id),
             Arc::new(self.aws_account_id.finish()),
-            Arc::new(self.aws_resource.finish()),
-            Arc::new(self.resource_arn.finish()),
-            Arc::new(self.sql_url.finish()),
+            finish_reserving(&mut self.aws_resource),
+            finish_reserving(&mut self.resource_arn),
+            finish_reserving(&mut self.sql_url),
             Arc::new(self.sql_database_type.finish()),
-            Arc::new(self.sql_sanitized_query.finish()),
-            Arc::new(self.cause_type.finish()),
-            Arc::new(self.cause_message.finish()),
+            finish_reserving(&mut self.sql_sanitized_query),
+            finish_reserving(&mut self.cause_type),
+            finish_reserving(&mut self.cause_message),
             self.annotations.finish(),
-            Arc::new(self.metadata.finish()),
-            Arc::new(self.user.finish()),
-            Arc::new(self.raw.finish()),
+            finish_reserving(&mut self.metadata),
+            finish_reserving(&mut self.user),
+            finish_reserving(&mut self.raw),
         ];
         self.rows = 0;
         RecordBatch::try_new(schema(), columns).expect("builders follow the spans schema")

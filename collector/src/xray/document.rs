@@ -3,7 +3,9 @@
 //! meaningless without the field (ids, name, start_time).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use hopscope_schema::micros_from_secs;
 use hopscope_schema::spans::{SpanRow, kind};

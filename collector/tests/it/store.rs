@@ -170,3 +170,46 @@ fn large_ndjson_is_streamed_with_file_line_numbers() {
     assert_eq!(summary.rejected, 1);
     assert_eq!(summary.rejections[0].record, "line 322");
 }
+
+/// Small batches keep the writer thread's channel full: every span still lands exactly once,
+/// and importing again adds nothing.
+#[test]
+fn many_small_batches_all_land_and_reimport_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_or_create(dir.path()).unwrap();
+    let files = list_files(&[crate::samples_dir().join("users/traces")]).unwrap();
+    let opts = ImportOptions {
+        batch_rows: 7,
+        ..Default::default()
+    };
+    let mut writer = store.writer();
+    let summary = import_files(&files, &opts, &mut writer, |_| {}).unwrap();
+    let spans = writer.stats()["spans"].rows;
+    assert!(writer.stats()["spans"].files > 100, "{:?}", writer.stats());
+    assert_eq!(spans, summary.records - summary.rejected);
+    assert_eq!(stored_rows(dir.path(), "spans"), spans);
+
+    let mut again = store.writer();
+    import_files(&files, &opts, &mut again, |_| {}).unwrap();
+    assert_eq!(again.stats()["spans"].rows, 0);
+    assert_eq!(again.stats()["spans"].duplicates, spans);
+    assert_eq!(stored_rows(dir.path(), "spans"), spans);
+}
+
+/// A failure on the writer thread stops the import with that error, naming the path.
+#[test]
+fn a_store_write_error_stops_the_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_or_create(dir.path()).unwrap();
+    // A file where the table's directory belongs: no partition can be created under it.
+    std::fs::write(dir.path().join("spans"), "in the way").unwrap();
+    let files = list_files(&[crate::samples_dir().join("users/traces")]).unwrap();
+    let opts = ImportOptions {
+        batch_rows: 50,
+        ..Default::default()
+    };
+    let err = import_files(&files, &opts, &mut store.writer(), |_| {}).unwrap_err();
+    // The writer's own error (reading the partition it dedupes against), not a stand-in.
+    assert!(matches!(err, Error::Read { .. }), "{err}");
+    assert!(err.to_string().contains("spans/hour="), "{err}");
+}
