@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Collect N generated traces (default 10,000) from the AWS test peer and report wall time,
 # API calls per trace and peak memory. Needs the .venv that scripts/test installs.
-#   benches/collect_10k.sh [N]
+#   benches/collect_10k.sh [N]        (BIN=path/to/hopscope skips the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-10000}"
 work="$(mktemp -d)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hopscope/target}"
-cargo build --release --quiet
-bin="$CARGO_TARGET_DIR/release/hopscope"
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+fi
+bin="${BIN:-$CARGO_TARGET_DIR/release/hopscope}"
 
 .venv/bin/python tests/aws_peer/peer.py --url-file "$work/url" 2>"$work/peer.log" &
 peer_pid=$!
@@ -17,7 +19,7 @@ until [ -s "$work/url" ]; do sleep 0.2; done
 url="$(cat "$work/url")"
 
 "$bin" gen --scenario users --traces "$n" --seed 7 --out "$work/gen" >/dev/null
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=ap-south-1
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=ap-south-1 AWS_DEFAULT_REGION=ap-south-1
 .venv/bin/python - "$url" "$work/gen/traces" <<'PY'
 import glob, json, sys
 import boto3
@@ -36,7 +38,10 @@ PY
 read -r from until < "$work/gen/window"
 since="$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%SZ)"
 till="$(date -u -d "@$until" +%Y-%m-%dT%H:%M:%SZ)"
-/usr/bin/time -v "$bin" --store "$work/store" collect --since "$since" --until "$till" \
-    --endpoint-url "$url" 2>"$work/time.log" | tee "$work/summary.txt"
+if ! /usr/bin/time -v "$bin" --store "$work/store" collect --since "$since" --until "$till" \
+    --endpoint-url "$url" 2>"$work/time.log" | tee "$work/summary.txt"; then
+    cat "$work/time.log" >&2
+    exit 1
+fi
 grep -E "Elapsed \(wall|Maximum resident" "$work/time.log"
 curl -s "$url/_peer/calls?region=ap-south-1"; echo
