@@ -33,7 +33,7 @@ for i in range(0, len(docs), 50):
     xray.put_trace_segments(TraceSegmentDocuments=docs[i:i + 50])
 starts = [json.loads(d)["start_time"] for d in docs]
 print(f"seeded {len(docs)} segments, {min(starts):.0f} .. {max(starts):.0f}", file=sys.stderr)
-open(traces + "/../window", "w").write(f"{int(min(starts)) - 60} {int(max(starts)) + 600}")
+open(traces + "/../window", "w").write(f"{int(min(starts)) - 60} {int(max(starts)) + 600}\n")
 PY
 read -r from until < "$work/gen/window"
 since="$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%SZ)"

@@ -132,6 +132,8 @@ fn trace_app() -> App {
         },
         log_scroll: 0,
         logs_focused: false,
+        // No invocations in this trace: every span shows all of the trace's log lines.
+        span_invocation: vec![None; SPANS],
     });
     app
 }
