@@ -27,6 +27,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 
 pub use aggregate::HdrAggregateUdaf;
+pub(crate) use aggregate::Recorded;
 pub(crate) use scalar::quantile_ms;
 pub use scalar::{HdrBucketsUdf, HdrCountUdf, HdrQuantileUdf};
 
@@ -57,7 +58,7 @@ pub(crate) fn micros(ms: f64) -> Option<u64> {
 }
 
 /// An empty histogram that grows to fit the values it records.
-pub(crate) fn new_histogram() -> Histogram<u64> {
+fn new_histogram() -> Histogram<u64> {
     Histogram::new(SIGFIG).expect("3 significant digits is a valid configuration")
 }
 

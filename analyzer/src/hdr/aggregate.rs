@@ -148,7 +148,7 @@ impl AggregateUDFImpl for HdrAggregateUdaf {
 
 /// One group's values: a list while small, a histogram once large.
 #[derive(Debug)]
-enum Recorded {
+pub(crate) enum Recorded {
     Values(Vec<u64>),
     Histogram(Box<Histogram<u64>>),
 }
@@ -160,7 +160,7 @@ impl Default for Recorded {
 }
 
 impl Recorded {
-    fn record(&mut self, us: u64) -> Result<()> {
+    pub(crate) fn record(&mut self, us: u64) -> Result<()> {
         match self {
             Recorded::Values(values) => {
                 values.push(us);
@@ -187,8 +187,16 @@ impl Recorded {
             .map_err(|e| exec_datafusion_err!("merging histograms: {e:?}"))
     }
 
+    /// Adds another group's values.
+    pub(crate) fn merge(&mut self, other: Recorded) -> Result<()> {
+        match other {
+            Recorded::Values(values) => values.into_iter().try_for_each(|us| self.record(us)),
+            Recorded::Histogram(h) => self.add(&h),
+        }
+    }
+
     /// The group as a histogram, converting the list first.
-    fn histogram(&mut self) -> Result<&mut Histogram<u64>> {
+    pub(crate) fn histogram(&mut self) -> Result<&mut Histogram<u64>> {
         if let Recorded::Values(values) = self {
             let mut h = new_histogram();
             for &us in values.iter() {

@@ -16,7 +16,6 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMic
 use datafusion::common::{DataFusionError, exec_datafusion_err};
 use datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
-use hdrhistogram::Histogram;
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 
 use super::{
@@ -78,9 +77,9 @@ pub(super) async fn tally(
     };
     while let Some(done) = tasks.join_next().await {
         let part = done.map_err(|e| Error::from(exec_datafusion_err!("hop tally: {e}")))??;
-        total.merge(part.into_named());
+        total.merge(part.into_named())?;
     }
-    Ok(total.finish(windows.len()))
+    total.finish(windows.len())
 }
 
 async fn tally_partition(
@@ -113,74 +112,9 @@ struct Acc {
     critical_ms: f64,
     init_ms: f64,
     overhead_ms: f64,
-    durations: Durations,
+    /// Durations of the hop's calls, in µs.
+    durations: hdr::Recorded,
     slowest: Top,
-}
-
-/// Entry durations in µs: a list while few (a histogram costs 16 KiB), then a histogram.
-#[derive(Debug, Default)]
-enum Durations {
-    #[default]
-    None,
-    Few(Vec<u64>),
-    Many(Box<Histogram<u64>>),
-}
-
-const PROMOTE_AT: usize = 256;
-
-/// Records `us`, growing the histogram as needed (`hdr::micros` keeps values in its range).
-fn record(h: &mut Histogram<u64>, us: u64) {
-    if h.record(us).is_err() {
-        h.saturating_record(us);
-    }
-}
-
-impl Durations {
-    fn record(&mut self, us: u64) {
-        match self {
-            Durations::None => *self = Durations::Few(vec![us]),
-            Durations::Few(v) => {
-                v.push(us);
-                if v.len() >= PROMOTE_AT {
-                    let mut h = Box::new(hdr::new_histogram());
-                    for &x in v.iter() {
-                        record(&mut h, x);
-                    }
-                    *self = Durations::Many(h);
-                }
-            }
-            Durations::Many(h) => record(h, us),
-        }
-    }
-
-    fn merge(&mut self, other: Durations) {
-        match other {
-            Durations::None => {}
-            Durations::Few(v) => v.into_iter().for_each(|us| self.record(us)),
-            Durations::Many(h) => match self {
-                Durations::Many(mine) => {
-                    mine.add(&*h)
-                        .expect("histograms of one configuration add up");
-                }
-                _ => {
-                    let mine = std::mem::replace(self, Durations::Many(h));
-                    self.merge(mine);
-                }
-            },
-        }
-    }
-
-    fn histogram(&self) -> Option<Histogram<u64>> {
-        match self {
-            Durations::None => None,
-            Durations::Few(v) => {
-                let mut h = hdr::new_histogram();
-                v.iter().for_each(|&us| record(&mut h, us));
-                Some(h)
-            }
-            Durations::Many(h) => Some((**h).clone()),
-        }
-    }
 }
 
 /// Group key: window index, caller (None at a trace's root), callee.
@@ -381,7 +315,7 @@ impl Partial {
                     if duration.is_valid(row)
                         && let Some(us) = hdr::micros(duration.value(row))
                     {
-                        acc.durations.record(us);
+                        acc.durations.record(us)?;
                     }
                 }
                 let timed_out = cause.get(row).is_some_and(|m| m.contains(TIMEOUT_MESSAGE));
@@ -436,7 +370,7 @@ struct Named {
 }
 
 impl Named {
-    fn merge(&mut self, other: Named) {
+    fn merge(&mut self, other: Named) -> Result<()> {
         for (key, theirs) in other.groups {
             let mine = self.groups.entry(key).or_default();
             if theirs.callee_type > mine.callee_type {
@@ -454,15 +388,16 @@ impl Named {
             mine.critical_ms += theirs.critical_ms;
             mine.init_ms += theirs.init_ms;
             mine.overhead_ms += theirs.overhead_ms;
-            mine.durations.merge(theirs.durations);
+            mine.durations.merge(theirs.durations)?;
             for (v, id) in theirs.slowest.entries() {
                 mine.slowest.offer(self.slowest, *v, id);
             }
         }
+        Ok(())
     }
 
     /// The hops of each window, with shares, downstream time and percentiles.
-    fn finish(self, windows: usize) -> Vec<Period> {
+    fn finish(self, windows: usize) -> Result<Vec<Period>> {
         let mut periods: Vec<Period> = (0..windows).map(|_| Period::default()).collect();
         let mut total_critical = vec![0.0; windows];
         let mut called: HashMap<(usize, Arc<str>), f64> = HashMap::new();
@@ -473,9 +408,9 @@ impl Named {
                 *called.entry((*w, caller.clone())).or_default() += acc.critical_ms;
             }
         }
-        for ((w, caller, callee), acc) in self.groups {
-            let histogram = acc.durations.histogram();
-            let q = |p: f64| histogram.as_ref().and_then(|h| hdr::quantile_ms(h, p));
+        for ((w, caller, callee), mut acc) in self.groups {
+            let histogram = acc.durations.histogram()?;
+            let q = |p: f64| hdr::quantile_ms(histogram, p);
             let traces = periods[w].traces;
             let stats = HopStats {
                 requests: acc.requests,
@@ -524,7 +459,7 @@ impl Named {
                 slowest_traces,
             });
         }
-        periods
+        Ok(periods)
     }
 }
 
