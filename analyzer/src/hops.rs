@@ -231,9 +231,12 @@ fn is_entry() -> String {
     format!("({} IS DISTINCT FROM {})", s::PARENT_SERVICE, s::SERVICE)
 }
 
-/// Per period and hop: calls, outcomes, latency of its calls, its critical time split by
-/// part, the traces it appears in (and the `slowest` of them), and the traces' roots.
-fn hop_aggregate_sql(filter: &str, period: &str, slowest: usize) -> String {
+/// Traces named per hop in the `hops` view's `slowest_traces`.
+const VIEW_SLOWEST_TRACES: usize = 3;
+
+/// Per hop: calls, outcomes, latency of its calls, its critical time split by part, and the
+/// traces it appears in (and the slowest of them).
+fn hop_aggregate_sql() -> String {
     let entry = is_entry();
     let crit = s::CRITICAL_MS;
     let init = format!(
@@ -250,12 +253,11 @@ fn hop_aggregate_sql(filter: &str, period: &str, slowest: usize) -> String {
     );
     let count_if = |cond: &str| format!("sum(CASE WHEN {cond} THEN 1 ELSE 0 END)");
     format!(
-        "SELECT {period} AS period, {hc} AS caller, {sv} AS callee,
+        "SELECT {hc} AS caller, {sv} AS callee,
                 max({st}) AS callee_type,
                 {requests} AS requests,
                 count({hop_trace}) AS traces,
-                {TOP_N}({tid}, {hop_trace}, {slowest}) AS slowest_traces,
-                {roots} AS roots,
+                {TOP_N}({tid}, {hop_trace}, {VIEW_SLOWEST_TRACES}) AS slowest_traces,
                 coalesce(sum({crit}), 0) AS critical_ms,
                 coalesce(sum(CASE WHEN {init} THEN {crit} END), 0) AS init_ms,
                 coalesce(sum(CASE WHEN {overhead} THEN {crit} END), 0) AS overhead_ms,
@@ -264,10 +266,9 @@ fn hop_aggregate_sql(filter: &str, period: &str, slowest: usize) -> String {
                 {timeouts} AS timeouts,
                 {cold} AS cold_starts,
                 {invocations} AS invocations
-         FROM {SPANS} WHERE {filter}
-         GROUP BY 1, {hc}, {sv}",
+         FROM {SPANS}
+         GROUP BY {hc}, {sv}",
         hop_trace = s::HOP_TRACE_CRITICAL_MS,
-        roots = count_if(&format!("{} IS NULL", s::PARENT_ID)),
         hc = s::HOP_CALLER,
         sv = s::SERVICE,
         st = s::SERVICE_TYPE,
@@ -293,25 +294,15 @@ fn hop_aggregate_sql(filter: &str, period: &str, slowest: usize) -> String {
     )
 }
 
-/// `hops`: every hop over everything stored.
+/// `hops`: every hop over everything stored, with percentiles, shares and downstream time: the
+/// SQL statement of what [`tally`] computes by hand for a window (a test holds the two together).
 pub fn hops_view_sql() -> String {
-    format!(
-        "CREATE VIEW {HOPS} AS SELECT * EXCLUDE (period, roots) FROM ({})",
-        hops_sql("TRUE", 3)
-    )
-}
-
-/// The hops of the spans that pass `filter`, with percentiles, shares and downstream time: the
-/// SQL statement of what [`tally`] computes by hand (a test holds the two together).
-fn hops_sql(filter: &str, slowest: usize) -> String {
-    let period = "0";
     let q = |p: f64| format!("{HDR_QUANTILE}(a.histogram, {p})");
     format!(
-        "WITH a AS ({agg})
-         SELECT a.period, a.caller, a.callee, a.callee_type, a.requests, a.traces,
-                a.slowest_traces, a.roots, a.critical_ms,
-                a.critical_ms / nullif(sum(a.critical_ms) OVER (PARTITION BY a.period), 0)
-                  AS share,
+        "CREATE VIEW {HOPS} AS
+         WITH a AS ({agg})
+         SELECT a.caller, a.callee, a.callee_type, a.requests, a.traces, a.slowest_traces,
+                a.critical_ms, a.critical_ms / nullif(sum(a.critical_ms) OVER (), 0) AS share,
                 a.init_ms, a.critical_ms - a.init_ms - a.overhead_ms AS handler_ms, a.overhead_ms,
                 coalesce(d.downstream_ms, 0) AS downstream_ms,
                 {p50} AS p50_ms, {p90} AS p90_ms, {p99} AS p99_ms,
@@ -319,9 +310,9 @@ fn hops_sql(filter: &str, slowest: usize) -> String {
                 CAST(a.cold_starts AS DOUBLE) / nullif(a.invocations, 0) AS cold_start_ratio,
                 a.histogram
          FROM a LEFT JOIN (
-           SELECT period, caller, sum(critical_ms) AS downstream_ms FROM a GROUP BY 1, 2
-         ) d ON d.period = a.period AND d.caller = a.callee",
-        agg = hop_aggregate_sql(filter, period, slowest),
+           SELECT caller, sum(critical_ms) AS downstream_ms FROM a GROUP BY caller
+         ) d ON d.caller = a.callee",
+        agg = hop_aggregate_sql(),
         p50 = q(0.5),
         p90 = q(0.9),
         p99 = q(0.99),
