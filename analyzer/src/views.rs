@@ -90,28 +90,13 @@ pub(crate) fn hop_predicate() -> String {
     )
 }
 
-/// `service_edges`: one row per caller -> callee pair of the service map.
+/// `service_edges`: one row per caller -> callee pair of the service map: the rows of
+/// [`service_map_select`] with a caller.
 fn service_edges_sql() -> String {
     format!(
-        "CREATE VIEW {SERVICE_EDGES} AS {}",
-        service_edges_select("TRUE")
-    )
-}
-
-/// The service map's edges over the spans that pass `filter`.
-pub(crate) fn service_edges_select(filter: &str) -> String {
-    format!(
-        "SELECT caller, caller_type, callee, callee_type, {columns} FROM (
-           SELECT {ps} AS caller, {pst} AS caller_type, {sv} AS callee, {st} AS callee_type, {aggregates}
-           FROM {SPANS} WHERE ({hop}) AND ({filter})
-           GROUP BY {ps}, {pst}, {sv}, {st})",
-        ps = s::PARENT_SERVICE,
-        pst = s::PARENT_SERVICE_TYPE,
-        sv = s::SERVICE,
-        st = s::SERVICE_TYPE,
-        aggregates = outcome_aggregates(),
-        columns = outcome_columns(),
-        hop = hop_predicate(),
+        "CREATE VIEW {SERVICE_EDGES} AS
+         SELECT * EXCLUDE (roots) FROM ({}) WHERE caller IS NOT NULL",
+        service_map_select("TRUE")
     )
 }
 
@@ -140,18 +125,11 @@ pub(crate) fn service_map_select(filter: &str) -> String {
 /// `service_nodes`: one row per node, measured on the spans that enter it (roots and hops).
 fn service_nodes_sql() -> String {
     format!(
-        "CREATE VIEW {SERVICE_NODES} AS {}",
-        service_nodes_select("TRUE")
-    )
-}
-
-/// The service map's nodes over the spans that pass `filter`.
-pub(crate) fn service_nodes_select(filter: &str) -> String {
-    format!(
-        "SELECT node, node_type, root, {columns} FROM (
+        "CREATE VIEW {SERVICE_NODES} AS
+         SELECT node, node_type, root, {columns} FROM (
            SELECT {sv} AS node, {st} AS node_type,
                   sum(CASE WHEN {pid} IS NULL THEN 1 ELSE 0 END) > 0 AS root, {aggregates}
-           FROM {SPANS} WHERE ({ps} IS NULL OR ({hop})) AND ({filter})
+           FROM {SPANS} WHERE {ps} IS NULL OR ({hop})
            GROUP BY {sv}, {st})",
         sv = s::SERVICE,
         st = s::SERVICE_TYPE,
