@@ -3,16 +3,45 @@
 mod dashboard;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
-fn hopscope(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hopscope"))
-        .arg("--store")
+/// `hopscope --store STORE ARGS...`, with the AWS test peer's credentials (so that no test can
+/// reach a real account) and no store from the environment.
+fn command(store: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hopscope"));
+    c.arg("--store")
         .arg(store)
         .args(args)
         .env_remove("HOPSCOPE_STORE")
-        .output()
-        .expect("hopscope runs")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE");
+    c
+}
+
+fn hopscope(store: &Path, args: &[&str]) -> Output {
+    command(store, args).output().expect("hopscope runs")
+}
+
+/// The same started in the background, its output piped.
+fn spawn(store: &Path, args: &[&str]) -> Child {
+    command(store, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hopscope starts")
+}
+
+/// Polls `done` every 100 ms for up to `seconds`; whether it came true.
+fn wait_until(seconds: u64, mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..seconds * 10 {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    done()
 }
 
 fn samples() -> PathBuf {
@@ -373,7 +402,6 @@ fn map_of_a_window_counts_what_plain_sql_counts() {
 #[test]
 fn collect_watch_stops_cleanly_on_sigterm_and_sigint() {
     use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     use std::time::{Duration, Instant};
 
     let endpoint = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
@@ -381,19 +409,20 @@ fn collect_watch_stops_cleanly_on_sigterm_and_sigint() {
     });
     for signal in ["TERM", "INT"] {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
-            .arg("--store")
-            .arg(dir.path().join("store"))
-            .args(["collect", "--since", "10m", "--watch", "1h"])
-            .args(["--endpoint-url", &endpoint, "--region", "ca-central-1"])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(
+            &dir.path().join("store"),
+            &[
+                "collect",
+                "--since",
+                "10m",
+                "--watch",
+                "1h",
+                "--endpoint-url",
+                &endpoint,
+                "--region",
+                "ca-central-1",
+            ],
+        );
         // The first window's summary ends with its table of rows: the watch is now waiting.
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut seen = String::new();
@@ -617,32 +646,16 @@ fn alarms_watch_stops_cleanly_on_sigterm_and_sigint() {
     let dir = tempfile::tempdir().unwrap();
     let store = scenario_store_in(dir.path(), "users");
     for signal in ["TERM", "INT"] {
-        let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
-            .arg("--store")
-            .arg(&store)
-            .args([
-                "alarms",
-                "watch",
-                "--no-collect",
-                "--every",
-                "1s",
-                "--rules",
-            ])
-            .arg(rules())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let rule_dir = rules();
+        let args = ["alarms", "watch", "--no-collect", "--every", "1s"];
+        let child = spawn(
+            &store,
+            &[&args[..], &["--rules", rule_dir.to_str().unwrap()]].concat(),
+        );
         // Wait for the first evaluation to be saved, then stop it.
         let state = store.join("_alarms/state.json");
         let _ = std::fs::remove_file(&state);
-        for _ in 0..300 {
-            if state.exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        assert!(state.exists(), "{signal}");
+        assert!(wait_until(30, || state.exists()), "{signal}");
         let kill = Command::new("kill")
             .args([&format!("-{signal}"), &child.id().to_string()])
             .status()
@@ -670,33 +683,17 @@ fn alarms_watch_stops_cleanly_on_sigterm_and_sigint() {
 fn alarms_one_watch_per_store_and_check_is_read_only_while_it_runs() {
     let dir = tempfile::tempdir().unwrap();
     let store = scenario_store_in(dir.path(), "etl");
+    let rule_dir = rules();
+    let args = ["alarms", "watch", "--no-collect", "--every", "1h"];
     let watch = || {
-        Command::new(env!("CARGO_BIN_EXE_hopscope"))
-            .arg("--store")
-            .arg(&store)
-            .args([
-                "alarms",
-                "watch",
-                "--no-collect",
-                "--every",
-                "1h",
-                "--rules",
-            ])
-            .arg(rules())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+        spawn(
+            &store,
+            &[&args[..], &["--rules", rule_dir.to_str().unwrap()]].concat(),
+        )
     };
     let first = watch();
     let state = store.join("_alarms/state.json");
-    for _ in 0..300 {
-        if state.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(state.exists());
+    assert!(wait_until(30, || state.exists()));
     let saved = std::fs::read(&state).unwrap();
 
     let second = watch().wait_with_output().unwrap();
@@ -814,24 +811,21 @@ fn alarms_check_collects_and_publishes_through_aws() {
         "[[rule]]\nname = \"orders-timeouts\"\nfunction = \"orders\"\nstatistic = \"timeout_count\"\ncomparison = \">\"\nthreshold = 0\nperiod = \"1m\"\ntreat_missing_data = \"not_breaching\"\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_hopscope"))
-        .arg("--store")
-        .arg(dir.path().join("store"))
-        .args([
+    let out = hopscope(
+        &dir.path().join("store"),
+        &[
             "alarms",
             "check",
             "--collect",
             "--publish-metric",
             "--rules",
-        ])
-        .arg(&rule)
-        .args(["--region", region, "--endpoint-url", &endpoint])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .env_remove("HOPSCOPE_STORE")
-        .output()
-        .unwrap();
+            rule.to_str().unwrap(),
+            "--region",
+            region,
+            "--endpoint-url",
+            &endpoint,
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("state"), "{}", stdout(&out));
     assert!(stdout(&out).contains("OK "), "{}", stdout(&out));
@@ -893,28 +887,29 @@ fn alarms_watch_rides_out_transient_aws_errors() {
     let before = calls();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
-        .arg("--store")
-        .arg(&store)
-        .args(["alarms", "watch", "--every", "1s", "--max-attempts", "1"])
-        .args(["--region", region, "--endpoint-url", &endpoint])
-        .arg("--rules")
-        .arg(rules())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let rule_dir = rules();
+    let child = spawn(
+        &store,
+        &[
+            "alarms",
+            "watch",
+            "--every",
+            "1s",
+            "--max-attempts",
+            "1",
+            "--region",
+            region,
+            "--endpoint-url",
+            &endpoint,
+            "--rules",
+            rule_dir.to_str().unwrap(),
+        ],
+    );
     // Two faulted collections, then two that succeed.
-    for _ in 0..600 {
-        if calls() >= before + 4 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(calls() >= before + 4, "the watch kept collecting");
+    assert!(
+        wait_until(60, || calls() >= before + 4),
+        "the watch kept collecting"
+    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -938,29 +933,29 @@ fn alarms_watch_survives_a_failing_collection() {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
-        .arg("--store")
-        .arg(&store)
-        .args(["alarms", "watch", "--every", "1s", "--max-attempts", "1"])
-        .args(["--region", "us-east-1", "--endpoint-url"])
-        .arg(format!("http://127.0.0.1:{port}"))
-        .arg("--rules")
-        .arg(rules())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (rule_dir, endpoint) = (rules(), format!("http://127.0.0.1:{port}"));
+    let child = spawn(
+        &store,
+        &[
+            "alarms",
+            "watch",
+            "--every",
+            "1s",
+            "--max-attempts",
+            "1",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &endpoint,
+            "--rules",
+            rule_dir.to_str().unwrap(),
+        ],
+    );
     let state = store.join("_alarms/state.json");
-    for _ in 0..300 {
-        if state.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(state.exists(), "evaluated despite the failed collection");
+    assert!(
+        wait_until(30, || state.exists()),
+        "evaluated despite the failed collection"
+    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -978,22 +973,16 @@ fn alarms_watch_survives_a_failing_collection() {
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
     use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let (_dir, store) = scenario_store("users");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hopscope"))
-        .arg("--store")
-        .arg(&store)
-        .args([
+    let mut child = spawn(
+        &store,
+        &[
             "sql",
             "--format",
             "csv",
             "SELECT value FROM generate_series(1, 200000)",
-        ])
-        .env_remove("HOPSCOPE_STORE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hopscope runs");
+        ],
+    );
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
