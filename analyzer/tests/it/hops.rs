@@ -2,6 +2,8 @@
 
 use hopscope_analyzer::hops::{Baseline, HopQuery, HopReport, HopStats, Window};
 
+use hopscope_analyzer::Session;
+
 use crate::{csv, session};
 
 #[tokio::test]
@@ -44,21 +46,7 @@ async fn hops_hold_all_critical_time_and_every_call() {
 #[tokio::test]
 async fn the_report_over_all_time_matches_the_view() {
     let s = session().await;
-    let all = Window {
-        start_us: 0,
-        end_us: i64::MAX / 2,
-    };
-    let report = HopReport::load(
-        &s,
-        &HopQuery {
-            window: Some(all),
-            baseline: Baseline::Off,
-            slowest_traces: 2,
-            series_buckets: 0,
-        },
-    )
-    .await
-    .unwrap();
+    let report = all_time(&s, 2).await;
     let view = csv(
         &s,
         "SELECT count(*) AS n, round(max(critical_ms), 3) AS top FROM hops",
@@ -134,20 +122,7 @@ async fn traces_and_evidence_match_grouping_by_trace() {
     .await;
     assert_eq!(by_trace, "bad\n0\n");
 
-    let report = HopReport::load(
-        &s,
-        &HopQuery {
-            window: Some(Window {
-                start_us: 0,
-                end_us: i64::MAX / 2,
-            }),
-            baseline: Baseline::Off,
-            slowest_traces: 3,
-            series_buckets: 0,
-        },
-    )
-    .await
-    .unwrap();
+    let report = all_time(&s, 3).await;
     for h in &report.hops {
         let caller = h
             .caller
@@ -288,20 +263,7 @@ fn assert_close(a: Option<&HopStats>, b: Option<&HopStats>, what: &str) {
 #[tokio::test]
 async fn the_tally_agrees_with_the_view_on_every_hop() {
     let s = session().await;
-    let report = HopReport::load(
-        &s,
-        &HopQuery {
-            window: Some(Window {
-                start_us: 0,
-                end_us: i64::MAX / 2,
-            }),
-            baseline: Baseline::Off,
-            slowest_traces: 3,
-            series_buckets: 0,
-        },
-    )
-    .await
-    .unwrap();
+    let report = all_time(&s, 3).await;
     let traces: f64 = csv(
         &s,
         "SELECT count(*) AS n FROM spans WHERE parent_id IS NULL",
@@ -368,4 +330,18 @@ async fn the_tally_agrees_with_the_view_on_every_hop() {
         }
         assert!((n.critical_ms_per_trace - n.critical_ms / traces).abs() < 1e-9);
     }
+}
+
+/// The hops of everything stored, with no baseline and `slowest` traces of evidence.
+async fn all_time(s: &Session, slowest: usize) -> HopReport {
+    let q = HopQuery {
+        window: Some(Window {
+            start_us: 0,
+            end_us: i64::MAX / 2,
+        }),
+        baseline: Baseline::Off,
+        slowest_traces: slowest,
+        series_buckets: 0,
+    };
+    HopReport::load(s, &q).await.unwrap()
 }
