@@ -14,12 +14,15 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-bin="$target_dir/release/hopscope"
+bin="${BIN:-$target_dir/release/hopscope}"
 traces="${TRACES:-6000}" # per scenario
 runs="${RUNS:-2}"        # best of: the machine is shared, the minimum is the least disturbed
 scenarios=(dietician dragons chatbot etl users)
 
-(cd "$root" && cargo build --release --quiet)
+# BIN=path/to/hopscope skips the build.
+if [[ -z "${BIN:-}" ]]; then
+    (cd "$root" && cargo build --release --quiet)
+fi
 
 # .venv is git-ignored; DuckDB is only needed here.
 venv="$root/.venv"

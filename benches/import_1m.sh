@@ -8,11 +8,14 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-bin="$target_dir/release/hopscope"
+bin="${BIN:-$target_dir/release/hopscope}"
 spans_wanted="${SPANS:-1000000}"
 scenarios=(dietician dragons chatbot etl users)
 
-(cd "$root" && cargo build --release --quiet)
+# BIN=path/to/hopscope skips the build.
+if [[ -z "${BIN:-}" ]]; then
+    (cd "$root" && cargo build --release --quiet)
+fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
