@@ -128,7 +128,7 @@ def hops(lo, hi):
       sum(CASE WHEN {entry} THEN 1 ELSE 0 END) AS requests,
       count(c.hop_trace_critical_ms) AS traces,
       max_by(c.trace_id, c.hop_trace_critical_ms, 3) AS slowest_traces,
-      sum(CASE WHEN c.parent_id IS NULL THEN 1 ELSE 0 END) AS roots,
+      sum(CASE WHEN c.root THEN 1 ELSE 0 END) AS roots,
       sum(c.critical_ms) AS critical_ms,
       sum(CASE WHEN c.kind = 'subsegment' AND c.service_type = 'AWS::Lambda::Function'
                AND c.name IN ('Initialization', 'Restore') THEN c.critical_ms END) AS init_ms,

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::MemTable;
+use datafusion::common::exec_datafusion_err;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -87,6 +88,23 @@ impl Session {
         Ok(self.query(sql).await?.execute_stream().await?)
     }
 
+    /// Plans `sql` over `table` alone, with its text columns read as `Utf8View`: the Parquet
+    /// reader then points into its pages instead of copying every string, which is most of the
+    /// decoding in a full scan; its `WHERE` is applied while reading. For hopscope's own scans; the SQL surface keeps `Utf8`.
+    pub(crate) async fn query_viewing_text(&self, table: &str, sql: &str) -> Result<DataFrame> {
+        let stored = stored_tables()
+            .into_iter()
+            .find(|t| t.name == table)
+            .ok_or_else(|| exec_datafusion_err!("no stored table {table}"))?;
+        // The filter runs inside the Parquet reader: no copy of every passing row, and columns
+        // are decoded only for rows that pass.
+        let mut config = self.ctx.copied_config();
+        config.options_mut().execution.parquet.pushdown_filters = true;
+        let ctx = SessionContext::new_with_config(config);
+        register_stored(&ctx, &self.root, table, text_as_views(&stored.schema)).await?;
+        Ok(ctx.sql(sql).await?)
+    }
+
     /// Every table and view of the SQL surface.
     pub async fn tables(&self) -> Result<Vec<TableInfo>> {
         let mut out = Vec::new();
@@ -117,6 +135,19 @@ fn register_functions(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(HdrCountUdf::default()));
     ctx.register_udf(ScalarUDF::from(HdrBucketsUdf::default()));
     ctx.register_udaf(AggregateUDF::from(TopNUdaf::default()));
+}
+
+/// `schema` with every `Utf8` column as `Utf8View`.
+fn text_as_views(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 fn check_store(root: &Path) -> Result<()> {

@@ -108,14 +108,14 @@ pub(crate) fn service_map_select(filter: &str) -> String {
     format!(
         "SELECT caller, caller_type, callee, callee_type, roots, {columns} FROM (
            SELECT {ps} AS caller, {pst} AS caller_type, {sv} AS callee, {st} AS callee_type,
-                  sum(CASE WHEN {pid} IS NULL THEN 1 ELSE 0 END) AS roots, {aggregates}
+                  sum(CASE WHEN {root} THEN 1 ELSE 0 END) AS roots, {aggregates}
            FROM {SPANS} WHERE ({ps} IS NULL OR ({hop})) AND ({filter})
            GROUP BY {ps}, {pst}, {sv}, {st})",
         ps = s::PARENT_SERVICE,
         pst = s::PARENT_SERVICE_TYPE,
         sv = s::SERVICE,
         st = s::SERVICE_TYPE,
-        pid = s::PARENT_ID,
+        root = s::ROOT,
         aggregates = outcome_aggregates(),
         columns = outcome_columns(),
         hop = hop_predicate(),
@@ -128,12 +128,12 @@ fn service_nodes_sql() -> String {
         "CREATE VIEW {SERVICE_NODES} AS
          SELECT node, node_type, root, {columns} FROM (
            SELECT {sv} AS node, {st} AS node_type,
-                  sum(CASE WHEN {pid} IS NULL THEN 1 ELSE 0 END) > 0 AS root, {aggregates}
+                  sum(CASE WHEN {root} THEN 1 ELSE 0 END) > 0 AS root, {aggregates}
            FROM {SPANS} WHERE {ps} IS NULL OR ({hop})
            GROUP BY {sv}, {st})",
         sv = s::SERVICE,
         st = s::SERVICE_TYPE,
-        pid = s::PARENT_ID,
+        root = s::ROOT,
         ps = s::PARENT_SERVICE,
         aggregates = outcome_aggregates(),
         columns = outcome_columns(),

@@ -22,6 +22,10 @@ pub mod col {
     pub const TRACE_ID: &str = "trace_id";
     pub const ID: &str = "id";
     pub const PARENT_ID: &str = "parent_id";
+    /// True on a trace's root span (the one without a `parent_id`), false on every other:
+    /// counting it counts traces without decoding the `parent_id` strings. Null in files
+    /// written before the column existed.
+    pub const ROOT: &str = "root";
     pub const SEGMENT_ID: &str = "segment_id";
     pub const KIND: &str = "kind";
     pub const NAME: &str = "name";
@@ -99,6 +103,7 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(TRACE_ID, DataType::Utf8, false),
         Field::new(ID, DataType::Utf8, false),
         s(PARENT_ID),
+        Field::new(ROOT, DataType::Boolean, true),
         Field::new(SEGMENT_ID, DataType::Utf8, false),
         Field::new(KIND, dict_type(), false),
         Field::new(NAME, DataType::Utf8, false),
@@ -208,6 +213,7 @@ pub struct SpanBatchBuilder {
     trace_id: StringBuilder,
     id: StringBuilder,
     parent_id: StringBuilder,
+    root: BooleanBuilder,
     segment_id: StringBuilder,
     kind: DictBuilder,
     name: StringBuilder,
@@ -256,6 +262,7 @@ impl SpanBatchBuilder {
         self.trace_id.append_value(r.trace_id);
         self.id.append_value(r.id);
         self.parent_id.append_option(r.parent_id);
+        self.root.append_value(r.parent_id.is_none());
         self.segment_id.append_value(r.segment_id);
         self.kind.append_value(r.kind);
         self.name.append_value(r.name);
@@ -324,6 +331,7 @@ impl SpanBatchBuilder {
             finish_reserving(&mut self.trace_id),
             finish_reserving(&mut self.id),
             finish_reserving(&mut self.parent_id),
+            Arc::new(self.root.finish()),
             finish_reserving(&mut self.segment_id),
             Arc::new(self.kind.finish()),
             finish_reserving(&mut self.name),

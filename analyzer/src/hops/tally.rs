@@ -40,7 +40,7 @@ pub(super) async fn tally(
         .collect::<Vec<_>>()
         .join(" OR ");
     let sql = format!(
-        "SELECT {st}, {hc}, {sv}, {svt}, {ps}, {pid} IS NULL AS root, {k}, {n}, {d}, {crit},
+        "SELECT {st}, {hc}, {sv}, {svt}, {ps}, {root}, {k}, {n}, {d}, {crit},
                 {hop_trace}, {tid}, {err}, {thr}, {flt}, {ip}, {cm}
          FROM {SPANS} WHERE {filter}",
         st = s::START_TIME,
@@ -48,7 +48,7 @@ pub(super) async fn tally(
         sv = s::SERVICE,
         svt = s::SERVICE_TYPE,
         ps = s::PARENT_SERVICE,
-        pid = s::PARENT_ID,
+        root = s::ROOT,
         k = s::KIND,
         n = s::NAME,
         d = s::DURATION_MS,
@@ -62,7 +62,7 @@ pub(super) async fn tally(
         cm = s::CAUSE_MESSAGE,
     );
     let streams = session
-        .query(&sql)
+        .query_viewing_text(SPANS, &sql)
         .await?
         .execute_stream_partitioned()
         .await?;
@@ -211,10 +211,11 @@ impl Partial {
                 .map(|i| values.get(i).map_or(NONE, |v| self.intern(v)))
                 .collect();
             let keys = dict.normalized_keys();
+            let nulls = a.nulls();
             return Ok(Names(
                 (0..a.len())
                     .map(|i| {
-                        if a.is_valid(i) {
+                        if nulls.is_none_or(|n| n.is_valid(i)) {
                             interned[keys[i]]
                         } else {
                             NONE
@@ -242,7 +243,16 @@ impl Partial {
             self.names(c(3))?,
             self.names(c(4))?,
         );
-        let root = c(5).as_boolean();
+        // Each flag as one bit per row, false where null.
+        let flag = |i: usize| {
+            let a = c(i).as_boolean();
+            let bits = match a.nulls() {
+                Some(n) => a.values() & n.inner(),
+                None => a.values().clone(),
+            };
+            move |row: usize| bits.value(row)
+        };
+        let root = flag(5);
         let span_kind = self.names(c(6))?;
         let name = text(c(7))?;
         let floats = |i: usize| -> Result<ArrayRef> {
@@ -255,10 +265,6 @@ impl Partial {
             hop_trace.as_primitive::<Float64Type>(),
         );
         let trace_id = text(c(11))?;
-        let flag = |i: usize| {
-            let a = c(i).as_boolean();
-            move |row: usize| a.is_valid(row) && a.value(row)
-        };
         let (error, throttle, fault, in_progress) = (flag(12), flag(13), flag(14), flag(15));
         let cause = text(c(16))?;
         let (lambda_function, lambda_service) = (self.lambda_function, self.lambda_service);
@@ -320,7 +326,7 @@ impl Partial {
                 }
                 let timed_out = cause.get(row).is_some_and(|m| m.contains(TIMEOUT_MESSAGE));
                 acc.timeouts += i64::from((entry && in_progress(row)) || timed_out);
-                acc.roots += i64::from(root.is_valid(row) && root.value(row));
+                acc.roots += i64::from(root(row));
                 if let Some(crit) = crit {
                     acc.critical_ms += crit;
                     if init {
