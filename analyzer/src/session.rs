@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::MemTable;
-use datafusion::common::exec_datafusion_err;
+use datafusion::catalog::{MemTable, TableProvider};
+use datafusion::common::{DataFusionError, exec_datafusion_err};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, Expr, ScalarUDF};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use hopscope_schema::store_layout::{DATA_EXTENSION, MarkerError, check_marker};
 use hopscope_schema::{SCHEMA_VERSION, stored_tables};
@@ -88,21 +88,37 @@ impl Session {
         Ok(self.query(sql).await?.execute_stream().await?)
     }
 
-    /// Plans `sql` over `table` alone, with its text columns read as `Utf8View`: the Parquet
-    /// reader then points into its pages instead of copying every string, which is most of the
-    /// decoding in a full scan; its `WHERE` is applied while reading. For hopscope's own scans; the SQL surface keeps `Utf8`.
-    pub(crate) async fn query_viewing_text(&self, table: &str, sql: &str) -> Result<DataFrame> {
+    /// The partitions of a scan of stored `table`'s `columns` for hopscope's own hand-written
+    /// aggregations. `filter` only prunes: files, row groups and pages its statistics rule out
+    /// are skipped, but rows that fail it still come through, so the caller tests each row
+    /// itself. That spares evaluating the filter, decoding its columns twice and copying every
+    /// passing row, which a `WHERE` costs. Text columns come as `Utf8View`: the Parquet reader
+    /// then points into its pages instead of copying every string.
+    pub(crate) async fn scan_pruned(
+        &self,
+        table: &str,
+        columns: &[&str],
+        filter: Expr,
+    ) -> Result<Vec<SendableRecordBatchStream>> {
         let stored = stored_tables()
             .into_iter()
             .find(|t| t.name == table)
             .ok_or_else(|| exec_datafusion_err!("no stored table {table}"))?;
-        // The filter runs inside the Parquet reader: no copy of every passing row, and columns
-        // are decoded only for rows that pass.
-        let mut config = self.ctx.copied_config();
-        config.options_mut().execution.parquet.pushdown_filters = true;
-        let ctx = SessionContext::new_with_config(config);
-        register_stored(&ctx, &self.root, table, text_as_views(&stored.schema)).await?;
-        Ok(ctx.sql(sql).await?)
+        let schema = text_as_views(&stored.schema);
+        let projection = columns
+            .iter()
+            .map(|c| schema.index_of(c))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(DataFusionError::from)?;
+        let provider = stored_provider(&self.root, table, schema).await?;
+        let state = self.ctx.state();
+        let plan = provider
+            .scan(&state, Some(&projection), &[filter], None)
+            .await?;
+        let partitions = plan.properties().output_partitioning().partition_count();
+        (0..partitions)
+            .map(|i| Ok(plan.execute(i, state.task_ctx())?))
+            .collect()
     }
 
     /// Every table and view of the SQL surface.
@@ -173,10 +189,19 @@ async fn register_stored(
     name: &str,
     schema: SchemaRef,
 ) -> Result<()> {
+    ctx.register_table(name, stored_provider(root, name, schema).await?)?;
+    Ok(())
+}
+
+/// `root/<name>/` as a Parquet listing table read as `schema`, or an empty table when missing.
+async fn stored_provider(
+    root: &Path,
+    name: &str,
+    schema: SchemaRef,
+) -> Result<Arc<dyn TableProvider>> {
     let dir = root.join(name);
     if !dir.is_dir() {
-        ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
-        return Ok(());
+        return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
     }
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
     let options =
@@ -184,6 +209,5 @@ async fn register_stored(
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);
-    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
-    Ok(())
+    Ok(Arc::new(ListingTable::try_new(config)?))
 }

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
-use datafusion::common::{DataFusionError, exec_datafusion_err};
+use datafusion::common::{DataFusionError, ScalarValue, exec_datafusion_err};
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::{Expr, col, lit};
 use futures::StreamExt;
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 
@@ -28,44 +29,50 @@ use crate::session::Session;
 use crate::top_n::Top;
 use crate::window::Window;
 
+/// What [`Partial::add_batch`] reads, in this order.
+const COLUMNS: [&str; 17] = [
+    s::START_TIME,
+    s::HOP_CALLER,
+    s::SERVICE,
+    s::SERVICE_TYPE,
+    s::PARENT_SERVICE,
+    s::ROOT,
+    s::KIND,
+    s::NAME,
+    s::DURATION_MS,
+    s::CRITICAL_MS,
+    s::HOP_TRACE_CRITICAL_MS,
+    s::TRACE_ID,
+    s::ERROR,
+    s::THROTTLE,
+    s::FAULT,
+    s::IN_PROGRESS,
+    s::CAUSE_MESSAGE,
+];
+
 /// The hops of each window (`windows[0]` first), with `slowest` traces of evidence per hop.
 pub(super) async fn tally(
     session: &Session,
     windows: &[Window],
     slowest: usize,
 ) -> Result<Vec<Period>> {
+    // Only prunes: each row is tested against the windows in `add_batch`.
     let filter = windows
         .iter()
-        .map(|w| format!("({})", w.predicate(s::START_TIME)))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let sql = format!(
-        "SELECT {st}, {hc}, {sv}, {svt}, {ps}, {root}, {k}, {n}, {d}, {crit},
-                {hop_trace}, {tid}, {err}, {thr}, {flt}, {ip}, {cm}
-         FROM {SPANS} WHERE {filter}",
-        st = s::START_TIME,
-        hc = s::HOP_CALLER,
-        sv = s::SERVICE,
-        svt = s::SERVICE_TYPE,
-        ps = s::PARENT_SERVICE,
-        root = s::ROOT,
-        k = s::KIND,
-        n = s::NAME,
-        d = s::DURATION_MS,
-        crit = s::CRITICAL_MS,
-        hop_trace = s::HOP_TRACE_CRITICAL_MS,
-        tid = s::TRACE_ID,
-        err = s::ERROR,
-        thr = s::THROTTLE,
-        flt = s::FAULT,
-        ip = s::IN_PROGRESS,
-        cm = s::CAUSE_MESSAGE,
-    );
-    let streams = session
-        .query_viewing_text(SPANS, &sql)
-        .await?
-        .execute_stream_partitioned()
-        .await?;
+        .map(|w| {
+            let at = |us| {
+                lit(ScalarValue::TimestampMicrosecond(
+                    Some(us),
+                    Some("UTC".into()),
+                ))
+            };
+            col(s::START_TIME)
+                .gt_eq(at(w.start_us))
+                .and(col(s::START_TIME).lt(at(w.end_us)))
+        })
+        .reduce(Expr::or)
+        .unwrap_or(lit(false));
+    let streams = session.scan_pruned(SPANS, &COLUMNS, filter).await?;
     let mut tasks = tokio::task::JoinSet::new();
     for stream in streams {
         let windows = windows.to_vec();
