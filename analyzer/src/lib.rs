@@ -5,6 +5,7 @@ mod columns;
 pub mod error;
 pub mod hdr;
 pub mod hops;
+mod interned;
 pub mod service_map;
 pub mod session;
 pub mod text;

@@ -1,5 +1,5 @@
-//! The service map as data (the `service_nodes` and `service_edges` views, read in one pass) and its
-//! renderings: Graphviz DOT and Mermaid.
+//! The service map as data (what the `service_nodes` and `service_edges` views hold, tallied by
+//! hand in one pass) and its renderings: Graphviz DOT and Mermaid.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -7,13 +7,11 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::columns::{floats, ints, opt_floats, strings};
-
 use crate::error::Result;
 use crate::session::Session;
-use crate::views::service_map_select;
 use crate::window::Window;
-use hopscope_schema::spans::col::START_TIME;
+
+mod tally;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MapNode {
@@ -77,55 +75,39 @@ impl ServiceMap {
 
     /// The map of the spans that started in `window` (`None`: everything stored).
     pub async fn load_in(session: &Session, window: Option<Window>) -> Result<ServiceMap> {
-        let filter = window.map_or_else(|| "TRUE".to_owned(), |w| w.predicate(START_TIME));
-        let groups = session
-            .collect(&format!(
-                "SELECT caller, callee, callee_type, roots, requests, ok, errors, throttles, faults,
-                        avg_ms, p50_ms, p99_ms, async_calls, dwell_p99_ms
-                 FROM ({})",
-                service_map_select(&filter)
-            ))
-            .await?;
         let mut nodes: BTreeMap<(String, Last<String>), MapNode> = BTreeMap::new();
         let mut edges = Vec::new();
-        for b in &groups {
-            let (caller, callee, callee_type) = (strings(b, 0), strings(b, 1), strings(b, 2));
-            let counts: Vec<Vec<i64>> = (3..9).map(|c| ints(b, c)).collect();
-            let times: Vec<Vec<f64>> = (9..12).map(|c| floats(b, c)).collect();
-            let (async_calls, dwell) = (ints(b, 12), opt_floats(b, 13));
-            for i in 0..b.num_rows() {
-                let callee = callee[i].clone().unwrap_or_default();
-                let node = nodes
-                    .entry((callee.clone(), Last(callee_type[i].clone())))
-                    .or_insert_with(|| MapNode {
-                        name: callee.clone(),
-                        node_type: callee_type[i].clone(),
-                        root: false,
-                        requests: 0,
-                        faults: 0,
-                    });
-                node.root |= counts[0][i] > 0;
-                node.requests += counts[1][i];
-                node.faults += counts[5][i];
-                let Some(caller) = caller[i].clone() else {
-                    continue;
-                };
-                edges.push(MapEdge {
-                    caller,
-                    callee,
-                    callee_type: callee_type[i].clone(),
-                    requests: counts[1][i],
-                    ok: counts[2][i],
-                    errors: counts[3][i],
-                    throttles: counts[4][i],
-                    faults: counts[5][i],
-                    avg_ms: times[0][i],
-                    p50_ms: times[1][i],
-                    p99_ms: times[2][i],
-                    async_calls: async_calls[i],
-                    dwell_p99_ms: dwell[i],
+        for g in tally::tally(session, window).await? {
+            let node = nodes
+                .entry((g.callee.clone(), Last(g.callee_type.clone())))
+                .or_insert_with(|| MapNode {
+                    name: g.callee.clone(),
+                    node_type: g.callee_type.clone(),
+                    root: false,
+                    requests: 0,
+                    faults: 0,
                 });
-            }
+            node.root |= g.roots > 0;
+            node.requests += g.requests;
+            node.faults += g.faults;
+            let Some(caller) = g.caller else {
+                continue;
+            };
+            edges.push(MapEdge {
+                caller,
+                callee: g.callee,
+                callee_type: g.callee_type,
+                requests: g.requests,
+                ok: g.ok,
+                errors: g.errors,
+                throttles: g.throttles,
+                faults: g.faults,
+                avg_ms: g.avg_ms,
+                p50_ms: g.p50_ms,
+                p99_ms: g.p99_ms,
+                async_calls: g.async_calls,
+                dwell_p99_ms: g.dwell_p99_ms,
+            });
         }
         // As SQL orders them: NULL types last.
         edges.sort_by(|a, b| {

@@ -1,5 +1,7 @@
 //! Time windows of analysis.
 
+use datafusion::common::ScalarValue;
+use datafusion::prelude::{Expr, col, lit};
 use serde::Serialize;
 
 /// A half-open time range `[start_us, end_us)` in epoch microseconds (UTC).
@@ -35,4 +37,23 @@ impl Window {
             ts(self.end_us)
         )
     }
+}
+
+/// An expression: `column` falls in any of `windows` (false for none).
+pub(crate) fn in_any(windows: &[Window], column: &str) -> Expr {
+    let at = |us| {
+        lit(ScalarValue::TimestampMicrosecond(
+            Some(us),
+            Some("UTC".into()),
+        ))
+    };
+    windows
+        .iter()
+        .map(|w| {
+            col(column)
+                .gt_eq(at(w.start_us))
+                .and(col(column).lt(at(w.end_us)))
+        })
+        .reduce(Expr::or)
+        .unwrap_or(lit(false))
 }

@@ -7,15 +7,14 @@
 //! a row. Each partition of the scan is tallied on its own task (all cores), then merged.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
-use datafusion::common::{DataFusionError, ScalarValue, exec_datafusion_err};
+use datafusion::common::{DataFusionError, exec_datafusion_err};
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::prelude::{Expr, col, lit};
 use futures::StreamExt;
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 
@@ -25,9 +24,10 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::hdr;
+use crate::interned::{IdHasher, Interner, NONE, flags, text};
 use crate::session::Session;
 use crate::top_n::Top;
-use crate::window::Window;
+use crate::window::{self, Window};
 
 /// What [`Partial::add_batch`] reads, in this order.
 const COLUMNS: [&str; 17] = [
@@ -57,21 +57,7 @@ pub(super) async fn tally(
     slowest: usize,
 ) -> Result<Vec<Period>> {
     // Only prunes: each row is tested against the windows in `add_batch`.
-    let filter = windows
-        .iter()
-        .map(|w| {
-            let at = |us| {
-                lit(ScalarValue::TimestampMicrosecond(
-                    Some(us),
-                    Some("UTC".into()),
-                ))
-            };
-            col(s::START_TIME)
-                .gt_eq(at(w.start_us))
-                .and(col(s::START_TIME).lt(at(w.end_us)))
-        })
-        .reduce(Expr::or)
-        .unwrap_or(lit(false));
+    let filter = window::in_any(windows, s::START_TIME);
     let streams = session.scan_pruned(SPANS, &COLUMNS, filter).await?;
     let mut tasks = tokio::task::JoinSet::new();
     for stream in streams {
@@ -127,14 +113,10 @@ struct Acc {
 /// Group key: window index, caller (None at a trace's root), callee.
 type Key = (usize, Option<Arc<str>>, Arc<str>);
 
-/// No name (a null).
-const NONE: u32 = u32::MAX;
-
 /// One partition's groups, keyed by interned ids while tallying.
 struct Partial {
     slowest: usize,
-    ids: HashMap<Arc<str>, u32>,
-    names: Vec<Arc<str>>,
+    names: Interner,
     /// (window, caller id + 1 or 0, callee id) packed by [`pack`] -> index into `accs`.
     index: HashMap<u64, usize, BuildHasherDefault<IdHasher>>,
     accs: Vec<(u64, Acc)>,
@@ -154,36 +136,11 @@ fn pack(window: usize, caller: u32, callee: u32) -> u64 {
     ((window as u64) << 60) | (caller << 30) | u64::from(callee)
 }
 
-/// Hashes the packed keys: one multiply, the high bits mixed down.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        let h = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = h ^ (h >> 29);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A string column read as one interned id per row ([`NONE`] for null).
-struct Names(Vec<u32>);
-
 impl Partial {
     fn new(slowest: usize) -> Self {
         let mut p = Partial {
             slowest,
-            ids: HashMap::new(),
-            names: Vec::new(),
+            names: Interner::default(),
             index: HashMap::default(),
             accs: Vec::new(),
             lambda_function: 0,
@@ -191,52 +148,11 @@ impl Partial {
             segment: 0,
             subsegment: 0,
         };
-        p.lambda_function = p.intern(LAMBDA_FUNCTION);
-        p.lambda_service = p.intern(LAMBDA_SERVICE);
-        p.segment = p.intern(kind::SEGMENT);
-        p.subsegment = p.intern(kind::SUBSEGMENT);
+        p.lambda_function = p.names.intern(LAMBDA_FUNCTION);
+        p.lambda_service = p.names.intern(LAMBDA_SERVICE);
+        p.segment = p.names.intern(kind::SEGMENT);
+        p.subsegment = p.names.intern(kind::SUBSEGMENT);
         p
-    }
-
-    fn intern(&mut self, v: &str) -> u32 {
-        if let Some(&id) = self.ids.get(v) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        let name: Arc<str> = Arc::from(v);
-        self.names.push(name.clone());
-        self.ids.insert(name, id);
-        id
-    }
-
-    /// Interns a text column, each distinct dictionary value once.
-    fn names(&mut self, a: &ArrayRef) -> Result<Names> {
-        if let DataType::Dictionary(_, _) = a.data_type() {
-            let dict = a.as_any_dictionary();
-            let values = text(dict.values())?;
-            let interned: Vec<u32> = (0..values.len())
-                .map(|i| values.get(i).map_or(NONE, |v| self.intern(v)))
-                .collect();
-            let keys = dict.normalized_keys();
-            let nulls = a.nulls();
-            return Ok(Names(
-                (0..a.len())
-                    .map(|i| {
-                        if nulls.is_none_or(|n| n.is_valid(i)) {
-                            interned[keys[i]]
-                        } else {
-                            NONE
-                        }
-                    })
-                    .collect(),
-            ));
-        }
-        let t = text(a)?;
-        Ok(Names(
-            (0..a.len())
-                .map(|i| t.get(i).map_or(NONE, |v| self.intern(v)))
-                .collect(),
-        ))
     }
 
     fn add_batch(&mut self, b: &RecordBatch, windows: &[Window]) -> Result<()> {
@@ -245,22 +161,14 @@ impl Partial {
             .map_err(DataFusionError::from)?;
         let start = start.as_primitive::<TimestampMicrosecondType>();
         let (caller, callee, callee_type, parent) = (
-            self.names(c(1))?,
-            self.names(c(2))?,
-            self.names(c(3))?,
-            self.names(c(4))?,
+            self.names.column(c(1))?,
+            self.names.column(c(2))?,
+            self.names.column(c(3))?,
+            self.names.column(c(4))?,
         );
-        // Each flag as one bit per row, false where null.
-        let flag = |i: usize| {
-            let a = c(i).as_boolean();
-            let bits = match a.nulls() {
-                Some(n) => a.values() & n.inner(),
-                None => a.values().clone(),
-            };
-            move |row: usize| bits.value(row)
-        };
+        let flag = |i: usize| flags(c(i));
         let root = flag(5);
-        let span_kind = self.names(c(6))?;
+        let span_kind = self.names.column(c(6))?;
         let name = text(c(7))?;
         let floats = |i: usize| -> Result<ArrayRef> {
             Ok(cast(c(i), &DataType::Float64).map_err(DataFusionError::from)?)
@@ -274,51 +182,69 @@ impl Partial {
         let trace_id = text(c(11))?;
         let (error, throttle, fault, in_progress) = (flag(12), flag(13), flag(14), flag(15));
         let cause = text(c(16))?;
+        // Mostly null: tested once per batch, only where present.
+        let mut timed_out = vec![false; b.num_rows()];
+        if let Some(nulls) = c(16).logical_nulls() {
+            for row in nulls.valid_indices() {
+                timed_out[row] = cause.get(row).is_some_and(|m| m.contains(TIMEOUT_MESSAGE));
+            }
+        } else {
+            for (row, t) in timed_out.iter_mut().enumerate() {
+                *t = cause.get(row).is_some_and(|m| m.contains(TIMEOUT_MESSAGE));
+            }
+        }
         let (lambda_function, lambda_service) = (self.lambda_function, self.lambda_service);
         let (segment, subsegment) = (self.segment, self.subsegment);
         let slowest = self.slowest;
+        // Consecutive spans of a trace often share a hop: reuse the last lookup.
+        let mut last: Option<(u64, usize)> = None;
 
         for row in 0..b.num_rows() {
             let t = start.value(row);
-            let callee_id = callee.0[row];
+            let callee_id = callee[row];
             if callee_id == NONE {
                 continue;
             }
-            let svt = callee_type.0[row];
-            let entry = parent.0[row] != callee_id;
+            let svt = callee_type[row];
+            let entry = parent[row] != callee_id;
             let function = svt == lambda_function;
             let init = function
-                && span_kind.0[row] == subsegment
+                && span_kind[row] == subsegment
                 && name
                     .get(row)
                     .is_some_and(|n| INIT_SUBSEGMENTS_LIST.contains(&n));
             let overhead =
                 svt == lambda_service || (function && name.get(row) == Some(OVERHEAD_SUBSEGMENT));
-            let invocation = function && span_kind.0[row] == segment;
+            let invocation = function && span_kind[row] == segment;
             let crit = critical.is_valid(row).then(|| critical.value(row));
             for (w, window) in windows.iter().enumerate() {
                 if t < window.start_us || t >= window.end_us {
                     continue;
                 }
                 let names = &self.names;
-                let acc = {
-                    let key = pack(w, caller.0[row], callee_id);
-                    let next = self.accs.len();
-                    let i = *self.index.entry(key).or_insert(next);
-                    if i == next {
-                        self.accs.push((key, Acc::default()));
+                let key = pack(w, caller[row], callee_id);
+                let i = match last {
+                    Some((k, i)) if k == key => i,
+                    _ => {
+                        let next = self.accs.len();
+                        let i = *self.index.entry(key).or_insert(next);
+                        if i == next {
+                            self.accs.push((key, Acc::default()));
+                        }
+                        last = Some((key, i));
+                        i
                     }
-                    &mut self.accs[i].1
                 };
+                let acc = &mut self.accs[i].1;
                 if svt != NONE
                     && acc.callee_type_id != Some(svt)
                     && acc
                         .callee_type
                         .as_deref()
-                        .is_none_or(|cur| *names[svt as usize] > *cur)
+                        .is_none_or(|cur| **names.name(svt) > *cur)
                 {
                     acc.callee_type_id = Some(svt);
-                    acc.callee_type = Some(names[svt as usize].to_string());
+                    acc.callee_type = Some(names.name(svt).to_string());
                 }
                 if entry {
                     acc.requests += 1;
@@ -331,8 +257,7 @@ impl Partial {
                         acc.durations.record(us)?;
                     }
                 }
-                let timed_out = cause.get(row).is_some_and(|m| m.contains(TIMEOUT_MESSAGE));
-                acc.timeouts += i64::from((entry && in_progress(row)) || timed_out);
+                acc.timeouts += i64::from((entry && in_progress(row)) || timed_out[row]);
                 acc.roots += i64::from(root(row));
                 if let Some(crit) = crit {
                     acc.critical_ms += crit;
@@ -358,7 +283,7 @@ impl Partial {
 
     /// The groups keyed by name, for merging partitions that interned differently.
     fn into_named(self) -> Named {
-        let name = |id: u64| self.names[id as usize].clone();
+        let name = |id: u64| self.names.name(id as u32).clone();
         let groups = self
             .accs
             .into_iter()
@@ -474,44 +399,4 @@ impl Named {
         }
         Ok(periods)
     }
-}
-
-/// A text column of any string encoding, read row by row without copying.
-enum Text<'a> {
-    Utf8(&'a datafusion::arrow::array::StringArray),
-    Large(&'a datafusion::arrow::array::LargeStringArray),
-    View(&'a datafusion::arrow::array::StringViewArray),
-    Null,
-}
-
-impl Text<'_> {
-    fn get(&self, i: usize) -> Option<&str> {
-        match self {
-            Text::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
-            Text::Large(a) => a.is_valid(i).then(|| a.value(i)),
-            Text::View(a) => a.is_valid(i).then(|| a.value(i)),
-            Text::Null => None,
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Text::Utf8(a) => a.len(),
-            Text::Large(a) => a.len(),
-            Text::View(a) => a.len(),
-            Text::Null => 0,
-        }
-    }
-}
-
-fn text(a: &ArrayRef) -> Result<Text<'_>> {
-    Ok(match a.data_type() {
-        DataType::Utf8 => Text::Utf8(a.as_string::<i32>()),
-        DataType::LargeUtf8 => Text::Large(a.as_string::<i64>()),
-        DataType::Utf8View => Text::View(a.as_string_view()),
-        DataType::Null => Text::Null,
-        other => {
-            return Err(exec_datafusion_err!("hop tally: a text column of type {other}").into());
-        }
-    })
 }

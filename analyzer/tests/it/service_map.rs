@@ -1,6 +1,7 @@
 //! The service map read in one pass agrees with the `service_nodes` and `service_edges` views.
 
 use hopscope_analyzer::service_map::ServiceMap;
+use hopscope_analyzer::window::Window;
 
 use crate::{csv, session};
 
@@ -36,7 +37,7 @@ async fn the_map_matches_the_views() {
         .map(|e| {
             let t = opt(&e.callee_type);
             format!(
-                "{},{},{t},{},{},{},{},{},{},{}\n",
+                "{},{},{t},{},{},{},{},{},{},{},{},{}\n",
                 e.caller,
                 e.callee,
                 e.requests,
@@ -44,19 +45,78 @@ async fn the_map_matches_the_views() {
                 e.errors,
                 e.throttles,
                 e.faults,
+                e.p50_ms,
                 e.p99_ms,
-                e.async_calls
+                e.async_calls,
+                e.dwell_p99_ms.map(|d| d.to_string()).unwrap_or_default()
             )
         })
         .collect();
     let view = csv(
         &s,
-        "SELECT caller, callee, callee_type, requests, ok, errors, throttles, faults, p99_ms,
-                async_calls
+        "SELECT caller, callee, callee_type, requests, ok, errors, throttles, faults, p50_ms,
+                p99_ms, async_calls, dwell_p99_ms
          FROM service_edges ORDER BY caller, callee, callee_type",
     )
     .await;
-    let header = "caller,callee,callee_type,requests,ok,errors,throttles,faults,p99_ms,async_calls";
+    let header = "caller,callee,callee_type,requests,ok,errors,throttles,faults,p50_ms,p99_ms,\
+                  async_calls,dwell_p99_ms";
     assert_eq!(format!("{header}\n{edges}"), view);
     assert!(map.edges.len() > 10);
+}
+
+/// In a window, each edge's calls and outcomes equal a plain count over the spans in it: the
+/// window only prunes the map's scan, and each row's time is tested in the tally.
+#[tokio::test]
+async fn a_windowed_map_counts_the_spans_in_its_window() {
+    let s = session().await;
+    let bounds = csv(
+        &s,
+        "SELECT CAST(min(start_time) AS BIGINT), CAST(max(start_time) AS BIGINT) FROM spans",
+    )
+    .await;
+    let (lo, hi) = bounds.lines().nth(1).unwrap().split_once(',').unwrap();
+    let (lo, hi): (i64, i64) = (lo.parse().unwrap(), hi.parse().unwrap());
+    // The middle third: files and row groups straddle both edges.
+    let window = Window {
+        start_us: lo + (hi - lo) / 3,
+        end_us: lo + 2 * (hi - lo) / 3,
+    };
+    let map = ServiceMap::load_in(&s, Some(window)).await.unwrap();
+    let edges: String = map
+        .edges
+        .iter()
+        .map(|e| {
+            let t = e.callee_type.clone().unwrap_or_default();
+            let (c, r, f) = (&e.caller, e.requests, e.faults);
+            format!("{c},{},{t},{r},{},{f}\n", e.callee, e.errors + e.throttles)
+        })
+        .collect();
+    let ts = |us: i64| format!("arrow_cast({us}, 'Timestamp(Microsecond, Some(\"UTC\"))')");
+    let plain = csv(
+        &s,
+        &format!(
+            "SELECT parent_service AS caller, service AS callee, service_type AS callee_type,
+                    count(*) AS requests, sum(CASE WHEN error THEN 1 ELSE 0 END) AS errors,
+                    sum(CASE WHEN fault THEN 1 ELSE 0 END) AS faults
+             FROM spans
+             WHERE parent_service IS NOT NULL
+               AND (parent_service <> service OR parent_service_type IS DISTINCT FROM service_type)
+               AND start_time >= {} AND start_time < {}
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            ts(window.start_us),
+            ts(window.end_us)
+        ),
+    )
+    .await;
+    assert_eq!(
+        format!("caller,callee,callee_type,requests,errors,faults\n{edges}"),
+        plain
+    );
+    let all = ServiceMap::load(&s).await.unwrap();
+    let total = |m: &ServiceMap| m.edges.iter().map(|e| e.requests).sum::<i64>();
+    assert!(
+        0 < total(&map) && total(&map) < total(&all),
+        "the window holds some calls, not all"
+    );
 }

@@ -1,0 +1,276 @@
+//! The service map's groups in one scan of `spans`, aggregated by hand.
+//!
+//! The `service_nodes` / `service_edges` views say the same in SQL (and a test holds the map to
+//! them), but a general `GROUP BY` on four dictionary columns spends most of its time encoding
+//! group keys row by row. Here the names are interned per dictionary value, rows are grouped on
+//! packed integer ids, and each partition of the scan is tallied on its own task.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::common::{DataFusionError, exec_datafusion_err};
+use datafusion::execution::SendableRecordBatchStream;
+use futures::StreamExt;
+use hopscope_schema::spans::{TABLE as SPANS, col as s};
+
+use crate::error::{Error, Result};
+use crate::hdr::{self, Recorded};
+use crate::interned::{IdHasher, Interner, NONE, flags};
+use crate::session::Session;
+use crate::window::{self, Window};
+
+/// What [`Partial::add_batch`] reads, in this order.
+const COLUMNS: [&str; 11] = [
+    s::START_TIME,
+    s::PARENT_SERVICE,
+    s::PARENT_SERVICE_TYPE,
+    s::SERVICE,
+    s::SERVICE_TYPE,
+    s::ROOT,
+    s::ERROR,
+    s::THROTTLE,
+    s::FAULT,
+    s::DURATION_MS,
+    s::DWELL_MS,
+];
+
+/// One caller -> callee pair over the spans that enter a node; `caller` is `None` for spans
+/// entering it from outside the trace. The numbers mean what `service_map_select`'s do.
+#[derive(Debug)]
+pub(super) struct Group {
+    pub caller: Option<String>,
+    pub callee: String,
+    pub callee_type: Option<String>,
+    pub roots: i64,
+    pub requests: i64,
+    pub ok: i64,
+    pub errors: i64,
+    pub throttles: i64,
+    pub faults: i64,
+    /// NaN when no call has a duration (as the SQL's NULL reads).
+    pub avg_ms: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub async_calls: i64,
+    pub dwell_p99_ms: Option<f64>,
+}
+
+/// The groups of the spans in `window` (all of them for `None`).
+pub(super) async fn tally(session: &Session, window: Option<Window>) -> Result<Vec<Group>> {
+    let windows: Vec<Window> = window.into_iter().collect();
+    let filter = if windows.is_empty() {
+        datafusion::prelude::lit(true)
+    } else {
+        // Only prunes: each row is tested against the window in `add_batch`.
+        window::in_any(&windows, s::START_TIME)
+    };
+    let streams = session.scan_pruned(SPANS, &COLUMNS, filter).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for stream in streams {
+        tasks.spawn(async move { tally_partition(stream, window).await });
+    }
+    let mut total: HashMap<Key, Acc> = HashMap::new();
+    while let Some(done) = tasks.join_next().await {
+        let part = done.map_err(|e| Error::from(exec_datafusion_err!("map tally: {e}")))??;
+        for (key, theirs) in part.into_named() {
+            total.entry(key).or_default().merge(theirs)?;
+        }
+    }
+    total
+        .into_iter()
+        .map(|((caller, _, callee, callee_type), acc)| acc.finish(caller, callee, callee_type))
+        .collect()
+}
+
+async fn tally_partition(
+    mut stream: SendableRecordBatchStream,
+    window: Option<Window>,
+) -> Result<Partial> {
+    let mut part = Partial::default();
+    while let Some(batch) = stream.next().await {
+        part.add_batch(&batch?, window)?;
+    }
+    Ok(part)
+}
+
+/// Group key by name: caller, caller type, callee, callee type.
+type Key = (
+    Option<Arc<str>>,
+    Option<Arc<str>>,
+    Option<Arc<str>>,
+    Option<Arc<str>>,
+);
+
+/// One group's running aggregates.
+#[derive(Debug, Default)]
+struct Acc {
+    roots: i64,
+    requests: i64,
+    ok: i64,
+    errors: i64,
+    throttles: i64,
+    faults: i64,
+    total_ms: f64,
+    timed: i64,
+    /// Durations of the calls, in µs.
+    durations: Recorded,
+    async_calls: i64,
+    /// Queue dwell of the asynchronous calls, in µs.
+    dwell: Recorded,
+}
+
+impl Acc {
+    fn merge(&mut self, other: Acc) -> Result<()> {
+        self.roots += other.roots;
+        self.requests += other.requests;
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.throttles += other.throttles;
+        self.faults += other.faults;
+        self.total_ms += other.total_ms;
+        self.timed += other.timed;
+        self.durations.merge(other.durations)?;
+        self.async_calls += other.async_calls;
+        Ok(self.dwell.merge(other.dwell)?)
+    }
+
+    fn finish(
+        mut self,
+        caller: Option<Arc<str>>,
+        callee: Option<Arc<str>>,
+        callee_type: Option<Arc<str>>,
+    ) -> Result<Group> {
+        let durations = self.durations.histogram()?;
+        let q = |p: f64| hdr::quantile_ms(durations, p).unwrap_or(f64::NAN);
+        let (p50_ms, p99_ms) = (q(0.5), q(0.99));
+        Ok(Group {
+            caller: caller.map(|c| c.to_string()),
+            callee: callee.map(|c| c.to_string()).unwrap_or_default(),
+            callee_type: callee_type.map(|t| t.to_string()),
+            roots: self.roots,
+            requests: self.requests,
+            ok: self.ok,
+            errors: self.errors,
+            throttles: self.throttles,
+            faults: self.faults,
+            avg_ms: if self.timed > 0 {
+                self.total_ms / self.timed as f64
+            } else {
+                f64::NAN
+            },
+            p50_ms,
+            p99_ms,
+            async_calls: self.async_calls,
+            dwell_p99_ms: hdr::quantile_ms(self.dwell.histogram()?, 0.99),
+        })
+    }
+}
+
+/// One partition's groups, keyed by interned ids while tallying.
+#[derive(Default)]
+struct Partial {
+    names: Interner,
+    /// The four ids (each + 1, 0 for null) packed by [`pack`] -> index into `accs`.
+    index: HashMap<u128, usize, BuildHasherDefault<IdHasher>>,
+    accs: Vec<(u128, Acc)>,
+}
+
+fn pack(ids: [u32; 4]) -> u128 {
+    ids.iter().fold(0u128, |key, &id| {
+        let id = if id == NONE { 0 } else { u128::from(id) + 1 };
+        (key << 32) | id
+    })
+}
+
+impl Partial {
+    fn add_batch(&mut self, b: &RecordBatch, window: Option<Window>) -> Result<()> {
+        let c = |i: usize| b.column(i);
+        let start = cast(c(0), &DataType::Timestamp(TimeUnit::Microsecond, None))
+            .map_err(DataFusionError::from)?;
+        let start = start.as_primitive::<TimestampMicrosecondType>();
+        let (caller, caller_type, callee, callee_type) = (
+            self.names.column(c(1))?,
+            self.names.column(c(2))?,
+            self.names.column(c(3))?,
+            self.names.column(c(4))?,
+        );
+        let (root, error, throttle, fault) = (flags(c(5)), flags(c(6)), flags(c(7)), flags(c(8)));
+        let floats = |i: usize| cast(c(i), &DataType::Float64).map_err(DataFusionError::from);
+        let (duration, dwell) = (floats(9)?, floats(10)?);
+        let (duration, dwell) = (
+            duration.as_primitive::<Float64Type>(),
+            dwell.as_primitive::<Float64Type>(),
+        );
+        // Consecutive spans of a trace often share a group: reuse the last lookup.
+        let mut last: Option<(u128, usize)> = None;
+        for row in 0..b.num_rows() {
+            if window.is_some_and(|w| {
+                let t = start.value(row);
+                t < w.start_us || t >= w.end_us
+            }) {
+                continue;
+            }
+            let ids = [caller[row], caller_type[row], callee[row], callee_type[row]];
+            // Spans entering a node: from outside the trace, or a hop (the node differs from
+            // the parent's; `service_map_select`'s `hop_predicate`).
+            if ids[0] != NONE && ids[0] == ids[2] && ids[1] == ids[3] {
+                continue;
+            }
+            let key = pack(ids);
+            let i = match last {
+                Some((k, i)) if k == key => i,
+                _ => {
+                    let next = self.accs.len();
+                    let i = *self.index.entry(key).or_insert(next);
+                    if i == next {
+                        self.accs.push((key, Acc::default()));
+                    }
+                    last = Some((key, i));
+                    i
+                }
+            };
+            let acc = &mut self.accs[i].1;
+            acc.roots += i64::from(root(row));
+            acc.requests += 1;
+            acc.ok += i64::from(!error(row) && !fault(row));
+            acc.errors += i64::from(error(row) && !throttle(row));
+            acc.throttles += i64::from(throttle(row));
+            acc.faults += i64::from(fault(row));
+            if duration.is_valid(row) {
+                let ms = duration.value(row);
+                acc.total_ms += ms;
+                acc.timed += 1;
+                if let Some(us) = hdr::micros(ms) {
+                    acc.durations.record(us)?;
+                }
+            }
+            if dwell.is_valid(row) {
+                acc.async_calls += 1;
+                if let Some(us) = hdr::micros(dwell.value(row)) {
+                    acc.dwell.record(us)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The groups keyed by name, for merging partitions that interned differently.
+    fn into_named(self) -> Vec<(Key, Acc)> {
+        let names = &self.names;
+        let name = |id: u128| {
+            let id = (id & u128::from(u32::MAX)) as u32;
+            (id > 0).then(|| names.name(id - 1).clone())
+        };
+        self.accs
+            .into_iter()
+            .map(|(key, acc)| {
+                let named = (name(key >> 96), name(key >> 64), name(key >> 32), name(key));
+                (named, acc)
+            })
+            .collect()
+    }
+}
