@@ -431,6 +431,12 @@ mod tests {
             text(&b, "raw", 1).as_deref(),
             Some(r#"{"id":"b","name":"s","start_time":1596566305.6,"end_time":1596566305.7}"#)
         );
+        // The segment keeps its own fields; its subsegment is only in the subsegment's row.
+        let own = text(&b, "raw", 0).unwrap();
+        assert!(own.ends_with(r#""subsegments":[]}"#), "{own}");
+        let own: serde_json::Value = serde_json::from_str(&own).unwrap();
+        assert_eq!(own["annotations"]["n"], 42);
+        assert_eq!(own["subsegments"], serde_json::json!([]));
     }
 
     #[test]

@@ -82,6 +82,8 @@ pub mod col {
     pub const ANNOTATIONS: &str = "annotations";
     pub const METADATA: &str = "metadata";
     pub const USER: &str = "user";
+    /// The span's own JSON document as received. A span with subsegments keeps them out (each
+    /// is a row with its own `raw`): its array reads `"subsegments":[]`.
     pub const RAW: &str = "raw";
 }
 
@@ -197,6 +199,9 @@ pub struct SpanRow<'a> {
     pub metadata: Option<&'a str>,
     pub user: Option<&'a str>,
     pub raw: Option<&'a str>,
+    /// Text that follows `raw` in the stored value: the end of a document whose subsegments
+    /// were cut out of the middle.
+    pub raw_rest: &'a str,
 }
 
 impl SpanRow<'_> {
@@ -306,7 +311,16 @@ impl SpanBatchBuilder {
         self.annotations.append(r.annotations.iter().copied());
         self.metadata.append_option(r.metadata);
         self.user.append_option(r.user);
-        self.raw.append_option(r.raw);
+        match r.raw {
+            Some(head) if !r.raw_rest.is_empty() => {
+                use std::fmt::Write;
+                // Writing to a string builder cannot fail.
+                let _ = self.raw.write_str(head);
+                let _ = self.raw.write_str(r.raw_rest);
+                self.raw.append_value("");
+            }
+            raw => self.raw.append_option(raw),
+        }
         self.rows += 1;
     }
 

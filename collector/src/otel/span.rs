@@ -442,6 +442,7 @@ impl Fields<'_> {
             metadata: self.metadata.as_deref(),
             user: self.user.as_deref(),
             raw: Some(self.raw),
+            raw_rest: "",
         }
     }
 }

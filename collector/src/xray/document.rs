@@ -151,7 +151,8 @@ enum Cause<'a> {
 #[derive(Debug)]
 pub struct Node<'a> {
     doc: SegmentDoc<'a>,
-    raw: &'a str,
+    /// Its own text: before its subsegments, and after them.
+    raw: (&'a str, &'a str),
     trace_id: Cow<'a, str>,
     id: Cow<'a, str>,
     name: Cow<'a, str>,
@@ -205,7 +206,7 @@ fn visit<'a>(
     rejected: &mut Vec<(String, String)>,
 ) {
     let subsegments = doc.subsegments.take().unwrap_or_default();
-    let node = match node_from(doc, raw, parent) {
+    let node = match node_from(doc, own_text(raw, &subsegments), parent) {
         Ok(node) => node,
         Err(reason) => {
             let below = count_descendants(&subsegments);
@@ -237,6 +238,22 @@ fn visit<'a>(
     }
 }
 
+/// `raw` without its subsegments, as the text before the first and after the last: each
+/// subsegment is a row with its own `raw`, so a span stores its own fields once, not again in
+/// every ancestor. Whole when there are none (or, defensively, when they are not slices of it).
+fn own_text<'a>(raw: &'a str, subsegments: &[&'a RawValue]) -> (&'a str, &'a str) {
+    let (Some(first), Some(last)) = (subsegments.first(), subsegments.last()) else {
+        return (raw, "");
+    };
+    let base = raw.as_ptr() as usize;
+    let start = (first.get().as_ptr() as usize).wrapping_sub(base);
+    let end = (last.get().as_ptr() as usize + last.get().len()).wrapping_sub(base);
+    match (raw.get(..start), raw.get(end..)) {
+        (Some(head), Some(tail)) if start <= end => (head, tail),
+        _ => (raw, ""),
+    }
+}
+
 /// `.subsegments[1].subsegments[0]`: where a rejected subsegment sits in its document.
 fn path_text(path: &[usize]) -> String {
     path.iter().map(|i| format!(".subsegments[{i}]")).collect()
@@ -256,7 +273,7 @@ fn count_descendants(subsegments: &[&RawValue]) -> usize {
 /// The node of `doc`, which it keeps (for `row`) without being moved again.
 fn node_from<'a>(
     mut doc: SegmentDoc<'a>,
-    raw: &'a str,
+    raw: (&'a str, &'a str),
     parent: Option<&Parent<'a>>,
 ) -> Result<Node<'a>, String> {
     let id = nonempty(doc.id.take()).ok_or("no `id`: every segment and subsegment needs one")?;
@@ -467,7 +484,8 @@ impl Node<'_> {
                 .collect(),
             metadata: d.metadata.map(RawValue::get),
             user: d.user.as_deref(),
-            raw: Some(self.raw),
+            raw: Some(self.raw.0),
+            raw_rest: self.raw.1,
         }
     }
 }
