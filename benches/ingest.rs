@@ -92,6 +92,10 @@ fn input() -> Input {
     }
 }
 
+/// The allocator the `hopscope` binary runs with (src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CTX: FileCtx<'static> = FileCtx {
     path: "bench",
     log_group: None,

@@ -6,7 +6,9 @@
 //! hour partition already holds, so importing or collecting the same data again adds nothing, and
 //! a rerun after a crash completes what was missing.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+mod keys;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +31,7 @@ use twox_hash::XxHash3_128;
 
 use crate::error::{Error, Result};
 use crate::output::BatchSink;
+use keys::KeySet;
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
@@ -112,7 +115,7 @@ pub struct TableStats {
 pub struct StoreWriter {
     root: PathBuf,
     /// Key hashes per (table, hour), loaded from disk the first time a partition is touched.
-    keys: HashMap<(&'static str, i64), HashSet<u128>>,
+    keys: HashMap<(&'static str, i64), KeySet>,
     /// Cached partitions, oldest first.
     loaded: VecDeque<(&'static str, i64)>,
     stats: BTreeMap<&'static str, TableStats>,
@@ -131,7 +134,7 @@ impl StoreWriter {
             .join(format!("{HOUR_PARTITION}{}", start.format("%Y-%m-%dT%H")))
     }
 
-    fn known_keys(&mut self, table: &StoredTable, hour: i64) -> Result<&mut HashSet<u128>> {
+    fn known_keys(&mut self, table: &StoredTable, hour: i64) -> Result<&mut KeySet> {
         let slot = (table.name, hour);
         if !self.keys.contains_key(&slot) {
             // Bound memory by the partitions in use, not the whole input: a partition dropped
@@ -162,12 +165,7 @@ impl BatchSink for StoreWriter {
             by_hour.entry(*hour).or_default().push(row as u32);
         }
         for (hour, rows) in by_hour {
-            let known = self.known_keys(&t, hour)?;
-            let fresh: Vec<u32> = rows
-                .iter()
-                .copied()
-                .filter(|&r| known.insert(hashes[r as usize]))
-                .collect();
+            let fresh = self.known_keys(&t, hour)?.insert_new(&rows, &hashes);
             let stats = self.stats.entry(table).or_default();
             stats.duplicates += rows.len() - fresh.len();
             if fresh.is_empty() {
@@ -249,8 +247,8 @@ fn key_hashes(batch: &RecordBatch, key: &[&str]) -> Result<Vec<u128>> {
 }
 
 /// Key hashes of every finished file in a partition directory.
-fn read_partition_keys(dir: &Path, table: &StoredTable) -> Result<HashSet<u128>> {
-    let mut keys = HashSet::new();
+fn read_partition_keys(dir: &Path, table: &StoredTable) -> Result<KeySet> {
+    let mut keys = Vec::new();
     for path in data_files(dir)? {
         let file = File::open(&path).map_err(|source| Error::Read {
             path: path.clone(),
@@ -266,7 +264,7 @@ fn read_partition_keys(dir: &Path, table: &StoredTable) -> Result<HashSet<u128>>
             keys.extend(key_hashes(&batch?, table.key)?);
         }
     }
-    Ok(keys)
+    Ok(KeySet::from_hashes(keys))
 }
 
 /// Finished data files directly in `dir` (none if it does not exist), in name order.

@@ -150,7 +150,8 @@ enum Cause<'a> {
 /// A parsed (sub)segment with what it inherits from its place in the tree.
 #[derive(Debug)]
 pub struct Node<'a> {
-    doc: SegmentDoc<'a>,
+    /// Boxed: the document is most of a node's size, and nodes move (into the list, as it grows).
+    doc: Box<SegmentDoc<'a>>,
     /// Its own text: before its subsegments, and after them.
     raw: (&'a str, &'a str),
     trace_id: Cow<'a, str>,
@@ -186,7 +187,7 @@ struct Parent<'a> {
 /// Parses `text` and every subsegment below it into `nodes`; failures go to `rejected` as
 /// (location suffix, reason) and skip that subtree only.
 pub fn flatten<'a>(text: &'a str, nodes: &mut Vec<Node<'a>>, rejected: &mut Vec<(String, String)>) {
-    let doc: SegmentDoc<'a> = match serde_json::from_str(text) {
+    let doc: Box<SegmentDoc<'a>> = match serde_json::from_str(text) {
         Ok(doc) => doc,
         Err(e) => {
             rejected.push((String::new(), format!("not a valid segment document: {e}")));
@@ -198,7 +199,7 @@ pub fn flatten<'a>(text: &'a str, nodes: &mut Vec<Node<'a>>, rejected: &mut Vec<
 
 /// `path` holds the subsegment indices leading to `doc`; it becomes text only on a rejection.
 fn visit<'a>(
-    mut doc: SegmentDoc<'a>,
+    mut doc: Box<SegmentDoc<'a>>,
     raw: &'a str,
     parent: Option<&Parent<'a>>,
     path: &mut Vec<usize>,
@@ -230,7 +231,7 @@ fn visit<'a>(
     nodes.push(node);
     for (i, sub) in subsegments.into_iter().enumerate() {
         path.push(i);
-        match serde_json::from_str::<SegmentDoc<'a>>(sub.get()) {
+        match serde_json::from_str::<Box<SegmentDoc<'a>>>(sub.get()) {
             Ok(sub_doc) => visit(sub_doc, sub.get(), Some(&me), path, nodes, rejected),
             Err(e) => rejected.push((path_text(path), format!("not a valid subsegment: {e}"))),
         }
@@ -272,7 +273,7 @@ fn count_descendants(subsegments: &[&RawValue]) -> usize {
 
 /// The node of `doc`, which it keeps (for `row`) without being moved again.
 fn node_from<'a>(
-    mut doc: SegmentDoc<'a>,
+    mut doc: Box<SegmentDoc<'a>>,
     raw: (&'a str, &'a str),
     parent: Option<&Parent<'a>>,
 ) -> Result<Node<'a>, String> {
