@@ -99,7 +99,7 @@ report() {
 }
 
 read -r h_secs h_rows < <(hopscope_best)
-report "hopscope import (1 thread)" "$h_secs" "$h_rows"
+report "hopscope import (2 threads)" "$h_secs" "$h_rows"
 for threads in 1 2; do
     for where in memory file; do
         read -r d_secs d_rows < <(duckdb_best "$threads" "$where")
