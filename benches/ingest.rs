@@ -92,10 +92,6 @@ fn input() -> Input {
     }
 }
 
-/// The allocator the `hopscope` binary runs with (src/main.rs), so the figures are the binary's.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const CTX: FileCtx<'static> = FileCtx {
     path: "bench",
     log_group: None,
@@ -191,6 +187,13 @@ fn reference_parse(ndjson: &str) -> usize {
 }
 
 fn benches(c: &mut Criterion) {
+    // As the binary's main does (src/main.rs, `keep_large_blocks`), so the figures are the binary's.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes thresholds; no other thread allocates yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+    }
     let input = input();
     let bytes = input.ndjson.len() as u64;
     let response_bytes: u64 = input.responses.iter().map(|r| r.len() as u64).sum();
