@@ -36,12 +36,12 @@ pub fn annotate(rows: &mut [SpanRow<'_>]) {
     }
     let end = effective_ends(rows, &tree);
     let mut own_us = vec![0i64; rows.len()];
-    let mut sync_children = vec![Vec::new(); rows.len()];
+    let mut sync_edges = Vec::with_capacity(rows.len());
     let mut path_roots = Vec::new();
     for &i in &tree.order {
         match tree.parent[i] {
             Some(p) if is_synchronous(rows[i].start_time, end[i], rows[p].start_time, end[p]) => {
-                sync_children[p].push(i)
+                sync_edges.push((p, i))
             }
             Some(p) => {
                 rows[i].dwell_ms = Some((rows[i].start_time - end[p]).max(0) as f64 / 1000.0);
@@ -50,6 +50,7 @@ pub fn annotate(rows: &mut [SpanRow<'_>]) {
             None => path_roots.push(i),
         }
     }
+    let sync_children = Children::new(rows.len(), &sync_edges);
     for &root in &path_roots {
         walk(
             root,
@@ -86,6 +87,37 @@ fn total_per_hop_and_trace(rows: &mut [SpanRow<'_>]) {
     }
 }
 
+/// Each span's children in the order they were listed, all in one buffer: a document's walk
+/// allocates a few vectors, not one per parent.
+struct Children {
+    start: Vec<usize>,
+    flat: Vec<usize>,
+}
+
+impl Children {
+    /// From (parent, child) pairs, each parent's children in their order in `edges`.
+    fn new(spans: usize, edges: &[(usize, usize)]) -> Children {
+        let mut start = vec![0; spans + 1];
+        for &(p, _) in edges {
+            start[p + 1] += 1;
+        }
+        for i in 0..spans {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut flat = vec![0; edges.len()];
+        for &(p, c) in edges {
+            flat[next[p]] = c;
+            next[p] += 1;
+        }
+        Children { start, flat }
+    }
+
+    fn of(&self, parent: usize) -> &[usize] {
+        &self.flat[self.start[parent]..self.start[parent + 1]]
+    }
+}
+
 /// Parent links and a parents-first order of the spans reachable from a root.
 struct Tree {
     parent: Vec<Option<usize>>,
@@ -110,17 +142,17 @@ impl Tree {
                     .filter(|&p| p != i)
             })
             .collect();
-        let mut children = vec![Vec::new(); rows.len()];
-        let mut order = Vec::with_capacity(rows.len());
-        for (i, p) in parent.iter().enumerate() {
-            match p {
-                Some(p) => children[*p].push(i),
-                None => order.push(i),
-            }
-        }
+        let edges: Vec<(usize, usize)> = parent
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.map(|p| (p, i)))
+            .collect();
+        let children = Children::new(rows.len(), &edges);
+        let mut order: Vec<usize> = Vec::with_capacity(rows.len());
+        order.extend((0..rows.len()).filter(|&i| parent[i].is_none()));
         let mut next = 0;
         while next < order.len() {
-            order.extend_from_slice(&children[order[next]]);
+            order.extend_from_slice(children.of(order[next]));
             next += 1;
         }
         Tree { parent, order }
@@ -156,7 +188,7 @@ fn walk(
     span: usize,
     lo: i64,
     hi: i64,
-    sync_children: &[Vec<usize>],
+    sync_children: &Children,
     rows: &[SpanRow<'_>],
     end: &[i64],
     own_us: &mut [i64],
@@ -165,43 +197,46 @@ fn walk(
         span: usize,
         lo: i64,
         cursor: i64,
-        /// Children as (clipped start, clipped end, index), latest end first.
-        children: Vec<(i64, i64, usize)>,
+        /// Its children in `buf[first..end]` as (clipped start, clipped end, index), latest end
+        /// first. Frames nest, so each one's children sit above its parent's in `buf`.
+        first: usize,
         next: usize,
     }
-    let frame = |span: usize, lo: i64, hi: i64| {
-        let mut children: Vec<(i64, i64, usize)> = sync_children[span]
-            .iter()
-            .map(|&c| {
-                let start = rows[c].start_time.clamp(lo, hi);
-                (start, end[c].clamp(start, hi), c)
-            })
-            .collect();
-        children.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    let mut buf: Vec<(i64, i64, usize)> = Vec::new();
+    let frame = |buf: &mut Vec<(i64, i64, usize)>, span: usize, lo: i64, hi: i64| {
+        let first = buf.len();
+        buf.extend(sync_children.of(span).iter().map(|&c| {
+            let start = rows[c].start_time.clamp(lo, hi);
+            (start, end[c].clamp(start, hi), c)
+        }));
+        buf[first..].sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
         Frame {
             span,
             lo,
             cursor: hi,
-            children,
-            next: 0,
+            first,
+            next: first,
         }
     };
-    let mut stack = vec![frame(span, lo, hi.max(lo))];
+    let mut stack = vec![frame(&mut buf, span, lo, hi.max(lo))];
     while let Some(top) = stack.last_mut() {
         let cursor = top.cursor;
-        while top.next < top.children.len() && top.children[top.next].1 > cursor {
+        while top.next < buf.len() && buf[top.next].1 > cursor {
             top.next += 1;
         }
-        match top.children.get(top.next).copied() {
+        match buf.get(top.next).copied() {
             Some((start, child_end, child)) => {
                 top.next += 1;
                 own_us[top.span] += cursor - child_end;
                 top.cursor = start;
-                stack.push(frame(child, start, child_end));
+                let child = frame(&mut buf, child, start, child_end);
+                stack.push(child);
             }
             None => {
                 own_us[top.span] += cursor - top.lo;
+                let first = top.first;
                 stack.pop();
+                buf.truncate(first);
             }
         }
     }
