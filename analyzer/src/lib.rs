@@ -6,6 +6,7 @@ pub mod error;
 pub mod hdr;
 pub mod hops;
 mod interned;
+mod partials;
 pub mod service_map;
 pub mod session;
 pub mod text;

@@ -7,24 +7,22 @@
 //! a row. Each partition of the scan is tallied on its own task (all cores), then merged.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
-use datafusion::common::{DataFusionError, exec_datafusion_err};
-use datafusion::execution::SendableRecordBatchStream;
-use futures::StreamExt;
+use datafusion::common::DataFusionError;
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 
 use super::{
     HopRow, HopStats, INIT_SUBSEGMENTS_LIST, LAMBDA_FUNCTION, LAMBDA_SERVICE, OVERHEAD_SUBSEGMENT,
     Period, SlowTrace, TIMEOUT_MESSAGE,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hdr;
-use crate::interned::{IdHasher, Interner, NONE, flags, text};
+use crate::interned::{Interner, NONE, flags, text};
+use crate::partials::{Groups, per_partition};
 use crate::session::Session;
 use crate::top_n::Top;
 use crate::window::{self, Window};
@@ -59,32 +57,21 @@ pub(super) async fn tally(
     // Only prunes: each row is tested against the windows in `add_batch`.
     let filter = window::in_any(windows, s::START_TIME);
     let streams = session.scan_pruned(SPANS, &COLUMNS, filter).await?;
-    let mut tasks = tokio::task::JoinSet::new();
-    for stream in streams {
-        let windows = windows.to_vec();
-        tasks.spawn(async move { tally_partition(stream, &windows, slowest).await });
-    }
+    let owned = windows.to_vec();
+    let parts = per_partition(
+        streams,
+        || Partial::new(slowest),
+        move |part: &mut Partial, batch| part.add_batch(batch, &owned),
+    )
+    .await?;
     let mut total = Named {
         slowest,
         groups: HashMap::new(),
     };
-    while let Some(done) = tasks.join_next().await {
-        let part = done.map_err(|e| Error::from(exec_datafusion_err!("hop tally: {e}")))??;
+    for part in parts {
         total.merge(part.into_named())?;
     }
     total.finish(windows.len())
-}
-
-async fn tally_partition(
-    mut stream: SendableRecordBatchStream,
-    windows: &[Window],
-    slowest: usize,
-) -> Result<Partial> {
-    let mut part = Partial::new(slowest);
-    while let Some(batch) = stream.next().await {
-        part.add_batch(&batch?, windows)?;
-    }
-    Ok(part)
 }
 
 /// One hop's running aggregates in one window.
@@ -117,9 +104,8 @@ type Key = (usize, Option<Arc<str>>, Arc<str>);
 struct Partial {
     slowest: usize,
     names: Interner,
-    /// (window, caller id + 1 or 0, callee id) packed by [`pack`] -> index into `accs`.
-    index: HashMap<u64, usize, BuildHasherDefault<IdHasher>>,
-    accs: Vec<(u64, Acc)>,
+    /// By (window, caller id + 1 or 0, callee id), packed by [`pack`].
+    groups: Groups<u64, Acc>,
     /// Ids of the names the flags compare with.
     lambda_function: u32,
     lambda_service: u32,
@@ -141,8 +127,7 @@ impl Partial {
         let mut p = Partial {
             slowest,
             names: Interner::default(),
-            index: HashMap::default(),
-            accs: Vec::new(),
+            groups: Groups::default(),
             lambda_function: 0,
             lambda_service: 0,
             segment: 0,
@@ -196,8 +181,6 @@ impl Partial {
         let (lambda_function, lambda_service) = (self.lambda_function, self.lambda_service);
         let (segment, subsegment) = (self.segment, self.subsegment);
         let slowest = self.slowest;
-        // Consecutive spans of a trace often share a hop: reuse the last lookup.
-        let mut last: Option<(u64, usize)> = None;
 
         for row in 0..b.num_rows() {
             let t = start.value(row);
@@ -222,20 +205,7 @@ impl Partial {
                     continue;
                 }
                 let names = &self.names;
-                let key = pack(w, caller[row], callee_id);
-                let i = match last {
-                    Some((k, i)) if k == key => i,
-                    _ => {
-                        let next = self.accs.len();
-                        let i = *self.index.entry(key).or_insert(next);
-                        if i == next {
-                            self.accs.push((key, Acc::default()));
-                        }
-                        last = Some((key, i));
-                        i
-                    }
-                };
-                let acc = &mut self.accs[i].1;
+                let acc = self.groups.get(pack(w, caller[row], callee_id));
                 if svt != NONE
                     && acc.callee_type_id != Some(svt)
                     && acc
@@ -285,7 +255,8 @@ impl Partial {
     fn into_named(self) -> Named {
         let name = |id: u64| self.names.name(id as u32).clone();
         let groups = self
-            .accs
+            .groups
+            .into_vec()
             .into_iter()
             .map(|(key, acc)| {
                 let window = (key >> 60) as usize;

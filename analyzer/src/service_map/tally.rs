@@ -6,20 +6,18 @@
 //! packed integer ids, and each partition of the scan is tallied on its own task.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
-use datafusion::common::{DataFusionError, exec_datafusion_err};
-use datafusion::execution::SendableRecordBatchStream;
-use futures::StreamExt;
+use datafusion::common::DataFusionError;
 use hopscope_schema::spans::{TABLE as SPANS, col as s};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hdr::{self, Recorded};
-use crate::interned::{IdHasher, Interner, NONE, flags};
+use crate::interned::{Interner, NONE, flags};
+use crate::partials::{Groups, per_partition};
 use crate::session::Session;
 use crate::window::{self, Window};
 
@@ -69,13 +67,14 @@ pub(super) async fn tally(session: &Session, window: Option<Window>) -> Result<V
         window::in_any(&windows, s::START_TIME)
     };
     let streams = session.scan_pruned(SPANS, &COLUMNS, filter).await?;
-    let mut tasks = tokio::task::JoinSet::new();
-    for stream in streams {
-        tasks.spawn(async move { tally_partition(stream, window).await });
-    }
+    let parts = per_partition(
+        streams,
+        Partial::default,
+        move |part: &mut Partial, batch| part.add_batch(batch, window),
+    )
+    .await?;
     let mut total: HashMap<Key, Acc> = HashMap::new();
-    while let Some(done) = tasks.join_next().await {
-        let part = done.map_err(|e| Error::from(exec_datafusion_err!("map tally: {e}")))??;
+    for part in parts {
         for (key, theirs) in part.into_named() {
             total.entry(key).or_default().merge(theirs)?;
         }
@@ -84,17 +83,6 @@ pub(super) async fn tally(session: &Session, window: Option<Window>) -> Result<V
         .into_iter()
         .map(|((caller, _, callee, callee_type), acc)| acc.finish(caller, callee, callee_type))
         .collect()
-}
-
-async fn tally_partition(
-    mut stream: SendableRecordBatchStream,
-    window: Option<Window>,
-) -> Result<Partial> {
-    let mut part = Partial::default();
-    while let Some(batch) = stream.next().await {
-        part.add_batch(&batch?, window)?;
-    }
-    Ok(part)
 }
 
 /// Group key by name: caller, caller type, callee, callee type.
@@ -174,9 +162,8 @@ impl Acc {
 #[derive(Default)]
 struct Partial {
     names: Interner,
-    /// The four ids (each + 1, 0 for null) packed by [`pack`] -> index into `accs`.
-    index: HashMap<u128, usize, BuildHasherDefault<IdHasher>>,
-    accs: Vec<(u128, Acc)>,
+    /// By the four ids (each + 1, 0 for null), packed by [`pack`].
+    groups: Groups<u128, Acc>,
 }
 
 fn pack(ids: [u32; 4]) -> u128 {
@@ -205,8 +192,6 @@ impl Partial {
             duration.as_primitive::<Float64Type>(),
             dwell.as_primitive::<Float64Type>(),
         );
-        // Consecutive spans of a trace often share a group: reuse the last lookup.
-        let mut last: Option<(u128, usize)> = None;
         for row in 0..b.num_rows() {
             if window.is_some_and(|w| {
                 let t = start.value(row);
@@ -220,20 +205,7 @@ impl Partial {
             if ids[0] != NONE && ids[0] == ids[2] && ids[1] == ids[3] {
                 continue;
             }
-            let key = pack(ids);
-            let i = match last {
-                Some((k, i)) if k == key => i,
-                _ => {
-                    let next = self.accs.len();
-                    let i = *self.index.entry(key).or_insert(next);
-                    if i == next {
-                        self.accs.push((key, Acc::default()));
-                    }
-                    last = Some((key, i));
-                    i
-                }
-            };
-            let acc = &mut self.accs[i].1;
+            let acc = self.groups.get(pack(ids));
             acc.roots += i64::from(root(row));
             acc.requests += 1;
             acc.ok += i64::from(!error(row) && !fault(row));
@@ -265,7 +237,8 @@ impl Partial {
             let id = (id & u128::from(u32::MAX)) as u32;
             (id > 0).then(|| names.name(id - 1).clone())
         };
-        self.accs
+        self.groups
+            .into_vec()
             .into_iter()
             .map(|(key, acc)| {
                 let named = (name(key >> 96), name(key >> 64), name(key >> 32), name(key));
