@@ -33,6 +33,39 @@ fn spawn(store: &Path, args: &[&str]) -> Child {
         .expect("hopscope starts")
 }
 
+/// Sends `signal` (`TERM`, `INT`) to a running `child` with kill(1).
+#[cfg(unix)]
+fn send_signal(child: &Child, signal: &str) {
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success(), "kill -{signal}");
+}
+
+/// `alarms watch` with the starter rules, collecting every second from `endpoint` once per tick.
+#[cfg(unix)]
+fn spawn_collecting_watch(store: &Path, region: &str, endpoint: &str) -> Child {
+    let rule_dir = rules();
+    spawn(
+        store,
+        &[
+            "alarms",
+            "watch",
+            "--every",
+            "1s",
+            "--max-attempts",
+            "1",
+            "--region",
+            region,
+            "--endpoint-url",
+            endpoint,
+            "--rules",
+            rule_dir.to_str().unwrap(),
+        ],
+    )
+}
+
 /// Polls `done` every 100 ms for up to `seconds`; whether it came true.
 fn wait_until(seconds: u64, mut done: impl FnMut() -> bool) -> bool {
     for _ in 0..seconds * 10 {
@@ -399,6 +432,7 @@ fn map_of_a_window_counts_what_plain_sql_counts() {
 
 /// `collect --watch` stops cleanly on SIGTERM (a service manager) and SIGINT (Ctrl-C), without
 /// waiting out its interval. Runs against the AWS test peer that scripts/test starts.
+#[cfg(unix)]
 #[test]
 fn collect_watch_stops_cleanly_on_sigterm_and_sigint() {
     use std::io::{BufRead, BufReader};
@@ -435,10 +469,7 @@ fn collect_watch_stops_cleanly_on_sigterm_and_sigint() {
             }
         }
         assert!(seen.contains("new rows"), "{signal}: {seen}");
-        Command::new("kill")
-            .args(["-s", signal, &child.id().to_string()])
-            .status()
-            .unwrap();
+        send_signal(&child, signal);
         let deadline = Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -656,11 +687,7 @@ fn alarms_watch_stops_cleanly_on_sigterm_and_sigint() {
         let state = store.join("_alarms/state.json");
         let _ = std::fs::remove_file(&state);
         assert!(wait_until(30, || state.exists()), "{signal}");
-        let kill = Command::new("kill")
-            .args([&format!("-{signal}"), &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
+        send_signal(&child, signal);
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{signal}: {}", stderr(&out));
         assert!(
@@ -739,10 +766,7 @@ fn alarms_one_watch_per_store_and_check_is_read_only_while_it_runs() {
     assert_eq!(std::fs::read(&state).unwrap(), saved);
     assert!(received.lock().unwrap().is_empty());
 
-    Command::new("kill")
-        .args(["-TERM", &first.id().to_string()])
-        .status()
-        .unwrap();
+    send_signal(&first, "TERM");
     let out = first.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     // Once the watch is gone, check writes again.
@@ -887,33 +911,13 @@ fn alarms_watch_rides_out_transient_aws_errors() {
     let before = calls();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let rule_dir = rules();
-    let child = spawn(
-        &store,
-        &[
-            "alarms",
-            "watch",
-            "--every",
-            "1s",
-            "--max-attempts",
-            "1",
-            "--region",
-            region,
-            "--endpoint-url",
-            &endpoint,
-            "--rules",
-            rule_dir.to_str().unwrap(),
-        ],
-    );
+    let child = spawn_collecting_watch(&store, region, &endpoint);
     // Two faulted collections, then two that succeed.
     assert!(
         wait_until(60, || calls() >= before + 4),
         "the watch kept collecting"
     );
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    send_signal(&child, "TERM");
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
@@ -933,33 +937,14 @@ fn alarms_watch_survives_a_failing_collection() {
         .local_addr()
         .unwrap()
         .port();
-    let (rule_dir, endpoint) = (rules(), format!("http://127.0.0.1:{port}"));
-    let child = spawn(
-        &store,
-        &[
-            "alarms",
-            "watch",
-            "--every",
-            "1s",
-            "--max-attempts",
-            "1",
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            &endpoint,
-            "--rules",
-            rule_dir.to_str().unwrap(),
-        ],
-    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let child = spawn_collecting_watch(&store, "us-east-1", &endpoint);
     let state = store.join("_alarms/state.json");
     assert!(
         wait_until(30, || state.exists()),
         "evaluated despite the failed collection"
     );
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    send_signal(&child, "TERM");
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
