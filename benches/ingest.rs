@@ -187,13 +187,9 @@ fn reference_parse(ndjson: &str) -> usize {
 }
 
 fn benches(c: &mut Criterion) {
-    // As the binary's main does (src/main.rs, `keep_large_blocks`), so the figures are the binary's.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes thresholds; no other thread allocates yet.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
-    }
+    // As the binary's main does, so the figures are the binary's.
+    // SAFETY: no other thread allocates yet.
+    unsafe { hopscope_collector::keep_large_blocks() };
     let input = input();
     let bytes = input.ndjson.len() as u64;
     let response_bytes: u64 = input.responses.iter().map(|r| r.len() as u64).sum();
