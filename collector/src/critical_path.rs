@@ -14,7 +14,9 @@
 //! A span that never ended (in progress, or cut off by a Lambda timeout) lasts as long as the
 //! span that waited on it, so a hung call is billed the time its caller spent waiting.
 
-use foldhash::{HashMap, HashMapExt};
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
 
 use hopscope_schema::spans::SpanRow;
 
@@ -22,95 +24,148 @@ use hopscope_schema::spans::SpanRow;
 /// function and its SDK calls) that still counts as a synchronous call.
 const SKEW_TOLERANCE_US: i64 = 5_000;
 
+/// The walk's buffers, kept between import units: an NDJSON import annotates one document of a
+/// few spans at a time, and allocating a dozen vectors for each was a tenth of the import.
+/// Holds indices and times only, so one scratch serves rows of any lifetime.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// (hash of trace id and id, row), sorted: finds a span's parent.
+    ids: Vec<(u64, usize)>,
+    parent: Vec<Option<usize>>,
+    children: Children,
+    /// Parents first: every span reachable from a root, roots in row order.
+    order: Vec<usize>,
+    end: Vec<i64>,
+    own_us: Vec<i64>,
+    /// Each span's parent where the parent waited on it (a synchronous call), else `None`.
+    sync_parent: Vec<Option<usize>>,
+    sync_children: Children,
+    path_roots: Vec<usize>,
+    walk: Walk,
+    /// (hash of trace, hop caller and service, row), sorted: groups a trace's spans by hop.
+    hops: Vec<(u64, usize)>,
+    /// (first span of a hop in a trace, the hop's critical time in the trace).
+    hop_totals: Vec<(usize, f64)>,
+}
+
 /// Fills `critical_ms`, `hop_caller` and, for spans their parent did not wait for, `dwell_ms`
 /// (from the end of the parent to their start) for the spans of one import unit (one or more traces;
 /// parents outside `rows` make their children roots). Spans caught in a parent cycle (ids
 /// reused within a trace) keep `critical_ms` null.
-pub fn annotate(rows: &mut [SpanRow<'_>]) {
-    let tree = Tree::new(rows);
-    for &i in &tree.order {
-        rows[i].hop_caller = match tree.parent[i] {
+pub fn annotate(rows: &mut [SpanRow<'_>], s: &mut Scratch) {
+    link_parents(rows, s);
+    for &i in &s.order {
+        rows[i].hop_caller = match s.parent[i] {
             Some(p) if rows[p].service == rows[i].service => rows[p].hop_caller,
             _ => rows[i].parent_service,
         };
     }
-    let end = effective_ends(rows, &tree);
-    let mut own_us = vec![0i64; rows.len()];
-    let mut sync_edges = Vec::with_capacity(rows.len());
-    let mut path_roots = Vec::new();
-    for &i in &tree.order {
-        match tree.parent[i] {
-            Some(p) if is_synchronous(rows[i].start_time, end[i], rows[p].start_time, end[p]) => {
-                sync_edges.push((p, i))
+    effective_ends(rows, s);
+    s.own_us.clear();
+    s.own_us.resize(rows.len(), 0);
+    s.sync_parent.clear();
+    s.sync_parent.resize(rows.len(), None);
+    s.path_roots.clear();
+    for &i in &s.order {
+        match s.parent[i] {
+            Some(p)
+                if is_synchronous(rows[i].start_time, s.end[i], rows[p].start_time, s.end[p]) =>
+            {
+                s.sync_parent[i] = Some(p)
             }
             Some(p) => {
-                rows[i].dwell_ms = Some((rows[i].start_time - end[p]).max(0) as f64 / 1000.0);
-                path_roots.push(i);
+                rows[i].dwell_ms = Some((rows[i].start_time - s.end[p]).max(0) as f64 / 1000.0);
+                s.path_roots.push(i);
             }
-            None => path_roots.push(i),
+            None => s.path_roots.push(i),
         }
     }
-    let sync_children = Children::new(rows.len(), &sync_edges);
-    for &root in &path_roots {
-        walk(
+    s.sync_children.rebuild(&s.sync_parent);
+    for &root in &s.path_roots {
+        s.walk.run(
             root,
             rows[root].start_time,
-            end[root],
-            &sync_children,
+            s.end[root],
+            &s.sync_children,
             rows,
-            &end,
-            &mut own_us,
+            &s.end,
+            &mut s.own_us,
         );
     }
-    for &i in &tree.order {
-        rows[i].critical_ms = Some(own_us[i] as f64 / 1000.0);
+    for &i in &s.order {
+        rows[i].critical_ms = Some(s.own_us[i] as f64 / 1000.0);
     }
-    total_per_hop_and_trace(rows);
+    total_per_hop_and_trace(rows, &mut s.hops, &mut s.hop_totals);
+}
+
+/// Hashes of span keys within one import unit: equal keys hash equal, and the strings are
+/// compared wherever hashes are, so a collision costs a comparison, never a wrong link.
+fn key_hash(key: impl std::hash::Hash) -> u64 {
+    FixedState::with_seed(0).hash_one(key)
 }
 
 /// Sets `hop_trace_critical_ms` on the first span of each hop in each trace to the critical
 /// time of all that hop's spans in the trace.
-fn total_per_hop_and_trace(rows: &mut [SpanRow<'_>]) {
-    let mut first: HashMap<(&str, Option<&str>, &str), (usize, f64)> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        let (at, total) = first
-            .entry((r.trace_id, r.hop_caller, r.service))
-            .or_insert((i, 0.0));
-        if (r.start_time, i) < (rows[*at].start_time, *at) {
-            *at = i;
-        }
-        *total += r.critical_ms.unwrap_or(0.0);
+fn total_per_hop_and_trace(
+    rows: &mut [SpanRow<'_>],
+    hops: &mut Vec<(u64, usize)>,
+    totals: &mut Vec<(usize, f64)>,
+) {
+    let key = |i: usize| (rows[i].trace_id, rows[i].hop_caller, rows[i].service);
+    hops.clear();
+    hops.extend((0..rows.len()).map(|i| (key_hash(key(i)), i)));
+    // Equal keys end up adjacent, each group in row order (so its sum adds up as it always did).
+    hops.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| key(a.1).cmp(&key(b.1)))
+            .then(a.1.cmp(&b.1))
+    });
+    totals.clear();
+    for group in hops.chunk_by(|a, b| a.0 == b.0 && key(a.1) == key(b.1)) {
+        let first = group
+            .iter()
+            .map(|&(_, i)| i)
+            .min_by_key(|&i| (rows[i].start_time, i))
+            .expect("chunks are never empty");
+        let total = group
+            .iter()
+            .map(|&(_, i)| rows[i].critical_ms.unwrap_or(0.0))
+            .sum();
+        totals.push((first, total));
     }
-    let totals: Vec<(usize, f64)> = first.into_values().collect();
-    for (i, total) in totals {
-        rows[i].hop_trace_critical_ms = Some(total);
+    for &(first, total) in totals.iter() {
+        rows[first].hop_trace_critical_ms = Some(total);
     }
 }
 
-/// Each span's children in the order they were listed, all in one buffer: a document's walk
-/// allocates a few vectors, not one per parent.
+/// Each span's children in row order, all in one buffer (compressed sparse rows).
+#[derive(Debug, Default)]
 struct Children {
     start: Vec<usize>,
+    next: Vec<usize>,
     flat: Vec<usize>,
 }
 
 impl Children {
-    /// From (parent, child) pairs, each parent's children in their order in `edges`.
-    fn new(spans: usize, edges: &[(usize, usize)]) -> Children {
-        let mut start = vec![0; spans + 1];
-        for &(p, _) in edges {
-            start[p + 1] += 1;
+    fn rebuild(&mut self, parent: &[Option<usize>]) {
+        self.start.clear();
+        self.start.resize(parent.len() + 1, 0);
+        for p in parent.iter().flatten() {
+            self.start[p + 1] += 1;
         }
-        for i in 0..spans {
-            start[i + 1] += start[i];
+        for i in 0..parent.len() {
+            self.start[i + 1] += self.start[i];
         }
-        let mut next = start.clone();
-        let mut flat = vec![0; edges.len()];
-        for &(p, c) in edges {
-            flat[next[p]] = c;
-            next[p] += 1;
+        self.next.clear();
+        self.next.extend_from_slice(&self.start);
+        self.flat.clear();
+        self.flat.resize(self.start[parent.len()], 0);
+        for (c, p) in parent.iter().enumerate() {
+            if let Some(p) = *p {
+                self.flat[self.next[p]] = c;
+                self.next[p] += 1;
+            }
         }
-        Children { start, flat }
     }
 
     fn of(&self, parent: usize) -> &[usize] {
@@ -118,125 +173,136 @@ impl Children {
     }
 }
 
-/// Parent links and a parents-first order of the spans reachable from a root.
-struct Tree {
-    parent: Vec<Option<usize>>,
-    order: Vec<usize>,
-}
-
-impl Tree {
-    fn new(rows: &[SpanRow<'_>]) -> Tree {
-        // Built once per document: foldhash, as SipHash over two strings per span is a visible
-        // share of the import.
-        let index: HashMap<(&str, &str), usize> = rows
-            .iter()
+/// Parent links (the last span with the parent's id, as ids may repeat) and a parents-first
+/// order of the spans reachable from a root.
+fn link_parents(rows: &[SpanRow<'_>], s: &mut Scratch) {
+    s.ids.clear();
+    s.ids.extend(
+        rows.iter()
             .enumerate()
-            .map(|(i, r)| ((r.trace_id, r.id), i))
-            .collect();
-        let parent: Vec<Option<usize>> = rows
+            .map(|(i, r)| (key_hash((r.trace_id, r.id)), i)),
+    );
+    s.ids.sort_unstable();
+    s.parent.clear();
+    s.parent.extend(rows.iter().enumerate().map(|(i, r)| {
+        let wanted = (r.trace_id, r.parent_id?);
+        let h = key_hash(wanted);
+        let from = s.ids.partition_point(|&(k, _)| k < h);
+        let to = from + s.ids[from..].partition_point(|&(k, _)| k == h);
+        s.ids[from..to]
             .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                r.parent_id
-                    .and_then(|p| index.get(&(r.trace_id, p)).copied())
-                    .filter(|&p| p != i)
-            })
-            .collect();
-        let edges: Vec<(usize, usize)> = parent
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| p.map(|p| (p, i)))
-            .collect();
-        let children = Children::new(rows.len(), &edges);
-        let mut order: Vec<usize> = Vec::with_capacity(rows.len());
-        order.extend((0..rows.len()).filter(|&i| parent[i].is_none()));
-        let mut next = 0;
-        while next < order.len() {
-            order.extend_from_slice(children.of(order[next]));
-            next += 1;
-        }
-        Tree { parent, order }
+            .rev()
+            .map(|&(_, p)| p)
+            .find(|&p| (rows[p].trace_id, rows[p].id) == wanted)
+            .filter(|&p| p != i)
+    }));
+    s.children.rebuild(&s.parent);
+    s.order.clear();
+    s.order
+        .extend((0..rows.len()).filter(|&i| s.parent[i].is_none()));
+    let mut next = 0;
+    while next < s.order.len() {
+        s.order.extend_from_slice(s.children.of(s.order[next]));
+        next += 1;
     }
 }
 
 /// End of each span; one still open ends with the span that waited on it, a root with its
 /// last descendant.
-fn effective_ends(rows: &[SpanRow<'_>], tree: &Tree) -> Vec<i64> {
-    let mut end: Vec<i64> = rows.iter().map(|r| r.start_time).collect();
-    for &i in tree.order.iter().rev() {
+fn effective_ends(rows: &[SpanRow<'_>], s: &mut Scratch) {
+    let end = &mut s.end;
+    end.clear();
+    end.extend(rows.iter().map(|r| r.start_time));
+    for &i in s.order.iter().rev() {
         if let Some(e) = rows[i].end_time {
             end[i] = e;
         }
-        if let Some(p) = tree.parent[i] {
+        if let Some(p) = s.parent[i] {
             end[p] = end[p].max(end[i]);
         }
     }
-    for &i in &tree.order {
-        if let (None, Some(p)) = (rows[i].end_time, tree.parent[i]) {
+    for &i in &s.order {
+        if let (None, Some(p)) = (rows[i].end_time, s.parent[i]) {
             end[i] = end[i].max(end[p]);
         }
     }
-    end
 }
 
+/// A child runs synchronously when it starts before its parent ends and ends with it (give or
+/// take the skew between their clocks).
 fn is_synchronous(start: i64, end: i64, parent_start: i64, parent_end: i64) -> bool {
     start < parent_end.max(parent_start + 1) && end <= parent_end + SKEW_TOLERANCE_US
 }
 
-/// Walks the critical path below `span` within `[lo, hi]`, adding each span's own time.
-fn walk(
+#[derive(Debug)]
+struct Frame {
     span: usize,
     lo: i64,
-    hi: i64,
-    sync_children: &Children,
-    rows: &[SpanRow<'_>],
-    end: &[i64],
-    own_us: &mut [i64],
-) {
-    struct Frame {
+    cursor: i64,
+    /// Its children in `Walk::children[first..]` as (clipped start, clipped end, index),
+    /// latest end first. Frames nest, so each one's children sit above its parent's.
+    first: usize,
+    next: usize,
+}
+
+/// The walk's stack of frames and the one buffer of their children.
+#[derive(Debug, Default)]
+struct Walk {
+    stack: Vec<Frame>,
+    children: Vec<(i64, i64, usize)>,
+}
+
+impl Walk {
+    /// Walks the critical path below `span` within `[lo, hi]`, adding each span's own time.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
         span: usize,
         lo: i64,
-        cursor: i64,
-        /// Its children in `buf[first..end]` as (clipped start, clipped end, index), latest end
-        /// first. Frames nest, so each one's children sit above its parent's in `buf`.
-        first: usize,
-        next: usize,
-    }
-    let mut buf: Vec<(i64, i64, usize)> = Vec::new();
-    let frame = |buf: &mut Vec<(i64, i64, usize)>, span: usize, lo: i64, hi: i64| {
-        let first = buf.len();
-        buf.extend(sync_children.of(span).iter().map(|&c| {
-            let start = rows[c].start_time.clamp(lo, hi);
-            (start, end[c].clamp(start, hi), c)
-        }));
-        buf[first..].sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        Frame {
-            span,
-            lo,
-            cursor: hi,
-            first,
-            next: first,
-        }
-    };
-    let mut stack = vec![frame(&mut buf, span, lo, hi.max(lo))];
-    while let Some(top) = stack.last_mut() {
-        let cursor = top.cursor;
-        while top.next < buf.len() && buf[top.next].1 > cursor {
-            top.next += 1;
-        }
-        match buf.get(top.next).copied() {
-            Some((start, child_end, child)) => {
-                top.next += 1;
-                own_us[top.span] += cursor - child_end;
-                top.cursor = start;
-                let child = frame(&mut buf, child, start, child_end);
-                stack.push(child);
+        hi: i64,
+        sync_children: &Children,
+        rows: &[SpanRow<'_>],
+        end: &[i64],
+        own_us: &mut [i64],
+    ) {
+        let frame = |buf: &mut Vec<(i64, i64, usize)>, span: usize, lo: i64, hi: i64| {
+            let first = buf.len();
+            buf.extend(sync_children.of(span).iter().map(|&c| {
+                let start = rows[c].start_time.clamp(lo, hi);
+                (start, end[c].clamp(start, hi), c)
+            }));
+            buf[first..].sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+            Frame {
+                span,
+                lo,
+                cursor: hi,
+                first,
+                next: first,
             }
-            None => {
-                own_us[top.span] += cursor - top.lo;
-                let first = top.first;
-                stack.pop();
-                buf.truncate(first);
+        };
+        let (stack, buf) = (&mut self.stack, &mut self.children);
+        stack.clear();
+        buf.clear();
+        stack.push(frame(buf, span, lo, hi.max(lo)));
+        while let Some(top) = stack.last_mut() {
+            let cursor = top.cursor;
+            while top.next < buf.len() && buf[top.next].1 > cursor {
+                top.next += 1;
+            }
+            match buf.get(top.next).copied() {
+                Some((start, child_end, child)) => {
+                    top.next += 1;
+                    own_us[top.span] += cursor - child_end;
+                    top.cursor = start;
+                    let child = frame(buf, child, start, child_end);
+                    stack.push(child);
+                }
+                None => {
+                    own_us[top.span] += cursor - top.lo;
+                    let first = top.first;
+                    stack.pop();
+                    buf.truncate(first);
+                }
             }
         }
     }
@@ -279,7 +345,7 @@ mod tests {
 
     fn critical(specs: &[Spec]) -> Vec<(&'static str, Option<f64>, Option<&'static str>)> {
         let mut rows = rows(specs);
-        annotate(&mut rows);
+        annotate(&mut rows, &mut Scratch::default());
         rows.iter()
             .map(|r| (r.id, r.critical_ms, r.hop_caller))
             .collect()
@@ -315,7 +381,7 @@ mod tests {
             ("db2", Some("fn"), "db", 50, Some(80)),
             ("db1", Some("fn"), "db", 20, Some(40)),
         ]);
-        annotate(&mut rows);
+        annotate(&mut rows, &mut Scratch::default());
         let got: Vec<_> = rows
             .iter()
             .map(|r| (r.id, r.hop_trace_critical_ms))
@@ -403,7 +469,7 @@ mod tests {
             ("send", Some("prod"), "SQS:q", 10, Some(30)),
             ("cons", Some("send"), "consumer", 200, Some(500)),
         ]);
-        annotate(&mut rows);
+        annotate(&mut rows, &mut Scratch::default());
         let dwell: Vec<_> = rows.iter().map(|r| r.dwell_ms).collect();
         assert_eq!(dwell, [None, None, Some(170.0)]);
     }

@@ -99,7 +99,7 @@ pub fn import(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Result<()>
         }
     }
     let mut rows: Vec<_> = fields.iter().map(|f| f.row()).collect();
-    critical_path::annotate(&mut rows);
+    critical_path::annotate(&mut rows, &mut out.scratch.critical_path);
     for (n, row) in rows.iter().enumerate() {
         out.spans.append(row);
         if n % FLUSH_EVERY == FLUSH_EVERY - 1 {

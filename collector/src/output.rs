@@ -8,10 +8,11 @@ use arrow::array::RecordBatch;
 use hopscope_schema::lambda_invocations::LambdaInvocationBatchBuilder;
 use hopscope_schema::log_events::LogEventBatchBuilder;
 use hopscope_schema::metric_points::MetricPointBatchBuilder;
-use hopscope_schema::spans::SpanBatchBuilder;
+use hopscope_schema::spans::{SpanBatchBuilder, SpanRow};
 use hopscope_schema::{lambda_invocations, log_events, metric_points, spans};
 
 use crate::error::Result;
+use crate::{critical_path, xray};
 
 pub use writer_thread::with_writer_thread;
 
@@ -73,6 +74,26 @@ pub struct Output<'s> {
     rejected: usize,
     /// Records read, accepted or not (for the summary).
     pub records: usize,
+    pub(crate) scratch: Scratch,
+}
+
+/// Buffers the parsers reuse from one record to the next: NDJSON brings a document of a few
+/// spans per line, and allocating these for each one was a large share of the import.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub(crate) xray_nodes: Vec<xray::Node<'static>>,
+    pub(crate) span_rows: Vec<SpanRow<'static>>,
+    pub(crate) critical_path: critical_path::Scratch,
+}
+
+/// `v`'s allocation, emptied, as a vector of `U`: a buffer of borrowed rows is reused for rows
+/// borrowing from the next record. Collecting an emptied `vec::IntoIter` through `map` reuses
+/// the allocation when `T` and `U` have the same size and alignment (`Row<'a>` and `Row<'b>`).
+pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector was emptied"))
+        .collect()
 }
 
 impl<'s> Output<'s> {
@@ -87,6 +108,7 @@ impl<'s> Output<'s> {
             rejections: Vec::new(),
             rejected: 0,
             records: 0,
+            scratch: Scratch::default(),
         }
     }
 
@@ -141,5 +163,21 @@ impl<'s> Output<'s> {
                 .write(metric_points::TABLE, self.metrics.finish())?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycled_vectors_keep_their_allocation() {
+        let text = String::from("a b c");
+        let mut words: Vec<&str> = text.split(' ').collect();
+        words.reserve(100);
+        let capacity = words.capacity();
+        let reused: Vec<&'static str> = recycle(words);
+        assert!(reused.is_empty());
+        assert_eq!(reused.capacity(), capacity);
     }
 }

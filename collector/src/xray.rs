@@ -14,8 +14,11 @@ use serde_json::value::RawValue;
 
 use crate::critical_path;
 use crate::error::Result;
-use crate::output::{FileCtx, Output};
+use hopscope_schema::spans::SpanRow;
 
+use crate::output::{FileCtx, Output, recycle};
+
+pub(crate) use document::Node;
 pub use document::SegmentDoc;
 pub use node::node_of;
 
@@ -214,7 +217,7 @@ pub fn import_document(text: &str, location: &str, ctx: &FileCtx<'_>, out: &mut 
 /// Parses the documents of one trace together, so that a segment learns the node of its caller
 /// (a subsegment in another document) and a `cause` may reference an exception anywhere in it.
 pub fn import_trace(docs: &[(&str, &str)], ctx: &FileCtx<'_>, out: &mut Output<'_>) {
-    let mut nodes = Vec::new();
+    let mut nodes: Vec<Node<'_>> = recycle(std::mem::take(&mut out.scratch.xray_nodes));
     let mut rejected = Vec::new();
     for (text, location) in docs {
         let before = rejected.len();
@@ -229,11 +232,15 @@ pub fn import_trace(docs: &[(&str, &str)], ctx: &FileCtx<'_>, out: &mut Output<'
     }
     document::resolve_parent_services(&mut nodes);
     let causes = document::exception_index(&nodes);
-    let mut rows: Vec<_> = nodes.iter().map(|node| node.row(&causes)).collect();
-    critical_path::annotate(&mut rows);
+    let mut rows: Vec<SpanRow<'_>> = recycle(std::mem::take(&mut out.scratch.span_rows));
+    rows.extend(nodes.iter().map(|node| node.row(&causes)));
+    critical_path::annotate(&mut rows, &mut out.scratch.critical_path);
     for row in &rows {
         out.spans.append(row);
     }
+    out.scratch.span_rows = recycle(rows);
+    drop(causes);
+    out.scratch.xray_nodes = recycle(nodes);
 }
 
 #[cfg(test)]
