@@ -49,15 +49,16 @@ impl Default for DictBuilder {
 impl DictBuilder {
     pub(crate) fn append_value(&mut self, value: &str) {
         let key = match self.last {
-            Some(k) if self.value(k) == value => k,
-            _ => {
-                let next = self.index.len() as i32;
-                let k = *self.index.entry(value.into()).or_insert(next);
-                if k == next {
+            Some(k) if self.value(k) == value.as_bytes() => k,
+            _ => match self.index.get(value) {
+                Some(&k) => k,
+                None => {
+                    let k = self.index.len() as i32;
+                    self.index.insert(value.into(), k);
                     self.values.append_value(value);
+                    k
                 }
-                k
-            }
+            },
         };
         self.last = Some(key);
         self.keys.push(key);
@@ -74,14 +75,13 @@ impl DictBuilder {
         }
     }
 
-    fn value(&self, key: i32) -> &str {
+    fn value(&self, key: i32) -> &[u8] {
         let offsets = self.values.offsets_slice();
         let (from, to) = (
             offsets[key as usize] as usize,
             offsets[key as usize + 1] as usize,
         );
-        std::str::from_utf8(&self.values.values_slice()[from..to])
-            .expect("values are appended as str")
+        &self.values.values_slice()[from..to]
     }
 
     /// The column so far; the builder starts over with room for as many rows.
@@ -167,6 +167,8 @@ impl MapColumnBuilder {
 
 #[cfg(test)]
 mod tests {
+    use arrow::array::{Array, AsArray};
+
     use super::*;
 
     #[test]
@@ -185,6 +187,37 @@ mod tests {
         assert!(b.is_empty() && b.values_slice().is_empty());
         b.append_value("d");
         assert_eq!(finish_reserving(&mut b).len(), 1);
+    }
+
+    #[test]
+    fn dictionary_columns_hold_each_row_and_each_value_once() {
+        let mut b = DictBuilder::default();
+        let rows = [
+            Some("fn"),
+            Some("fn"),
+            None,
+            Some("db"),
+            Some("fn"),
+            Some("db"),
+            None,
+        ];
+        for r in rows {
+            b.append_option(r);
+        }
+        let first = b.finish();
+        let values = first.values().as_string::<i32>();
+        let got: Vec<Option<&str>> = first
+            .keys()
+            .iter()
+            .map(|k| k.map(|k| values.value(k as usize)))
+            .collect();
+        assert_eq!(got, rows);
+        assert_eq!(values.len(), 2);
+        // A new batch starts a new dictionary.
+        b.append_value("s3");
+        let second = b.finish();
+        assert_eq!(second.values().as_string::<i32>().value(0), "s3");
+        assert_eq!((second.len(), second.values().len()), (1, 1));
     }
 
     #[test]
