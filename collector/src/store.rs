@@ -27,6 +27,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use twox_hash::XxHash3_128;
 
 use crate::error::{Error, Result};
@@ -179,7 +180,7 @@ impl BatchSink for StoreWriter {
                 take_record_batch(&batch, &UInt32Array::from(fresh))?
             };
             let dir = self.partition_dir(table, hour);
-            write_parquet(&dir, &part)?;
+            write_parquet(&dir, &part, &t)?;
             let stats = self.stats.entry(table).or_default();
             stats.rows += part.num_rows();
             stats.files += 1;
@@ -290,8 +291,14 @@ pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+fn writer_properties(table: &StoredTable) -> WriterProperties {
+    let builder = table
+        .unique_text
+        .iter()
+        .fold(WriterProperties::builder(), |b, col| {
+            b.set_column_dictionary_enabled(ColumnPath::from(*col), false)
+        });
+    builder
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).expect("valid zstd level"),
         ))
@@ -304,7 +311,7 @@ fn writer_properties() -> WriterProperties {
 }
 
 /// Writes `batch` as a new Parquet file in `dir`: to a temporary name first, synced, then renamed.
-fn write_parquet(dir: &Path, batch: &RecordBatch) -> Result<PathBuf> {
+fn write_parquet(dir: &Path, batch: &RecordBatch, table: &StoredTable) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.into(),
         source,
@@ -320,7 +327,7 @@ fn write_parquet(dir: &Path, batch: &RecordBatch) -> Result<PathBuf> {
         path: tmp.clone(),
         source,
     };
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(table)))
         .map_err(parquet_err)?;
     writer.write(batch).map_err(parquet_err)?;
     let file = writer.into_inner().map_err(parquet_err)?;
@@ -418,5 +425,33 @@ mod tests {
                 files: hours
             }
         );
+    }
+
+    #[test]
+    fn unique_text_is_stored_without_a_dictionary() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let mut w = store.writer();
+        w.write(TABLE, spans_over(1)).unwrap();
+        let part = std::fs::read_dir(dir.path().join(TABLE))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let file = File::open(&data_files(&part).unwrap()[0]).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let row_group = reader.metadata().row_group(0);
+        let has_dictionary = |name: &str| {
+            let column = row_group
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .unwrap();
+            column.dictionary_page_offset().is_some()
+        };
+        assert!(!has_dictionary("id"));
+        assert!(has_dictionary("trace_id"));
+        assert!(has_dictionary("service"));
     }
 }

@@ -14,6 +14,8 @@ pub const TABLE: &str = "lambda_invocations";
 /// Natural key: Lambda request ids are unique.
 pub const KEY: &[&str] = &[col::REQUEST_ID];
 pub const TIME: &str = col::TIMESTAMP;
+/// Text unique per row, stored without a Parquet dictionary.
+pub const UNIQUE_TEXT: &[&str] = &[col::REQUEST_ID];
 
 pub mod col {
     pub const FUNCTION: &str = "function";

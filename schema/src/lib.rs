@@ -30,6 +30,8 @@ pub struct StoredTable {
     pub key: &'static [&'static str],
     /// Event-time column that places a row in its hour partition.
     pub time: &'static str,
+    /// Text columns stored without a Parquet dictionary (nearly unique per row).
+    pub unique_text: &'static [&'static str],
 }
 
 /// The tables kept as Parquet in the store.
@@ -41,6 +43,7 @@ pub fn stored_tables() -> Vec<StoredTable> {
                 schema: $m::schema(),
                 key: $m::KEY,
                 time: $m::TIME,
+                unique_text: $m::UNIQUE_TEXT,
             }
         };
     }

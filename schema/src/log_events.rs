@@ -12,6 +12,8 @@ pub const TABLE: &str = "log_events";
 /// Natural key: CloudWatch event ids are unique within a log group.
 pub const KEY: &[&str] = &[col::LOG_GROUP, col::EVENT_ID];
 pub const TIME: &str = col::TIMESTAMP;
+/// Text unique (or nearly) per row, stored without a Parquet dictionary.
+pub const UNIQUE_TEXT: &[&str] = &[col::EVENT_ID, col::MESSAGE];
 
 pub mod col {
     pub const LOG_GROUP: &str = "log_group";

@@ -22,6 +22,8 @@ pub const KEY: &[&str] = &[
     col::TIMESTAMP,
 ];
 pub const TIME: &str = col::TIMESTAMP;
+/// Metric points repeat their names and dimensions: every text column keeps its dictionary.
+pub const UNIQUE_TEXT: &[&str] = &[];
 
 pub mod col {
     pub const NAMESPACE: &str = "namespace";

@@ -17,6 +17,9 @@ pub const TABLE: &str = "spans";
 pub const KEY: &[&str] = &[col::TRACE_ID, col::ID];
 /// The event time that places a row in its hour partition.
 pub const TIME: &str = col::START_TIME;
+/// Text unique (or nearly) per row, stored without a Parquet dictionary: the writer would fill
+/// one per column chunk and then fall back to plain encoding anyway.
+pub const UNIQUE_TEXT: &[&str] = &[col::ID, col::AWS_REQUEST_ID, col::METADATA, col::RAW];
 
 pub mod col {
     pub const TRACE_ID: &str = "trace_id";
