@@ -12,10 +12,10 @@ use std::fmt::Write;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::critical_path;
-use crate::error::Result;
 use hopscope_schema::spans::SpanRow;
 
+use crate::critical_path;
+use crate::error::Result;
 use crate::output::{FileCtx, Output, recycle};
 
 pub(crate) use document::Node;
