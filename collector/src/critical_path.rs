@@ -335,9 +335,9 @@ mod tests {
                 ..SpanRow::default()
             })
             .collect();
-        for i in 0..rows.len() {
-            if let Some(p) = rows[i].parent_id {
-                rows[i].parent_service = specs.iter().find(|s| s.0 == p).map(|s| s.2);
+        for row in &mut rows {
+            if let Some(p) = row.parent_id {
+                row.parent_service = specs.iter().find(|s| s.0 == p).map(|s| s.2);
             }
         }
         rows

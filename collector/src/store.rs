@@ -4,11 +4,12 @@
 //! Every file is written to a temporary name and renamed once complete, so a killed run leaves
 //! only whole files behind. Rows are deduplicated on their table's natural key against what the
 //! hour partition already holds, so importing or collecting the same data again adds nothing, and
-//! a rerun after a crash completes what was missing.
+//! a rerun after a crash completes what was missing. What a partition holds is read from its key
+//! index on disk (see [`keys`]), so memory follows the batch size, not the store.
 
 mod keys;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -32,12 +33,9 @@ use twox_hash::XxHash3_128;
 
 use crate::error::{Error, Result};
 use crate::output::BatchSink;
-use keys::KeySet;
+use keys::BatchKeys;
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
-
-/// Hour partitions whose keys are kept in memory at once (per writer, all tables together).
-const CACHED_PARTITIONS: usize = 48;
 
 /// A store directory, checked for its schema version.
 #[derive(Debug, Clone)]
@@ -97,8 +95,6 @@ impl Store {
     pub fn writer(&self) -> StoreWriter {
         StoreWriter {
             root: self.root.clone(),
-            keys: HashMap::new(),
-            loaded: VecDeque::new(),
             stats: BTreeMap::new(),
         }
     }
@@ -115,10 +111,6 @@ pub struct TableStats {
 /// Writes batches into hour partitions, dropping rows whose key the partition already holds.
 pub struct StoreWriter {
     root: PathBuf,
-    /// Key hashes per (table, hour), loaded from disk the first time a partition is touched.
-    keys: HashMap<(&'static str, i64), KeySet>,
-    /// Cached partitions, oldest first.
-    loaded: VecDeque<(&'static str, i64)>,
     stats: BTreeMap<&'static str, TableStats>,
 }
 
@@ -135,24 +127,23 @@ impl StoreWriter {
             .join(format!("{HOUR_PARTITION}{}", start.format("%Y-%m-%dT%H")))
     }
 
-    fn known_keys(&mut self, table: &StoredTable, hour: i64) -> Result<&mut KeySet> {
-        let slot = (table.name, hour);
-        if !self.keys.contains_key(&slot) {
-            // Bound memory by the partitions in use, not the whole input: a partition dropped
-            // here is read back from its files (which hold everything written) if needed again.
-            if self.keys.len() >= CACHED_PARTITIONS {
-                let oldest = self
-                    .loaded
-                    .pop_front()
-                    .expect("loaded tracks every cached slot");
-                self.keys.remove(&oldest);
+    /// Of `rows`, those whose key neither the partition nor an earlier row holds, ascending,
+    /// with their key hashes, ascending.
+    fn fresh_rows(
+        &self,
+        table: &StoredTable,
+        dir: &Path,
+        rows: &[u32],
+        hashes: &[u128],
+    ) -> Result<(Vec<u32>, Vec<u128>)> {
+        let mut batch = BatchKeys::new(rows, hashes);
+        for file in data_files(dir)? {
+            if batch.is_empty() {
+                break;
             }
-            let dir = self.partition_dir(table.name, hour);
-            let keys = read_partition_keys(&dir, table)?;
-            self.keys.insert(slot, keys);
-            self.loaded.push_back(slot);
+            keys::drop_known(&mut batch, &self.root, &file, || file_keys(&file, table))?;
         }
-        Ok(self.keys.get_mut(&slot).expect("inserted above"))
+        Ok(batch.into_fresh())
     }
 }
 
@@ -166,7 +157,8 @@ impl BatchSink for StoreWriter {
             by_hour.entry(*hour).or_default().push(row as u32);
         }
         for (hour, rows) in by_hour {
-            let fresh = self.known_keys(&t, hour)?.insert_new(&rows, &hashes);
+            let dir = self.partition_dir(table, hour);
+            let (fresh, fresh_hashes) = self.fresh_rows(&t, &dir, &rows, &hashes)?;
             let stats = self.stats.entry(table).or_default();
             stats.duplicates += rows.len() - fresh.len();
             if fresh.is_empty() {
@@ -179,8 +171,7 @@ impl BatchSink for StoreWriter {
             } else {
                 take_record_batch(&batch, &UInt32Array::from(fresh))?
             };
-            let dir = self.partition_dir(table, hour);
-            write_parquet(&dir, &part, &t)?;
+            write_parquet(&self.root, &dir, &part, &t, &fresh_hashes)?;
             let stats = self.stats.entry(table).or_default();
             stats.rows += part.num_rows();
             stats.files += 1;
@@ -247,25 +238,23 @@ fn key_hashes(batch: &RecordBatch, key: &[&str]) -> Result<Vec<u128>> {
     Ok(hashes)
 }
 
-/// Key hashes of every finished file in a partition directory.
-fn read_partition_keys(dir: &Path, table: &StoredTable) -> Result<KeySet> {
+/// Key hashes of the rows of one data file.
+fn file_keys(path: &Path, table: &StoredTable) -> Result<Vec<u128>> {
+    let file = File::open(path).map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+    })?;
+    let parquet_err = |source| Error::Parquet {
+        path: path.into(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), table.key.iter().copied());
     let mut keys = Vec::new();
-    for path in data_files(dir)? {
-        let file = File::open(&path).map_err(|source| Error::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let parquet_err = |source| Error::Parquet {
-            path: path.clone(),
-            source,
-        };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
-        let mask = ProjectionMask::columns(builder.parquet_schema(), table.key.iter().copied());
-        for batch in builder.with_projection(mask).build().map_err(parquet_err)? {
-            keys.extend(key_hashes(&batch?, table.key)?);
-        }
+    for batch in builder.with_projection(mask).build().map_err(parquet_err)? {
+        keys.extend(key_hashes(&batch?, table.key)?);
     }
-    Ok(KeySet::from_hashes(keys))
+    Ok(keys)
 }
 
 /// Finished data files directly in `dir` (none if it does not exist), in name order.
@@ -311,7 +300,14 @@ fn writer_properties(table: &StoredTable) -> WriterProperties {
 }
 
 /// Writes `batch` as a new Parquet file in `dir`: to a temporary name first, synced, then renamed.
-fn write_parquet(dir: &Path, batch: &RecordBatch, table: &StoredTable) -> Result<PathBuf> {
+/// Its key index (`hashes`, ascending) is in place before it is.
+fn write_parquet(
+    root: &Path,
+    dir: &Path,
+    batch: &RecordBatch,
+    table: &StoredTable,
+    hashes: &[u128],
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.into(),
         source,
@@ -335,6 +331,7 @@ fn write_parquet(dir: &Path, batch: &RecordBatch, table: &StoredTable) -> Result
         path: tmp.clone(),
         source,
     })?;
+    keys::write_index(&keys::index_path(root, &path), hashes)?;
     std::fs::rename(&tmp, &path).map_err(|source| Error::Write {
         path: path.clone(),
         source,
@@ -408,23 +405,89 @@ mod tests {
         b.finish()
     }
 
+    /// Index files under `root/_keys`, by path.
+    fn index_files(root: &Path) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = walkdir(&root.join(keys::DIR))
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(keys::EXTENSION))
+            .collect();
+        found.sort();
+        found
+    }
+
+    fn walkdir(dir: &Path) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .flat_map(|e| {
+                let p = e.path();
+                if p.is_dir() { walkdir(&p) } else { vec![p] }
+            })
+            .collect()
+    }
+
+    /// Writes `batch` with a new writer (as a new run would) and returns its span stats.
+    fn write_once(store: &Store, batch: RecordBatch) -> TableStats {
+        let mut w = store.writer();
+        w.write(TABLE, batch).unwrap();
+        w.stats()[TABLE]
+    }
+
     #[test]
-    fn dedupe_holds_when_cached_partitions_are_evicted() {
+    fn a_new_writer_drops_what_the_store_holds() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_or_create(dir.path()).unwrap();
-        let mut w = store.writer();
-        let hours = CACHED_PARTITIONS + 12;
-        w.write(TABLE, spans_over(hours)).unwrap();
-        assert!(w.keys.len() <= CACHED_PARTITIONS);
-        w.write(TABLE, spans_over(hours)).unwrap();
-        assert_eq!(
-            w.stats()[TABLE],
-            TableStats {
-                rows: hours,
-                duplicates: hours,
-                files: hours
-            }
-        );
+        let batch = spans_over(3);
+        let twice = arrow::compute::concat_batches(&batch.schema(), [&batch, &batch]).unwrap();
+        let first = write_once(&store, twice);
+        assert_eq!((first.rows, first.duplicates, first.files), (3, 3, 3));
+        assert_eq!(index_files(dir.path()).len(), 3);
+        let again = write_once(&store, batch);
+        assert_eq!((again.rows, again.duplicates, again.files), (0, 3, 0));
+    }
+
+    #[test]
+    fn a_deleted_key_index_is_rebuilt_from_the_data_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        write_once(&store, spans_over(2));
+        std::fs::remove_dir_all(dir.path().join(keys::DIR)).unwrap();
+        let again = write_once(&store, spans_over(2));
+        assert_eq!((again.rows, again.duplicates), (0, 2));
+        assert_eq!(index_files(dir.path()).len(), 2);
+    }
+
+    #[test]
+    fn a_damaged_key_index_is_rebuilt_from_its_data_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        write_once(&store, spans_over(2));
+        let index = &index_files(dir.path())[0];
+        let mut bytes = std::fs::read(index).unwrap();
+        bytes.truncate(bytes.len() - 3);
+        std::fs::write(index, &bytes).unwrap();
+        let again = write_once(&store, spans_over(2));
+        assert_eq!((again.rows, again.duplicates), (0, 2));
+        assert_eq!(std::fs::read(index).unwrap().len(), bytes.len() + 3);
+    }
+
+    #[test]
+    fn an_index_whose_data_file_never_landed_is_ignored() {
+        // A run killed between the index's rename and the data file's: the row is not stored,
+        // so the next run must write it.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        write_once(&store, spans_over(2));
+        let index = &index_files(dir.path())[0];
+        let data = walkdir(&dir.path().join(TABLE))
+            .into_iter()
+            .find(|p| keys::index_path(dir.path(), p) == *index)
+            .unwrap();
+        std::fs::remove_file(data).unwrap();
+        let again = write_once(&store, spans_over(2));
+        assert_eq!((again.rows, again.duplicates), (1, 1));
     }
 
     #[test]

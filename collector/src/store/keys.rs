@@ -1,80 +1,220 @@
-//! The natural-key hashes of one hour partition, for dropping rows the store already holds.
+//! The key index: for every data file, a sorted file of its rows' natural-key hashes, so a batch
+//! is checked against what its hour partition holds without keeping any of it in memory.
+//!
+//! ```text
+//! STORE/_keys/<table>/hour=YYYY-MM-DDTHH/part-<uuid>.keys   next to   STORE/<table>/hour=.../part-<uuid>.parquet
+//! ```
+//! The data files are the truth: an index file counts only while its data file exists (a run
+//! killed between the two renames leaves an index file that is ignored), and a data file
+//! without one (a store written before the index, or a deleted `_keys`) gets it rebuilt from
+//! its key columns. Index files live outside the table directories, so DuckDB, Athena and
+//! DataFusion see only Parquet where they read.
+//!
+//! Memory is the batch's keys plus one read buffer, whatever the store holds. Each check reads
+//! the partition's index files through (16 bytes a stored row, from the page cache once warm).
 
-/// Sorted 128-bit key hashes: 16 bytes a row. A hash set of the same keys takes two to three
-/// times that (control bytes, load factor, and the old table while it grows), and the keys of
-/// every partition being written stay in memory for the whole import.
-#[derive(Debug, Default)]
-pub(super) struct KeySet {
-    sorted: Vec<u128>,
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use hopscope_schema::store_layout::TEMP_PREFIX;
+
+use crate::error::{Error, Result};
+
+/// The index directory under a store root.
+pub(super) const DIR: &str = "_keys";
+
+/// First bytes of an index file; the digit is the hash scheme, so a new one rebuilds old files.
+const MAGIC: &[u8; 8] = b"HSKEYS1\n";
+const ENTRY: usize = size_of::<u128>();
+/// Entries read at a time.
+const CHUNK: usize = 16 * 1024;
+pub(super) const EXTENSION: &str = ".keys";
+
+/// The index file of `data_file`, kept at the same place under `STORE/_keys`.
+pub(super) fn index_path(root: &Path, data_file: &Path) -> PathBuf {
+    let relative = data_file.strip_prefix(root).unwrap_or(data_file);
+    root.join(DIR)
+        .join(relative)
+        .with_extension(EXTENSION.trim_start_matches('.'))
 }
 
-impl KeySet {
-    pub(super) fn from_hashes(mut hashes: Vec<u128>) -> KeySet {
-        hashes.sort_unstable();
-        hashes.dedup();
-        hashes.shrink_to_fit();
-        KeySet { sorted: hashes }
+/// The keys of one batch's rows in one partition, narrowed to those no index file holds.
+#[derive(Debug)]
+pub(super) struct BatchKeys {
+    /// (hash, row), ascending; one entry per distinct hash, the first row that has it.
+    entries: Vec<(u128, u32)>,
+}
+
+impl BatchKeys {
+    /// `rows` are indices into `hashes`.
+    pub(super) fn new(rows: &[u32], hashes: &[u128]) -> BatchKeys {
+        let mut entries: Vec<(u128, u32)> =
+            rows.iter().map(|&r| (hashes[r as usize], r)).collect();
+        // By hash, then row: the first row of each key leads its run and is the one kept.
+        entries.sort_unstable();
+        entries.dedup_by_key(|e| e.0);
+        BatchKeys { entries }
     }
 
-    /// Of `rows` (indices into `hashes`, ascending), the ones whose key is neither in the set
-    /// nor on an earlier row, in order; their keys join the set.
-    pub(super) fn insert_new(&mut self, rows: &[u32], hashes: &[u128]) -> Vec<u32> {
-        let mut batch: Vec<(u128, u32)> = rows.iter().map(|&r| (hashes[r as usize], r)).collect();
-        // By key, then row: the first row of each key leads its run.
-        batch.sort_unstable();
-        let mut fresh_keys: Vec<u128> = Vec::new();
-        let mut fresh_rows: Vec<u32> = Vec::new();
-        // The batch's keys ascend, so each search starts where the last ended and gallops:
-        // a re-import of a large partition stays in cache instead of binary-searching it all.
-        let mut from = 0;
-        for (i, &(key, row)) in batch.iter().enumerate() {
-            if i > 0 && batch[i - 1].0 == key {
-                continue;
-            }
-            from = self.first_not_below(key, from);
-            if self.sorted.get(from) != Some(&key) {
-                fresh_keys.push(key);
-                fresh_rows.push(row);
-            }
-        }
-        self.merge(&fresh_keys);
-        fresh_rows.sort_unstable();
-        fresh_rows
+    pub(super) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
-    /// The index of the first key at or above `key`, given that every key before `from` is below it.
-    fn first_not_below(&self, key: u128, from: usize) -> usize {
-        let n = self.sorted.len();
-        let (mut lo, mut hi, mut step) = (from, from, 1);
-        while hi < n && self.sorted[hi] < key {
-            lo = hi + 1;
-            hi = lo + step;
-            step *= 2;
+    /// Drops the keys `index` holds. `index` yields an index file's bytes after its magic.
+    /// Nothing is dropped unless every key read is sound.
+    fn drop_known(&mut self, index: &mut impl Read) -> std::result::Result<(), Fault> {
+        let mut buf = vec![0u8; CHUNK * ENTRY];
+        let entries = &self.entries;
+        // Positions in `entries` of the keys found, ascending.
+        let mut found: Vec<usize> = Vec::new();
+        let mut i = 0;
+        let mut last: Option<u128> = None;
+        'chunks: while i < entries.len() {
+            let n = read_up_to(index, &mut buf).map_err(Fault::Io)?;
+            if n % ENTRY != 0 {
+                return Err(Fault::Corrupt("its length is not a whole number of keys"));
+            }
+            if n == 0 {
+                break;
+            }
+            for bytes in buf[..n].chunks_exact(ENTRY) {
+                let known = u128::from_le_bytes(bytes.try_into().expect("16-byte chunk"));
+                if last.is_some_and(|l| l >= known) {
+                    return Err(Fault::Corrupt("its keys are not in ascending order"));
+                }
+                last = Some(known);
+                while i < entries.len() && entries[i].0 < known {
+                    i += 1;
+                }
+                if i == entries.len() {
+                    break 'chunks;
+                }
+                if entries[i].0 == known {
+                    found.push(i);
+                    i += 1;
+                }
+            }
         }
-        let end = (hi + 1).min(n);
-        lo + self.sorted[lo..end].partition_point(|&k| k < key)
+        let mut found = found.into_iter().peekable();
+        let mut position = 0;
+        self.entries.retain(|_| {
+            let known = found.next_if_eq(&position).is_some();
+            position += 1;
+            !known
+        });
+        Ok(())
     }
 
-    /// Merges sorted keys that are not in the set, in place from the back.
-    fn merge(&mut self, keys: &[u128]) {
-        if keys.is_empty() {
-            return;
-        }
-        let old = self.sorted.len();
-        self.sorted.reserve_exact(keys.len());
-        self.sorted.resize(old + keys.len(), 0);
-        let (mut i, mut j, mut out) = (old, keys.len(), old + keys.len());
-        while j > 0 {
-            out -= 1;
-            if i > 0 && self.sorted[i - 1] > keys[j - 1] {
-                self.sorted[out] = self.sorted[i - 1];
-                i -= 1;
-            } else {
-                self.sorted[out] = keys[j - 1];
-                j -= 1;
+    /// The rows left, ascending, and their hashes, ascending (for the new data file's index).
+    pub(super) fn into_fresh(self) -> (Vec<u32>, Vec<u128>) {
+        let hashes = self.entries.iter().map(|e| e.0).collect();
+        let mut rows: Vec<u32> = self.entries.iter().map(|e| e.1).collect();
+        rows.sort_unstable();
+        (rows, hashes)
+    }
+}
+
+/// Drops from `batch` the keys of `data_file`, read from its index file. A missing or unreadable
+/// index is rebuilt from the data file by `rebuild` (its rows' key hashes, in any order).
+pub(super) fn drop_known(
+    batch: &mut BatchKeys,
+    root: &Path,
+    data_file: &Path,
+    rebuild: impl FnOnce() -> Result<Vec<u128>>,
+) -> Result<()> {
+    let path = index_path(root, data_file);
+    if let Some(mut index) = open_index(&path)? {
+        match batch.drop_known(&mut index) {
+            Ok(()) => return Ok(()),
+            Err(Fault::Io(source)) => return Err(Error::Read { path, source }),
+            // Written whole and renamed into place, so only a damaged disk or a hand edit gets
+            // here: the data file still says which keys it holds.
+            Err(Fault::Corrupt(why)) => {
+                tracing::warn!(index = %path.display(), "Key index {why}; rebuilding it from its data file.");
             }
         }
     }
+    let mut hashes = rebuild()?;
+    hashes.sort_unstable();
+    hashes.dedup();
+    write_index(&path, &hashes)?;
+    batch
+        .drop_known(&mut bytes_of(&hashes).as_slice())
+        .map_err(|_| unreachable!("keys just sorted, read from memory"))
+}
+
+/// Why an index file could not be read through.
+#[derive(Debug)]
+enum Fault {
+    Io(std::io::Error),
+    Corrupt(&'static str),
+}
+
+/// The index file past its magic, or `None` if it is missing or has another magic.
+fn open_index(path: &Path) -> Result<Option<BufReader<File>>> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::Read {
+                path: path.into(),
+                source,
+            });
+        }
+    };
+    let mut reader = BufReader::with_capacity(CHUNK * ENTRY, file);
+    let mut magic = [0u8; MAGIC.len()];
+    let n = read_up_to(&mut reader, &mut magic).map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+    })?;
+    Ok((n == MAGIC.len() && &magic == MAGIC).then_some(reader))
+}
+
+/// Writes the index of a data file about to be renamed into place; `sorted` ascending, distinct.
+pub(super) fn write_index(path: &Path, sorted: &[u128]) -> Result<()> {
+    let dir = path.parent().expect("index files are inside the store");
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.into(),
+        source,
+    })?;
+    let mut body = MAGIC.to_vec();
+    body.extend_from_slice(&bytes_of(sorted));
+    // Synced before the rename: a short index after a power cut would let duplicates in.
+    let tmp = dir.join(format!(
+        "{TEMP_PREFIX}{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("keys")
+    ));
+    let write_err = |source| Error::Write {
+        path: tmp.clone(),
+        source,
+    };
+    let mut file = File::create(&tmp).map_err(write_err)?;
+    file.write_all(&body).map_err(write_err)?;
+    file.sync_all().map_err(write_err)?;
+    std::fs::rename(&tmp, path).map_err(|source| Error::Write {
+        path: path.into(),
+        source,
+    })
+}
+
+fn bytes_of(keys: &[u128]) -> Vec<u8> {
+    keys.iter().flat_map(|k| k.to_le_bytes()).collect()
+}
+
+/// Fills as much of `buf` as the reader has left; the count read.
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 #[cfg(test)]
@@ -85,31 +225,67 @@ mod tests {
 
     use super::*;
 
+    fn index_bytes(keys: &[u128]) -> Vec<u8> {
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        bytes_of(&sorted)
+    }
+
     proptest! {
-        /// The same rows survive as with a hash set fed row by row, and the set ends sorted.
+        /// The same rows survive as with a hash set of the stored keys fed row by row, and the
+        /// fresh hashes come out sorted.
         #[test]
         fn keeps_what_a_hash_set_keeps(
-            stored in proptest::collection::vec(0u128..64, 0..40),
-            batches in proptest::collection::vec(proptest::collection::vec(0u128..64, 0..40), 1..5),
+            stored in proptest::collection::vec(proptest::collection::vec(0u128..64, 0..40), 0..4),
+            hashes in proptest::collection::vec(0u128..64, 0..60),
         ) {
-            let mut set = KeySet::from_hashes(stored.clone());
-            let mut reference: HashSet<u128> = stored.into_iter().collect();
-            for hashes in batches {
-                let rows: Vec<u32> = (0..hashes.len() as u32).collect();
-                let expected: Vec<u32> =
-                    rows.iter().copied().filter(|&r| reference.insert(hashes[r as usize])).collect();
-                prop_assert_eq!(set.insert_new(&rows, &hashes), expected);
-                prop_assert!(set.sorted.windows(2).all(|w| w[0] < w[1]));
-                prop_assert_eq!(set.sorted.len(), reference.len());
+            let mut reference: HashSet<u128> = stored.iter().flatten().copied().collect();
+            let rows: Vec<u32> = (0..hashes.len() as u32).collect();
+            let expected: Vec<u32> =
+                rows.iter().copied().filter(|&r| reference.insert(hashes[r as usize])).collect();
+            let mut batch = BatchKeys::new(&rows, &hashes);
+            for keys in &stored {
+                batch.drop_known(&mut index_bytes(keys).as_slice()).unwrap();
             }
+            let (fresh, fresh_hashes) = batch.into_fresh();
+            prop_assert_eq!(&fresh, &expected);
+            prop_assert!(fresh_hashes.windows(2).all(|w| w[0] < w[1]));
+            prop_assert_eq!(fresh_hashes.len(), fresh.len());
         }
     }
 
     #[test]
     fn a_subset_of_rows_is_checked_alone() {
-        let mut set = KeySet::from_hashes(vec![5]);
         // Rows 0 and 2 only: row 1's key (5) is stored, but row 1 is not asked about.
-        assert_eq!(set.insert_new(&[0, 2], &[7, 5, 7]), vec![0]);
-        assert_eq!(set.sorted, vec![5, 7]);
+        let mut batch = BatchKeys::new(&[0, 2], &[7, 5, 7]);
+        batch.drop_known(&mut index_bytes(&[5]).as_slice()).unwrap();
+        assert_eq!(batch.into_fresh(), (vec![0], vec![7]));
+    }
+
+    #[test]
+    fn keys_out_of_order_are_reported_as_corrupt() {
+        // 3 is in the batch and read first: a corrupt index drops nothing.
+        let mut batch = BatchKeys::new(&[0, 1], &[3, 9]);
+        let bytes = [bytes_of(&[3]), bytes_of(&[1])].concat();
+        let fault = batch.drop_known(&mut bytes.as_slice()).unwrap_err();
+        assert!(matches!(fault, Fault::Corrupt(why) if why.contains("ascending")), "{fault:?}");
+        assert_eq!(batch.into_fresh(), (vec![0, 1], vec![3, 9]));
+    }
+
+    #[test]
+    fn a_partial_key_is_reported_as_corrupt() {
+        let mut batch = BatchKeys::new(&[0], &[9]);
+        let fault = batch.drop_known(&mut &[0u8; 5][..]).unwrap_err();
+        assert!(matches!(fault, Fault::Corrupt(why) if why.contains("whole number")), "{fault:?}");
+    }
+
+    #[test]
+    fn an_index_sits_under_keys_at_its_data_files_place() {
+        let root = Path::new("/s");
+        assert_eq!(
+            index_path(root, Path::new("/s/spans/hour=2026-11-22T10/part-ab.parquet")),
+            Path::new("/s/_keys/spans/hour=2026-11-22T10/part-ab.keys")
+        );
     }
 }
