@@ -49,8 +49,7 @@ pub(super) struct BatchKeys {
 impl BatchKeys {
     /// `rows` are indices into `hashes`.
     pub(super) fn new(rows: &[u32], hashes: &[u128]) -> BatchKeys {
-        let mut entries: Vec<(u128, u32)> =
-            rows.iter().map(|&r| (hashes[r as usize], r)).collect();
+        let mut entries: Vec<(u128, u32)> = rows.iter().map(|&r| (hashes[r as usize], r)).collect();
         // By hash, then row: the first row of each key leads its run and is the one kept.
         entries.sort_unstable();
         entries.dedup_by_key(|e| e.0);
@@ -269,7 +268,10 @@ mod tests {
         let mut batch = BatchKeys::new(&[0, 1], &[3, 9]);
         let bytes = [bytes_of(&[3]), bytes_of(&[1])].concat();
         let fault = batch.drop_known(&mut bytes.as_slice()).unwrap_err();
-        assert!(matches!(fault, Fault::Corrupt(why) if why.contains("ascending")), "{fault:?}");
+        assert!(
+            matches!(fault, Fault::Corrupt(why) if why.contains("ascending")),
+            "{fault:?}"
+        );
         assert_eq!(batch.into_fresh(), (vec![0, 1], vec![3, 9]));
     }
 
@@ -277,14 +279,20 @@ mod tests {
     fn a_partial_key_is_reported_as_corrupt() {
         let mut batch = BatchKeys::new(&[0], &[9]);
         let fault = batch.drop_known(&mut &[0u8; 5][..]).unwrap_err();
-        assert!(matches!(fault, Fault::Corrupt(why) if why.contains("whole number")), "{fault:?}");
+        assert!(
+            matches!(fault, Fault::Corrupt(why) if why.contains("whole number")),
+            "{fault:?}"
+        );
     }
 
     #[test]
     fn an_index_sits_under_keys_at_its_data_files_place() {
         let root = Path::new("/s");
         assert_eq!(
-            index_path(root, Path::new("/s/spans/hour=2026-11-22T10/part-ab.parquet")),
+            index_path(
+                root,
+                Path::new("/s/spans/hour=2026-11-22T10/part-ab.parquet")
+            ),
             Path::new("/s/_keys/spans/hour=2026-11-22T10/part-ab.keys")
         );
     }
