@@ -3,6 +3,7 @@
 //! ```text
 //! STORE/hopscope-store.json                 {"schema_version": 1}
 //! STORE/<table>/hour=YYYY-MM-DDTHH/part-<uuid>.parquet
+//! STORE/_keys/<table>/hour=YYYY-MM-DDTHH/part-<uuid>.keys   (the collector's dedupe index)
 //! ```
 //! Partitions are Hive-style directories, so DuckDB, Athena and DataFusion read the files as-is.
 
