@@ -21,6 +21,11 @@ see each other's faults:
   the first id unprocessed; page_size makes GetTraceSummaries and BatchGetTraces page.
 - GET /_peer/calls?region=R: calls seen per operation, faulted ones included.
 - GET /_peer/filters?region=R: FilterExpressions received by GetTraceSummaries.
+- POST /_peer/clock {"now": epoch seconds}: the peer's clock from then on (it keeps running), for
+  the one rule of CloudWatch Logs that reads it: PutLogEvents keeps only events from 14 days
+  before now to 2 hours after (and says which it rejected). Fixed-date data such as the committed
+  samples is seeded with the clock set to its own day; the clock is the whole peer's, not a
+  Region's, as moto reads one.
 
 Run: python tests/aws_peer/peer.py --url-file FILE (binds a free port on 127.0.0.1, writes its
 URL to FILE once it listens). Tested by tests/aws_peer/test_peer.py.
@@ -38,7 +43,9 @@ import threading
 from collections import defaultdict
 
 import cbor2
+import moto.logs.models
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.utils import utcnow
 from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.xray.models import xray_backends
 from werkzeug.serving import make_server
@@ -48,6 +55,24 @@ REGION = re.compile(r"Credential=[^/]+/\d+/([a-z0-9-]+)/")
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 # Fields of CloudWatch shapes that are timestamps (CBOR tag 1 on the wire, epoch seconds in JSON).
 TIME_FIELDS = {"Timestamp", "StartTime", "EndTime", "Timestamps"}
+
+
+class Clock:
+    """moto's CloudWatch Logs clock: real time, shifted by what POST /_peer/clock set."""
+
+    def __init__(self):
+        self.offset = datetime.timedelta(0)
+
+    def set_now(self, epoch_seconds):
+        now = datetime.datetime.fromtimestamp(epoch_seconds, datetime.timezone.utc)
+        self.offset = now.replace(tzinfo=None) - utcnow()
+
+    def __call__(self):
+        return utcnow() + self.offset
+
+
+CLOCK = Clock()
+moto.logs.models.utcnow = CLOCK
 
 
 class State:
@@ -229,6 +254,9 @@ class Peer:
                 for kind in ("throttle", "server_error", "partial", "page_size"):
                     if kind in spec:
                         self.state.faults[key][kind] = spec[kind]
+            return self.respond(start_response, "200 OK", {})
+        if path == "/_peer/clock":
+            CLOCK.set_now(float(json.loads(read_body(environ) or b"{}")["now"]))
             return self.respond(start_response, "200 OK", {})
         if path == "/_peer/calls":
             with self.state.lock:

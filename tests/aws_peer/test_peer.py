@@ -73,5 +73,32 @@ class CloudWatchOverCbor(unittest.TestCase):
         self.assertEqual(calls["GetMetricData"], 2)
 
 
+class LogsClock(unittest.TestCase):
+    def put_event(self, client, at_ms):
+        headers = {"Authorization": AUTH.replace("/monitoring/", "/logs/"),
+                   "Content-Type": "application/x-amz-json-1.1"}
+        for target, body in [
+            ("CreateLogGroup", {"logGroupName": "/clock"}),
+            ("CreateLogStream", {"logGroupName": "/clock", "logStreamName": "s"}),
+            ("PutLogEvents", {"logGroupName": "/clock", "logStreamName": "s",
+                              "logEvents": [{"timestamp": at_ms, "message": "m"}]}),
+        ]:
+            r = client.post("/", data=json.dumps(body),
+                            headers=dict(headers, **{"X-Amz-Target": f"Logs_20140328.{target}"}))
+        return json.loads(r.data)
+
+    def test_events_of_the_clocks_day_are_kept_and_older_ones_rejected(self):
+        day = datetime.datetime(2026, 11, 20, 11, tzinfo=datetime.timezone.utc).timestamp()
+        client = Client(peer.Peer())
+        try:
+            rejected = self.put_event(client, int(day * 1000))
+            self.assertIn("tooOldLogEventEndIndex", rejected.get("rejectedLogEventsInfo", {}))
+            client.post("/_peer/clock", data=json.dumps({"now": day + 3600}))
+            kept = self.put_event(client, int(day * 1000))
+            self.assertNotIn("rejectedLogEventsInfo", kept)
+        finally:
+            peer.CLOCK.offset = datetime.timedelta(0)
+
+
 if __name__ == "__main__":
     unittest.main()

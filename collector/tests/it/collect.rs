@@ -92,6 +92,14 @@ async fn seed(c: &Clients) -> Seeded {
             .await
             .unwrap();
     }
+    // The samples have a fixed day, and CloudWatch Logs keeps only events of the last 14 days:
+    // the peer's clock is set to an hour after the last trace starts.
+    let latest = starts.iter().copied().fold(f64::MIN, f64::max);
+    peer(
+        "POST",
+        "/_peer/clock",
+        &serde_json::json!({ "now": latest + 3600.0 }).to_string(),
+    );
     let mut times = starts
         .iter()
         .map(|s| (*s * 1000.0) as i64)
@@ -124,7 +132,8 @@ async fn seed(c: &Clients) -> Seeded {
             .collect();
         events.sort_by_key(|e| e.timestamp);
         for chunk in events.chunks(1000) {
-            c.logs
+            let put = c
+                .logs
                 .put_log_events()
                 .log_group_name(group)
                 .log_stream_name(stream)
@@ -132,6 +141,11 @@ async fn seed(c: &Clients) -> Seeded {
                 .send()
                 .await
                 .unwrap();
+            assert!(
+                put.rejected_log_events_info().is_none(),
+                "{group} {stream}: {:?}",
+                put.rejected_log_events_info()
+            );
         }
     }
     let first = DateTime::from_timestamp_millis(*times.iter().min().unwrap()).unwrap();
