@@ -11,6 +11,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 
+use crate::borrowed;
 use crate::error::Result;
 use crate::lambda_logs::{EventMeta, LogWriter};
 use crate::output::{FileCtx, Output};
@@ -22,11 +23,26 @@ struct Document<'a> {
     events: Option<Vec<ApiEvent<'a>>>,
     #[serde(borrow, default, rename = "logEvents")]
     log_events: Option<Vec<ApiEvent<'a>>>,
-    #[serde(borrow, default, rename = "messageType")]
+    #[serde(
+        borrow,
+        default,
+        rename = "messageType",
+        deserialize_with = "borrowed::option"
+    )]
     message_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "logGroup")]
+    #[serde(
+        borrow,
+        default,
+        rename = "logGroup",
+        deserialize_with = "borrowed::option"
+    )]
     log_group: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "logStream")]
+    #[serde(
+        borrow,
+        default,
+        rename = "logStream",
+        deserialize_with = "borrowed::option"
+    )]
     log_stream: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     awslogs: Option<Encoded<'a>>,
@@ -40,15 +56,26 @@ struct Document<'a> {
 /// subscriptions name the id `id`, GetLogEvents and PutLogEvents have neither.
 #[derive(Deserialize)]
 struct ApiEvent<'a> {
-    #[serde(borrow, default, rename = "logStreamName")]
+    #[serde(
+        borrow,
+        default,
+        rename = "logStreamName",
+        deserialize_with = "borrowed::option"
+    )]
     log_stream_name: Option<Cow<'a, str>>,
     #[serde(default)]
     timestamp: Option<Number>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     message: Option<Cow<'a, str>>,
     #[serde(default, rename = "ingestionTime")]
     ingestion_time: Option<Number>,
-    #[serde(borrow, default, rename = "eventId", alias = "id")]
+    #[serde(
+        borrow,
+        default,
+        rename = "eventId",
+        alias = "id",
+        deserialize_with = "borrowed::option"
+    )]
     event_id: Option<Cow<'a, str>>,
 }
 

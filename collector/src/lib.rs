@@ -8,6 +8,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+mod borrowed;
 #[cfg(feature = "aws")]
 pub mod collect;
 pub mod critical_path;

@@ -13,6 +13,7 @@ use hopscope_schema::metric_points::MetricPointRow;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::borrowed;
 use crate::error::Result;
 use crate::output::{FileCtx, Output};
 
@@ -26,7 +27,12 @@ struct Page<'a> {
     queries: Vec<Query<'a>>,
     #[serde(borrow, default, rename = "MetricDataResults")]
     results: Vec<DataResult<'a>>,
-    #[serde(borrow, default, rename = "Label")]
+    #[serde(
+        borrow,
+        default,
+        rename = "Label",
+        deserialize_with = "borrowed::option"
+    )]
     label: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "Datapoints")]
     datapoints: Vec<Datapoint<'a>>,
@@ -46,18 +52,18 @@ struct Query<'a> {
 struct MetricStat<'a> {
     #[serde(borrow)]
     metric: Metric<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     stat: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     unit: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Metric<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     namespace: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     metric_name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     dimensions: Vec<Dimension<'a>>,
@@ -77,13 +83,13 @@ struct Dimension<'a> {
 struct DataResult<'a> {
     #[serde(borrow)]
     id: Cow<'a, str>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     label: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     timestamps: Option<Times<'a>>,
     #[serde(default)]
     values: Option<Vec<f64>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     status_code: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     messages: Option<Vec<Message<'a>>>,
@@ -119,9 +125,9 @@ impl Time<'_> {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Message<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     code: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     value: Option<Cow<'a, str>>,
 }
 
@@ -137,7 +143,7 @@ struct Datapoint<'a> {
     sample_count: Option<f64>,
     #[serde(borrow, default)]
     extended_statistics: BTreeMap<&'a str, f64>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     unit: Option<Cow<'a, str>>,
 }
 

@@ -1,57 +1,19 @@
 //! One span as `aws/spans` stores it, parsed into borrowed structs, and its mapping onto a
 //! `spans` row once its place in the trace (enclosing segment, depth) is known.
 
-use std::borrow::{Borrow, Cow};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use hopscope_schema::spans::{SpanRow, kind};
-use serde::de::{Deserializer, IgnoredAny, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::node::{self, SpanKind, flags, origin_of, remote_node, xray_trace_id};
-
-/// A map key that borrows from the document unless it holds escapes. (`Cow` inside a map would
-/// always allocate: serde borrows only `Cow` fields it is told to.)
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Key<'a>(Cow<'a, str>);
-
-impl Borrow<str> for Key<'_> {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(
-                self,
-                v: &'de str,
-            ) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
-impl Serialize for Key<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
+use crate::borrowed::{self, Text};
 
 /// A flat OTel attribute map (`aws/spans` flattens OTLP's key/value list), values kept as JSON.
-pub type Attrs<'a> = BTreeMap<Key<'a>, &'a RawValue>;
+pub type Attrs<'a> = BTreeMap<Text<'a>, &'a RawValue>;
 
 type Str<'a> = Option<Cow<'a, str>>;
 
@@ -62,13 +24,13 @@ pub struct Span<'a> {
     pub resource: Resource<'a>,
     #[serde(borrow)]
     pub scope: Option<Scope<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     pub trace_id: Str<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     pub span_id: Str<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     pub parent_span_id: Str<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     pub name: Str<'a>,
     #[serde(borrow)]
     pub kind: Option<&'a RawValue>,
@@ -96,9 +58,19 @@ pub struct Resource<'a> {
 
 #[derive(Debug, Deserialize, Serialize)]
 pub struct Scope<'a> {
-    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "borrowed::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Str<'a>,
-    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "borrowed::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version: Str<'a>,
 }
 
@@ -106,13 +78,13 @@ pub struct Scope<'a> {
 pub struct Status<'a> {
     #[serde(borrow)]
     pub code: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     pub message: Str<'a>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Event<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     pub name: Str<'a>,
     #[serde(default, borrow)]
     pub attributes: Attrs<'a>,
