@@ -82,6 +82,7 @@ pub struct Output<'s> {
 #[derive(Default)]
 pub(crate) struct Scratch {
     pub(crate) xray_nodes: Vec<xray::Node<'static>>,
+    pub(crate) xray_entries: Vec<xray::Entry<'static>>,
     pub(crate) span_rows: Vec<SpanRow<'static>>,
     pub(crate) critical_path: critical_path::Scratch,
 }

@@ -1,10 +1,11 @@
 //! X-Ray segment documents -> `spans` rows: one row per segment and per subsegment at any depth.
 //!
-//! Documents are parsed straight into borrowed structs; each level's subsegments are kept as raw
-//! JSON and parsed in turn, which also gives every span its own `raw` text for free.
+//! A document and all its subsegments are read in one pass into borrowed structs (`read`), which
+//! also gives every span its own `raw` text from the parser's positions.
 
 mod document;
 mod node;
+mod read;
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -21,6 +22,7 @@ use crate::output::{FileCtx, Output, recycle};
 pub(crate) use document::Node;
 pub use document::SegmentDoc;
 pub use node::node_of;
+pub(crate) use read::Entry;
 
 /// A BatchGetTraces response: `Traces[].Segments[].Document`, the Document a JSON-encoded string
 /// (as the API returns it) or an already-parsed object (as some tools save it). Dumps of one
@@ -218,10 +220,11 @@ pub fn import_document(text: &str, location: &str, ctx: &FileCtx<'_>, out: &mut 
 /// (a subsegment in another document) and a `cause` may reference an exception anywhere in it.
 pub fn import_trace(docs: &[(&str, &str)], ctx: &FileCtx<'_>, out: &mut Output<'_>) {
     let mut nodes: Vec<Node<'_>> = recycle(std::mem::take(&mut out.scratch.xray_nodes));
+    let mut entries: Vec<read::Entry<'_>> = recycle(std::mem::take(&mut out.scratch.xray_entries));
     let mut rejected = Vec::new();
     for (text, location) in docs {
         let before = rejected.len();
-        document::flatten(text, &mut nodes, &mut rejected);
+        document::flatten(text, &mut nodes, &mut rejected, &mut entries);
         for (path, _) in &mut rejected[before..] {
             path.insert_str(0, location);
         }
@@ -241,6 +244,7 @@ pub fn import_trace(docs: &[(&str, &str)], ctx: &FileCtx<'_>, out: &mut Output<'
     out.scratch.span_rows = recycle(rows);
     drop(causes);
     out.scratch.xray_nodes = recycle(nodes);
+    out.scratch.xray_entries = recycle(entries);
 }
 
 #[cfg(test)]

@@ -1,122 +1,88 @@
-//! The segment document as X-Ray defines it, parsed leniently where real emitters disagree
+//! The segment document as X-Ray defines it, read leniently where real emitters disagree
 //! (content_length as a string, cause as an id reference) and strictly where a span would be
-//! meaningless without the field (ids, name, start_time).
+//! meaningless without the field (ids, name, start_time); `read` fills it.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt};
 
 use hopscope_schema::micros_from_secs;
 use hopscope_schema::spans::{SpanRow, kind};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, Visitor};
-use serde_json::value::RawValue;
 
 use super::node::{aws_resource, node_of};
+use super::read::{self, Entry};
+use crate::borrowed::{self, Text};
 
-type Str<'a> = Option<Cow<'a, str>>;
+pub(super) type Str<'a> = Option<Cow<'a, str>>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct SegmentDoc<'a> {
-    #[serde(borrow)]
     pub id: Str<'a>,
-    #[serde(borrow)]
     pub trace_id: Str<'a>,
-    #[serde(borrow)]
     pub parent_id: Str<'a>,
-    #[serde(borrow)]
     pub name: Str<'a>,
-    #[serde(rename = "type", borrow)]
     pub doc_type: Str<'a>,
     pub start_time: Option<f64>,
     pub end_time: Option<f64>,
     pub in_progress: Option<bool>,
     pub inferred: Option<bool>,
-    #[serde(borrow)]
     pub namespace: Str<'a>,
-    #[serde(borrow)]
     pub origin: Str<'a>,
-    #[serde(default)]
     pub error: bool,
-    #[serde(default)]
     pub fault: bool,
-    #[serde(default)]
     pub throttle: bool,
-    #[serde(borrow)]
     pub http: Option<Http<'a>>,
-    #[serde(borrow)]
     pub aws: Option<Aws<'a>>,
-    #[serde(borrow)]
     pub sql: Option<Sql<'a>>,
-    #[serde(borrow)]
     pub resource_arn: Str<'a>,
-    #[serde(borrow)]
     pub user: Str<'a>,
-    pub cause: Option<&'a RawValue>,
-    #[serde(borrow)]
-    pub annotations: Option<BTreeMap<Cow<'a, str>, &'a RawValue>>,
-    pub metadata: Option<&'a RawValue>,
-    pub subsegments: Option<Vec<&'a RawValue>>,
+    /// JSON text: an exception-id reference, an object of exceptions, or junk.
+    pub cause: Option<&'a str>,
+    /// Keys and their values as JSON text, by key.
+    pub annotations: Vec<(Cow<'a, str>, &'a str)>,
+    /// JSON text.
+    pub metadata: Option<&'a str>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Http<'a> {
-    #[serde(borrow)]
     pub request: Option<HttpRequest<'a>>,
     pub response: Option<HttpResponse>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct HttpRequest<'a> {
-    #[serde(borrow)]
     pub method: Str<'a>,
-    #[serde(borrow)]
     pub url: Str<'a>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct HttpResponse {
-    #[serde(default, deserialize_with = "lenient_i64")]
     pub status: Option<i64>,
     /// An integer, `-1`, or (real Node SDK 3.3.4) a string such as `"861"`.
-    #[serde(default, deserialize_with = "lenient_i64")]
     pub content_length: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Aws<'a> {
-    #[serde(borrow)]
     pub operation: Str<'a>,
-    #[serde(borrow)]
     pub region: Str<'a>,
-    #[serde(borrow)]
     pub request_id: Str<'a>,
-    #[serde(borrow)]
     pub account_id: Str<'a>,
-    #[serde(borrow)]
     pub table_name: Str<'a>,
-    #[serde(borrow)]
     pub bucket_name: Str<'a>,
-    #[serde(borrow)]
     pub queue_url: Str<'a>,
-    #[serde(borrow)]
     pub function_name: Str<'a>,
-    #[serde(borrow)]
     pub topic_arn: Str<'a>,
-    #[serde(borrow)]
     pub function_arn: Str<'a>,
-    #[serde(default, borrow)]
     pub resource_names: Vec<Cow<'a, str>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Sql<'a> {
-    #[serde(borrow)]
     pub url: Str<'a>,
-    #[serde(borrow)]
     pub database_type: Str<'a>,
-    #[serde(borrow)]
     pub sanitized_query: Str<'a>,
 }
 
@@ -128,11 +94,16 @@ struct CauseObject<'a> {
 
 #[derive(Debug, Deserialize)]
 struct Exception<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     id: Str<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed::option")]
     message: Str<'a>,
-    #[serde(rename = "type", borrow)]
+    #[serde(
+        rename = "type",
+        borrow,
+        default,
+        deserialize_with = "borrowed::option"
+    )]
     exception_type: Str<'a>,
 }
 
@@ -150,8 +121,7 @@ enum Cause<'a> {
 /// A parsed (sub)segment with what it inherits from its place in the tree.
 #[derive(Debug)]
 pub struct Node<'a> {
-    /// Boxed: the document is most of a node's size, and nodes move (into the list, as it grows).
-    doc: Box<SegmentDoc<'a>>,
+    doc: SegmentDoc<'a>,
     /// Its own text: before its subsegments, and after them.
     raw: (&'a str, &'a str),
     trace_id: Cow<'a, str>,
@@ -185,95 +155,85 @@ struct Parent<'a> {
 }
 
 /// Parses `text` and every subsegment below it into `nodes`; failures go to `rejected` as
-/// (location suffix, reason) and skip that subtree only.
-pub fn flatten<'a>(text: &'a str, nodes: &mut Vec<Node<'a>>, rejected: &mut Vec<(String, String)>) {
-    let doc: Box<SegmentDoc<'a>> = match serde_json::from_str(text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            rejected.push((String::new(), format!("not a valid segment document: {e}")));
-            return;
-        }
-    };
-    visit(doc, text, None, &mut Vec::new(), nodes, rejected);
-}
-
-/// `path` holds the subsegment indices leading to `doc`; it becomes text only on a rejection.
-fn visit<'a>(
-    mut doc: Box<SegmentDoc<'a>>,
-    raw: &'a str,
-    parent: Option<&Parent<'a>>,
-    path: &mut Vec<usize>,
+/// (location suffix, reason) and skip that subtree only. `entries` is a buffer of the reader's.
+pub fn flatten<'a>(
+    text: &'a str,
     nodes: &mut Vec<Node<'a>>,
     rejected: &mut Vec<(String, String)>,
+    entries: &mut Vec<Entry<'a>>,
 ) {
-    let subsegments = doc.subsegments.take().unwrap_or_default();
-    let node = match node_from(doc, own_text(raw, &subsegments), parent) {
-        Ok(node) => node,
-        Err(reason) => {
-            let below = count_descendants(&subsegments);
-            let reason = if below > 0 {
-                format!("{reason} (its {below} subsegments are skipped with it)")
-            } else {
-                reason
-            };
-            rejected.push((path_text(path), reason));
-            return;
+    entries.clear();
+    if let Err(e) = read::read(text, entries) {
+        rejected.push((String::new(), format!("not a valid segment document: {e}")));
+        return;
+    }
+    // Entries come parents first: each becomes a node, unless it or an ancestor is rejected.
+    for i in 0..entries.len() {
+        let parent = match entries[i].parent {
+            None => None,
+            Some((p, _)) => match entries[p].node {
+                Some(n) => Some(Parent::of(&nodes[n])),
+                None => continue,
+            },
+        };
+        let entry = &mut entries[i];
+        let what = if entry.parent.is_some() {
+            "not a valid subsegment"
+        } else {
+            "not a valid segment document"
+        };
+        let node = match entry.problem.take() {
+            Some(problem) => Err(format!("{what}: {problem}")),
+            None => node_from(std::mem::take(&mut entry.doc), entry.raw, parent.as_ref()),
+        };
+        match node {
+            Ok(node) => {
+                entries[i].node = Some(nodes.len());
+                nodes.push(node);
+            }
+            Err(reason) => {
+                let below = entries[i].descendants;
+                let reason = if below > 0 {
+                    format!("{reason} (its {below} subsegments are skipped with it)")
+                } else {
+                    reason
+                };
+                rejected.push((path_text(entries, i), reason));
+            }
         }
-    };
-    let me = Parent {
-        trace_id: node.trace_id.clone(),
-        id: node.id.clone(),
-        segment_id: node.segment_id.clone(),
-        depth: node.depth,
-        service: node.service.clone(),
-        service_type: node.service_type.clone(),
-    };
-    nodes.push(node);
-    for (i, sub) in subsegments.into_iter().enumerate() {
-        path.push(i);
-        match serde_json::from_str::<Box<SegmentDoc<'a>>>(sub.get()) {
-            Ok(sub_doc) => visit(sub_doc, sub.get(), Some(&me), path, nodes, rejected),
-            Err(e) => rejected.push((path_text(path), format!("not a valid subsegment: {e}"))),
-        }
-        path.pop();
     }
 }
 
-/// `raw` without its subsegments, as the text before the first and after the last: each
-/// subsegment is a row with its own `raw`, so a span stores its own fields once, not again in
-/// every ancestor. Whole when there are none (or, defensively, when they are not slices of it).
-fn own_text<'a>(raw: &'a str, subsegments: &[&'a RawValue]) -> (&'a str, &'a str) {
-    let (Some(first), Some(last)) = (subsegments.first(), subsegments.last()) else {
-        return (raw, "");
-    };
-    let base = raw.as_ptr() as usize;
-    let start = (first.get().as_ptr() as usize).wrapping_sub(base);
-    let end = (last.get().as_ptr() as usize + last.get().len()).wrapping_sub(base);
-    match (raw.get(..start), raw.get(end..)) {
-        (Some(head), Some(tail)) if start <= end => (head, tail),
-        _ => (raw, ""),
+impl<'a> Parent<'a> {
+    fn of(node: &Node<'a>) -> Self {
+        Parent {
+            trace_id: node.trace_id.clone(),
+            id: node.id.clone(),
+            segment_id: node.segment_id.clone(),
+            depth: node.depth,
+            service: node.service.clone(),
+            service_type: node.service_type.clone(),
+        }
     }
 }
 
 /// `.subsegments[1].subsegments[0]`: where a rejected subsegment sits in its document.
-fn path_text(path: &[usize]) -> String {
-    path.iter().map(|i| format!(".subsegments[{i}]")).collect()
-}
-
-fn count_descendants(subsegments: &[&RawValue]) -> usize {
-    subsegments
+fn path_text(entries: &[Entry<'_>], mut i: usize) -> String {
+    let mut steps = Vec::new();
+    while let Some((parent, index)) = entries[i].parent {
+        steps.push(index);
+        i = parent;
+    }
+    steps
         .iter()
-        .map(|s| {
-            1 + serde_json::from_str::<SegmentDoc<'_>>(s.get()).map_or(0, |d| {
-                count_descendants(d.subsegments.as_deref().unwrap_or_default())
-            })
-        })
-        .sum()
+        .rev()
+        .map(|i| format!(".subsegments[{i}]"))
+        .collect()
 }
 
 /// The node of `doc`, which it keeps (for `row`) without being moved again.
 fn node_from<'a>(
-    mut doc: Box<SegmentDoc<'a>>,
+    mut doc: SegmentDoc<'a>,
     raw: (&'a str, &'a str),
     parent: Option<&Parent<'a>>,
 ) -> Result<Node<'a>, String> {
@@ -359,16 +319,16 @@ fn nonempty(s: Str<'_>) -> Str<'_> {
     s.filter(|s| !s.trim().is_empty())
 }
 
-fn parse_cause(raw: Option<&RawValue>) -> (Cause<'_>, Vec<Exception<'_>>) {
+fn parse_cause(raw: Option<&str>) -> (Cause<'_>, Vec<Exception<'_>>) {
     let Some(raw) = raw else {
         return (Cause::None, Vec::new());
     };
-    match raw.get().as_bytes().first() {
-        Some(b'"') => match serde_json::from_str::<Cow<'_, str>>(raw.get()) {
-            Ok(id) => (Cause::Reference(id), Vec::new()),
+    match raw.as_bytes().first() {
+        Some(b'"') => match serde_json::from_str::<Text<'_>>(raw) {
+            Ok(id) => (Cause::Reference(id.0), Vec::new()),
             Err(_) => (Cause::None, Vec::new()),
         },
-        Some(b'{') => match serde_json::from_str::<CauseObject<'_>>(raw.get()) {
+        Some(b'{') => match serde_json::from_str::<CauseObject<'_>>(raw) {
             Ok(obj) => {
                 let first = obj
                     .exceptions
@@ -480,10 +440,9 @@ impl Node<'_> {
             annotations: d
                 .annotations
                 .iter()
-                .flatten()
                 .filter_map(|(k, v)| annotation_text(v).map(|v| (k.as_ref(), v)))
                 .collect(),
-            metadata: d.metadata.map(RawValue::get),
+            metadata: d.metadata,
             user: d.user.as_deref(),
             raw: Some(self.raw.0),
             raw_rest: self.raw.1,
@@ -493,52 +452,10 @@ impl Node<'_> {
 
 /// Annotation values are strings, numbers or booleans; stored as text. Strings are shown
 /// unquoted (escaped strings keep their JSON form, which is rare in annotations).
-fn annotation_text(v: &RawValue) -> Option<&str> {
-    let s = v.get();
+fn annotation_text(s: &str) -> Option<&str> {
     match s.as_bytes().first() {
         Some(b'"') if !s.contains('\\') => Some(&s[1..s.len() - 1]),
         Some(b'n') => None,
         _ => Some(s),
     }
-}
-
-/// An integer given as a number, a float, or a numeric string; anything else is `None`.
-fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    struct Lenient;
-    impl<'de> Visitor<'de> for Lenient {
-        type Value = Option<i64>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an integer")
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(i64::try_from(v).ok())
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(v as i64))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(v.trim().parse().ok())
-        }
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-    }
-    d.deserialize_any(Lenient)
 }

@@ -86,7 +86,9 @@ mod tests {
     use super::*;
 
     fn doc(json: &str) -> SegmentDoc<'_> {
-        serde_json::from_str(json).unwrap()
+        let mut entries = Vec::new();
+        super::super::read::read(json, &mut entries).unwrap();
+        entries.swap_remove(0).doc
     }
 
     #[test]
