@@ -204,11 +204,14 @@ impl<'a> Reader<'a> {
         entries: &mut Vec<Entry<'a>>,
         problem: &mut Option<String>,
     ) -> JiterResult<Option<(usize, usize)>> {
-        let peek = self.j.peek()?;
-        if peek != Peek::Array {
-            return self
-                .wrong("subsegments", "an array", peek, problem)
-                .map(|()| None);
+        match self.j.peek()? {
+            Peek::Array => {}
+            Peek::Null => return self.j.known_null().map(|()| None),
+            other => {
+                return self
+                    .wrong("subsegments", "an array", other, problem)
+                    .map(|()| None);
+            }
         }
         if depth >= MAX_DEPTH {
             return Err(JiterError {
@@ -616,6 +619,13 @@ mod tests {
             Some("expected an object, found a string")
         );
         assert_eq!((e[3].problem.as_deref(), e[3].parent), (None, Some((0, 2))));
+        let e = entries(r#"{"id":"a","subsegments":null}"#);
+        assert_eq!((e.len(), e[0].problem.as_deref()), (1, None));
+        let e = entries(r#"{"id":"a","subsegments":{}}"#);
+        assert_eq!(
+            e[0].problem.as_deref(),
+            Some("`subsegments` is an object, expected an array")
+        );
     }
 
     #[test]
