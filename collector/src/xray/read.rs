@@ -322,101 +322,107 @@ impl<'a> Reader<'a> {
     }
 
     fn http(&mut self, problem: &mut Option<String>) -> JiterResult<Option<Http<'a>>> {
-        let Some(mut key) = self.open_keys("http", HttpKey::of, problem)? else {
-            return Ok(None);
-        };
-        let mut http = Http::default();
-        while let Some(k) = key {
-            match k {
-                HttpKey::Request => http.request = self.http_request(problem)?,
-                HttpKey::Response => http.response = self.http_response(problem)?,
-                HttpKey::Other => self.j.next_skip()?,
-            }
-            key = self.j.next_key()?.map(HttpKey::of);
-        }
-        Ok(Some(http))
+        self.fields(
+            "http",
+            HttpKey::of,
+            problem,
+            |r, key, http: &mut Http<'a>, p| {
+                match key {
+                    HttpKey::Request => http.request = r.http_request(p)?,
+                    HttpKey::Response => http.response = r.http_response(p)?,
+                    HttpKey::Other => r.j.next_skip()?,
+                }
+                Ok(())
+            },
+        )
     }
 
-    /// Starts an object field: `Some(first key, classified)` when it is one, `None` when it is
-    /// `null` or of the wrong type (skipped, and noted as the problem).
-    fn open_keys<K>(
+    /// An object field read key by key into a `T` by `set`: `None` when it is `null` or of the
+    /// wrong type (skipped, and noted as the problem).
+    fn fields<K, T: Default>(
         &mut self,
         field: &str,
-        classify: impl Fn(&str) -> K,
+        classify: fn(&str) -> K,
         problem: &mut Option<String>,
-    ) -> JiterResult<Option<Option<K>>> {
-        match self.j.peek()? {
-            Peek::Object => Ok(Some(self.j.known_object()?.map(classify))),
-            Peek::Null => self.j.known_null().map(|()| None),
-            other => self
-                .wrong(field, "an object", other, problem)
-                .map(|()| None),
+        mut set: impl FnMut(&mut Self, K, &mut T, &mut Option<String>) -> JiterResult<()>,
+    ) -> JiterResult<Option<T>> {
+        let mut key = match self.j.peek()? {
+            Peek::Object => self.j.known_object()?.map(classify),
+            Peek::Null => return self.j.known_null().map(|()| None),
+            other => {
+                return self
+                    .wrong(field, "an object", other, problem)
+                    .map(|()| None);
+            }
+        };
+        let mut value = T::default();
+        while let Some(k) = key {
+            set(self, k, &mut value, problem)?;
+            key = self.j.next_key()?.map(classify);
         }
+        Ok(Some(value))
     }
 
     fn http_request(
         &mut self,
         problem: &mut Option<String>,
     ) -> JiterResult<Option<HttpRequest<'a>>> {
-        let Some(mut key) = self.open_keys("http.request", RequestKey::of, problem)? else {
-            return Ok(None);
-        };
-        let mut request = HttpRequest::default();
-        while let Some(k) = key {
-            match k {
-                RequestKey::Method => {
-                    request.method = self.string("http.request.method", problem)?
+        self.fields(
+            "http.request",
+            RequestKey::of,
+            problem,
+            |r, key, request: &mut HttpRequest<'a>, p| {
+                match key {
+                    RequestKey::Method => request.method = r.string("http.request.method", p)?,
+                    RequestKey::Url => request.url = r.string("http.request.url", p)?,
+                    RequestKey::Other => r.j.next_skip()?,
                 }
-                RequestKey::Url => request.url = self.string("http.request.url", problem)?,
-                RequestKey::Other => self.j.next_skip()?,
-            }
-            key = self.j.next_key()?.map(RequestKey::of);
-        }
-        Ok(Some(request))
+                Ok(())
+            },
+        )
     }
 
     fn http_response(&mut self, problem: &mut Option<String>) -> JiterResult<Option<HttpResponse>> {
-        let Some(mut key) = self.open_keys("http.response", ResponseKey::of, problem)? else {
-            return Ok(None);
-        };
-        let mut response = HttpResponse::default();
-        while let Some(k) = key {
-            match k {
-                ResponseKey::Status => response.status = self.lenient_int()?,
-                ResponseKey::ContentLength => response.content_length = self.lenient_int()?,
-                ResponseKey::Other => self.j.next_skip()?,
-            }
-            key = self.j.next_key()?.map(ResponseKey::of);
-        }
-        Ok(Some(response))
+        self.fields(
+            "http.response",
+            ResponseKey::of,
+            problem,
+            |r, key, response: &mut HttpResponse, _| {
+                match key {
+                    ResponseKey::Status => response.status = r.lenient_int()?,
+                    ResponseKey::ContentLength => response.content_length = r.lenient_int()?,
+                    ResponseKey::Other => r.j.next_skip()?,
+                }
+                Ok(())
+            },
+        )
     }
 
     fn aws(&mut self, problem: &mut Option<String>) -> JiterResult<Option<Aws<'a>>> {
-        let Some(mut key) = self.open_keys("aws", AwsKey::of, problem)? else {
-            return Ok(None);
-        };
-        let mut aws = Aws::default();
-        while let Some(k) = key {
-            let p = &mut *problem;
-            match k {
-                AwsKey::Operation => aws.operation = self.string("aws.operation", p)?,
-                AwsKey::Region => aws.region = self.string("aws.region", p)?,
-                AwsKey::RequestId => aws.request_id = self.string("aws.request_id", p)?,
-                AwsKey::AccountId => aws.account_id = self.string("aws.account_id", p)?,
-                AwsKey::TableName => aws.table_name = self.string("aws.table_name", p)?,
-                AwsKey::BucketName => aws.bucket_name = self.string("aws.bucket_name", p)?,
-                AwsKey::QueueUrl => aws.queue_url = self.string("aws.queue_url", p)?,
-                AwsKey::FunctionName => aws.function_name = self.string("aws.function_name", p)?,
-                AwsKey::TopicArn => aws.topic_arn = self.string("aws.topic_arn", p)?,
-                AwsKey::FunctionArn => aws.function_arn = self.string("aws.function_arn", p)?,
-                AwsKey::ResourceNames => {
-                    aws.resource_names = self.strings("aws.resource_names", p)?
+        self.fields(
+            "aws",
+            AwsKey::of,
+            problem,
+            |r, key, aws: &mut Aws<'a>, p| {
+                match key {
+                    AwsKey::Operation => aws.operation = r.string("aws.operation", p)?,
+                    AwsKey::Region => aws.region = r.string("aws.region", p)?,
+                    AwsKey::RequestId => aws.request_id = r.string("aws.request_id", p)?,
+                    AwsKey::AccountId => aws.account_id = r.string("aws.account_id", p)?,
+                    AwsKey::TableName => aws.table_name = r.string("aws.table_name", p)?,
+                    AwsKey::BucketName => aws.bucket_name = r.string("aws.bucket_name", p)?,
+                    AwsKey::QueueUrl => aws.queue_url = r.string("aws.queue_url", p)?,
+                    AwsKey::FunctionName => aws.function_name = r.string("aws.function_name", p)?,
+                    AwsKey::TopicArn => aws.topic_arn = r.string("aws.topic_arn", p)?,
+                    AwsKey::FunctionArn => aws.function_arn = r.string("aws.function_arn", p)?,
+                    AwsKey::ResourceNames => {
+                        aws.resource_names = r.strings("aws.resource_names", p)?
+                    }
+                    AwsKey::Other => r.j.next_skip()?,
                 }
-                AwsKey::Other => self.j.next_skip()?,
-            }
-            key = self.j.next_key()?.map(AwsKey::of);
-        }
-        Ok(Some(aws))
+                Ok(())
+            },
+        )
     }
 
     fn strings(
@@ -443,24 +449,22 @@ impl<'a> Reader<'a> {
     }
 
     fn sql(&mut self, problem: &mut Option<String>) -> JiterResult<Option<Sql<'a>>> {
-        let Some(mut key) = self.open_keys("sql", SqlKey::of, problem)? else {
-            return Ok(None);
-        };
-        let mut sql = Sql::default();
-        while let Some(k) = key {
-            match k {
-                SqlKey::Url => sql.url = self.string("sql.url", problem)?,
-                SqlKey::DatabaseType => {
-                    sql.database_type = self.string("sql.database_type", problem)?
+        self.fields(
+            "sql",
+            SqlKey::of,
+            problem,
+            |r, key, sql: &mut Sql<'a>, p| {
+                match key {
+                    SqlKey::Url => sql.url = r.string("sql.url", p)?,
+                    SqlKey::DatabaseType => sql.database_type = r.string("sql.database_type", p)?,
+                    SqlKey::SanitizedQuery => {
+                        sql.sanitized_query = r.string("sql.sanitized_query", p)?
+                    }
+                    SqlKey::Other => r.j.next_skip()?,
                 }
-                SqlKey::SanitizedQuery => {
-                    sql.sanitized_query = self.string("sql.sanitized_query", problem)?
-                }
-                SqlKey::Other => self.j.next_skip()?,
-            }
-            key = self.j.next_key()?.map(SqlKey::of);
-        }
-        Ok(Some(sql))
+                Ok(())
+            },
+        )
     }
 
     /// Annotation keys and their values as JSON text, by key (the last of a repeated key).
@@ -470,8 +474,14 @@ impl<'a> Reader<'a> {
     ) -> JiterResult<Vec<(Cow<'a, str>, &'a str)>> {
         let text = self.text;
         let mut out = Vec::new();
-        let Some(mut key) = self.open_keys("annotations", |k| lend(text, k), problem)? else {
-            return Ok(out);
+        let mut key = match self.j.peek()? {
+            Peek::Object => self.j.known_object()?.map(|k| lend(text, k)),
+            Peek::Null => return self.j.known_null().map(|()| out),
+            other => {
+                return self
+                    .wrong("annotations", "an object", other, problem)
+                    .map(|()| out);
+            }
         };
         while let Some(k) = key {
             let value = self.raw()?.unwrap_or("null");
