@@ -144,16 +144,6 @@ pub struct Node<'a> {
 /// Plausible epoch seconds: 2000-01-01 to 2100-01-01. Anything else is a unit mistake.
 const EPOCH_RANGE: std::ops::Range<f64> = 946_684_800.0..4_102_444_800.0;
 
-/// What a subsegment inherits from its parent.
-struct Parent<'a> {
-    trace_id: Cow<'a, str>,
-    id: Cow<'a, str>,
-    segment_id: Cow<'a, str>,
-    depth: u16,
-    service: Cow<'a, str>,
-    service_type: Option<Cow<'a, str>>,
-}
-
 /// Parses `text` and every subsegment below it into `nodes`; failures go to `rejected` as
 /// (location suffix, reason) and skip that subtree only. `entries` is a buffer of the reader's.
 pub fn flatten<'a>(
@@ -172,7 +162,7 @@ pub fn flatten<'a>(
         let parent = match entries[i].parent {
             None => None,
             Some((p, _)) => match entries[p].node {
-                Some(n) => Some(Parent::of(&nodes[n])),
+                Some(n) => Some(n),
                 None => continue,
             },
         };
@@ -184,7 +174,11 @@ pub fn flatten<'a>(
         };
         let node = match entry.problem.take() {
             Some(problem) => Err(format!("{what}: {problem}")),
-            None => node_from(std::mem::take(&mut entry.doc), entry.raw, parent.as_ref()),
+            None => node_from(
+                std::mem::take(&mut entry.doc),
+                entry.raw,
+                parent.map(|n| &nodes[n]),
+            ),
         };
         match node {
             Ok(node) => {
@@ -204,19 +198,6 @@ pub fn flatten<'a>(
     }
 }
 
-impl<'a> Parent<'a> {
-    fn of(node: &Node<'a>) -> Self {
-        Parent {
-            trace_id: node.trace_id.clone(),
-            id: node.id.clone(),
-            segment_id: node.segment_id.clone(),
-            depth: node.depth,
-            service: node.service.clone(),
-            service_type: node.service_type.clone(),
-        }
-    }
-}
-
 /// `.subsegments[1].subsegments[0]`: where a rejected subsegment sits in its document.
 fn path_text(entries: &[Entry<'_>], mut i: usize) -> String {
     let mut steps = Vec::new();
@@ -231,11 +212,12 @@ fn path_text(entries: &[Entry<'_>], mut i: usize) -> String {
         .collect()
 }
 
-/// The node of `doc`, which it keeps (for `row`) without being moved again.
+/// The node of `doc`, which it keeps (for `row`) without being moved again. A subsegment
+/// inherits its trace, segment, depth and service from its `parent`'s node.
 fn node_from<'a>(
     mut doc: SegmentDoc<'a>,
     raw: (&'a str, &'a str),
-    parent: Option<&Parent<'a>>,
+    parent: Option<&Node<'a>>,
 ) -> Result<Node<'a>, String> {
     let id = nonempty(doc.id.take()).ok_or("no `id`: every segment and subsegment needs one")?;
     let name = nonempty(doc.name.take()).ok_or_else(|| format!("{id}: no `name`"))?;
