@@ -35,6 +35,20 @@ pub struct Entry<'a> {
     pub node: Option<usize>,
 }
 
+impl Entry<'_> {
+    /// An entry to be filled in as its object is read (or, with a problem, one that is not).
+    fn new(parent: Option<(usize, usize)>, problem: Option<String>) -> Self {
+        Entry {
+            doc: SegmentDoc::default(),
+            raw: ("", ""),
+            parent,
+            descendants: 0,
+            problem,
+            node: None,
+        }
+    }
+}
+
 /// Appends the document in `text` and its subsegments to `entries`, in document order. On
 /// invalid JSON, returns the parser's complaint with its line and column (and `entries` may
 /// hold part of the document: the caller drops them).
@@ -135,14 +149,7 @@ impl<'a> Reader<'a> {
     ) -> JiterResult<()> {
         let me = entries.len();
         let start = self.j.current_index();
-        entries.push(Entry {
-            doc: SegmentDoc::default(),
-            raw: ("", ""),
-            parent,
-            descendants: 0,
-            problem: None,
-            node: None,
-        });
+        entries.push(Entry::new(parent, None));
         let mut doc = SegmentDoc::default();
         let mut problem = None;
         let mut subsegments: Option<(usize, usize)> = None;
@@ -230,14 +237,8 @@ impl<'a> Reader<'a> {
                 self.object(Some((me, index)), depth + 1, entries)?;
             } else {
                 self.j.known_skip(peek)?;
-                entries.push(Entry {
-                    doc: SegmentDoc::default(),
-                    raw: ("", ""),
-                    parent: Some((me, index)),
-                    descendants: 0,
-                    problem: Some(format!("expected an object, found {}", kind(peek))),
-                    node: None,
-                });
+                let problem = format!("expected an object, found {}", kind(peek));
+                entries.push(Entry::new(Some((me, index)), Some(problem)));
             }
             last = self.j.current_index();
             index += 1;
@@ -342,7 +343,7 @@ impl<'a> Reader<'a> {
     fn fields<K, T: Default>(
         &mut self,
         field: &str,
-        classify: fn(&str) -> K,
+        classify: impl Fn(&str) -> K + Copy,
         problem: &mut Option<String>,
         mut set: impl FnMut(&mut Self, K, &mut T, &mut Option<String>) -> JiterResult<()>,
     ) -> JiterResult<Option<T>> {
@@ -473,21 +474,16 @@ impl<'a> Reader<'a> {
         problem: &mut Option<String>,
     ) -> JiterResult<Vec<(Cow<'a, str>, &'a str)>> {
         let text = self.text;
-        let mut out = Vec::new();
-        let mut key = match self.j.peek()? {
-            Peek::Object => self.j.known_object()?.map(|k| lend(text, k)),
-            Peek::Null => return self.j.known_null().map(|()| out),
-            other => {
-                return self
-                    .wrong("annotations", "an object", other, problem)
-                    .map(|()| out);
-            }
-        };
-        while let Some(k) = key {
-            let value = self.raw()?.unwrap_or("null");
-            out.push((k, value));
-            key = self.j.next_key()?.map(|k| lend(text, k));
-        }
+        let read = self.fields(
+            "annotations",
+            |k| lend(text, k),
+            problem,
+            |r, key, out: &mut Vec<_>, _| {
+                out.push((key, r.raw()?.unwrap_or("null")));
+                Ok(())
+            },
+        )?;
+        let mut out = read.unwrap_or_default();
         // As a JSON object reads: by key, a repeated key's last value winning.
         out.reverse();
         out.sort_by(|a, b| a.0.cmp(&b.0));
