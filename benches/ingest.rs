@@ -187,9 +187,9 @@ fn reference_parse(ndjson: &str) -> usize {
 }
 
 fn benches(c: &mut Criterion) {
-    // As the binary's main does, so the figures are the binary's.
+    // As the binary's main does for `import`, so the figures are the binary's.
     // SAFETY: no other thread allocates yet.
-    unsafe { hopscope_collector::keep_large_blocks() };
+    unsafe { hopscope_collector::tune_allocator(hopscope_collector::Workload::Ingest) };
     let input = input();
     let bytes = input.ndjson.len() as u64;
     let response_bytes: u64 = input.responses.iter().map(|r| r.len() as u64).sum();

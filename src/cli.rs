@@ -19,6 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hopscope_collector::Workload;
 
 /// Observability pipeline and trace analyzer for AWS serverless systems: X-Ray traces, Lambda
 /// logs and CloudWatch metrics in one local Parquet store, queried with SQL.
@@ -70,6 +71,16 @@ pub enum Command {
     Gen(generate::GenArgs),
     /// Alarm rules: lint, check once, watch on a schedule, backtest over stored history
     Alarms(alarms::AlarmsArgs),
+}
+
+impl Command {
+    /// Import and collect write batch after batch; everything else mostly reads.
+    pub fn workload(&self) -> Workload {
+        match self {
+            Command::Collect(_) | Command::Import(_) => Workload::Ingest,
+            _ => Workload::Query,
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -9,9 +9,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     end_quietly_on_closed_pipe();
-    // SAFETY: first thing in main, before any other thread exists.
-    unsafe { hopscope_collector::keep_large_blocks() };
     let args = cli::Cli::parse();
+    // SAFETY: before `run` starts the runtime, so no other thread exists yet.
+    unsafe { hopscope_collector::tune_allocator(args.command.workload()) };
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
