@@ -13,7 +13,7 @@ use hopscope_schema::metric_points::MetricPointRow;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::borrowed;
+use crate::borrowed::{self, Text};
 use crate::error::Result;
 use crate::output::{FileCtx, Output};
 
@@ -141,8 +141,9 @@ struct Datapoint<'a> {
     minimum: Option<f64>,
     maximum: Option<f64>,
     sample_count: Option<f64>,
+    /// `Text` keys: a `&str` key would fail the whole file on a key with an escape.
     #[serde(borrow, default)]
-    extended_statistics: BTreeMap<&'a str, f64>,
+    extended_statistics: BTreeMap<Text<'a>, f64>,
     #[serde(borrow, default, deserialize_with = "borrowed::option")]
     unit: Option<Cow<'a, str>>,
 }
@@ -333,7 +334,7 @@ fn import_datapoint(
             point
                 .extended_statistics
                 .iter()
-                .map(|(name, value)| (*name, *value)),
+                .map(|(name, value)| (name.0.as_ref(), *value)),
         );
     let mut any = false;
     for (statistic, value) in stats {
@@ -487,6 +488,17 @@ mod tests {
             (times(&p, "timestamp")[0], floats(&p, "value")[0]),
             (Some(1_397_042_280_000_000), Some(44.79))
         );
+    }
+
+    #[test]
+    fn an_escaped_extended_statistic_name_is_read() {
+        let got = import_str(
+            r#"{"Label":"Duration","Datapoints":[{"Timestamp":"2024-01-01T00:00:00Z","ExtendedStatistics":{"p99\u002e9":12.5}}]}"#,
+        );
+        assert_eq!(got.rejections, Vec::<String>::new());
+        let p = got.points.unwrap();
+        assert_eq!(strings(&p, "statistic"), [Some("p99.9".to_string())]);
+        assert_eq!(floats(&p, "value"), [Some(12.5)]);
     }
 
     #[test]
