@@ -122,3 +122,24 @@ fn init_logging(filter: &str) {
         )
         .init();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(args: &[&str]) -> Workload {
+        Cli::try_parse_from(std::iter::once("hopscope").chain(args.iter().copied()))
+            .expect("valid arguments")
+            .command
+            .workload()
+    }
+
+    #[test]
+    fn import_and_collect_tune_the_allocator_for_ingest_and_the_rest_for_queries() {
+        assert_eq!(workload(&["import", "traces/"]), Workload::Ingest);
+        assert_eq!(workload(&["collect", "--since", "2h"]), Workload::Ingest);
+        assert_eq!(workload(&["sql", "SELECT 1"]), Workload::Query);
+        assert_eq!(workload(&["hops"]), Workload::Query);
+        assert_eq!(workload(&["demo", "--no-tui"]), Workload::Query);
+    }
+}
