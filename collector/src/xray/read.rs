@@ -79,64 +79,50 @@ struct Reader<'a> {
     text: &'a str,
 }
 
-/// The fields of a segment document this importer reads.
-enum Field {
-    Id,
-    TraceId,
-    ParentId,
-    Name,
-    Type,
-    StartTime,
-    EndTime,
-    InProgress,
-    Inferred,
-    Namespace,
-    Origin,
-    Error,
-    Fault,
-    Throttle,
-    Http,
-    Aws,
-    Sql,
-    ResourceArn,
-    User,
-    Cause,
-    Annotations,
-    Metadata,
-    Subsegments,
-    Other,
+/// The keys of an object this importer reads; any other is `Other`.
+macro_rules! keys {
+    ($name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        enum $name {
+            $($variant,)*
+            Other,
+        }
+        impl $name {
+            fn of(key: &str) -> Self {
+                match key {
+                    $($text => $name::$variant,)*
+                    _ => $name::Other,
+                }
+            }
+        }
+    };
 }
 
-impl Field {
-    fn of(key: &str) -> Field {
-        match key {
-            "id" => Field::Id,
-            "trace_id" => Field::TraceId,
-            "parent_id" => Field::ParentId,
-            "name" => Field::Name,
-            "type" => Field::Type,
-            "start_time" => Field::StartTime,
-            "end_time" => Field::EndTime,
-            "in_progress" => Field::InProgress,
-            "inferred" => Field::Inferred,
-            "namespace" => Field::Namespace,
-            "origin" => Field::Origin,
-            "error" => Field::Error,
-            "fault" => Field::Fault,
-            "throttle" => Field::Throttle,
-            "http" => Field::Http,
-            "aws" => Field::Aws,
-            "sql" => Field::Sql,
-            "resource_arn" => Field::ResourceArn,
-            "user" => Field::User,
-            "cause" => Field::Cause,
-            "annotations" => Field::Annotations,
-            "metadata" => Field::Metadata,
-            "subsegments" => Field::Subsegments,
-            _ => Field::Other,
-        }
-    }
-}
+// The fields of a segment document.
+keys!(Field {
+    Id = "id",
+    TraceId = "trace_id",
+    ParentId = "parent_id",
+    Name = "name",
+    Type = "type",
+    StartTime = "start_time",
+    EndTime = "end_time",
+    InProgress = "in_progress",
+    Inferred = "inferred",
+    Namespace = "namespace",
+    Origin = "origin",
+    Error = "error",
+    Fault = "fault",
+    Throttle = "throttle",
+    Http = "http",
+    Aws = "aws",
+    Sql = "sql",
+    ResourceArn = "resource_arn",
+    User = "user",
+    Cause = "cause",
+    Annotations = "annotations",
+    Metadata = "metadata",
+    Subsegments = "subsegments",
+});
 
 impl<'a> Reader<'a> {
     /// Reads the object the parser is at (its `{` peeked) as a (sub)segment, then its
@@ -496,24 +482,6 @@ impl<'a> Reader<'a> {
         let at = self.j.error_position(e.index);
         format!("{} at line {} column {}", e.error_type, at.line, at.column)
     }
-}
-
-/// The keys of a nested object this importer reads; any other is `Other`.
-macro_rules! keys {
-    ($name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
-        enum $name {
-            $($variant,)*
-            Other,
-        }
-        impl $name {
-            fn of(key: &str) -> Self {
-                match key {
-                    $($text => $name::$variant,)*
-                    _ => $name::Other,
-                }
-            }
-        }
-    };
 }
 
 keys!(HttpKey { Request = "request", Response = "response" });
