@@ -45,8 +45,8 @@ pub enum Workload {
 ///   2.3 s at 1 MiB.
 /// - [`Workload::Ingest`]: 1 MiB. Each batch's buffers differ in size from the last one's, so in
 ///   the heap they did not fit the holes the last batch left and the heap kept growing. Mapped,
-///   they leave no holes. Peak RSS of a first import, three runs each (benches/README.md):
-///   258-276 MB at 1 M spans, 295-312 at 3 M, 397-420 at 10 M with 32 MiB; 195-198, 232-237 and
+///   they leave no holes. Peak RSS of a first import, two or three runs each (benches/README.md):
+///   251-276 MB at 1 M spans, 295-312 at 3 M, 397-420 at 10 M with 32 MiB; 195-198, 232-237 and
 ///   318-323 with 1 MiB, in the same wall time but at 3 M (+5 %): the parsing thread's extra
 ///   page faults mostly overlap the writer thread, the slower of the two.
 ///
