@@ -47,8 +47,9 @@ pub enum Workload {
 ///   the heap they did not fit the holes the last batch left and the heap kept growing. Mapped,
 ///   they leave no holes. Peak RSS of a first import, two or three runs each (benches/README.md):
 ///   251-276 MB at 1 M spans, 295-312 at 3 M, 397-420 at 10 M with 32 MiB; 195-198, 232-237 and
-///   318-323 with 1 MiB, in the same wall time but at 3 M (+5 %): the parsing thread's extra
-///   page faults mostly overlap the writer thread, the slower of the two.
+///   318-323 with 1 MiB, in the same wall time but at 3 M (+5 %). The parsing thread alone is
+///   13 % slower (its fresh pages fault in each batch: criterion 279.8 against 322.4 MB/s), but
+///   an import waits on the writer thread, the slower of the two.
 ///
 /// # Safety
 /// Call before any other thread allocates (in `main`, before the runtime starts): it changes the
