@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::columns;
 use crate::error::Result;
-use crate::hdr::{HDR_HISTOGRAM, HDR_QUANTILE};
+use crate::hdr::{HDR_COUNT, HDR_HISTOGRAM, HDR_QUANTILE};
 use crate::session::Session;
 use crate::top_n::TOP_N;
 pub use crate::window::Window;
@@ -26,12 +26,13 @@ pub use crate::window::Window;
 pub const HOPS: &str = "hops";
 
 mod tally;
+pub(crate) use tally::timed_out;
 
 /// Lambda's own subsegments of a function segment, as the Lambda runtime names them.
 const INIT_SUBSEGMENTS_LIST: [&str; 2] = ["Initialization", "Restore"];
 const INIT_SUBSEGMENTS: &str = "('Initialization', 'Restore')";
 /// What the Lambda runtime logs, and X-Ray records as the cause, when a function times out.
-const TIMEOUT_MESSAGE: &str = "Task timed out";
+pub(crate) const TIMEOUT_MESSAGE: &str = "Task timed out";
 const OVERHEAD_SUBSEGMENT: &str = "Overhead";
 const LAMBDA_SERVICE: &str = "AWS::Lambda";
 const LAMBDA_FUNCTION: &str = "AWS::Lambda::Function";
@@ -122,9 +123,22 @@ pub struct HopStats {
     pub overhead_ms: f64,
     /// Critical time of the hops this callee called (not part of `critical_ms`).
     pub downstream_ms: f64,
+    /// Percentiles of the calls' durations, calls that never answered counted at the time
+    /// their caller waited (see `censored`).
     pub p50_ms: Option<f64>,
     pub p90_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Calls with a duration: what the percentiles are taken over.
+    pub samples: i64,
+    /// Of `samples`: calls that never answered (counted at the time their caller waited) and
+    /// Lambda invocations that timed out (counted at the timeout): their real duration is
+    /// longer.
+    pub censored: i64,
+    /// Below CloudWatch's significance bound (`10 / (1 - p)` samples): the percentile is set
+    /// by a few calls. See [`crate::significance`].
+    pub p50_low_sample: bool,
+    pub p90_low_sample: bool,
+    pub p99_low_sample: bool,
     /// 4xx answers other than throttles.
     pub errors: i64,
     pub throttles: i64,
@@ -262,6 +276,7 @@ fn hop_aggregate_sql() -> String {
                 coalesce(sum(CASE WHEN {init} THEN {crit} END), 0) AS init_ms,
                 coalesce(sum(CASE WHEN {overhead} THEN {crit} END), 0) AS overhead_ms,
                 {hist}(CASE WHEN {entry} THEN {d} END) AS histogram,
+                {censored} AS censored,
                 {errors} AS errors, {throttles} AS throttles, {faults} AS faults,
                 {timeouts} AS timeouts,
                 {cold} AS cold_starts,
@@ -284,6 +299,11 @@ fn hop_aggregate_sql() -> String {
             ip = s::IN_PROGRESS,
             cm = s::CAUSE_MESSAGE
         )),
+        censored = count_if(&format!(
+            "{entry} AND {d} IS NOT NULL AND ({censored})",
+            d = s::DURATION_MS,
+            censored = crate::views::censored_predicate(),
+        )),
         cold = count_if(&init),
         invocations = count_if(&format!(
             "{} = '{}' AND {} = '{LAMBDA_FUNCTION}'",
@@ -298,6 +318,12 @@ fn hop_aggregate_sql() -> String {
 /// SQL statement of what [`tally`] computes by hand for a window (a test holds the two together).
 pub fn hops_view_sql() -> String {
     let q = |p: f64| format!("{HDR_QUANTILE}(a.histogram, {p})");
+    let low = |p: f64| {
+        format!(
+            "{HDR_COUNT}(a.histogram) < {}",
+            crate::significance::min_samples(p)
+        )
+    };
     format!(
         "CREATE VIEW {HOPS} AS
          WITH a AS ({agg})
@@ -306,6 +332,8 @@ pub fn hops_view_sql() -> String {
                 a.init_ms, a.critical_ms - a.init_ms - a.overhead_ms AS handler_ms, a.overhead_ms,
                 coalesce(d.downstream_ms, 0) AS downstream_ms,
                 {p50} AS p50_ms, {p90} AS p90_ms, {p99} AS p99_ms,
+                CAST({HDR_COUNT}(a.histogram) AS BIGINT) AS samples, a.censored,
+                {low50} AS p50_low_sample, {low90} AS p90_low_sample, {low99} AS p99_low_sample,
                 a.errors, a.throttles, a.faults, a.timeouts, a.cold_starts, a.invocations,
                 CAST(a.cold_starts AS DOUBLE) / nullif(a.invocations, 0) AS cold_start_ratio,
                 a.histogram
@@ -316,6 +344,9 @@ pub fn hops_view_sql() -> String {
         p50 = q(0.5),
         p90 = q(0.9),
         p99 = q(0.99),
+        low50 = low(0.5),
+        low90 = low(0.9),
+        low99 = low(0.99),
     )
 }
 

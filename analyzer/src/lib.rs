@@ -9,6 +9,7 @@ mod interned;
 mod partials;
 pub mod service_map;
 pub mod session;
+pub mod significance;
 pub mod text;
 pub mod top_n;
 pub mod trace_detail;

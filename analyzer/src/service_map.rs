@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::session::Session;
+use crate::significance::is_low_sample;
 use crate::window::Window;
 
 mod tally;
@@ -32,13 +33,30 @@ pub struct MapEdge {
     pub errors: i64,
     pub throttles: i64,
     pub faults: i64,
+    /// Averages and percentiles count calls that never answered at the time their caller
+    /// waited (see `censored`).
     pub avg_ms: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Calls with a duration: what the percentiles are taken over.
+    pub samples: i64,
+    /// Of `samples`: calls that never answered or timed out; their real duration is longer.
+    pub censored: i64,
+    /// Below CloudWatch's significance bound (see [`crate::significance`]).
+    pub p50_low_sample: bool,
+    pub p99_low_sample: bool,
     /// Calls the caller did not wait for (queue consumers, asynchronous executions).
     pub async_calls: i64,
     /// p99 of their queue dwell: from the end of the call that queued them to their start.
     pub dwell_p99_ms: Option<f64>,
+}
+
+impl MapEdge {
+    /// The p99 in whole ms, `~`-marked when low-sample.
+    fn p99_label(&self) -> String {
+        let mark = if self.p99_low_sample { "~" } else { "" };
+        format!("{mark}{:.0}", self.p99_ms)
+    }
 }
 
 /// An optional value that sorts `None` last, as SQL's `ORDER BY` does by default.
@@ -105,6 +123,10 @@ impl ServiceMap {
                 avg_ms: g.avg_ms,
                 p50_ms: g.p50_ms,
                 p99_ms: g.p99_ms,
+                samples: g.samples,
+                censored: g.censored,
+                p50_low_sample: is_low_sample(g.samples, 0.5),
+                p99_low_sample: is_low_sample(g.samples, 0.99),
                 async_calls: g.async_calls,
                 dwell_p99_ms: g.dwell_p99_ms,
             });
@@ -146,7 +168,7 @@ impl ServiceMap {
             } else {
                 "black"
             };
-            let label = format!("{} req, p99 {:.0} ms", e.requests, e.p99_ms);
+            let label = format!("{} req, p99 {} ms", e.requests, e.p99_label());
             let _ = writeln!(
                 out,
                 "  {} -> {} [label={}, color={color}];",
@@ -177,10 +199,10 @@ impl ServiceMap {
         for e in self.edges.iter().filter(|e| e.caller != e.callee) {
             let _ = writeln!(
                 out,
-                "  {} -->|\"{} req, p99 {:.0} ms\"| {}",
+                "  {} -->|\"{} req, p99 {} ms\"| {}",
                 id(&e.caller),
                 e.requests,
-                e.p99_ms,
+                e.p99_label(),
                 id(&e.callee)
             );
         }
@@ -214,6 +236,10 @@ mod tests {
             avg_ms: 5.0,
             p50_ms: 4.0,
             p99_ms: 9.6,
+            samples: 10,
+            censored: 0,
+            p50_low_sample: true,
+            p99_low_sample: true,
             async_calls: 0,
             dwell_p99_ms: None,
         }
@@ -236,7 +262,7 @@ mod tests {
     fn dot_quotes_names_and_colours_faults() {
         let dot = map().to_dot();
         assert!(
-            dot.contains(r#""api \"v2\"" -> "fn" [label="10 req, p99 10 ms", color=red];"#),
+            dot.contains(r#""api \"v2\"" -> "fn" [label="10 req, p99 ~10 ms", color=red];"#),
             "{dot}"
         );
         assert!(
@@ -250,7 +276,7 @@ mod tests {
         let m = map().to_mermaid();
         assert_eq!(
             m,
-            "flowchart LR\n  n0[\"api #quot;v2#quot;\"]\n  n1[\"fn\"]\n  n0 -->|\"10 req, p99 10 ms\"| n1\n"
+            "flowchart LR\n  n0[\"api #quot;v2#quot;\"]\n  n1[\"fn\"]\n  n0 -->|\"10 req, p99 ~10 ms\"| n1\n"
         );
     }
 }

@@ -46,7 +46,8 @@ fn outcome_aggregates() -> String {
          sum(CASE WHEN {t} THEN 1 ELSE 0 END) AS throttles,
          sum(CASE WHEN {f} THEN 1 ELSE 0 END) AS faults,
          sum({d}) AS total_ms, avg({d}) AS avg_ms,
-         {hist}({d}) AS histogram,
+         {hist}({d}) AS histogram, count({d}) AS samples,
+         sum(CASE WHEN {d} IS NOT NULL AND ({censored}) THEN 1 ELSE 0 END) AS censored,
          count({dw}) AS async_calls, {hist}({dw}) AS dwell_histogram,
          min({st}) AS first_seen, max({st}) AS last_seen",
         e = s::ERROR,
@@ -56,18 +57,39 @@ fn outcome_aggregates() -> String {
         dw = s::DWELL_MS,
         st = s::START_TIME,
         hist = hdr::HDR_HISTOGRAM,
+        censored = censored_predicate(),
+    )
+}
+
+/// A span whose duration is a lower bound: it never ended (counted up to when its caller gave
+/// up), or it is a Lambda invocation that hit its timeout.
+pub(crate) fn censored_predicate() -> String {
+    format!(
+        "{ip} OR {cm} LIKE '%{timeout}%'",
+        ip = s::IN_PROGRESS,
+        cm = s::CAUSE_MESSAGE,
+        timeout = hops::TIMEOUT_MESSAGE,
     )
 }
 
 /// The columns of a grouped `outcome_aggregates()` row, with percentiles read off its histogram.
 fn outcome_columns() -> String {
     let q = |p: f64, name: &str| format!("{}(histogram, {p}) AS {name}", hdr::HDR_QUANTILE);
+    let low = |p: f64, name: &str| {
+        format!(
+            "samples < {} AS {name}",
+            crate::significance::min_samples(p)
+        )
+    };
     format!(
-        "requests, ok, errors, throttles, faults, total_ms, avg_ms, {}, {}, {}, histogram,
-         async_calls, {}, {}, dwell_histogram, first_seen, last_seen",
+        "requests, ok, errors, throttles, faults, total_ms, avg_ms, {}, {}, {}, samples, censored,
+         {}, {}, {}, histogram, async_calls, {}, {}, dwell_histogram, first_seen, last_seen",
         q(0.5, "p50_ms"),
         q(0.9, "p90_ms"),
         q(0.99, "p99_ms"),
+        low(0.5, "p50_low_sample"),
+        low(0.9, "p90_low_sample"),
+        low(0.99, "p99_low_sample"),
         format!(
             "{}(dwell_histogram, 0.5) AS dwell_p50_ms",
             hdr::HDR_QUANTILE

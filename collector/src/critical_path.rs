@@ -12,7 +12,8 @@
 //!   own instead of being cut at the parent's end.
 //!
 //! A span that never ended (in progress, or cut off by a Lambda timeout) lasts as long as the
-//! span that waited on it, so a hung call is billed the time its caller spent waiting.
+//! span that waited on it, so a hung call is billed the time its caller spent waiting, and that
+//! is also the duration it is counted with (`censored_end`): a lower bound, never a dropped call.
 
 use std::hash::BuildHasher;
 
@@ -48,7 +49,8 @@ pub struct Scratch {
     hop_totals: Vec<(usize, f64)>,
 }
 
-/// Fills `critical_ms`, `hop_caller` and, for spans their parent did not wait for, `dwell_ms`
+/// Fills `critical_ms`, `hop_caller`, `censored_end` of the spans that never ended and, for
+/// spans their parent did not wait for, `dwell_ms`
 /// (from the end of the parent to their start) for the spans of one import unit (one or more traces;
 /// parents outside `rows` make their children roots). Spans caught in a parent cycle (ids
 /// reused within a trace) keep `critical_ms` null.
@@ -61,6 +63,11 @@ pub fn annotate(rows: &mut [SpanRow<'_>], s: &mut Scratch) {
         };
     }
     effective_ends(rows, s);
+    for &i in &s.order {
+        if rows[i].end_time.is_none() && s.end[i] > rows[i].start_time {
+            rows[i].censored_end = Some(s.end[i]);
+        }
+    }
     s.own_us.clear();
     s.own_us.resize(rows.len(), 0);
     s.sync_parent.clear();
@@ -424,6 +431,31 @@ mod tests {
         assert_eq!(got[2], ("http", Some(29_800.0), Some("etl")));
         assert_eq!(got[1].1, Some(100.0));
         assert_eq!(got[0].1, Some(100.0));
+    }
+
+    #[test]
+    fn a_call_that_never_ended_lasts_until_its_caller_gave_up() {
+        let mut rows = rows(&[
+            ("fn", None, "etl", 0, Some(30_000)),
+            ("inv", Some("fn"), "etl", 100, None),
+            ("http", Some("inv"), "api.example.org", 200, None),
+            ("lost", None, "orphan", 500, None),
+        ]);
+        annotate(&mut rows, &mut Scratch::default());
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.id, r.censored_end, r.duration_ms()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("fn", None, Some(30_000.0)),
+                ("inv", Some(30_000_000), Some(29_900.0)),
+                ("http", Some(30_000_000), Some(29_800.0)),
+                // Nothing around it ended: no bound to count it with.
+                ("lost", None, None),
+            ]
+        );
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub mod col {
     pub const DEPTH: &str = "depth";
     pub const START_TIME: &str = "start_time";
     pub const END_TIME: &str = "end_time";
+    /// `end_time - start_time` in ms. For a span that never ended (`in_progress`), the time its
+    /// caller waited for it, up to the end of the nearest enclosing span that ended: a lower
+    /// bound (a right-censored duration), so that percentiles and averages count the calls that
+    /// never answered instead of dropping them. Null when nothing around it ended either.
     pub const DURATION_MS: &str = "duration_ms";
     /// This span's own time on its trace's critical path (the chain of work the root waited
     /// on), in ms: time spent here while no child it waited on was running. Over a whole trace
@@ -63,6 +67,7 @@ pub mod col {
     /// that call to this span's start, in ms: queue dwell, apart from the processing time
     /// (`duration_ms`). Null for synchronous spans.
     pub const DWELL_MS: &str = "dwell_ms";
+    /// The span never ended: its `duration_ms`, where set, is a lower bound (censored).
     pub const IN_PROGRESS: &str = "in_progress";
     pub const ERROR: &str = "error";
     pub const FAULT: &str = "fault";
@@ -176,6 +181,9 @@ pub struct SpanRow<'a> {
     /// Epoch microseconds.
     pub start_time: i64,
     pub end_time: Option<i64>,
+    /// For a span that never ended: when the span that waited on it ended (set at ingest by
+    /// the critical-path walk). Its duration is counted up to there.
+    pub censored_end: Option<i64>,
     pub critical_ms: Option<f64>,
     pub hop_trace_critical_ms: Option<f64>,
     pub dwell_ms: Option<f64>,
@@ -208,9 +216,11 @@ pub struct SpanRow<'a> {
 }
 
 impl SpanRow<'_> {
-    /// Duration in milliseconds, when the span has ended.
+    /// Duration in milliseconds: to its end, or for a span that never ended to its
+    /// `censored_end` (a lower bound).
     pub fn duration_ms(&self) -> Option<f64> {
         self.end_time
+            .or(self.censored_end)
             .map(|end| (end - self.start_time) as f64 / 1000.0)
     }
 }

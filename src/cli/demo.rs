@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use hopscope_analyzer::Session;
+use hopscope_analyzer::hdr::{HDR_HISTOGRAM, HDR_QUANTILE};
+use hopscope_analyzer::significance;
 use hopscope_collector::import::ImportOptions;
 use hopscope_collector::store::Store;
 use hopscope_tui::{Anchor, TimeRange};
@@ -27,25 +29,56 @@ pub struct DemoArgs {
     pub no_tui: bool,
 }
 
-/// Per Lambda function: invocations, cold starts, timeouts, errors and duration percentiles.
-const FUNCTIONS_SQL: &str = "
-SELECT function, count(*) AS invocations,
-       count(init_ms) AS cold_starts,
-       sum(CASE WHEN status = 'timeout' THEN 1 ELSE 0 END) AS timeouts,
-       sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors,
-       round(approx_percentile_cont(duration_ms, 0.5), 1) AS p50_ms,
-       round(approx_percentile_cont(duration_ms, 0.99), 1) AS p99_ms
-FROM lambda_invocations GROUP BY function ORDER BY p99_ms DESC";
+/// A percentile of `duration_ms` in ms to one decimal, `~`-marked below its significance bound.
+fn percentile_sql(q: f64) -> String {
+    format!(
+        "CASE WHEN count(duration_ms) < {min} THEN '~' ELSE '' END
+           || CAST(round({HDR_QUANTILE}({HDR_HISTOGRAM}(duration_ms), {q}), 1) AS VARCHAR)",
+        min = significance::min_samples(q),
+    )
+}
 
-/// Per downstream node (AWS resources, hosts, databases): calls and how they went.
-const DOWNSTREAM_SQL: &str = "
-SELECT service, count(*) AS calls,
-       sum(CASE WHEN throttle THEN 1 ELSE 0 END) AS throttled,
-       sum(CASE WHEN fault THEN 1 ELSE 0 END) AS faults,
-       sum(CASE WHEN in_progress THEN 1 ELSE 0 END) AS unfinished,
-       round(approx_percentile_cont(duration_ms, 0.99), 1) AS p99_ms
-FROM spans WHERE kind = 'subsegment' AND namespace IN ('aws', 'remote')
-GROUP BY service ORDER BY p99_ms DESC LIMIT 15";
+/// Per Lambda function: invocations, cold starts, timeouts (counted at the timeout: censored),
+/// errors and duration percentiles with the invocations they are taken over.
+fn functions_sql() -> String {
+    format!(
+        "SELECT function, count(*) AS invocations,
+           count(init_ms) AS cold_starts,
+           sum(CASE WHEN status = 'timeout' THEN 1 ELSE 0 END) AS timeouts,
+           sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors,
+           count(duration_ms) AS timed,
+           {p50} AS p50_ms, {p99} AS p99_ms
+         FROM lambda_invocations GROUP BY function
+         ORDER BY {HDR_QUANTILE}({HDR_HISTOGRAM}(duration_ms), 0.99) DESC",
+        p50 = percentile_sql(0.5),
+        p99 = percentile_sql(0.99),
+    )
+}
+
+/// Per downstream node (AWS resources, hosts, databases): calls and how they went. Calls that
+/// never answered are counted at the time their caller waited (censored).
+fn downstream_sql() -> String {
+    format!(
+        "SELECT service, count(*) AS calls,
+           sum(CASE WHEN throttle THEN 1 ELSE 0 END) AS throttled,
+           sum(CASE WHEN fault THEN 1 ELSE 0 END) AS faults,
+           sum(CASE WHEN in_progress AND duration_ms IS NOT NULL THEN 1 ELSE 0 END) AS censored,
+           count(duration_ms) AS timed,
+           {p99} AS p99_ms
+         FROM spans WHERE kind = 'subsegment' AND namespace IN ('aws', 'remote')
+         GROUP BY service ORDER BY {HDR_QUANTILE}({HDR_HISTOGRAM}(duration_ms), 0.99) DESC LIMIT 15",
+        p99 = percentile_sql(0.99),
+    )
+}
+
+fn legend() -> String {
+    format!(
+        "~ low-sample: fewer calls than the percentile needs to mean much (10/(1-p): p50 {}, p99 {}).
+censored: calls that never answered, counted at the time their caller waited; timeouts at the timeout.",
+        significance::min_samples(0.5),
+        significance::min_samples(0.99)
+    )
+}
 
 pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
@@ -77,9 +110,10 @@ pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitC
         return Ok(ExitCode::SUCCESS);
     }
     println!("\nLambda functions, slowest p99 first:");
-    output::print(&session.collect(FUNCTIONS_SQL).await?, Format::Table)?;
+    output::print(&session.collect(&functions_sql()).await?, Format::Table)?;
     println!("\nDownstream calls, slowest p99 first:");
-    output::print(&session.collect(DOWNSTREAM_SQL).await?, Format::Table)?;
+    output::print(&session.collect(&downstream_sql()).await?, Format::Table)?;
+    println!("{}", legend());
     match store {
         Some(dir) => println!("\nExplore further: hopscope --store {} sql", dir.display()),
         None => println!(

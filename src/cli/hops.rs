@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, ValueEnum};
 use hopscope_analyzer::Session;
-use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport, Window};
+use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport, HopStats, Window};
+use hopscope_analyzer::significance;
 
 use super::output::{sanitize, truncate};
 use super::time::{TimeArg, WindowArgs};
@@ -141,6 +142,14 @@ fn ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.0}"))
 }
 
+/// A percentile, `~`-marked when taken over fewer calls than its significance bound.
+fn pct(v: Option<f64>, low_sample: bool) -> String {
+    match v {
+        Some(_) if low_sample => format!("~{}", ms(v)),
+        _ => ms(v),
+    }
+}
+
 fn table(r: &HopReport, limit: usize) -> String {
     use std::fmt::Write;
     let mut out = String::new();
@@ -177,10 +186,17 @@ fn table(r: &HopReport, limit: usize) -> String {
         "t/o",
         "cold"
     );
+    let mut low_sample = false;
     for (i, h) in r.hops.iter().take(limit).enumerate() {
-        let was = |f: fn(&hopscope_analyzer::hops::HopStats) -> Option<f64>| {
-            format!("{}→{}", ms(h.before.as_ref().and_then(f)), ms(f(&h.now)))
+        let was = |f: fn(&HopStats) -> (Option<f64>, bool)| {
+            let before = h.before.as_ref().map_or((None, false), f);
+            let now = f(&h.now);
+            format!("{}→{}", pct(before.0, before.1), pct(now.0, now.1))
         };
+        low_sample |= [&h.now]
+            .into_iter()
+            .chain(h.before.as_ref())
+            .any(|s| s.p50_low_sample || s.p99_low_sample);
         let n = &h.now;
         let _ = writeln!(
             out,
@@ -190,8 +206,8 @@ fn table(r: &HopReport, limit: usize) -> String {
             h.added_ms_per_trace,
             n.critical_ms_per_trace,
             n.share * 100.0,
-            was(|s| s.p50_ms),
-            was(|s| s.p99_ms),
+            was(|s| (s.p50_ms, s.p50_low_sample)),
+            was(|s| (s.p99_ms, s.p99_low_sample)),
             n.requests,
             n.errors,
             n.throttles,
@@ -209,6 +225,13 @@ fn table(r: &HopReport, limit: usize) -> String {
                 n.overhead_ms / r.traces.max(1) as f64,
                 n.downstream_ms / r.traces.max(1) as f64,
             );
+            if n.censored > 0 {
+                let _ = writeln!(
+                    out,
+                    "    {} of {} timed calls never answered or timed out: counted at the time waited",
+                    n.censored, n.samples
+                );
+            }
             if !h.slowest_traces.is_empty() {
                 let ids: Vec<String> = h
                     .slowest_traces
@@ -224,6 +247,14 @@ fn table(r: &HopReport, limit: usize) -> String {
             out,
             "... {} more (--limit, or --format json for all)",
             r.hops.len() - limit
+        );
+    }
+    if low_sample {
+        let _ = writeln!(
+            out,
+            "~ low-sample: fewer calls than the percentile needs to mean much (10/(1-p): p50 {}, p99 {})",
+            significance::min_samples(0.5),
+            significance::min_samples(0.99)
         );
     }
     out

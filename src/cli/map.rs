@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::service_map::ServiceMap;
+use hopscope_analyzer::significance;
 
 use super::output::sanitize;
 use super::time::WindowArgs;
@@ -42,7 +43,7 @@ pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
         MapFormat::Mermaid => print!("{}", map.to_mermaid()),
         MapFormat::Table => {
             println!(
-                "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>14}",
+                "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>8} {:>14}",
                 "caller",
                 "callee",
                 "requests",
@@ -52,11 +53,19 @@ pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
                 "5xx",
                 "p50 ms",
                 "p99 ms",
+                "censored",
                 "async dwell p99"
             );
+            let pct = |v: f64, low: bool| {
+                if low && v.is_finite() {
+                    format!("~{v:.1}")
+                } else {
+                    format!("{v:.1}")
+                }
+            };
             for e in &map.edges {
                 println!(
-                    "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9.1} {:>9.1} {:>14}",
+                    "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>8} {:>14}",
                     sanitize(&e.caller),
                     sanitize(&e.callee),
                     e.requests,
@@ -64,12 +73,29 @@ pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
                     e.errors,
                     e.throttles,
                     e.faults,
-                    e.p50_ms,
-                    e.p99_ms,
+                    pct(e.p50_ms, e.p50_low_sample),
+                    pct(e.p99_ms, e.p99_low_sample),
+                    e.censored,
                     match (e.async_calls, e.dwell_p99_ms) {
                         (0, _) | (_, None) => String::new(),
                         (n, Some(d)) => format!("{n}: {d:.1} ms"),
                     },
+                );
+            }
+            if map
+                .edges
+                .iter()
+                .any(|e| e.p50_low_sample || e.p99_low_sample)
+            {
+                println!(
+                    "~ low-sample: fewer calls than the percentile needs to mean much (10/(1-p): p50 {}, p99 {})",
+                    significance::min_samples(0.5),
+                    significance::min_samples(0.99)
+                );
+            }
+            if map.edges.iter().any(|e| e.censored > 0) {
+                println!(
+                    "censored: calls that never answered or timed out, counted at the time their caller waited"
                 );
             }
         }

@@ -1122,6 +1122,7 @@ mod tests {
             throttles: 0,
             faults: 0,
             p99_ms: Some(3.0),
+            p99_low_sample: false,
             health: Health::Ok,
             repeated: false,
         }

@@ -11,10 +11,11 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::state::AlarmStore;
 use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, Severity, State};
-use hopscope_analyzer::hdr::{HDR_BUCKETS, HDR_HISTOGRAM, HDR_QUANTILE};
+use hopscope_analyzer::hdr::{HDR_BUCKETS, HDR_COUNT, HDR_HISTOGRAM, HDR_QUANTILE};
 pub use hopscope_analyzer::hops::Window;
 use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport};
 use hopscope_analyzer::service_map::ServiceMap;
+use hopscope_analyzer::significance::is_low_sample;
 use hopscope_analyzer::text::{TextTable, sanitize};
 use hopscope_analyzer::trace_detail::TraceDetail;
 use hopscope_schema::spans::{TABLE as SPANS, col};
@@ -188,10 +189,23 @@ pub fn alarm_lines(statuses: Vec<AlarmStatus>) -> Vec<AlarmLine> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HopDetail {
     pub buckets: Vec<Bucket>,
-    /// `(label, now, baseline)` latency percentiles in ms.
-    pub percentiles: Vec<(&'static str, Option<f64>, Option<f64>)>,
+    /// Latency percentiles in ms, now and in the baseline.
+    pub percentiles: Vec<Percentile>,
+    /// Calls with a duration now and in the baseline: what the percentiles are taken over.
+    pub samples: (i64, Option<i64>),
     /// Error kinds (cause type, else the HTTP status) and how often they happened, most first.
     pub error_types: Vec<(String, i64)>,
+}
+
+/// One percentile row of the hop screen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percentile {
+    pub label: &'static str,
+    pub now: Option<f64>,
+    pub before: Option<f64>,
+    /// Below CloudWatch's significance bound for this percentile (never for `max`).
+    pub now_low_sample: bool,
+    pub before_low_sample: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -259,6 +273,8 @@ pub struct MapLine {
     pub throttles: i64,
     pub faults: i64,
     pub p99_ms: Option<f64>,
+    /// `p99_ms` is below CloudWatch's significance bound.
+    pub p99_low_sample: bool,
     pub health: Health,
     /// The node was drawn (with its callees) earlier in the tree.
     pub repeated: bool,
@@ -303,6 +319,7 @@ pub fn map_tree(map: &ServiceMap) -> Vec<MapLine> {
             throttles: 0,
             faults: root.faults,
             p99_ms: None,
+            p99_low_sample: false,
             health: Health::of(root.requests, 0, 0, root.faults),
             repeated,
         });
@@ -334,6 +351,7 @@ fn walk(
             throttles: e.throttles,
             faults: e.faults,
             p99_ms: e.p99_ms.is_finite().then_some(e.p99_ms),
+            p99_low_sample: e.p99_low_sample,
             health: Health::of(e.requests, e.errors, e.throttles, e.faults),
             repeated,
         });
@@ -510,7 +528,7 @@ async fn load_hop(
             .map(|(_, q)| format!("{HDR_QUANTILE}(h, {q})"))
             .collect();
         format!(
-            "SELECT {} FROM (SELECT {HDR_HISTOGRAM}({}) AS h FROM {SPANS} WHERE {})",
+            "SELECT {}, {HDR_COUNT}(h) FROM (SELECT {HDR_HISTOGRAM}({}) AS h FROM {SPANS} WHERE {})",
             columns.join(", "),
             col::DURATION_MS,
             hop_spans(hop, w)
@@ -518,18 +536,26 @@ async fn load_hop(
     };
     let now = first_row_floats(&collect(quantiles(window)).await?);
     let before = match baseline {
-        Some(b) => first_row_floats(&collect(quantiles(b)).await?),
-        None => Vec::new(),
+        Some(b) => Some(first_row_floats(&collect(quantiles(b)).await?)),
+        None => None,
     };
+    let count = |row: &[Option<f64>]| {
+        row.get(PERCENTILES.len())
+            .copied()
+            .flatten()
+            .map_or(0, |n| n as i64)
+    };
+    let samples = (count(&now), before.as_deref().map(count));
+    let low = |q: f64, n: i64| q < 1.0 && is_low_sample(n, q);
     let percentiles = PERCENTILES
         .iter()
         .enumerate()
-        .map(|(i, (label, _))| {
-            (
-                *label,
-                now.get(i).copied().flatten(),
-                before.get(i).copied().flatten(),
-            )
+        .map(|(i, &(label, q))| Percentile {
+            label,
+            now: now.get(i).copied().flatten(),
+            before: before.as_ref().and_then(|b| b.get(i).copied().flatten()),
+            now_low_sample: low(q, samples.0),
+            before_low_sample: samples.1.is_some_and(|n| low(q, n)),
         })
         .collect();
     let buckets = buckets(
@@ -566,6 +592,7 @@ async fn load_hop(
     Ok(HopDetail {
         buckets,
         percentiles,
+        samples,
         error_types,
     })
 }
@@ -680,6 +707,10 @@ mod tests {
             avg_ms: 1.0,
             p50_ms: 1.0,
             p99_ms: 2.0,
+            samples: 3,
+            censored: 0,
+            p50_low_sample: true,
+            p99_low_sample: true,
             async_calls: 0,
             dwell_p99_ms: None,
         }

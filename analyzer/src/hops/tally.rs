@@ -24,6 +24,7 @@ use crate::hdr;
 use crate::interned::{Interner, NONE, flags, text};
 use crate::partials::{Groups, per_partition};
 use crate::session::Session;
+use crate::significance;
 use crate::top_n::Top;
 use crate::window::{self, Window};
 
@@ -47,6 +48,23 @@ const COLUMNS: [&str; 17] = [
     s::IN_PROGRESS,
     s::CAUSE_MESSAGE,
 ];
+
+/// Per row of a `cause_message` column: whether it says a Lambda function timed out.
+pub(crate) fn timed_out(cause_message: &ArrayRef) -> Result<Vec<bool>> {
+    let cause = text(cause_message)?;
+    let mut timed_out = vec![false; cause_message.len()];
+    // Mostly null: tested only where present.
+    if let Some(nulls) = cause_message.logical_nulls() {
+        for row in nulls.valid_indices() {
+            timed_out[row] = cause.get(row).is_some_and(|m| m.contains(TIMEOUT_MESSAGE));
+        }
+    } else {
+        for (row, t) in timed_out.iter_mut().enumerate() {
+            *t = cause.get(row).is_some_and(|m| m.contains(TIMEOUT_MESSAGE));
+        }
+    }
+    Ok(timed_out)
+}
 
 /// The hops of each window (`windows[0]` first), with `slowest` traces of evidence per hop.
 pub(super) async fn tally(
@@ -87,6 +105,7 @@ struct Acc {
     throttles: i64,
     faults: i64,
     timeouts: i64,
+    censored: i64,
     cold_starts: i64,
     invocations: i64,
     critical_ms: f64,
@@ -166,18 +185,7 @@ impl Partial {
         );
         let trace_id = text(c(11))?;
         let (error, throttle, fault, in_progress) = (flag(12), flag(13), flag(14), flag(15));
-        let cause = text(c(16))?;
-        // Mostly null: tested once per batch, only where present.
-        let mut timed_out = vec![false; b.num_rows()];
-        if let Some(nulls) = c(16).logical_nulls() {
-            for row in nulls.valid_indices() {
-                timed_out[row] = cause.get(row).is_some_and(|m| m.contains(TIMEOUT_MESSAGE));
-            }
-        } else {
-            for (row, t) in timed_out.iter_mut().enumerate() {
-                *t = cause.get(row).is_some_and(|m| m.contains(TIMEOUT_MESSAGE));
-            }
-        }
+        let timed_out = timed_out(c(16))?;
         let (lambda_function, lambda_service) = (self.lambda_function, self.lambda_service);
         let (segment, subsegment) = (self.segment, self.subsegment);
         let slowest = self.slowest;
@@ -225,6 +233,7 @@ impl Partial {
                         && let Some(us) = hdr::micros(duration.value(row))
                     {
                         acc.durations.record(us)?;
+                        acc.censored += i64::from(in_progress(row) || timed_out[row]);
                     }
                 }
                 acc.timeouts += i64::from((entry && in_progress(row)) || timed_out[row]);
@@ -292,6 +301,7 @@ impl Named {
             mine.throttles += theirs.throttles;
             mine.faults += theirs.faults;
             mine.timeouts += theirs.timeouts;
+            mine.censored += theirs.censored;
             mine.cold_starts += theirs.cold_starts;
             mine.invocations += theirs.invocations;
             mine.critical_ms += theirs.critical_ms;
@@ -320,6 +330,8 @@ impl Named {
         for ((w, caller, callee), mut acc) in self.groups {
             let histogram = acc.durations.histogram()?;
             let q = |p: f64| hdr::quantile_ms(histogram, p);
+            let samples = i64::try_from(histogram.len()).unwrap_or(i64::MAX);
+            let low = |p: f64| significance::is_low_sample(samples, p);
             let traces = periods[w].traces;
             let stats = HopStats {
                 requests: acc.requests,
@@ -342,6 +354,11 @@ impl Named {
                 p50_ms: q(0.5),
                 p90_ms: q(0.9),
                 p99_ms: q(0.99),
+                samples,
+                censored: acc.censored,
+                p50_low_sample: low(0.5),
+                p90_low_sample: low(0.9),
+                p99_low_sample: low(0.99),
                 errors: acc.errors,
                 throttles: acc.throttles,
                 faults: acc.faults,

@@ -22,7 +22,7 @@ use crate::session::Session;
 use crate::window::{self, Window};
 
 /// What [`Partial::add_batch`] reads, in this order.
-const COLUMNS: [&str; 11] = [
+const COLUMNS: [&str; 13] = [
     s::START_TIME,
     s::PARENT_SERVICE,
     s::PARENT_SERVICE_TYPE,
@@ -34,6 +34,8 @@ const COLUMNS: [&str; 11] = [
     s::FAULT,
     s::DURATION_MS,
     s::DWELL_MS,
+    s::IN_PROGRESS,
+    s::CAUSE_MESSAGE,
 ];
 
 /// One caller -> callee pair over the spans that enter a node; `caller` is `None` for spans
@@ -53,6 +55,9 @@ pub(super) struct Group {
     pub avg_ms: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Calls with a duration, and of them the censored ones (see `HopStats::censored`).
+    pub samples: i64,
+    pub censored: i64,
     pub async_calls: i64,
     pub dwell_p99_ms: Option<f64>,
 }
@@ -104,6 +109,7 @@ struct Acc {
     faults: i64,
     total_ms: f64,
     timed: i64,
+    censored: i64,
     /// Durations of the calls, in µs.
     durations: Recorded,
     async_calls: i64,
@@ -121,6 +127,7 @@ impl Acc {
         self.faults += other.faults;
         self.total_ms += other.total_ms;
         self.timed += other.timed;
+        self.censored += other.censored;
         self.durations.merge(other.durations)?;
         self.async_calls += other.async_calls;
         Ok(self.dwell.merge(other.dwell)?)
@@ -152,6 +159,8 @@ impl Acc {
             },
             p50_ms,
             p99_ms,
+            samples: self.timed,
+            censored: self.censored,
             async_calls: self.async_calls,
             dwell_p99_ms: hdr::quantile_ms(self.dwell.histogram()?, 0.99),
         })
@@ -192,6 +201,8 @@ impl Partial {
             duration.as_primitive::<Float64Type>(),
             dwell.as_primitive::<Float64Type>(),
         );
+        let in_progress = flags(c(11));
+        let timed_out = crate::hops::timed_out(c(12))?;
         for row in 0..b.num_rows() {
             if window.is_some_and(|w| {
                 let t = start.value(row);
@@ -216,6 +227,7 @@ impl Partial {
                 let ms = duration.value(row);
                 acc.total_ms += ms;
                 acc.timed += 1;
+                acc.censored += i64::from(in_progress(row) || timed_out[row]);
                 if let Some(us) = hdr::micros(ms) {
                     acc.durations.record(us)?;
                 }

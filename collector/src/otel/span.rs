@@ -384,6 +384,7 @@ impl Fields<'_> {
             depth: self.depth,
             start_time: self.start,
             end_time: self.end,
+            censored_end: None,
             critical_ms: None,
             hop_trace_critical_ms: None,
             dwell_ms: None,

@@ -392,6 +392,7 @@ impl Node<'_> {
             depth: self.depth,
             start_time: self.start_time,
             end_time: self.end_time,
+            censored_end: None,
             critical_ms: None,
             hop_trace_critical_ms: None,
             dwell_ms: None,

@@ -32,6 +32,17 @@ pub fn opt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), ms)
 }
 
+/// Marks a percentile taken over fewer calls than CloudWatch's significance bound needs.
+pub const LOW_SAMPLE_MARK: char = '~';
+
+/// A percentile in ms, `~`-marked when it is low-sample.
+pub fn pct_ms(v: Option<f64>, low_sample: bool) -> String {
+    match v {
+        Some(v) if low_sample => format!("{LOW_SAMPLE_MARK}{}", ms(v)),
+        v => opt_ms(v),
+    }
+}
+
 /// A count in at most five characters: `950`, `12.3k`, `4.1M`.
 pub fn count(n: i64) -> String {
     match n {

@@ -7,9 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::Theme;
-use super::format::{count, dur, fit, ms, opt_ms};
+use super::format::{LOW_SAMPLE_MARK, count, dur, fit, ms, pct_ms};
 use super::hops::{change, hop_name};
 use crate::app::{App, visible_offset};
+use crate::data::Percentile;
+use hopscope_analyzer::hops::HopStats;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = Theme { color: app.color };
@@ -101,14 +103,52 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             ))
         };
     let percentiles = detail.map(|d| d.percentiles.clone()).unwrap_or_else(|| {
+        let of = |label,
+                  now: &HopStats,
+                  before: Option<&HopStats>,
+                  pick: fn(&HopStats) -> (Option<f64>, bool)| {
+            Percentile {
+                label,
+                now: pick(now).0,
+                before: before.and_then(|b| pick(b).0),
+                now_low_sample: pick(now).1,
+                before_low_sample: before.is_some_and(|b| pick(b).1),
+            }
+        };
         vec![
-            ("p50", h.now.p50_ms, before.and_then(|b| b.p50_ms)),
-            ("p90", h.now.p90_ms, before.and_then(|b| b.p90_ms)),
-            ("p99", h.now.p99_ms, before.and_then(|b| b.p99_ms)),
+            of("p50", &h.now, before, |s| (s.p50_ms, s.p50_low_sample)),
+            of("p90", &h.now, before, |s| (s.p90_ms, s.p90_low_sample)),
+            of("p99", &h.now, before, |s| (s.p99_ms, s.p99_low_sample)),
         ]
     });
-    for (label, now, base) in percentiles {
-        lines.push(row(&format!("{label} ms"), now, base, &opt_ms));
+    let mut low_sample = false;
+    for p in &percentiles {
+        low_sample |= p.now_low_sample || p.before_low_sample;
+        lines.push(Line::raw(format!(
+            "{:<10}{:>9}{:>9}{:>8}",
+            format!("{} ms", p.label),
+            pct_ms(p.now, p.now_low_sample),
+            pct_ms(p.before, p.before_low_sample),
+            change(p.now, p.before)
+        )));
+    }
+    let censored = if h.now.censored > 0 {
+        format!(
+            ", {} never answered or timed out (counted at the time waited)",
+            h.now.censored
+        )
+    } else {
+        String::new()
+    };
+    lines.push(Line::styled(
+        format!("over {} timed calls{censored}", h.now.samples),
+        theme.dim(),
+    ));
+    if low_sample {
+        lines.push(Line::styled(
+            format!("{LOW_SAMPLE_MARK} fewer calls than the percentile needs (10/(1-p))"),
+            theme.dim(),
+        ));
     }
     let n = |v: i64| Some(v as f64);
     let int = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| count(v as i64));

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::Theme;
-use super::format::{count, fit, ms, opt_ms, sparkline};
+use super::format::{count, fit, ms, pct_ms, sparkline};
 use crate::app::{App, OverviewFocus, visible_offset};
 use crate::data::{Health, SERIES_BUCKETS};
 
@@ -69,14 +69,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                             ratatui::style::Style::new()
                         }),
                 ),
-                right(opt_ms(h.now.p50_ms)),
+                right(pct_ms(h.now.p50_ms, h.now.p50_low_sample)),
             ];
             let before = h.before.as_ref();
             if wide {
-                cells.push(right(opt_ms(before.and_then(|b| b.p50_ms))));
+                cells.push(right(before.map_or_else(
+                    || "-".into(),
+                    |b| pct_ms(b.p50_ms, b.p50_low_sample),
+                )));
             }
-            cells.push(right(opt_ms(h.now.p99_ms)));
-            cells.push(right(opt_ms(before.and_then(|b| b.p99_ms))));
+            cells.push(right(pct_ms(h.now.p99_ms, h.now.p99_low_sample)));
+            cells.push(right(before.map_or_else(
+                || "-".into(),
+                |b| pct_ms(b.p99_ms, b.p99_low_sample),
+            )));
             cells.push(right(change(h.now.p99_ms, before.and_then(|b| b.p99_ms))));
             cells.push(right(count(h.now.requests)));
             cells.push(right(format!(

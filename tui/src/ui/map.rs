@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::Theme;
-use super::format::{count, fit, opt_ms};
+use super::format::{count, fit, pct_ms};
 use crate::app::{App, OverviewFocus, visible_offset};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -58,7 +58,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 cells.push(Cell::from(Line::from(count(l.throttles)).right_aligned()));
             }
             cells.push(Cell::from(Line::from(count(l.faults)).right_aligned()));
-            cells.push(Cell::from(Line::from(opt_ms(l.p99_ms)).right_aligned()));
+            cells.push(Cell::from(
+                Line::from(pct_ms(l.p99_ms, l.p99_low_sample)).right_aligned(),
+            ));
             let row = Row::new(cells);
             if i == app.map.selected && app.focus == OverviewFocus::Map {
                 row.style(theme.selected())
