@@ -10,6 +10,7 @@ mod import;
 mod map;
 mod output;
 mod sql;
+mod terminal;
 mod time;
 mod trace;
 mod tui;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hopscope_collector::Workload;
+pub use terminal::for_stderr;
 
 /// Observability pipeline and trace analyzer for AWS serverless systems: X-Ray traces, Lambda
 /// logs and CloudWatch metrics in one local Parquet store, queried with SQL.
@@ -74,6 +76,17 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether the command draws on the terminal itself (the dashboard, the SQL shell): then
+    /// its stdout is not routed through the escaper (it sanitizes what it draws).
+    fn drives_the_terminal(&self) -> bool {
+        match self {
+            Command::Tui(_) => true,
+            Command::Demo(args) => !args.no_tui && tui::interactive(),
+            Command::Sql(args) => args.query.is_none(),
+            _ => false,
+        }
+    }
+
     /// Import and collect write batch after batch; everything else mostly reads.
     pub fn workload(&self) -> Workload {
         match self {
@@ -85,6 +98,12 @@ impl Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(&cli.log);
+    terminal::stdout_is_terminal();
+    let _escaped = if cli.command.drives_the_terminal() {
+        None
+    } else {
+        terminal::EscapedStdout::install().context("routing stdout through the escaper")?
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -6,41 +6,92 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
-/// Removes control characters and escape sequences from text that came from outside (log lines,
-/// names, annotations) before it reaches a terminal; tabs and newlines become visible escapes.
+/// Makes text that came from outside (log lines, names, annotations) safe for a terminal: every
+/// control character is shown as an escape (`\x1b`, `\n`, `\u{9b}`), as `cat -v` or ripgrep
+/// show them, so a log line's escape sequence (an OSC 52 clipboard write, a screen clear) is
+/// seen, not obeyed. Newlines and tabs are escaped too: a cell stays on its line.
 pub fn sanitize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            // ESC starts a terminal sequence: drop it with its parameters. CSI (`ESC [`) ends
-            // at a final byte; OSC (`ESC ]`, e.g. a clipboard write or a window title) ends at
-            // BEL or ST (`ESC \`); any other escape is two characters.
-            '\u{1b}' => match chars.next() {
-                Some('[') => {
-                    for n in chars.by_ref() {
-                        if ('@'..='~').contains(&n) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') | Some('P') | Some('_') | Some('^') => {
-                    while let Some(n) = chars.next() {
-                        if n == '\u{7}' || (n == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
+    for c in text.chars() {
+        push_escaped(&mut out, c, false);
     }
     out
+}
+
+/// Appends `c` to `out`, escaped when it is a control character (`\n` and `\t` kept as they
+/// are when `keep_lines`: a stream of lines, not a cell).
+pub fn push_escaped(out: &mut String, c: char, keep_lines: bool) {
+    use std::fmt::Write;
+    match c {
+        '\n' | '\t' if keep_lines => out.push(c),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        // Writing to a String cannot fail.
+        c if u32::from(c) < 0x80 && c.is_control() => {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        }
+        c if c.is_control() => {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        }
+        c => out.push(c),
+    }
+}
+
+/// Escapes a byte stream for a terminal the way [`sanitize`] escapes text, keeping newlines and
+/// tabs; bytes that are not UTF-8 are shown as `\xNN`. Feed it chunks in order: a character
+/// split between two chunks is held back until the next one.
+#[derive(Debug, Default)]
+pub struct StreamEscaper {
+    held: Vec<u8>,
+}
+
+impl StreamEscaper {
+    /// Appends the escaped form of `chunk` to `out`.
+    pub fn push(&mut self, chunk: &[u8], out: &mut String) {
+        self.held.extend_from_slice(chunk);
+        let mut rest: &[u8] = &self.held;
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(text) => {
+                    text.chars().for_each(|c| push_escaped(out, c, true));
+                    rest = &[];
+                    break;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    // Valid up to here by the error's own account.
+                    let valid = std::str::from_utf8(valid).unwrap_or_default();
+                    valid.chars().for_each(|c| push_escaped(out, c, true));
+                    match e.error_len() {
+                        Some(n) => {
+                            for b in &after[..n] {
+                                use std::fmt::Write;
+                                let _ = write!(out, "\\x{b:02x}");
+                            }
+                            rest = &after[n..];
+                        }
+                        // An incomplete character at the end: wait for the next chunk.
+                        None => {
+                            rest = after;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let keep = rest.len();
+        let len = self.held.len();
+        self.held.drain(..len - keep);
+    }
+
+    /// Appends what is still held (an incomplete character at the end of the stream).
+    pub fn finish(&mut self, out: &mut String) {
+        use std::fmt::Write;
+        for b in self.held.drain(..) {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
 }
 
 /// Query results as sanitized text, for display: column names and at most `max_rows` rows.
@@ -117,14 +168,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sanitize_drops_escapes_and_shows_whitespace() {
-        assert_eq!(sanitize("a\u{1b}[31mred\u{1b}[0m\tb\n\u{7}"), "ared\\tb\\n");
+    fn sanitize_shows_escapes_and_whitespace_instead_of_obeying_them() {
         assert_eq!(
-            sanitize("x\u{1b}]52;c;aGk=\u{7}y\u{1b}]0;title\u{1b}\\z\u{1b}7!\u{9b}"),
-            "xyz!"
+            sanitize("a\u{1b}[31mred\u{1b}[0m\tb\n\u{7}"),
+            r"a\x1b[31mred\x1b[0m\tb\n\x07"
         );
-        assert_eq!(sanitize("unfinished \u{1b}[3"), "unfinished ");
+        assert_eq!(
+            sanitize("x\u{1b}]52;c;aGk=\u{7}y\r\u{7f}!\u{9b}2J"),
+            r"x\x1b]52;c;aGk=\x07y\r\x7f!\u{9b}2J"
+        );
         assert_eq!(sanitize("größe ✓"), "größe ✓");
+    }
+
+    #[test]
+    fn the_stream_escaper_keeps_lines_and_joins_characters_split_between_chunks() {
+        let mut e = StreamEscaper::default();
+        let mut out = String::new();
+        let text = "ok\tgröße\n\u{1b}]52;c;aGk=\u{7}\u{9b}\n".as_bytes();
+        // Split inside `ö` (2 bytes) and inside U+009B (2 bytes).
+        let umlaut = text.iter().position(|&b| b == 0xc3).unwrap() + 1;
+        let c1 = text.iter().position(|&b| b == 0xc2).unwrap() + 1;
+        e.push(&text[..umlaut], &mut out);
+        e.push(&text[umlaut..c1], &mut out);
+        e.push(&text[c1..], &mut out);
+        e.push(b"bad \xff\xfe end\xe2\x9c", &mut out);
+        e.finish(&mut out);
+        assert_eq!(
+            out,
+            "ok\tgröße\n\\x1b]52;c;aGk=\\x07\\u{9b}\nbad \\xff\\xfe end\\xe2\\x9c"
+        );
     }
 
     #[test]
@@ -149,7 +221,7 @@ mod tests {
         assert_eq!(t.columns, ["msg", "n"]);
         assert_eq!(t.total_rows, 6);
         assert_eq!(t.rows.len(), 4);
-        assert_eq!(t.rows[0], ["ab", "1"]);
+        assert_eq!(t.rows[0], [r"a\x1b[2Jb", "1"]);
         assert_eq!(t.rows[1], ["", "2"]);
         assert_eq!(t.rows[2], ["c", ""]);
     }

@@ -13,7 +13,7 @@ use clap::ValueEnum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Aligned table (text from the data is stripped of control characters)
+    /// Aligned table (control characters in the data are shown escaped, as `\x1b`)
     Table,
     Csv,
     /// One JSON array of row objects
@@ -34,20 +34,25 @@ pub fn truncate(text: &str, width: usize) -> String {
     out
 }
 
-/// Writes `batches` to stdout in `format`.
+/// Writes `batches` to stdout in `format`. On a terminal, text values show their control
+/// characters escaped in every format (also in the SQL shell, whose stdout is not routed
+/// through the escaper); piped output keeps them as they are, except in tables.
 pub fn print(batches: &[RecordBatch], format: Format) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let escaped: Vec<RecordBatch>;
+    let batches = if format == Format::Table || super::terminal::stdout_is_terminal() {
+        escaped = batches.iter().map(sanitized).collect::<Result<_, _>>()?;
+        &escaped
+    } else {
+        batches
+    };
     match format {
-        Format::Table => {
-            let shown: Vec<RecordBatch> =
-                batches.iter().map(sanitized).collect::<Result<_, _>>()?;
-            writeln!(
-                out,
-                "{}",
-                arrow::util::pretty::pretty_format_batches(&shown)?
-            )?;
-        }
+        Format::Table => writeln!(
+            out,
+            "{}",
+            arrow::util::pretty::pretty_format_batches(batches)?
+        )?,
         Format::Csv => write_csv(batches, &mut out)?,
         Format::Json => write_json(batches, &mut out, false)?,
         Format::Ndjson => write_json(batches, &mut out, true)?,
@@ -112,7 +117,7 @@ fn flattened(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
     map_columns(batch, |c| c.data_type().is_nested(), |s| s.to_string())
 }
 
-/// Strings (and nested values) with control characters stripped, for the terminal.
+/// Strings (and nested values) with control characters escaped, for the terminal.
 fn sanitized(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
     map_columns(
         batch,

@@ -1,6 +1,5 @@
 //! `hopscope sql [QUERY]`: one query, or an interactive shell.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -27,11 +26,13 @@ pub struct SqlArgs {
 
 pub async fn run(store: &Path, args: SqlArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open(store).await?;
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Table
-    } else {
-        Format::Csv
-    });
+    let format = args
+        .format
+        .unwrap_or(if super::terminal::stdout_is_terminal() {
+            Format::Table
+        } else {
+            Format::Csv
+        });
     match &args.query {
         Some(query) => {
             run_query(&session, query, format, args.output.as_deref()).await?;
@@ -109,7 +110,7 @@ async fn shell(session: &Session, format: Format) -> anyhow::Result<ExitCode> {
         let query = std::mem::take(&mut buffer);
         let _ = editor.add_history_entry(query.trim());
         if let Err(e) = run_query(session, &query, format, None).await {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", super::terminal::for_stderr(&format!("{e:#}")));
         }
     }
     if let Some(h) = &history {

@@ -160,7 +160,7 @@ async fn collect_live(
 
 /// Whether the dashboard can open: both ends of the terminal are a terminal.
 pub fn interactive() -> bool {
-    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+    super::terminal::stdout_is_terminal() && std::io::stdin().is_terminal()
 }
 
 /// Runs the dashboard until the user quits. Log lines are held back meanwhile: they would

@@ -776,7 +776,7 @@ mod tests {
     }
 
     #[test]
-    fn alarm_lines_put_alarm_first_and_strip_control_characters() {
+    fn alarm_lines_put_alarm_first_and_escape_control_characters() {
         let lines = alarm_lines(vec![
             status(State::Ok, "a", "f", true),
             status(State::InsufficientData, "b", "f", true),
@@ -798,7 +798,7 @@ mod tests {
                 (State::Ok, "a"),
             ]
         );
-        assert_eq!(lines[0].key, "f");
+        assert_eq!(lines[0].key, r"f\x1b]52;c;ZXZpbA==\x07\x1b[2J");
     }
 
     #[test]
