@@ -355,8 +355,7 @@ period = "5m"
         );
         for a in &statuses {
             assert!(
-                a.reason
-                    .starts_with("Threshold Crossed: 1 out of the last 1 datapoints ["),
+                a.reason.starts_with("Threshold Crossed: 1 datapoint ["),
                 "{fs}/{ss}: {}",
                 a.reason
             );
