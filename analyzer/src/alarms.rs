@@ -164,9 +164,7 @@ impl SeriesCache {
         }
         Ok(&self.by_sql[&sql])
     }
-}
 
-impl SeriesCache {
     async fn query_has_key(&mut self, session: &Session, sql: &str) -> Result<bool> {
         if let Some(&k) = self.has_key.get(sql) {
             return Ok(k);
@@ -240,7 +238,7 @@ pub async fn evaluate_rules(
                     - eval::evaluation_range(c.evaluation_periods) as i64
                         * c.period_secs
                         * 1_000_000;
-                let single = cache.single_key(session, m, &rule.name).await?;
+                let only_key = cache.single_key(session, m, &rule.name).await?;
                 let series = cache.get(session, m, &rule.name, start, end).await?;
                 let mut keys: BTreeSet<String> = series
                     .keys()
@@ -249,7 +247,7 @@ pub async fn evaluate_rules(
                     .collect();
                 keys.extend(previous.keys(&rule.name).map(str::to_string));
                 if keys.is_empty() {
-                    keys.extend(single);
+                    keys.extend(only_key);
                 }
                 for key in keys {
                     let points = series.get(&key).map_or(&[][..], Vec::as_slice);
@@ -377,7 +375,7 @@ pub async fn backtest(
                 let first = period_end(since, c.period_secs) + p;
                 let start = first - eval::evaluation_range(c.evaluation_periods) as i64 * p;
                 let end = period_end(until, c.period_secs);
-                let single = cache.single_key(session, m, &rule.name).await?;
+                let only_key = cache.single_key(session, m, &rule.name).await?;
                 let series = cache.get(session, m, &rule.name, start, end).await?;
                 let mut keys: Vec<String> = series
                     .keys()
@@ -385,7 +383,7 @@ pub async fn backtest(
                     .cloned()
                     .collect();
                 if keys.is_empty() {
-                    keys.extend(single);
+                    keys.extend(only_key);
                 }
                 for key in keys {
                     let points = series.get(&key).map_or(&[][..], Vec::as_slice);
