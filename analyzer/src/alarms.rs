@@ -154,14 +154,7 @@ impl SeriesCache {
         end: i64,
     ) -> Result<&Series> {
         let has_key = match &rule.target {
-            Target::Query { sql } => match self.has_key.get(sql) {
-                Some(&k) => k,
-                None => {
-                    let k = series::query_has_key(session, sql).await?;
-                    self.has_key.insert(sql.clone(), k);
-                    k
-                }
-            },
+            Target::Query { sql } => self.query_has_key(session, sql).await?,
             _ => false,
         };
         let sql = series::series_sql(rule, name, start, end, has_key);
@@ -170,6 +163,32 @@ impl SeriesCache {
             self.by_sql.insert(sql.clone(), series);
         }
         Ok(&self.by_sql[&sql])
+    }
+
+    async fn query_has_key(&mut self, session: &Session, sql: &str) -> Result<bool> {
+        if let Some(&k) = self.has_key.get(sql) {
+            return Ok(k);
+        }
+        let k = series::query_has_key(session, sql).await?;
+        self.has_key.insert(sql.to_string(), k);
+        Ok(k)
+    }
+
+    /// The key of a rule's only alarm, when its target names one thing (no glob) or is a query
+    /// with no `key` column: that alarm exists even when no data arrived, as missing data (a
+    /// dead-man's switch must not be silent).
+    async fn single_key(
+        &mut self,
+        session: &Session,
+        rule: &MetricRule,
+        name: &str,
+    ) -> Result<Option<String>> {
+        Ok(match &rule.target {
+            Target::Query { sql } => {
+                (!self.query_has_key(session, sql).await?).then(|| name.to_string())
+            }
+            target => fixed_key(target),
+        })
     }
 }
 
@@ -219,6 +238,7 @@ pub async fn evaluate_rules(
                     - eval::evaluation_range(c.evaluation_periods) as i64
                         * c.period_secs
                         * 1_000_000;
+                let only_key = cache.single_key(session, m, &rule.name).await?;
                 let series = cache.get(session, m, &rule.name, start, end).await?;
                 let mut keys: BTreeSet<String> = series
                     .keys()
@@ -226,10 +246,8 @@ pub async fn evaluate_rules(
                     .cloned()
                     .collect();
                 keys.extend(previous.keys(&rule.name).map(str::to_string));
-                if keys.is_empty()
-                    && let Some(k) = fixed_key(&m.target)
-                {
-                    keys.insert(k);
+                if keys.is_empty() {
+                    keys.extend(only_key);
                 }
                 for key in keys {
                     let points = series.get(&key).map_or(&[][..], Vec::as_slice);
@@ -245,6 +263,11 @@ pub async fn evaluate_rules(
                     .flat_map(|n| by_rule.get(n).into_iter().flatten().map(|s| s.key.clone()))
                     .collect();
                 keys.extend(previous.keys(&rule.name).map(str::to_string));
+                // An expression keyed by nothing (`TRUE`, `FALSE`, rules with no alarm) is one
+                // alarm, named after the rule.
+                if keys.is_empty() {
+                    keys.insert(rule.name.clone());
+                }
                 for key in keys {
                     let lookup = |n: &str| ref_state(&by_rule, &single, n, &key);
                     let alarm = expr.eval(&lookup);
@@ -255,11 +278,12 @@ pub async fn evaluate_rules(
                         .iter()
                         .map(|n| format!("{n} is {}", lookup(n)))
                         .collect();
-                    let reason = format!(
-                        "Alarm rule {expr} is {}: {}.",
-                        if alarm { "TRUE" } else { "FALSE" },
-                        states.join(", ")
-                    );
+                    let value = if alarm { "TRUE" } else { "FALSE" };
+                    let reason = if states.is_empty() {
+                        format!("Alarm rule {expr} is {value}.")
+                    } else {
+                        format!("Alarm rule {expr} is {value}: {}.", states.join(", "))
+                    };
                     let p = prev(&key);
                     out.push(status(key, Evaluation { state, reason }, p));
                 }
@@ -351,16 +375,15 @@ pub async fn backtest(
                 let first = period_end(since, c.period_secs) + p;
                 let start = first - eval::evaluation_range(c.evaluation_periods) as i64 * p;
                 let end = period_end(until, c.period_secs);
+                let only_key = cache.single_key(session, m, &rule.name).await?;
                 let series = cache.get(session, m, &rule.name, start, end).await?;
                 let mut keys: Vec<String> = series
                     .keys()
                     .filter(|k| matches(&m.target, k))
                     .cloned()
                     .collect();
-                if keys.is_empty()
-                    && let Some(k) = fixed_key(&m.target)
-                {
-                    keys.push(k);
+                if keys.is_empty() {
+                    keys.extend(only_key);
                 }
                 for key in keys {
                     let points = series.get(&key).map_or(&[][..], Vec::as_slice);
@@ -384,10 +407,13 @@ pub async fn backtest(
             }
             RuleKind::Composite(expr) => {
                 let refs = expr.names();
-                let keys: BTreeSet<String> = refs
+                let mut keys: BTreeSet<String> = refs
                     .iter()
                     .flat_map(|n| timelines.get(n).into_iter().flat_map(|m| m.keys().cloned()))
                     .collect();
+                if keys.is_empty() {
+                    keys.insert(rule.name.clone());
+                }
                 for key in keys {
                     let line_of = |n: &str| {
                         let m = timelines.get(n)?;
@@ -407,6 +433,8 @@ pub async fn backtest(
                         .filter_map(|n| line_of(n))
                         .flat_map(|l| l.iter().map(|(t, _, _)| *t))
                         .collect();
+                    // With no referenced timeline (`TRUE`), evaluated once, at the start.
+                    times.push(since);
                     times.sort_unstable();
                     times.dedup();
                     let mut state = State::InsufficientData;

@@ -608,6 +608,55 @@ fn alarms_check_exits_2_in_alarm_and_notifies_a_change_once() {
     );
 }
 
+/// A heartbeat whose data never arrived (empty range, no saved state) is an alarm, not
+/// "0 alarms": a dead-man's switch must not be silent.
+#[test]
+fn alarms_check_raises_a_heartbeat_whose_data_never_arrived() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = scenario_store_in(dir.path(), "etl");
+    let heartbeat = dir.path().join("heartbeat.toml");
+    let rule = r#"
+[[rule]]
+name = "orders-heartbeat"
+query = "SELECT start_time AS time, 1.0 AS value FROM spans WHERE service = 'orders-api'"
+statistic = "count"
+comparison = "<"
+threshold = 1
+period = "5m"
+treat_missing_data = "MODE"
+"#;
+    for (mode, code, summary) in [
+        (
+            "breaching",
+            2,
+            "1 alarms: 1 ALARM, 0 OK, 0 INSUFFICIENT_DATA.",
+        ),
+        (
+            "missing",
+            0,
+            "1 alarms: 0 ALARM, 0 OK, 1 INSUFFICIENT_DATA.",
+        ),
+    ] {
+        std::fs::write(&heartbeat, rule.replace("MODE", mode)).unwrap();
+        let out = hopscope(
+            &store,
+            &[
+                "alarms",
+                "check",
+                "--rules",
+                heartbeat.to_str().unwrap(),
+                "--at",
+                "2026-11-20T11:00:00Z",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(code), "{mode}: {}", stderr(&out));
+        let table = stdout(&out);
+        assert!(table.contains(summary), "{mode}: {table}");
+        assert!(table.contains(" orders-heartbeat "), "{mode}: {table}");
+        std::fs::remove_dir_all(store.join("_alarms")).ok();
+    }
+}
+
 #[test]
 fn alarms_webhook_failures_are_reported_not_fatal() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,9 +1,11 @@
 //! The pure core: a rule's condition + the datapoints of its evaluation range + the previous
 //! state -> the new state and its reason, with CloudWatch's semantics.
 //!
-//! CloudWatch ("Configuring how CloudWatch alarms treat missing data") retrieves more periods than
-//! `evaluation_periods` (N): the *evaluation range*, here N + 2 periods, as in its documented
-//! examples (5 periods for N = 3). Then:
+//! CloudWatch ("Alarm evaluation", <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html>,
+//! formerly the "Configuring how CloudWatch alarms treat missing data" section of
+//! AlarmThatSendsEmail.html) retrieves more periods than `evaluation_periods` (N): the
+//! *evaluation range*, here N + 2 periods, as in its documented examples (5 periods for N = 3).
+//! Then:
 //! - N or more real datapoints in the range: the N most recent real ones are evaluated; how
 //!   missing data is treated does not matter.
 //! - fewer than N: the missing periods are filled per `treat_missing_data` (as few as needed to
@@ -11,15 +13,17 @@
 //!   with breaching / non-breaching points. `missing` and `ignore` fill with nothing: ALARM if
 //!   the real breaching points reach M; OK if a real point is not breaching; otherwise (only
 //!   breaching points, fewer than M) `ignore` keeps the current state and `missing` goes to ALARM
-//!   when the missing periods all follow the breaching points (the metric stopped after breaching,
-//!   the documentation's sixth example), else to INSUFFICIENT_DATA.
+//!   when the oldest breaching point is at least M periods old (CloudWatch's "premature alarm"
+//!   rule: the newer periods are all missing, so no datapoint can come to contradict it), else to
+//!   INSUFFICIENT_DATA.
 //! - no real datapoint at all: `missing` -> INSUFFICIENT_DATA, `ignore` -> current state,
 //!   `breaching` -> ALARM, `not_breaching` -> OK.
 //!
 //! Then ALARM if at least M (`datapoints_to_alarm`) of the N evaluated points breach, else OK.
 //! A percentile datapoint computed from fewer samples than CloudWatch's significance bound
-//! (10 / (1 - p) for p >= 0.5, 10 / p below) is, with `evaluate_low_sample_count_percentile =
-//! "ignore"`, not evaluated: the state does not change.
+//! (10 / (1 - p) for p >= 0.5, 10 / p below, compared exactly: 33 samples are too few for p70's
+//! 33.3) is, with `evaluate_low_sample_count_percentile = "ignore"`, not evaluated: the state
+//! does not change.
 
 use std::fmt::Write;
 
@@ -108,7 +112,10 @@ pub fn evaluate_slots(
     // The points the decision rests on, newest first.
     let evaluated: Vec<(usize, Datapoint)> = real.iter().rev().take(n).copied().collect();
     if let (LowSample::Ignore, Some(min)) = (cond.low_sample, cond.min_samples()) {
-        let low = evaluated.iter().filter(|(_, p)| p.samples < min).count();
+        let low = evaluated
+            .iter()
+            .filter(|(_, p)| min.is_low(p.samples))
+            .count();
         if low > 0 {
             return Evaluation {
                 state: previous,
@@ -137,7 +144,7 @@ pub fn evaluate_slots(
         } else {
             State::Ok
         };
-        return decided(cond, state, previous, &breaching, &clear, 0);
+        return decided(cond, state, &breaching, &clear, 0);
     }
 
     let fill = n - real.len();
@@ -181,13 +188,13 @@ pub fn evaluate_slots(
             } else {
                 State::Ok
             };
-            decided(cond, state, previous, &breaching, &clear, fill)
+            decided(cond, state, &breaching, &clear, fill)
         }
         MissingData::Missing | MissingData::Ignore => {
             if breaching.len() >= m {
-                decided(cond, State::Alarm, previous, &breaching, &clear, 0)
+                decided(cond, State::Alarm, &breaching, &clear, 0)
             } else if !clear.is_empty() {
-                decided(cond, State::Ok, previous, &breaching, &clear, 0)
+                decided(cond, State::Ok, &breaching, &clear, 0)
             } else if cond.treat_missing_data == MissingData::Ignore {
                 Evaluation {
                     state: previous,
@@ -198,12 +205,12 @@ pub fn evaluate_slots(
                     ),
                 }
             } else {
-                // Which missing periods would fill the window: the newest ones first. If they
-                // all come after the newest real point, the metric stopped after breaching.
-                let newest_real = real.last().map_or(0, |(i, _)| *i);
-                let filled_after = slots.len() - 1 - newest_real;
-                if filled_after >= fill {
-                    decided(cond, State::Alarm, previous, &breaching, &clear, 0)
+                // Premature alarm: only breaching points, fewer than M. CloudWatch alarms when
+                // the oldest of them is at least M periods old (every newer period breaching or
+                // missing), and waits while a newer datapoint could still clear it.
+                let oldest = real.first().map_or(slots.len(), |(i, _)| *i);
+                if slots.len() - oldest >= m {
+                    decided(cond, State::Alarm, &breaching, &clear, 0)
                 } else {
                     Evaluation {
                         state: State::InsufficientData,
@@ -219,43 +226,60 @@ pub fn evaluate_slots(
     }
 }
 
-/// A decided OK or ALARM, with CloudWatch's wording.
+/// A decided OK or ALARM, worded as CloudWatch words it in its alarm history, so that reasons
+/// can be diffed against it: "1 datapoint [..] was" alone, past five datapoints only the five
+/// most recent listed, and the transition clause naming OK -> ALARM (or ALARM -> OK) whatever
+/// the previous state was.
 fn decided(
     cond: &Condition,
     state: State,
-    previous: State,
     breaching: &[Datapoint],
     clear: &[Datapoint],
     filled: usize,
 ) -> Evaluation {
     let n = cond.evaluation_periods as usize;
     let evaluated = breaching.len() + clear.len();
-    let (shown, not, minimum) = match state {
-        State::Alarm => (breaching, "", cond.datapoints_to_alarm as usize),
-        _ => (clear, "not ", n + 1 - cond.datapoints_to_alarm as usize),
+    let (shown, not, minimum, transition) = match state {
+        State::Alarm => (
+            breaching,
+            "",
+            cond.datapoints_to_alarm as usize,
+            "OK -> ALARM",
+        ),
+        _ => (
+            clear,
+            "not ",
+            n + 1 - cond.datapoints_to_alarm as usize,
+            "ALARM -> OK",
+        ),
     };
-    let mut reason = format!(
-        "Threshold Crossed: {} out of the last {} datapoints [",
-        shown.len(),
-        evaluated
-    );
     let mut sorted = shown.to_vec();
     sorted.sort_by(|a, b| b.time.cmp(&a.time));
-    for (i, p) in sorted.iter().enumerate() {
-        if i > 0 {
-            reason.push_str(", ");
-        }
-        let _ = write!(
-            reason,
-            "{} ({})",
-            format_value(p.value),
-            format_time(p.time)
-        );
-    }
+    let list = |points: &[Datapoint]| {
+        let items: Vec<String> = points
+            .iter()
+            .map(|p| format!("{} ({})", format_value(p.value), format_time(p.time)))
+            .collect();
+        format!("[{}]", items.join(", "))
+    };
+    let mut reason = if evaluated == 1 && shown.len() == 1 {
+        format!("Threshold Crossed: 1 datapoint {} was", list(&sorted))
+    } else if shown.len() > MAX_LISTED {
+        format!(
+            "Threshold Crossed: {} out of the last {evaluated} datapoints were",
+            shown.len()
+        )
+    } else {
+        format!(
+            "Threshold Crossed: {} out of the last {evaluated} datapoints {} {}",
+            shown.len(),
+            list(&sorted),
+            if shown.len() == 1 { "was" } else { "were" }
+        )
+    };
     let _ = write!(
         reason,
-        "] {} {not}{} the threshold ({})",
-        if shown.len() == 1 { "was" } else { "were" },
+        " {not}{} the threshold ({})",
         cond.comparison.words(),
         format_value(cond.threshold)
     );
@@ -268,16 +292,23 @@ fn decided(
             treated_as(cond.treat_missing_data)
         );
     }
-    if state != previous {
+    if shown.len() > MAX_LISTED {
         let _ = write!(
             reason,
-            " (minimum {minimum} datapoint{} for {previous} -> {state} transition)",
-            plural(minimum)
+            ". The most recent datapoints which crossed the threshold: {}",
+            list(&sorted[..MAX_LISTED])
         );
     }
-    reason.push('.');
+    let _ = write!(
+        reason,
+        " (minimum {minimum} datapoint{} for {transition} transition).",
+        plural(minimum)
+    );
     Evaluation { state, reason }
 }
+
+/// How many datapoints a reason lists before it lists only the most recent ones.
+const MAX_LISTED: usize = 5;
 
 fn treated_as(mode: MissingData) -> &'static str {
     match mode {
@@ -328,14 +359,51 @@ impl Condition {
         }
     }
 
-    /// CloudWatch's bound below which a percentile is not statistically significant.
-    pub fn min_samples(&self) -> Option<u64> {
-        let p = self.percentile? / 100.0;
-        if p <= 0.0 || p >= 1.0 {
+    /// CloudWatch's bound below which a percentile is not statistically significant, `None`
+    /// for a statistic that is not a percentile strictly between p0 and p100.
+    pub fn min_samples(&self) -> Option<SampleBound> {
+        // The percentile P as its shortest decimal, a / 10^k: exactly what the rule wrote, so
+        // that the bound is the exact fraction 1000 / (100 - P) (P >= 50) or 1000 / P.
+        let text = format!("{}", self.percentile?);
+        let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+        let scale = 10u128.checked_pow(u32::try_from(frac.len()).ok()?)?;
+        let a: u128 = format!("{int}{frac}").parse().ok()?;
+        let hundred = scale.checked_mul(100)?;
+        if a == 0 || a >= hundred {
             return None;
         }
-        let bound = if p >= 0.5 { 10.0 / (1.0 - p) } else { 10.0 / p };
-        Some(bound.round() as u64)
+        Some(SampleBound {
+            num: scale.checked_mul(1000)?,
+            den: if 2 * a >= hundred { hundred - a } else { a },
+        })
+    }
+}
+
+/// How many samples a percentile needs to be significant, as the exact fraction `num / den`:
+/// 10 / (1 - p) is not a whole number for p70 (33.3), and 33 samples are fewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleBound {
+    num: u128,
+    den: u128,
+}
+
+impl SampleBound {
+    /// Whether `samples` is below the bound.
+    pub fn is_low(self, samples: u64) -> bool {
+        // An overflow is a count far above any bound.
+        u128::from(samples)
+            .checked_mul(self.den)
+            .is_some_and(|scaled| scaled < self.num)
+    }
+}
+
+impl std::fmt::Display for SampleBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.num % self.den == 0 {
+            write!(f, "{}", self.num / self.den)
+        } else {
+            write!(f, "{:.2}", self.num as f64 / self.den as f64)
+        }
     }
 }
 

@@ -355,12 +355,98 @@ period = "5m"
         );
         for a in &statuses {
             assert!(
-                a.reason
-                    .starts_with("Threshold Crossed: 1 out of the last 1 datapoints ["),
+                a.reason.starts_with("Threshold Crossed: 1 datapoint ["),
                 "{fs}/{ss}: {}",
                 a.reason
             );
         }
+    }
+}
+
+/// A target that sent no data still has its alarm, decided as missing data: a heartbeat query
+/// with no `key` column and a function and a service named outright (a dead-man's switch must
+/// not be silent); the composites `TRUE` and `FALSE` are one alarm each.
+#[tokio::test]
+async fn rules_whose_data_never_arrived_still_have_their_alarm() {
+    let text = r#"
+[[rule]]
+name = "heartbeat"
+query = "SELECT start_time AS time, 1.0 AS value FROM spans WHERE service = 'no-such-service'"
+statistic = "count"
+comparison = "<"
+threshold = 1
+period = "5m"
+treat_missing_data = "MODE"
+
+[[rule]]
+name = "silent-function"
+function = "no-such-function"
+statistic = "count"
+comparison = "<"
+threshold = 1
+period = "5m"
+treat_missing_data = "MODE"
+
+[[rule]]
+name = "silent-service"
+service = "no-such-api/prod"
+statistic = "count"
+comparison = "<"
+threshold = 1
+period = "5m"
+treat_missing_data = "MODE"
+
+[[rule]]
+name = "always"
+alarm_rule = "TRUE"
+
+[[rule]]
+name = "never"
+alarm_rule = "FALSE"
+"#;
+    let s = session().await;
+    for (mode, silent) in [
+        ("breaching", State::Alarm),
+        ("missing", State::InsufficientData),
+    ] {
+        let (rules, problems) = parse_file(Path::new("t.toml"), &text.replace("MODE", mode));
+        assert!(problems.is_empty(), "{problems:?}");
+        let statuses = alarms::evaluate_rules(&s, &rules, END, &StateFile::default())
+            .await
+            .unwrap();
+        let got: Vec<(&str, &str, State)> = statuses
+            .iter()
+            .map(|a| (a.rule.as_str(), a.key.as_str(), a.state))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("heartbeat", "heartbeat", silent),
+                ("silent-function", "no-such-function", silent),
+                ("silent-service", "no-such-api/prod", silent),
+                ("always", "always", State::Alarm),
+                ("never", "never", State::Ok),
+            ],
+            "{mode}"
+        );
+
+        let transitions = alarms::backtest(&s, &rules, END - 3600 * 1_000_000, END)
+            .await
+            .unwrap();
+        let fired: BTreeSet<(&str, &str)> = transitions
+            .iter()
+            .filter(|t| t.to == State::Alarm)
+            .map(|t| (t.rule.as_str(), t.key.as_str()))
+            .collect();
+        let mut want = BTreeSet::from([("always", "always")]);
+        if silent == State::Alarm {
+            want.extend([
+                ("heartbeat", "heartbeat"),
+                ("silent-function", "no-such-function"),
+                ("silent-service", "no-such-api/prod"),
+            ]);
+        }
+        assert_eq!(fired, want, "{mode}");
     }
 }
 

@@ -1,5 +1,7 @@
 //! The evaluator against CloudWatch's documentation, state by state.
 
+use rstest::rstest;
+
 use super::*;
 use crate::alarms::rule::{Comparison, Condition, LowSample, MissingData};
 
@@ -74,36 +76,67 @@ fn check_row(m: u32, n: u32, pattern: &str, want: [Want; 4]) {
     }
 }
 
-/// "Configuring how CloudWatch alarms treat missing data", first table: Datapoints to Alarm and
-/// Evaluation Periods both 3, 5 datapoints retrieved. Columns: MISSING, IGNORE, BREACHING,
-/// NOT BREACHING.
-#[test]
-fn three_out_of_three() {
-    let rows: [(&str, [Want; 4]); 6] = [
-        ("0 - X - X", [S(Ok), S(Ok), S(Ok), S(Ok)]),
-        ("0 - - - -", [S(Ok), S(Ok), S(Ok), S(Ok)]),
-        ("- - - - -", [S(Insufficient), Retain, S(Alarm), S(Ok)]),
-        ("0 X X - X", [S(Alarm), S(Alarm), S(Alarm), S(Alarm)]),
-        ("- - - - X", [S(Insufficient), Retain, S(Alarm), S(Ok)]),
-        ("X - - - -", [S(Alarm), Retain, S(Alarm), S(Ok)]),
-    ];
-    for (pattern, want) in rows {
-        check_row(3, 3, pattern, want);
+/// The two tables of evaluation examples in the CloudWatch User Guide, "Alarm evaluation"
+/// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html>
+/// (formerly the "Configuring how CloudWatch alarms treat missing data" section of
+/// AlarmThatSendsEmail.html; text read from awsdocs/amazon-cloudwatch-user-guide,
+/// doc_source/AlarmThatSendsEmail.md), every row and column: Evaluation Periods 3, evaluation
+/// range 5, newest datapoint last. Columns: the datapoints, how many must be filled, then the
+/// state for MISSING, IGNORE, BREACHING, NOT BREACHING.
+#[rstest]
+// Table 1: Datapoints to Alarm 3.
+#[case::three_of_three_1(3, "0 - X - X", 0, [S(Ok), S(Ok), S(Ok), S(Ok)])]
+#[case::three_of_three_2(3, "0 - - - -", 2, [S(Ok), S(Ok), S(Ok), S(Ok)])]
+#[case::three_of_three_3(3, "- - - - -", 3, [S(Insufficient), Retain, S(Alarm), S(Ok)])]
+#[case::three_of_three_4(3, "0 X X - X", 0, [S(Alarm), S(Alarm), S(Alarm), S(Alarm)])]
+#[case::three_of_three_5(3, "- - X - -", 2, [S(Alarm), Retain, S(Alarm), S(Ok)])]
+// Table 2: Datapoints to Alarm 2 (2 out of 3).
+#[case::two_of_three_1(2, "0 - X - X", 0, [S(Alarm), S(Alarm), S(Alarm), S(Alarm)])]
+#[case::two_of_three_2(2, "0 0 X 0 X", 0, [S(Alarm), S(Alarm), S(Alarm), S(Alarm)])]
+#[case::two_of_three_3(2, "0 - X - -", 1, [S(Ok), S(Ok), S(Alarm), S(Ok)])]
+#[case::two_of_three_4(2, "- - - - 0", 2, [S(Ok), S(Ok), S(Alarm), S(Ok)])]
+#[case::two_of_three_5(2, "- - - X -", 2, [S(Alarm), Retain, S(Alarm), S(Ok)])]
+fn the_documented_tables(
+    #[case] m: u32,
+    #[case] pattern: &str,
+    #[case] filled: usize,
+    #[case] want: [Want; 4],
+) {
+    check_row(m, 3, pattern, want);
+    // The filled count shows in the reasons of the modes that fill.
+    for mode in [MissingData::Breaching, MissingData::NotBreaching] {
+        let reason = evaluate_slots(&cond(m, 3, mode), &slots(pattern), State::Ok).reason;
+        if filled == 0 {
+            assert!(!reason.contains("missing datapoint"), "{mode:?}: {reason}");
+        } else {
+            let clause = format!(
+                "{filled} missing datapoint{} {} treated as",
+                plural(filled),
+                if filled == 1 { "was" } else { "were" }
+            );
+            assert!(reason.contains(&clause), "{mode:?}: {reason}");
+        }
     }
 }
 
-/// The second table: 2 out of 3.
-#[test]
-fn two_out_of_three() {
-    let rows: [(&str, [Want; 4]); 5] = [
-        ("0 - X - X", [S(Alarm), S(Alarm), S(Alarm), S(Alarm)]),
-        ("0 0 X 0 X", [S(Alarm), S(Alarm), S(Alarm), S(Alarm)]),
-        ("0 - X - -", [S(Ok), S(Ok), S(Alarm), S(Ok)]),
-        ("- - - - 0", [S(Ok), S(Ok), S(Alarm), S(Ok)]),
-        ("- - - - X", [S(Insufficient), Retain, S(Alarm), S(Ok)]),
-    ];
-    for (pattern, want) in rows {
-        check_row(2, 3, pattern, want);
+/// "Avoiding premature transitions to alarm state" (same page): with `missing`, only breaching
+/// datapoints and fewer than M of them, ALARM once the oldest breaching one is at least M
+/// periods old; before that a newer datapoint could still clear it, so INSUFFICIENT_DATA. The
+/// last case is the 2019 table's sixth row, which the rule still gives.
+#[rstest]
+#[case::newest_of_three(3, "- - - - X", Insufficient)]
+#[case::second_newest_of_three(3, "- - - X -", Insufficient)]
+#[case::newest_of_two(2, "- - - - X", Insufficient)]
+#[case::third_newest_of_three(3, "- - X - -", Alarm)]
+#[case::second_newest_of_two(2, "- - - X -", Alarm)]
+#[case::then_not_breaching(3, "- - - X 0", Ok)]
+#[case::then_missing_then_not_breaching(3, "- - X - 0", Ok)]
+#[case::two_breaching_of_three(3, "- - X X -", Alarm)]
+#[case::oldest_of_the_range(3, "X - - - -", Alarm)]
+fn premature_alarm(#[case] m: u32, #[case] pattern: &str, #[case] want: State) {
+    for previous in [State::Ok, State::Alarm, State::InsufficientData] {
+        let e = evaluate_slots(&cond(m, 3, MissingData::Missing), &slots(pattern), previous);
+        assert_eq!(e.state, want, "previous {previous}: {}", e.reason);
     }
 }
 
@@ -132,6 +165,19 @@ fn the_documented_sequence() {
     assert_eq!(states, [Ok, Ok, Ok, Ok, Alarm, Ok, Ok, Ok, Ok, Ok]);
 }
 
+/// `values` as consecutive one-minute datapoints from 10:00.
+fn minutes(values: &[f64]) -> Vec<Datapoint> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &value)| Datapoint {
+            time: T0 + i as i64 * MIN,
+            value,
+            samples: 40,
+        })
+        .collect()
+}
+
 #[test]
 fn reasons_are_worded_as_cloudwatch_words_them() {
     let c = Condition {
@@ -139,15 +185,7 @@ fn reasons_are_worded_as_cloudwatch_words_them() {
         ..cond(3, 3, MissingData::Missing)
     };
     // 2026-11-22 10:03, 10:04, 10:05.
-    let points: Vec<Datapoint> = [2100.0, 2250.0, 2310.0]
-        .iter()
-        .enumerate()
-        .map(|(i, &value)| Datapoint {
-            time: T0 + (3 + i as i64) * MIN,
-            value,
-            samples: 40,
-        })
-        .collect();
+    let points = minutes(&[0.0, 0.0, 0.0, 2100.0, 2250.0, 2310.0]);
     let e = evaluate(&c, &points, T0 + 6 * MIN, State::Ok);
     assert_eq!(e.state, State::Alarm);
     assert_eq!(
@@ -167,10 +205,6 @@ fn reasons_are_worded_as_cloudwatch_words_them() {
         e.reason,
         "Threshold Crossed: 1 out of the last 3 datapoints [1500.5 (22/11/26 10:06:00)] was not greater than the threshold (2000.0) (minimum 1 datapoint for ALARM -> OK transition)."
     );
-
-    // No transition: no "minimum" clause.
-    let e = evaluate(&c, &points, T0 + 6 * MIN, State::Alarm);
-    assert!(!e.reason.contains("minimum"), "{}", e.reason);
 
     let e = evaluate_slots(
         &cond(3, 3, MissingData::Breaching),
@@ -200,6 +234,73 @@ fn reasons_are_worded_as_cloudwatch_words_them() {
     );
 }
 
+/// CloudWatch names the transition OK -> ALARM or ALARM -> OK whatever the previous state,
+/// so the reason depends on the datapoints alone.
+#[rstest]
+#[case::alarm(
+    "0 0 X X X",
+    State::Alarm,
+    "(minimum 3 datapoints for OK -> ALARM transition)."
+)]
+#[case::ok(
+    "X X X X 0",
+    State::Ok,
+    "(minimum 1 datapoint for ALARM -> OK transition)."
+)]
+fn the_transition_clause_ignores_the_previous_state(
+    #[case] pattern: &str,
+    #[case] want: State,
+    #[case] clause: &str,
+) {
+    let c = cond(3, 3, MissingData::Missing);
+    for previous in [State::Ok, State::Alarm, State::InsufficientData] {
+        let e = evaluate_slots(&c, &slots(pattern), previous);
+        assert_eq!(e.state, want);
+        assert!(
+            e.reason.ends_with(clause),
+            "previous {previous}: {}",
+            e.reason
+        );
+    }
+}
+
+#[test]
+fn one_datapoint_is_worded_in_the_singular() {
+    let e = evaluate(
+        &cond(1, 1, MissingData::Missing),
+        &minutes(&[5.0]),
+        T0 + MIN,
+        State::InsufficientData,
+    );
+    assert_eq!(
+        e.reason,
+        "Threshold Crossed: 1 datapoint [5.0 (22/11/26 10:00:00)] was greater than the threshold (3.0) (minimum 1 datapoint for OK -> ALARM transition)."
+    );
+}
+
+/// Up to five datapoints are listed in the sentence; past five, only the five most recent,
+/// in a second sentence.
+#[rstest]
+#[case::five(
+    5,
+    "Threshold Crossed: 5 out of the last 5 datapoints [8.0 (22/11/26 10:05:00), 7.0 (22/11/26 10:04:00), 6.0 (22/11/26 10:03:00), 5.0 (22/11/26 10:02:00), 4.0 (22/11/26 10:01:00)] were greater than the threshold (3.0) (minimum 5 datapoints for OK -> ALARM transition)."
+)]
+#[case::six(
+    6,
+    "Threshold Crossed: 6 out of the last 6 datapoints were greater than the threshold (3.0). The most recent datapoints which crossed the threshold: [9.0 (22/11/26 10:06:00), 8.0 (22/11/26 10:05:00), 7.0 (22/11/26 10:04:00), 6.0 (22/11/26 10:03:00), 5.0 (22/11/26 10:02:00)] (minimum 6 datapoints for OK -> ALARM transition)."
+)]
+fn past_five_datapoints_only_the_most_recent_are_listed(#[case] n: u32, #[case] want: &str) {
+    // 3.0 (not breaching) at 10:00, then 4.0, 5.0, ... one a minute.
+    let values: Vec<f64> = (0..=n).map(|i| 3.0 + f64::from(i)).collect();
+    let e = evaluate(
+        &cond(n, n, MissingData::Missing),
+        &minutes(&values),
+        T0 + (i64::from(n) + 1) * MIN,
+        State::Ok,
+    );
+    assert_eq!(e.reason, want);
+}
+
 #[test]
 fn comparisons() {
     let at = |comparison, value| {
@@ -215,20 +316,26 @@ fn comparisons() {
     assert!(at(Comparison::LessThanOrEqual, 3.0) && !at(Comparison::LessThanOrEqual, 3.1));
 }
 
-#[test]
-fn low_sample_percentiles() {
-    let p = |percentile: f64, low_sample| Condition {
+/// 10 / (1 - p) samples at or above p50, 10 / p below, compared exactly: the bound is not a
+/// whole number for p30 (33.3), p45 (22.2), p55 (22.2), p66 (29.4), p70 (33.3).
+#[rstest]
+#[case::p10(10.0, 100)]
+#[case::p30(30.0, 34)]
+#[case::p45(45.0, 23)]
+#[case::p50(50.0, 20)]
+#[case::p55(55.0, 23)]
+#[case::p66(66.0, 30)]
+#[case::p70(70.0, 34)]
+#[case::p90(90.0, 100)]
+#[case::p99(99.0, 1000)]
+#[case::p99_9(99.9, 10_000)]
+#[case::p99_99(99.99, 100_000)]
+fn low_sample_percentiles(#[case] percentile: f64, #[case] enough: u64) {
+    let c = Condition {
         percentile: Some(percentile),
-        low_sample,
+        low_sample: LowSample::Ignore,
         ..cond(1, 1, MissingData::Missing)
     };
-    // 10 / (1 - p) at or above p50, 10 / p below.
-    assert_eq!(p(99.0, LowSample::Ignore).min_samples(), Some(1000));
-    assert_eq!(p(90.0, LowSample::Ignore).min_samples(), Some(100));
-    assert_eq!(p(50.0, LowSample::Ignore).min_samples(), Some(20));
-    assert_eq!(p(10.0, LowSample::Ignore).min_samples(), Some(100));
-    assert_eq!(p(100.0, LowSample::Ignore).min_samples(), None);
-
     let point = |samples| Datapoint {
         time: T0,
         value: 10.0,
@@ -236,30 +343,53 @@ fn low_sample_percentiles() {
     };
     // Too few samples, ignore: the state does not change, whatever it was.
     for previous in [State::Ok, State::Alarm, State::InsufficientData] {
-        let e = evaluate(
-            &p(90.0, LowSample::Ignore),
-            &[point(99)],
-            T0 + MIN,
-            previous,
-        );
+        let e = evaluate(&c, &[point(enough - 1)], T0 + MIN, previous);
         assert_eq!(e.state, previous, "{}", e.reason);
-        assert!(e.reason.contains("fewer than 100 samples"), "{}", e.reason);
+        assert!(
+            e.reason.contains("computed from fewer than"),
+            "{}",
+            e.reason
+        );
     }
     // Enough samples, or evaluate: evaluated.
-    let e = evaluate(
-        &p(90.0, LowSample::Ignore),
-        &[point(100)],
-        T0 + MIN,
-        State::Ok,
-    );
-    assert_eq!(e.state, State::Alarm);
-    let e = evaluate(
-        &p(90.0, LowSample::Evaluate),
-        &[point(3)],
-        T0 + MIN,
-        State::Ok,
-    );
-    assert_eq!(e.state, State::Alarm);
+    let e = evaluate(&c, &[point(enough)], T0 + MIN, State::Ok);
+    assert_eq!(e.state, State::Alarm, "{}", e.reason);
+    let evaluate_anyway = Condition {
+        low_sample: LowSample::Evaluate,
+        ..c
+    };
+    let e = evaluate(&evaluate_anyway, &[point(3)], T0 + MIN, State::Ok);
+    assert_eq!(e.state, State::Alarm, "{}", e.reason);
+}
+
+#[rstest]
+#[case::whole(90.0, "fewer than 100 samples")]
+#[case::fraction(70.0, "fewer than 33.33 samples")]
+fn the_low_sample_reason_names_the_bound(#[case] percentile: f64, #[case] words: &str) {
+    let c = Condition {
+        percentile: Some(percentile),
+        low_sample: LowSample::Ignore,
+        ..cond(1, 1, MissingData::Missing)
+    };
+    let point = Datapoint {
+        time: T0,
+        value: 10.0,
+        samples: 3,
+    };
+    let e = evaluate(&c, &[point], T0 + MIN, State::Ok);
+    assert!(e.reason.contains(words), "{}", e.reason);
+}
+
+#[rstest]
+#[case::p0(Some(0.0))]
+#[case::p100(Some(100.0))]
+#[case::not_a_percentile(None)]
+fn extreme_percentiles_have_no_bound(#[case] percentile: Option<f64>) {
+    let c = Condition {
+        percentile,
+        ..cond(1, 1, MissingData::Missing)
+    };
+    assert_eq!(c.min_samples(), None);
 }
 
 #[test]
