@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 pub use detect::Format;
 
 use crate::error::{Error, Result};
-use crate::output::{BatchSink, FileCtx, Output, Rejection, with_writer_thread};
+use crate::output::{BatchSink, FileCtx, Output, Rejection, clock_micros, with_writer_thread};
 use crate::{cwlogs, lambda_logs, metrics, otel, xray};
 
 /// Options of one import run.
@@ -128,11 +128,13 @@ pub fn import_files(
     with_writer_thread(sink, |sink| {
         let mut out = Output::new(sink, opts.batch_rows);
         let mut summary = ImportSummary::default();
+        let now = clock_micros();
         for path in files {
             let shown = path.display().to_string();
             let ctx = FileCtx {
                 path: &shown,
                 log_group: opts.log_group.as_deref(),
+                now,
             };
             let format = match stream_if_large(path, opts, &ctx, &mut out)? {
                 Some(format) => format,
@@ -299,6 +301,7 @@ mod tests {
         let ctx = FileCtx {
             path: "dropped.json",
             log_group: None,
+            now: crate::output::TEST_NOW,
         };
         let format = import_bytes(text.as_bytes(), &ctx, &mut out).unwrap();
         assert_eq!(format, Format::InvalidJson);

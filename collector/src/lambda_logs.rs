@@ -360,6 +360,7 @@ pub(crate) mod tests {
         let ctx = FileCtx {
             path: "test.log",
             log_group: group,
+            now: crate::output::TEST_NOW,
         };
         import_text(text, &ctx, &mut out).unwrap();
         out.flush_all().unwrap();

@@ -262,6 +262,7 @@ mod tests {
         let ctx = FileCtx {
             path: "t.json",
             log_group: None,
+            now: crate::output::TEST_NOW,
         };
         import_segment_documents(text, &ctx, &mut out).unwrap();
         out.flush_all().unwrap();
@@ -530,6 +531,7 @@ mod tests {
             &FileCtx {
                 path: "d",
                 log_group: None,
+                now: crate::output::TEST_NOW,
             },
             &mut out,
         )
