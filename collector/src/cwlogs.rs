@@ -303,6 +303,11 @@ fn write_event(
         out.reject(ctx, location, "no timestamp (epoch milliseconds)");
         return Ok(());
     };
+    if let Some(reason) = implausible(timestamp, ctx.now) {
+        out.records += 1;
+        out.reject(ctx, location, reason);
+        return Ok(());
+    }
     let Some(message) = event.message.as_deref() else {
         out.records += 1;
         out.reject(ctx, location, "no message");
@@ -316,6 +321,49 @@ fn write_event(
         event_id: event.event_id.as_deref(),
     };
     writer.write_message(out, &meta, message, location)
+}
+
+/// 2000-01-01T00:00:00Z in epoch microseconds: CloudWatch Logs has no earlier events.
+const EARLIEST: i64 = 946_684_800_000_000;
+
+/// A day in microseconds: the most a timestamp may run ahead of the clock (CloudWatch refuses
+/// events two hours ahead; the rest is for a skewed clock where the file is imported).
+const AHEAD: i64 = 86_400_000_000;
+
+/// Why `micros`, read from epoch milliseconds, cannot be when a CloudWatch Logs event happened
+/// (given `now`), with the unit it seems to be in instead: seconds land in 1970, microseconds
+/// in the far future, and either would otherwise be stored without a word.
+fn implausible(micros: i64, now: i64) -> Option<String> {
+    let plausible = |t: i64| (EARLIEST..=now.saturating_add(AHEAD)).contains(&t);
+    if plausible(micros) {
+        return None;
+    }
+    let (problem, unit, fix) = if micros < EARLIEST {
+        (
+            "before 2000",
+            micros.saturating_mul(1000),
+            "seconds: multiply by 1000",
+        )
+    } else {
+        (
+            "more than a day after the import started",
+            micros / 1000,
+            "microseconds: divide by 1000",
+        )
+    };
+    let when = chrono::DateTime::from_timestamp_micros(micros).map_or_else(
+        || "out of range".to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    );
+    let hint = if plausible(unit) {
+        format!("; this one looks like epoch {fix}")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "timestamp {} is {when}, {problem}: CloudWatch Logs timestamps are epoch milliseconds{hint}",
+        micros / 1000
+    ))
 }
 
 fn millis_to_micros(n: &Number) -> Option<i64> {
@@ -387,6 +435,7 @@ mod tests {
         let ctx = FileCtx {
             path: "test.json",
             log_group: group,
+            now: crate::output::TEST_NOW,
         };
         import(text, &ctx, &mut out).unwrap();
         out.flush_all().unwrap();
@@ -403,6 +452,51 @@ mod tests {
             records,
             rejections,
         }
+    }
+
+    /// A FilterLogEvents answer: a good event, the event given as `timestamp`, a good event.
+    #[rstest::rstest]
+    #[case::seconds(
+        "1591714946",
+        "timestamp 1591714946 is 1970-01-19T10:08:34.946Z, before 2000: CloudWatch Logs timestamps are epoch milliseconds; this one looks like epoch seconds: multiply by 1000"
+    )]
+    #[case::float_seconds("1591714946.15", "1970-01-19T10:08:34.946Z, before 2000")]
+    #[case::before_2000(
+        "915148800000",
+        "timestamp 915148800000 is 1999-01-01T00:00:00.000Z, before 2000: CloudWatch Logs timestamps are epoch milliseconds"
+    )]
+    #[case::microseconds(
+        "1591714946150000",
+        "timestamp 1591714946150000 is +52409-06-09T16:35:50.000Z, more than a day after the import started: CloudWatch Logs timestamps are epoch milliseconds; this one looks like epoch microseconds: divide by 1000"
+    )]
+    // TEST_NOW plus a day and a second.
+    #[case::a_day_ahead(
+        "1798848001000",
+        "2027-01-02T00:00:01.000Z, more than a day after the import started"
+    )]
+    fn implausible_timestamps_are_rejected(#[case] timestamp: &str, #[case] reason: &str) {
+        let text = format!(
+            r#"{{"events":[
+                {{"timestamp":1704067200000,"message":"first"}},
+                {{"timestamp":{timestamp},"message":"odd"}},
+                {{"timestamp":1798840800000,"message":"a few hours ahead of the clock"}}]}}"#
+        );
+        let got = import_str(&text, Some("/aws/lambda/f"));
+        assert_eq!(got.records, 3);
+        assert_eq!(got.rejections.len(), 1, "{:?}", got.rejections);
+        assert!(
+            got.rejections[0].starts_with("events[1]: timestamp "),
+            "{:?}",
+            got.rejections
+        );
+        assert!(got.rejections[0].contains(reason), "{:?}", got.rejections);
+        assert_eq!(
+            strings(&got.events.unwrap(), "message"),
+            [
+                Some("first".into()),
+                Some("a few hours ahead of the clock".into())
+            ]
+        );
     }
 
     #[test]
@@ -475,6 +569,7 @@ mod tests {
             let ctx = FileCtx {
                 path: "f",
                 log_group: Some("/aws/lambda/f"),
+                now: crate::output::TEST_NOW,
             };
             if json {
                 import(text, &ctx, &mut out).unwrap();

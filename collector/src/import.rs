@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 pub use detect::Format;
 
 use crate::error::{Error, Result};
-use crate::output::{BatchSink, FileCtx, Output, Rejection, with_writer_thread};
+use crate::output::{BatchSink, FileCtx, Output, Rejection, clock_micros, with_writer_thread};
 use crate::{cwlogs, lambda_logs, metrics, otel, xray};
 
 /// Options of one import run.
@@ -128,11 +128,13 @@ pub fn import_files(
     with_writer_thread(sink, |sink| {
         let mut out = Output::new(sink, opts.batch_rows);
         let mut summary = ImportSummary::default();
+        let now = clock_micros();
         for path in files {
             let shown = path.display().to_string();
             let ctx = FileCtx {
                 path: &shown,
                 log_group: opts.log_group.as_deref(),
+                now,
             };
             let format = match stream_if_large(path, opts, &ctx, &mut out)? {
                 Some(format) => format,
@@ -265,10 +267,52 @@ pub fn import_bytes(bytes: &[u8], ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Re
                 ),
             );
         }
+        Format::InvalidJson => {
+            out.records += 1;
+            match detect::json_error(text) {
+                Some(e) => out.reject(
+                    ctx,
+                    format_args!("line {} column {}", e.line(), e.column()),
+                    format!("not valid JSON: {e}. The file starts like a JSON document and is read as one: fix it there (copies from documentation often lack a comma, a colon or a closing brace)"),
+                ),
+                None => out.reject(ctx, "file", "not valid JSON"),
+            }
+        }
         Format::Unsupported => {
             out.records += 1;
             out.reject(ctx, "file", detect::UNSUPPORTED_HINT);
         }
     }
     Ok(format)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::RecordBatch;
+
+    use super::*;
+
+    /// AWS documentation's platform.logsDropped record, published with a missing colon.
+    #[test]
+    fn a_json_file_that_is_not_valid_is_rejected_at_its_error() {
+        let text = "{     \n    \"time\": \"2020-08-20T12:31:32.123Z\",\n    \"type\": \"platform.logsDropped\",\n    \"record\": {\"droppedRecords\": 123,\n        \"droppedBytes\" 12345\n    }\n}\n";
+        let mut sink: Vec<(&'static str, RecordBatch)> = Vec::new();
+        let mut out = Output::new(&mut sink, 16);
+        let ctx = FileCtx {
+            path: "dropped.json",
+            log_group: None,
+            now: crate::output::TEST_NOW,
+        };
+        let format = import_bytes(text.as_bytes(), &ctx, &mut out).unwrap();
+        assert_eq!(format, Format::InvalidJson);
+        assert_eq!((out.records, out.rejected()), (1, 1));
+        let r = &out.rejections()[0];
+        assert_eq!(r.record, "line 5 column 24");
+        assert!(
+            r.reason
+                .starts_with("not valid JSON: expected `:` at line 5 column 24."),
+            "{r}"
+        );
+        assert!(!r.reason.contains("timestamp"), "{r}");
+    }
 }

@@ -360,6 +360,7 @@ pub(crate) mod tests {
         let ctx = FileCtx {
             path: "test.log",
             log_group: group,
+            now: crate::output::TEST_NOW,
         };
         import_text(text, &ctx, &mut out).unwrap();
         out.flush_all().unwrap();
@@ -404,6 +405,41 @@ pub(crate) mod tests {
         assert_eq!(strings(&inv, "version")[0].as_deref(), Some("$LATEST"));
         assert_eq!(floats(&inv, "duration_ms")[0], Some(3003.16));
         assert_eq!(floats(&inv, "init_ms")[0], Some(127.02));
+    }
+
+    /// Rows copied from the CloudWatch console's table view: `<timestamp with offset> | <message>`,
+    /// a message's further lines on rows of their own.
+    #[rstest::rstest]
+    #[case::plus_two_hours("+02:00", 1_714_557_600_123_000)]
+    #[case::utc("Z", 1_714_564_800_123_000)]
+    #[case::minus_five_hours("-05:00", 1_714_582_800_123_000)]
+    #[case::offset_without_colon("+0530", 1_714_545_000_123_000)]
+    fn console_table_rows_are_split_into_events(#[case] offset: &str, #[case] first: i64) {
+        let id = "7c9567b5-107b-4a6c-8798-0157ac21db52";
+        let text = format!(
+            "2024-05-01T12:00:00.123{offset} | START RequestId: {id} Version: $LATEST\n\
+             2024-05-01T12:00:00.200{offset} | [ERROR] Boom\n\
+             Traceback (most recent call last):\n\
+             2024-05-01T12:00:03.130{offset} | END RequestId: {id}\n\
+             2024-05-01T12:00:03.130{offset} | REPORT RequestId: {id}  Duration: 3003.16 ms  Billed Duration: 3000 ms  Memory Size: 128 MB  Max Memory Used: 48 MB\n\
+             2024-05-01T12:00:03.150{offset} | 2024-05-01T10:00:03.150Z {id} Task timed out after 3.00 seconds\n"
+        );
+        let got = import(&text, Some("/aws/lambda/storms"));
+        assert!(got.rejections.is_empty(), "{:?}", got.rejections);
+        let ev = got.events.unwrap();
+        assert_eq!(
+            strings(&ev, "record_type"),
+            ["START", "app", "END", "REPORT", "TIMEOUT"].map(|s| Some(s.to_string()))
+        );
+        assert_eq!(
+            strings(&ev, "message")[1].as_deref(),
+            Some("[ERROR] Boom\nTraceback (most recent call last):")
+        );
+        assert_eq!(times(&ev, "timestamp")[0], Some(first));
+        let inv = got.invocations.unwrap();
+        assert_eq!(inv.num_rows(), 1);
+        assert_eq!(strings(&inv, "status")[0].as_deref(), Some("timeout"));
+        assert_eq!(floats(&inv, "duration_ms")[0], Some(3003.16));
     }
 
     #[test]

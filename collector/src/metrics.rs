@@ -379,6 +379,7 @@ mod tests {
         let ctx = FileCtx {
             path: "m.json",
             log_group: None,
+            now: crate::output::TEST_NOW,
         };
         import(text, &ctx, &mut out).unwrap();
         out.flush_all().unwrap();

@@ -232,6 +232,7 @@ mod tests {
             &FileCtx {
                 path: "t.json",
                 log_group: None,
+                now: crate::output::TEST_NOW,
             },
             &mut out,
         )

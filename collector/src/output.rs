@@ -23,7 +23,19 @@ pub struct FileCtx<'a> {
     pub path: &'a str,
     /// Log group for inputs that do not carry one (FilterLogEvents answers, plain text).
     pub log_group: Option<&'a str>,
+    /// When the run started, in epoch microseconds ([`clock_micros`]): a timestamp more than a
+    /// day after it is a unit mistake. Passed in so that parsers never read the clock.
+    pub now: i64,
 }
+
+/// The system clock in epoch microseconds, read once per run for [`FileCtx::now`].
+pub fn clock_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// [`FileCtx::now`] in unit tests: 2027-01-01T00:00:00Z.
+#[cfg(test)]
+pub(crate) const TEST_NOW: i64 = 1_798_761_600_000_000;
 
 /// One record that could not be imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

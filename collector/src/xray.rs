@@ -262,6 +262,7 @@ mod tests {
         let ctx = FileCtx {
             path: "t.json",
             log_group: None,
+            now: crate::output::TEST_NOW,
         };
         import_segment_documents(text, &ctx, &mut out).unwrap();
         out.flush_all().unwrap();
@@ -303,7 +304,9 @@ mod tests {
     #[case::in_progress(r#""start_time":1596566305.5,"in_progress":true"#, None)]
     #[case::no_end_no_flag(r#""start_time":1596566305.5"#, None)]
     fn times(#[case] fields: &str, #[case] duration_ms: Option<f64>) {
-        let (b, rejected) = spans(&format!(r#"{{{T},"id":"a","name":"n",{fields}}}"#));
+        let (b, rejected) = spans(&format!(
+            r#"{{{T},"id":"70de5b6f19ff9a0a","name":"n",{fields}}}"#
+        ));
         assert!(rejected.is_empty(), "{rejected:?}");
         let d = b
             .column_by_name("duration_ms")
@@ -329,7 +332,7 @@ mod tests {
     #[case::garbage(r#""n/a""#, None)]
     fn content_length(#[case] value: &str, #[case] expected: Option<i64>) {
         let doc = format!(
-            r#"{{{T},"id":"a","name":"n","start_time":1596566305.5,"end_time":1596566306,"http":{{"response":{{"status":200,"content_length":{value}}}}}}}"#
+            r#"{{{T},"id":"70de5b6f19ff9a0a","name":"n","start_time":1596566305.5,"end_time":1596566306,"http":{{"response":{{"status":200,"content_length":{value}}}}}}}"#
         );
         let (b, _) = spans(&doc);
         let c = b
@@ -358,8 +361,8 @@ mod tests {
     fn cause_forms(#[case] cause: &str, #[case] kind: Option<&str>, #[case] message: Option<&str>) {
         // The referenced exception is recorded on a subsegment of the same document.
         let doc = format!(
-            r#"{{{T},"id":"a","name":"n","start_time":1596566305.5,"end_time":1596566306,"fault":true,"cause":{cause},
-               "subsegments":[{{"id":"b","name":"s","start_time":1596566305.6,"end_time":1596566305.7,
+            r#"{{{T},"id":"70de5b6f19ff9a0a","name":"n","start_time":1596566305.5,"end_time":1596566306,"fault":true,"cause":{cause},
+               "subsegments":[{{"id":"1c3ef8c2a2b5f0a1","name":"s","start_time":1596566305.6,"end_time":1596566305.7,
                  "cause":{{"exceptions":[{{"id":"e1","type":"KeyError","message":"user"}}]}}}}]}}"#
         );
         let (b, rejected) = spans(&doc);
@@ -370,26 +373,58 @@ mod tests {
 
     #[rstest]
     #[case::no_id(
-        r#"{"trace_id":"1-a-b","name":"n","start_time":1596566305.5}"#,
+        r#"{"trace_id":"1-5f187253-6a106696d56b1f4ef9eba2ed","name":"n","start_time":1596566305.5}"#,
         "document: no `id`"
     )]
     #[case::no_start(
-        r#"{"trace_id":"1-a-b","id":"a","name":"n"}"#,
-        "document: a: no `start_time`"
+        r#"{"trace_id":"1-5f187253-6a106696d56b1f4ef9eba2ed","id":"70de5b6f19ff9a0a","name":"n"}"#,
+        "document: 70de5b6f19ff9a0a: no `start_time`"
     )]
     #[case::eleven_digit_epoch(
-        r#"{"trace_id":"1-a-b","id":"a","name":"n","start_time":14782323361.271}"#,
+        r#"{"trace_id":"1-5f187253-6a106696d56b1f4ef9eba2ed","id":"70de5b6f19ff9a0a","name":"n","start_time":14782323361.271}"#,
         "not epoch seconds"
     )]
     #[case::no_trace_id(
-        r#"{"id":"a","name":"n","start_time":1596566305.5}"#,
-        "a: no `trace_id`"
+        r#"{"id":"70de5b6f19ff9a0a","name":"n","start_time":1596566305.5}"#,
+        "70de5b6f19ff9a0a: no `trace_id`"
     )]
     #[case::independent_without_parent(
-        r#"{"type":"subsegment","trace_id":"1-a-b","id":"a","name":"n","start_time":1596566305.5}"#,
+        r#"{"type":"subsegment","trace_id":"1-5f187253-6a106696d56b1f4ef9eba2ed","id":"70de5b6f19ff9a0a","name":"n","start_time":1596566305.5}"#,
         "without `parent_id`"
     )]
-    #[case::not_json(r#"{"trace_id": "1-a-b", "id": 1,,}"#, "not valid JSON")]
+    #[case::not_json(
+        r#"{"trace_id": "1-5f187253-6a106696d56b1f4ef9eba2ed", "id": 1,,}"#,
+        "not valid JSON"
+    )]
+    // Ids as third-party tests and fixtures write them (FORMAT_NOTES.md), never as X-Ray does.
+    #[case::test_trace_id(
+        r#"{"trace_id":"1-test-trace","id":"70de5b6f19ff9a0a","name":"n","start_time":1596566305.5}"#,
+        r#"70de5b6f19ff9a0a: `trace_id` "1-test-trace" is not an X-Ray trace id"#
+    )]
+    #[case::non_hex_trace_id(
+        r#"{"trace_id":"1-12345678-1234567890abcdefghijklmn","id":"70de5b6f19ff9a0a","name":"n","start_time":1596566305.5}"#,
+        "is not an X-Ray trace id"
+    )]
+    #[case::twenty_hex_tail(
+        r#"{"trace_id":"1-5f187253-6a106696d56b1f4ef9eb","id":"70de5b6f19ff9a0a","name":"n","start_time":1596566305.5}"#,
+        "is not an X-Ray trace id"
+    )]
+    #[case::w3c_trace_id(
+        r#"{"trace_id":"5f1872536a106696d56b1f4ef9eba2ed","id":"70de5b6f19ff9a0a","name":"n","start_time":1596566305.5}"#,
+        "is not an X-Ray trace id"
+    )]
+    #[case::fake_22_char_id(
+        r#"{"trace_id":"1-5f187253-6a106696d56b1f4ef9eba2ed","id":"fakeid11111111aaaaaaaa","name":"n","start_time":1596566305.5}"#,
+        r#"document: `id` "fakeid11111111aaaaaaaa" is not an X-Ray segment id: 16 hex digits"#
+    )]
+    #[case::non_hex_id(
+        r#"{"trace_id":"1-5f187253-6a106696d56b1f4ef9eba2ed","id":"abcdefgh12345678","name":"n","start_time":1596566305.5}"#,
+        "is not an X-Ray segment id"
+    )]
+    #[case::short_parent_id(
+        r#"{"trace_id":"1-5f187253-6a106696d56b1f4ef9eba2ed","id":"70de5b6f19ff9a0a","parent_id":"p1","name":"n","start_time":1596566305.5}"#,
+        r#"`parent_id` "p1" is not an X-Ray segment id"#
+    )]
     fn rejections_name_the_field(#[case] doc: &str, #[case] reason: &str) {
         let (b, rejected) = spans(doc);
         assert_eq!(b.num_rows(), 0);
@@ -400,9 +435,9 @@ mod tests {
     #[test]
     fn a_bad_subsegment_skips_only_its_subtree() {
         let doc = format!(
-            r#"{{{T},"id":"a","name":"root","start_time":1596566305.5,"end_time":1596566306,"subsegments":[
-                {{"id":"b","name":"good","start_time":1596566305.6,"end_time":1596566305.7}},
-                {{"name":"no id","start_time":1596566305.6,"subsegments":[{{"id":"d","name":"child","start_time":1596566305.6}}]}}]}}"#
+            r#"{{{T},"id":"70de5b6f19ff9a0a","name":"root","start_time":1596566305.5,"end_time":1596566306,"subsegments":[
+                {{"id":"1c3ef8c2a2b5f0a1","name":"good","start_time":1596566305.6,"end_time":1596566305.7}},
+                {{"name":"no id","start_time":1596566305.6,"subsegments":[{{"id":"53995c3f42cd8ad8","name":"child","start_time":1596566305.6}}]}}]}}"#
         );
         let (b, rejected) = spans(&doc);
         assert_eq!(b.num_rows(), 2);
@@ -412,18 +447,52 @@ mod tests {
                 "document.subsegments[1]: no `id`: every segment and subsegment needs one (its 1 subsegments are skipped with it)"
             ]
         );
-        assert_eq!(text(&b, "parent_id", 1).as_deref(), Some("a"));
-        assert_eq!(text(&b, "segment_id", 1).as_deref(), Some("a"));
+        assert_eq!(
+            text(&b, "parent_id", 1).as_deref(),
+            Some("70de5b6f19ff9a0a")
+        );
+        assert_eq!(
+            text(&b, "segment_id", 1).as_deref(),
+            Some("70de5b6f19ff9a0a")
+        );
         assert_eq!(text(&b, "service", 1).as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn a_segment_with_a_bad_id_is_rejected_and_the_rest_of_the_file_goes_through() {
+        let ndjson = format!(
+            "{{{T},\"id\":\"70de5b6f19ff9a0a\",\"name\":\"ok\",\"start_time\":1596566305.5}}\n\
+             {{{T},\"id\":\"segment-2\",\"name\":\"bad\",\"start_time\":1596566305.5}}\n\
+             {{{T},\"id\":\"1c3ef8c2a2b5f0a1\",\"name\":\"ok too\",\"start_time\":1596566305.5,\"subsegments\":[\
+               {{\"id\":\"exception-1\",\"name\":\"bad sub\",\"start_time\":1596566305.6}},\
+               {{\"id\":\"53995c3f42cd8ad8\",\"name\":\"good sub\",\"start_time\":1596566305.6}}]}}\n"
+        );
+        let (b, rejected) = spans(&ndjson);
+        assert_eq!(
+            (0..b.num_rows())
+                .map(|i| text(&b, "name", i).unwrap())
+                .collect::<Vec<_>>(),
+            ["ok", "ok too", "good sub"]
+        );
+        assert_eq!(
+            rejected,
+            [
+                "line 2: `id` \"segment-2\" is not an X-Ray segment id: 16 hex digits, as in 70de5b6f19ff9a0a",
+                "line 3.subsegments[0]: `id` \"exception-1\" is not an X-Ray segment id: 16 hex digits, as in 70de5b6f19ff9a0a"
+            ]
+        );
     }
 
     #[test]
     fn independent_subsegments_keep_their_parent() {
         let (b, _) = spans(
-            r#"{"type":"subsegment","trace_id":"1-a-b","parent_id":"p1","id":"s1","name":"api.example.com","namespace":"remote","start_time":1596566305.5,"end_time":1596566306}"#,
+            r#"{"type":"subsegment","trace_id":"1-5f187253-6a106696d56b1f4ef9eba2ed","parent_id":"6b55dcc497934f1a","id":"70de5b6f19ff9a0a","name":"api.example.com","namespace":"remote","start_time":1596566305.5,"end_time":1596566306}"#,
         );
         assert_eq!(text(&b, "kind", 0).as_deref(), Some("subsegment"));
-        assert_eq!(text(&b, "parent_id", 0).as_deref(), Some("p1"));
+        assert_eq!(
+            text(&b, "parent_id", 0).as_deref(),
+            Some("6b55dcc497934f1a")
+        );
         assert_eq!(text(&b, "service", 0).as_deref(), Some("api.example.com"));
         assert_eq!(text(&b, "service_type", 0).as_deref(), Some("remote"));
     }
@@ -431,8 +500,8 @@ mod tests {
     #[test]
     fn annotations_are_text_and_raw_is_each_spans_own() {
         let (b, _) = spans(&format!(
-            r#"{{{T},"id":"a","name":"n","start_time":1596566305.5,"end_time":1596566306,"annotations":{{"aws:api_id":"x1","n":42,"ok":true}},
-               "subsegments":[{{"id":"b","name":"s","start_time":1596566305.6,"end_time":1596566305.7}}]}}"#
+            r#"{{{T},"id":"70de5b6f19ff9a0a","name":"n","start_time":1596566305.5,"end_time":1596566306,"annotations":{{"aws:api_id":"x1","n":42,"ok":true}},
+               "subsegments":[{{"id":"1c3ef8c2a2b5f0a1","name":"s","start_time":1596566305.6,"end_time":1596566305.7}}]}}"#
         ));
         assert_eq!(
             text(&b, "annotations", 0).as_deref(),
@@ -440,7 +509,9 @@ mod tests {
         );
         assert_eq!(
             text(&b, "raw", 1).as_deref(),
-            Some(r#"{"id":"b","name":"s","start_time":1596566305.6,"end_time":1596566305.7}"#)
+            Some(
+                r#"{"id":"1c3ef8c2a2b5f0a1","name":"s","start_time":1596566305.6,"end_time":1596566305.7}"#
+            )
         );
         // The segment keeps its own fields; its subsegment is only in the subsegment's row.
         let own = text(&b, "raw", 0).unwrap();
@@ -460,6 +531,7 @@ mod tests {
             &FileCtx {
                 path: "d",
                 log_group: None,
+                now: crate::output::TEST_NOW,
             },
             &mut out,
         )

@@ -62,6 +62,7 @@ pub async fn collect(
     let ctx = FileCtx {
         path: &shown,
         log_group: Some(group),
+        now: crate::output::clock_micros(),
     };
     let mut import = GroupImport::new(ctx);
     let mut token: Option<String> = None;

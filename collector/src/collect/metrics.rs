@@ -120,6 +120,7 @@ pub async fn collect(
     let ctx = FileCtx {
         path: "GetMetricData",
         log_group: None,
+        now: crate::output::clock_micros(),
     };
     let all = queries(functions);
     let mut complete = true;

@@ -132,6 +132,7 @@ pub async fn collect(
     let ctx = FileCtx {
         path: "BatchGetTraces",
         log_group: None,
+        now: crate::output::clock_micros(),
     };
     let mut pending = ids;
     let mut found_any = false;

@@ -21,6 +21,8 @@ pub enum Format {
     LambdaLogText,
     /// GetMetricData / GetMetricStatistics answers.
     MetricData,
+    /// A file that starts like a JSON document but is not valid JSON.
+    InvalidJson,
     /// A recognised AWS document that holds no rows for hopscope (e.g. GetServiceGraph).
     Known(&'static str),
     Unsupported,
@@ -36,6 +38,7 @@ impl std::fmt::Display for Format {
             Format::LogEvents => "CloudWatch Logs events",
             Format::LambdaLogText => "Lambda log text",
             Format::MetricData => "CloudWatch metric data",
+            Format::InvalidJson => "invalid JSON",
             Format::Known(what) => what,
             Format::Unsupported => "unsupported",
         };
@@ -82,7 +85,10 @@ pub fn detect(text: &str) -> Format {
                 f => f,
             },
             Ok(FirstElementKeys(None)) => Format::Known("empty JSON array"),
-            Err(_) => Format::Unsupported,
+            Err(e) if e.is_data() => Format::Unsupported,
+            // Python's `[INFO]` lines start with a bracket too.
+            Err(_) if starts_like_json_array(trimmed) => Format::InvalidJson,
+            Err(_) => Format::LambdaLogText,
         },
         Some(_) => Format::LambdaLogText,
         None => Format::Known("empty file"),
@@ -112,8 +118,48 @@ fn detect_lines(text: &str) -> Format {
             Format::SegmentDocuments
         }
         Err(_) if text.contains("\"Services\"") => Format::Known(SERVICES),
+        Err(_) if is_broken_document(text) => Format::InvalidJson,
         Err(_) => Format::LambdaLogText,
     }
+}
+
+/// Whether `text`, whose first line is not a JSON value, is one JSON document gone wrong rather
+/// than lines of log text that begin with a broken record (their error is on line 1 or where
+/// line 2 starts): a document on one line, a document opened by a lone `{` as pretty-printers
+/// write it, or an error further down.
+fn is_broken_document(text: &str) -> bool {
+    let Some(e) = first_json_error(text) else {
+        return false;
+    };
+    let text = text.trim();
+    !text.contains('\n') || text.lines().next().is_some_and(|l| l.trim() == "{") || e.line() > 2
+}
+
+/// The error in the first JSON value of `text`, if it has one (what follows it is not read).
+fn first_json_error(text: &str) -> Option<serde_json::Error> {
+    serde_json::Deserializer::from_str(text)
+        .into_iter::<IgnoredAny>()
+        .next()
+        .and_then(Result::err)
+}
+
+/// Where a file detected as [`Format::InvalidJson`] goes wrong: in its first value, or (an
+/// array with something after it) where the rest begins.
+pub fn json_error(text: &str) -> Option<serde_json::Error> {
+    first_json_error(text).or_else(|| serde_json::from_str::<IgnoredAny>(text).err())
+}
+
+/// `[` followed by what may begin a JSON value.
+fn starts_like_json_array(text: &str) -> bool {
+    text.strip_prefix('[')
+        .map(str::trim_start)
+        .and_then(|rest| rest.bytes().next())
+        .is_none_or(|b| {
+            matches!(
+                b,
+                b'{' | b'[' | b'"' | b']' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+            )
+        })
 }
 
 const TEST_SNAPSHOT: &str = "LocalStack test snapshot";
@@ -252,7 +298,42 @@ impl<'de> Deserialize<'de> for FirstElementKeys {
 
 #[cfg(test)]
 mod tests {
+    use rstest::rstest;
+
     use super::*;
+
+    #[rstest]
+    #[case::pretty_printed_missing_colon(
+        "{     \n    \"time\": \"2020-08-20T12:31:32.123Z\",\n    \"record\": {\"droppedRecords\": 123,\n        \"droppedBytes\" 12345\n    }\n}\n",
+        Format::InvalidJson
+    )]
+    #[case::one_line(
+        r#"{"time": "2020-08-20T12:31:32.123Z", "type" "platform.start"}"#,
+        Format::InvalidJson
+    )]
+    #[case::trailing_comma_far_down(
+        "{\"time\": \"2022-10-12T00:01:15.000Z\",\n\"type\": \"platform.report\",\n\"record\": {\n\"a\": 1,\n}\n}",
+        Format::InvalidJson
+    )]
+    #[case::array(r#"[{"level": "INFO"},]"#, Format::InvalidJson)]
+    #[case::array_then_more(r#"[{"level": "INFO"}] x"#, Format::InvalidJson)]
+    #[case::valid_array_of_strings(r#"["a"]"#, Format::Unsupported)]
+    #[case::python_level_line(
+        "[INFO]\t2024-01-01T00:00:00.000Z\tc793869b-ee49-115b-a5b6-4fd21e8dedac\thi\n",
+        Format::LambdaLogText
+    )]
+    // A broken record on line 1, then log text: the good lines still import.
+    #[case::broken_first_record_then_text(
+        "{\"timestamp\":\"2024-02-09T08:42:44.078Z\",\"message\":\"x\"\n[Extension] 2024/04/11 02:14:17 started\n",
+        Format::LambdaLogText
+    )]
+    #[case::pretty_printed_records(
+        "{\n  \"level\": \"INFO\"\n}\n{\n  \"level\": \"DEBUG\"\n}\n",
+        Format::LambdaLogText
+    )]
+    fn json_that_is_not_valid_is_not_log_text(#[case] text: &str, #[case] format: Format) {
+        assert_eq!(detect(text), format);
+    }
 
     #[test]
     fn detects_by_shape() {

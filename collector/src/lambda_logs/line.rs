@@ -145,8 +145,16 @@ pub fn classify_line(line: &str) -> LineKind<'_> {
 }
 
 /// A `sam logs` or `aws logs tail` prefix: `<stream> <ts> <message>`, `<ts> <stream> <message>`,
-/// or (`--format short`) `<ts> <platform line>`. Returns the stream, the timestamp and the message.
+/// or (`--format short`) `<ts> <platform line>`; or a row of the CloudWatch console's table view
+/// copied as text, `<ts in the viewer's offset> | <message>`. Returns the stream, the timestamp
+/// and the message.
 pub fn strip_tail_prefix(line: &str) -> Option<(Option<&str>, i64, &str)> {
+    if let Some((time, message)) = line.split_once('|')
+        && let Some(timestamp) = parse_timestamp(time.trim())
+    {
+        let message = message.strip_prefix([' ', '\t']).unwrap_or(message);
+        return Some((None, timestamp, message));
+    }
     let (a, rest) = line.split_once(' ')?;
     let (b, message) = rest.split_once(' ').unwrap_or((rest, &rest[rest.len()..]));
     if is_log_stream(a) {
@@ -512,6 +520,31 @@ mod tests {
         assert_eq!(
             strip_tail_prefix("2020-06-09T15:02:26.150Z 7c9567b5 Task timed out"),
             None
+        );
+    }
+
+    #[rstest]
+    #[case::offset(
+        "2024-05-01T12:00:00.123+02:00 | END RequestId: x",
+        Some((1_714_557_600_123_000, "END RequestId: x"))
+    )]
+    #[case::offset_without_colon(
+        "2024-05-01T12:00:00.123+0530 | END RequestId: x",
+        Some((1_714_545_000_123_000, "END RequestId: x"))
+    )]
+    #[case::tabs("2024-05-01T10:00:00.123Z\t|\tEND", Some((1_714_557_600_123_000, "END")))]
+    #[case::pipe_in_a_message(
+        "2024-05-01T10:00:00.123Z\tc793869b-ee49-115b-a5b6-4fd21e8dedac\tINFO\ta | b",
+        None
+    )]
+    #[case::not_a_timestamp("status | 200", None)]
+    fn strips_console_table_rows(#[case] row: &str, #[case] expected: Option<(i64, &str)>) {
+        assert_eq!(
+            strip_tail_prefix(row).map(|(stream, t, message)| {
+                assert_eq!(stream, None);
+                (t, message)
+            }),
+            expected
         );
     }
 

@@ -220,6 +220,9 @@ fn node_from<'a>(
     parent: Option<&Node<'a>>,
 ) -> Result<Node<'a>, String> {
     let id = nonempty(doc.id.take()).ok_or("no `id`: every segment and subsegment needs one")?;
+    if !is_segment_id(&id) {
+        return Err(format!("`id` \"{id}\" {NOT_A_SEGMENT_ID}"));
+    }
     let name = nonempty(doc.name.take()).ok_or_else(|| format!("{id}: no `name`"))?;
     let start = doc
         .start_time
@@ -250,7 +253,17 @@ fn node_from<'a>(
         None => {
             let trace_id =
                 nonempty(doc.trace_id.take()).ok_or_else(|| format!("{id}: no `trace_id`"))?;
+            if !is_trace_id(&trace_id) {
+                return Err(format!(
+                    "{id}: `trace_id` \"{trace_id}\" is not an X-Ray trace id: `1-`, 8 hex digits (epoch seconds), `-`, 24 hex digits, as in 1-5f187253-6a106696d56b1f4ef9eba2ed"
+                ));
+            }
             let parent_id = nonempty(doc.parent_id.take());
+            if let Some(parent_id) = parent_id.as_deref().filter(|p| !is_segment_id(p)) {
+                return Err(format!(
+                    "{id}: `parent_id` \"{parent_id}\" {NOT_A_SEGMENT_ID}"
+                ));
+            }
             if doc.doc_type.as_deref() == Some("subsegment") {
                 // An independent subsegment: its enclosing segment is not in this document.
                 let enclosing = parent_id
@@ -295,6 +308,23 @@ fn node_from<'a>(
         cause,
         exceptions,
     })
+}
+
+/// Ids are how spans find their parents and logs find their traces: one X-Ray never emits would
+/// join nothing (or the wrong thing), so the span is rejected rather than stored.
+const NOT_A_SEGMENT_ID: &str = "is not an X-Ray segment id: 16 hex digits, as in 70de5b6f19ff9a0a";
+
+/// `1-<8 hex>-<24 hex>`.
+fn is_trace_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 35
+        && b.starts_with(b"1-")
+        && b[10] == b'-'
+        && b[2..10].iter().chain(&b[11..]).all(u8::is_ascii_hexdigit)
+}
+
+fn is_segment_id(s: &str) -> bool {
+    s.len() == 16 && s.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
 fn nonempty(s: Str<'_>) -> Str<'_> {

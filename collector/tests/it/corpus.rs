@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use arrow::array::RecordBatch;
 use hopscope_collector::import::{Format, import_bytes, list_files, read_input};
-use hopscope_collector::output::{FileCtx, Output};
+use hopscope_collector::output::{FileCtx, Output, clock_micros};
 
 #[test]
 fn every_corpus_file_imports_or_is_rejected_with_a_reason() {
@@ -25,6 +25,7 @@ fn every_corpus_file_imports_or_is_rejected_with_a_reason() {
         let ctx = FileCtx {
             path: &name,
             log_group: None,
+            now: clock_micros(),
         };
         let format = import_bytes(&bytes, &ctx, &mut out).unwrap();
         out.flush_all().unwrap();
