@@ -25,6 +25,7 @@ fn hostile_inputs(dir: &Path) -> Vec<PathBuf> {
         "start_time": start,
         "end_time": start + 0.5,
         "annotations": {"note": CLIPBOARD},
+        "aws": {"request_id": "0f11c94e-13b4-40c9-be78-4fe24d08ecb4"},
         "subsegments": [{
             "id": "bbbbbbbbbbbbbbbb",
             "name": "db\u{1b}]0;pwned\u{7}\u{9b}31m",
@@ -53,7 +54,7 @@ fn hostile_inputs(dir: &Path) -> Vec<PathBuf> {
             event(0, "START RequestId: 0f11c94e-13b4-40c9-be78-4fe24d08ecb4 Version: $LATEST\n"),
             event(100, &format!("2026-11-20T10:00:00.100Z\t0f11c94e-13b4-40c9-be78-4fe24d08ecb4\tINFO\tpaste {CLIPBOARD} here\r\n")),
             event(400, "END RequestId: 0f11c94e-13b4-40c9-be78-4fe24d08ecb4\n"),
-            event(401, "REPORT RequestId: 0f11c94e-13b4-40c9-be78-4fe24d08ecb4\tDuration: 400.00 ms\tBilled Duration: 400 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t\n"),
+            event(401, &format!("REPORT RequestId: 0f11c94e-13b4-40c9-be78-4fe24d08ecb4\tDuration: 400.00 ms\tBilled Duration: 400 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t\nXRAY TraceId: {TRACE_ID}\tSegmentId: aaaaaaaaaaaaaaaa\tSampled: true\t\n")),
         ],
     });
     let log_file = dir.join("evil-logs.json");
@@ -129,7 +130,12 @@ fn every_command_shows_escapes_as_text_on_a_terminal_and_pipes_keep_the_bytes() 
         let (text, status) = on_terminal(&store, &["sql", "--format", format, messages]);
         assert!(status.success(), "{format}: {text}");
         assert_shown_not_obeyed(format, &text);
-        assert!(text.contains(clipboard_shown), "{format}: {text}");
+        // JSON carries the shown text as a JSON string: its backslashes doubled.
+        let shown = match format {
+            "json" | "ndjson" => clipboard_shown.replace('\\', r"\\"),
+            _ => clipboard_shown.to_owned(),
+        };
+        assert!(text.contains(&shown), "{format}: {text}");
     }
     let names = "SELECT name, annotations FROM spans ORDER BY id";
     let (text, _) = on_terminal(&store, &["sql", names]);
