@@ -321,7 +321,7 @@ pub fn hops_view_sql() -> String {
     let low = |p: f64| {
         format!(
             "{HDR_COUNT}(a.histogram) < {}",
-            crate::significance::min_samples(p)
+            crate::significance::min_samples(p).unwrap_or(0)
         )
     };
     format!(

@@ -78,7 +78,7 @@ fn outcome_columns() -> String {
     let low = |p: f64, name: &str| {
         format!(
             "samples < {} AS {name}",
-            crate::significance::min_samples(p)
+            crate::significance::min_samples(p).unwrap_or(0)
         )
     };
     format!(

@@ -34,7 +34,7 @@ fn percentile_sql(q: f64) -> String {
     format!(
         "CASE WHEN count(duration_ms) < {min} THEN '~' ELSE '' END
            || CAST(round({HDR_QUANTILE}({HDR_HISTOGRAM}(duration_ms), {q}), 1) AS VARCHAR)",
-        min = significance::min_samples(q),
+        min = significance::min_samples(q).unwrap_or(0),
     )
 }
 
@@ -75,8 +75,8 @@ fn legend() -> String {
     format!(
         "~ low-sample: fewer calls than the percentile needs to mean much (10/(1-p): p50 {}, p99 {}).
 censored: calls that never answered, counted at the time their caller waited; timeouts at the timeout.",
-        significance::min_samples(0.5),
-        significance::min_samples(0.99)
+        significance::min_samples(0.5).unwrap_or(0),
+        significance::min_samples(0.99).unwrap_or(0)
     )
 }
 

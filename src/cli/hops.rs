@@ -253,8 +253,8 @@ fn table(r: &HopReport, limit: usize) -> String {
         let _ = writeln!(
             out,
             "~ low-sample: fewer calls than the percentile needs to mean much (10/(1-p): p50 {}, p99 {})",
-            significance::min_samples(0.5),
-            significance::min_samples(0.99)
+            significance::min_samples(0.5).unwrap_or(0),
+            significance::min_samples(0.99).unwrap_or(0)
         );
     }
     out

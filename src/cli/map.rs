@@ -89,8 +89,8 @@ pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
             {
                 println!(
                     "~ low-sample: fewer calls than the percentile needs to mean much (10/(1-p): p50 {}, p99 {})",
-                    significance::min_samples(0.5),
-                    significance::min_samples(0.99)
+                    significance::min_samples(0.5).unwrap_or(0),
+                    significance::min_samples(0.99).unwrap_or(0)
                 );
             }
             if map.edges.iter().any(|e| e.censored > 0) {

@@ -546,7 +546,7 @@ async fn load_hop(
             .map_or(0, |n| n as i64)
     };
     let samples = (count(&now), before.as_deref().map(count));
-    let low = |q: f64, n: i64| q < 1.0 && is_low_sample(n, q);
+    let low = |q: f64, n: i64| is_low_sample(n, q);
     let percentiles = PERCENTILES
         .iter()
         .enumerate()

@@ -31,6 +31,7 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
 use super::rule::{Comparison, Condition, LowSample, MissingData};
+pub use crate::significance::SampleBound;
 
 /// An alarm state, named as CloudWatch names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -362,48 +363,7 @@ impl Condition {
     /// CloudWatch's bound below which a percentile is not statistically significant, `None`
     /// for a statistic that is not a percentile strictly between p0 and p100.
     pub fn min_samples(&self) -> Option<SampleBound> {
-        // The percentile P as its shortest decimal, a / 10^k: exactly what the rule wrote, so
-        // that the bound is the exact fraction 1000 / (100 - P) (P >= 50) or 1000 / P.
-        let text = format!("{}", self.percentile?);
-        let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
-        let scale = 10u128.checked_pow(u32::try_from(frac.len()).ok()?)?;
-        let a: u128 = format!("{int}{frac}").parse().ok()?;
-        let hundred = scale.checked_mul(100)?;
-        if a == 0 || a >= hundred {
-            return None;
-        }
-        Some(SampleBound {
-            num: scale.checked_mul(1000)?,
-            den: if 2 * a >= hundred { hundred - a } else { a },
-        })
-    }
-}
-
-/// How many samples a percentile needs to be significant, as the exact fraction `num / den`:
-/// 10 / (1 - p) is not a whole number for p70 (33.3), and 33 samples are fewer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SampleBound {
-    num: u128,
-    den: u128,
-}
-
-impl SampleBound {
-    /// Whether `samples` is below the bound.
-    pub fn is_low(self, samples: u64) -> bool {
-        // An overflow is a count far above any bound.
-        u128::from(samples)
-            .checked_mul(self.den)
-            .is_some_and(|scaled| scaled < self.num)
-    }
-}
-
-impl std::fmt::Display for SampleBound {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.num % self.den == 0 {
-            write!(f, "{}", self.num / self.den)
-        } else {
-            write!(f, "{:.2}", self.num as f64 / self.den as f64)
-        }
+        self.percentile.and_then(SampleBound::of_percent)
     }
 }
 
