@@ -41,6 +41,19 @@ pub struct AlarmStatus {
     pub evaluated: String,
     pub severity: Severity,
     pub actions_enabled: bool,
+    /// The newest datapoint evaluated (none for a composite, or when no data arrived).
+    pub latest: Option<LatestDatapoint>,
+}
+
+/// The newest datapoint of an alarm's series, with the samples its value was computed from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatestDatapoint {
+    /// Start of its period, epoch microseconds.
+    pub time: i64,
+    pub value: f64,
+    pub samples: u64,
+    /// A percentile below CloudWatch's significance bound ([`crate::significance`]).
+    pub low_sample: bool,
 }
 
 /// A change of state: what notifications and the history carry.
@@ -212,7 +225,7 @@ pub async fn evaluate_rules(
                 .state(&rule.name, key)
                 .map_or(State::InsufficientData, |s| s.state)
         };
-        let status = |key: String, e: Evaluation, prev: State| AlarmStatus {
+        let status = |key: String, e: Evaluation, prev: State, latest| AlarmStatus {
             since: if e.state == prev {
                 previous
                     .state(&rule.name, &key)
@@ -228,6 +241,7 @@ pub async fn evaluate_rules(
             evaluated: evaluated.clone(),
             severity: rule.severity,
             actions_enabled: rule.actions_enabled,
+            latest,
         };
         let mut out = Vec::new();
         match &rule.kind {
@@ -253,7 +267,17 @@ pub async fn evaluate_rules(
                     let points = series.get(&key).map_or(&[][..], Vec::as_slice);
                     let p = prev(&key);
                     let e = eval::evaluate(c, points, end, p);
-                    out.push(status(key, e, p));
+                    let latest = points
+                        .iter()
+                        .filter(|d| d.time >= start && d.time < end && d.value.is_finite())
+                        .max_by_key(|d| d.time)
+                        .map(|d| LatestDatapoint {
+                            time: d.time,
+                            value: d.value,
+                            samples: d.samples,
+                            low_sample: c.min_samples().is_some_and(|b| b.is_low(d.samples)),
+                        });
+                    out.push(status(key, e, p, latest));
                 }
             }
             RuleKind::Composite(expr) => {
@@ -285,7 +309,7 @@ pub async fn evaluate_rules(
                         format!("Alarm rule {expr} is {value}: {}.", states.join(", "))
                     };
                     let p = prev(&key);
-                    out.push(status(key, Evaluation { state, reason }, p));
+                    out.push(status(key, Evaluation { state, reason }, p, None));
                 }
             }
         }

@@ -480,7 +480,17 @@ fn status_json(s: &AlarmStatus) -> serde_json::Value {
         "severity": s.severity.as_str(),
         "actions_enabled": s.actions_enabled,
         "reason": s.reason,
+        "latest": s.latest.map(|d| serde_json::json!({
+            "time": rfc3339_micros(d.time),
+            "value": d.value,
+            "samples": d.samples,
+            "low_sample": d.low_sample,
+        })),
     })
+}
+
+fn rfc3339_micros(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us).map_or_else(|| us.to_string(), |t| t.to_rfc3339())
 }
 
 fn print_table(statuses: &[AlarmStatus]) {
@@ -502,8 +512,14 @@ fn print_table(statuses: &[AlarmStatus]) {
             s.severity.as_str(),
             rule,
             sanitize(&s.key),
-            sanitize(&s.reason)
+            sanitize(&s.reason),
         );
+        if let Some(d) = s.latest.filter(|d| d.low_sample) {
+            println!(
+                "{:<17} {:<8} {:<9} {:<28} {:<40} ~ latest value {} over {} samples: below the percentile's significance bound",
+                "", "", "", "", "", d.value, d.samples
+            );
+        }
     }
     let count = |st: State| statuses.iter().filter(|s| s.state == st).count();
     println!(

@@ -772,6 +772,7 @@ mod tests {
             evaluated: String::new(),
             severity: Severity::Warning,
             actions_enabled,
+            latest: None,
         }
     }
 

@@ -363,6 +363,47 @@ period = "5m"
     }
 }
 
+/// A percentile alarm says over how many samples its latest value was taken, and whether that
+/// is below CloudWatch's significance bound; calls that never answered count at the time their
+/// caller waited (the ETL's hung HTTP calls reach the 30 s timeout).
+#[tokio::test]
+async fn percentile_alarms_carry_their_samples_and_count_calls_that_never_answered() {
+    let text = r#"
+[[rule]]
+name = "etl-http"
+edge = "worldbank-etl -> api.worldbank.org"
+statistic = "STAT"
+comparison = ">"
+threshold = 0
+period = "1h"
+"#;
+    let s = session().await;
+    let latest = |stat: &str| {
+        let (rules, problems) = parse_file(Path::new("t.toml"), &text.replace("STAT", stat));
+        assert!(problems.is_empty(), "{problems:?}");
+        let s = &s;
+        async move {
+            let statuses = alarms::evaluate_rules(s, &rules, END, &StateFile::default())
+                .await
+                .unwrap();
+            assert_eq!(statuses.len(), 1, "{statuses:?}");
+            statuses[0].latest.expect("the edge sent data")
+        }
+    };
+    let p99 = latest("p99").await;
+    let calls = latest("count").await;
+    assert_eq!(p99.samples, calls.value as u64);
+    assert!(p99.samples > 100 && p99.samples < 1000, "{p99:?}");
+    assert!(p99.low_sample, "{p99:?}");
+    assert!(!calls.low_sample);
+    let max = latest("max").await;
+    assert!(max.value >= 29_000.0, "the hung calls count: {max:?}");
+    assert!(
+        p99.value >= 29_000.0,
+        "66 of the hour's calls hung: {p99:?}"
+    );
+}
+
 /// A target that sent no data still has its alarm, decided as missing data: a heartbeat query
 /// with no `key` column and a function and a service named outright (a dead-man's switch must
 /// not be silent); the composites `TRUE` and `FALSE` are one alarm each.
