@@ -25,7 +25,9 @@ pub use crate::window::Window;
 /// The SQL view of hops over everything in the store (no window, no baseline).
 pub const HOPS: &str = "hops";
 
+mod detail;
 mod tally;
+pub use detail::{Bucket, HISTOGRAM_BUCKETS, HopDetail, Percentile};
 pub(crate) use tally::timed_out;
 
 /// Lambda's own subsegments of a function segment, as the Lambda runtime names them.
@@ -156,7 +158,7 @@ impl HopReport {
     pub async fn load(session: &Session, q: &HopQuery) -> Result<HopReport> {
         let window = match q.window {
             Some(w) => w,
-            None => last_hour(session).await?,
+            None => crate::window::last_hour(session).await?,
         };
         let baseline = match q.baseline {
             Baseline::Preceding => Some(window.preceding()),
@@ -215,28 +217,6 @@ impl HopReport {
             hops,
         })
     }
-}
-
-/// The hour of data that ends with the newest span (to the next whole minute); the last hour
-/// when there is no span at all.
-async fn last_hour(session: &Session) -> Result<Window> {
-    let batches = session
-        .collect(&format!("SELECT max({}) FROM {SPANS}", s::START_TIME))
-        .await?;
-    let newest = batches
-        .first()
-        .and_then(|b| columns::micros(b, 0).into_iter().next().flatten());
-    const MINUTE: i64 = 60_000_000;
-    let newest = newest.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as i64)
-    });
-    let end_us = (newest.div_euclid(MINUTE) + 1) * MINUTE;
-    Ok(Window {
-        start_us: end_us - 60 * MINUTE,
-        end_us,
-    })
 }
 
 /// The spans of a hop where the trace entered the callee: the caller waited on them.

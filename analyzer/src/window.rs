@@ -1,8 +1,15 @@
-//! Time windows of analysis.
+//! Time windows of analysis, and how a range of time resolves to one.
 
 use datafusion::common::ScalarValue;
 use datafusion::prelude::{Expr, col, lit};
+use hopscope_schema::spans::{TABLE as SPANS, col as s};
 use serde::Serialize;
+
+use crate::columns;
+use crate::error::Result;
+use crate::session::Session;
+
+const MINUTE: i64 = 60_000_000;
 
 /// A half-open time range `[start_us, end_us)` in epoch microseconds (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -39,6 +46,67 @@ impl Window {
     }
 }
 
+/// Where a range of time ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// At the clock's now (`hopscope tui --since 1h`).
+    Now,
+    /// At the newest span in the store (`hopscope demo`, stores of past incidents), to the next
+    /// whole minute.
+    LatestData,
+}
+
+/// The window of `len_us` ending at `anchor`; `None` when it ends at the newest span and the
+/// store holds none.
+pub async fn resolve(
+    session: &Session,
+    len_us: i64,
+    anchor: Anchor,
+    now_us: i64,
+) -> Result<Option<Window>> {
+    let end_us = match anchor {
+        Anchor::Now => now_us,
+        Anchor::LatestData => match latest_span_us(session).await? {
+            Some(t) => next_minute(t),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(Window {
+        start_us: end_us - len_us,
+        end_us,
+    }))
+}
+
+/// The hour of data that ends with the newest span (to the next whole minute); the last hour
+/// when there is no span at all.
+pub(crate) async fn last_hour(session: &Session) -> Result<Window> {
+    let newest = latest_span_us(session).await?.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64)
+    });
+    let end_us = next_minute(newest);
+    Ok(Window {
+        start_us: end_us - 60 * MINUTE,
+        end_us,
+    })
+}
+
+/// The end of the minute `us` falls in, so a window ending there includes `us`.
+fn next_minute(us: i64) -> i64 {
+    (us.div_euclid(MINUTE) + 1) * MINUTE
+}
+
+/// The start of the newest span in the store, `None` when it has none.
+async fn latest_span_us(session: &Session) -> Result<Option<i64>> {
+    let batches = session
+        .collect(&format!("SELECT max({}) FROM {SPANS}", s::START_TIME))
+        .await?;
+    Ok(batches
+        .first()
+        .and_then(|b| columns::micros(b, 0).into_iter().next().flatten()))
+}
+
 /// An expression: `column` falls in any of `windows` (false for none).
 pub(crate) fn in_any(windows: &[Window], column: &str) -> Expr {
     let at = |us| {
@@ -56,4 +124,17 @@ pub(crate) fn in_any(windows: &[Window], column: &str) -> Expr {
         })
         .reduce(Expr::or)
         .unwrap_or(lit(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_minute_includes_the_instant() {
+        assert_eq!(next_minute(0), MINUTE);
+        assert_eq!(next_minute(MINUTE - 1), MINUTE);
+        assert_eq!(next_minute(MINUTE), 2 * MINUTE);
+        assert_eq!(next_minute(-1), 0);
+    }
 }

@@ -5,32 +5,18 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::state::AlarmStore;
 use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, Severity, State};
-use hopscope_analyzer::hdr::{HDR_BUCKETS, HDR_COUNT, HDR_HISTOGRAM, HDR_QUANTILE};
-pub use hopscope_analyzer::hops::Window;
 use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport};
+pub use hopscope_analyzer::hops::{HopDetail, Percentile, Window};
 use hopscope_analyzer::service_map::ServiceMap;
-use hopscope_analyzer::significance::is_low_sample;
 use hopscope_analyzer::text::{TextTable, sanitize};
 use hopscope_analyzer::trace_detail::TraceDetail;
-use hopscope_schema::spans::{TABLE as SPANS, col};
+pub use hopscope_analyzer::window::Anchor;
 
 /// Result rows kept for the SQL screen; the status line says how many there were in all.
 pub const MAX_SQL_ROWS: usize = 10_000;
-
-/// Where a time range ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Anchor {
-    /// At the clock's now (`hopscope tui --since 1h`).
-    Now,
-    /// At the newest span in the store (`hopscope demo`, stores of past incidents).
-    LatestData,
-}
 
 /// The time range the dashboard shows: a span of time ending at its anchor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +110,6 @@ pub enum Answer {
     Sql(SqlResult),
 }
 
-/// Buckets of the histogram on the hop screen.
-pub const HISTOGRAM_BUCKETS: usize = 12;
 /// Points of the p99 sparkline of each hop.
 pub const SERIES_BUCKETS: usize = 24;
 /// Slowest traces kept per hop.
@@ -183,36 +167,6 @@ pub fn alarm_lines(statuses: Vec<AlarmStatus>) -> Vec<AlarmLine> {
             .then_with(|| a.key.cmp(&b.key))
     });
     lines
-}
-
-/// The hop screen's data beyond what the overview's [`Hop`] holds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HopDetail {
-    pub buckets: Vec<Bucket>,
-    /// Latency percentiles in ms, now and in the baseline.
-    pub percentiles: Vec<Percentile>,
-    /// Calls with a duration now and in the baseline: what the percentiles are taken over.
-    pub samples: (i64, Option<i64>),
-    /// Error kinds (cause type, else the HTTP status) and how often they happened, most first.
-    pub error_types: Vec<(String, i64)>,
-}
-
-/// One percentile row of the hop screen.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Percentile {
-    pub label: &'static str,
-    pub now: Option<f64>,
-    pub before: Option<f64>,
-    /// Below CloudWatch's significance bound for this percentile (never for `max`).
-    pub now_low_sample: bool,
-    pub before_low_sample: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bucket {
-    pub lower_ms: f64,
-    pub upper_ms: f64,
-    pub count: i64,
 }
 
 /// The result of a user's query.
@@ -375,9 +329,15 @@ pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
             hop,
             window,
             baseline,
-        } => load_hop(session, &hop, window, baseline)
+        } => HopDetail::load(session, &hop, window, baseline)
             .await
-            .map(|h| Answer::Hop(Box::new(h))),
+            .map(|mut h| {
+                for (kind, _) in &mut h.error_types {
+                    *kind = sanitize(kind);
+                }
+                Answer::Hop(Box::new(h))
+            })
+            .map_err(|e| e.to_string()),
         Query::Alarms {
             rules,
             range,
@@ -466,183 +426,15 @@ async fn load_alarms(
     Ok(alarm_lines(statuses))
 }
 
-/// The window a range covers: ending now, or at the newest span in the store (to the next whole
-/// minute, as the analyzer's own default window does).
-pub async fn resolve(
+/// The window a range covers: ending now, or at the newest span in the store.
+async fn resolve(
     session: &Session,
     range: TimeRange,
     now_us: i64,
 ) -> Result<Option<Window>, String> {
-    const MINUTE: i64 = 60_000_000;
-    let end_us = match range.anchor {
-        Anchor::Now => now_us,
-        Anchor::LatestData => match latest_span_us(session).await? {
-            Some(t) => (t.div_euclid(MINUTE) + 1) * MINUTE,
-            None => return Ok(None),
-        },
-    };
-    Ok(Some(Window {
-        start_us: end_us - range.span_secs * 1_000_000,
-        end_us,
-    }))
-}
-
-/// The spans of a hop where the trace entered the callee, in `window`.
-fn hop_spans(hop: &Hop, window: Window) -> String {
-    let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
-    let ts = |us: i64| format!("arrow_cast({us}, 'Timestamp(Microsecond, Some(\"UTC\"))')");
-    let caller = match &hop.caller {
-        Some(c) => format!("{} = {}", col::HOP_CALLER, quote(c)),
-        None => format!("{} IS NULL", col::HOP_CALLER),
-    };
-    format!(
-        "{caller} AND {sv} = {callee} AND ({ps} IS DISTINCT FROM {sv}) AND {st} >= {start} AND {st} < {end}",
-        sv = col::SERVICE,
-        ps = col::PARENT_SERVICE,
-        st = col::START_TIME,
-        callee = quote(&hop.callee),
-        start = ts(window.start_us),
-        end = ts(window.end_us),
-    )
-}
-
-const PERCENTILES: [(&str, f64); 5] = [
-    ("p50", 0.5),
-    ("p90", 0.9),
-    ("p99", 0.99),
-    ("p99.9", 0.999),
-    ("max", 1.0),
-];
-
-async fn load_hop(
-    session: &Session,
-    hop: &Hop,
-    window: Window,
-    baseline: Option<Window>,
-) -> Result<HopDetail, String> {
-    let collect =
-        |sql: String| async move { session.collect(&sql).await.map_err(|e| e.to_string()) };
-    let quantiles = |w: Window| {
-        let columns: Vec<String> = PERCENTILES
-            .iter()
-            .map(|(_, q)| format!("{HDR_QUANTILE}(h, {q})"))
-            .collect();
-        format!(
-            "SELECT {}, {HDR_COUNT}(h) FROM (SELECT {HDR_HISTOGRAM}({}) AS h FROM {SPANS} WHERE {})",
-            columns.join(", "),
-            col::DURATION_MS,
-            hop_spans(hop, w)
-        )
-    };
-    let now = first_row_floats(&collect(quantiles(window)).await?);
-    let before = match baseline {
-        Some(b) => Some(first_row_floats(&collect(quantiles(b)).await?)),
-        None => None,
-    };
-    let count = |row: &[Option<f64>]| {
-        row.get(PERCENTILES.len())
-            .copied()
-            .flatten()
-            .map_or(0, |n| n as i64)
-    };
-    let samples = (count(&now), before.as_deref().map(count));
-    let low = |q: f64, n: i64| is_low_sample(n, q);
-    let percentiles = PERCENTILES
-        .iter()
-        .enumerate()
-        .map(|(i, &(label, q))| Percentile {
-            label,
-            now: now.get(i).copied().flatten(),
-            before: before.as_ref().and_then(|b| b.get(i).copied().flatten()),
-            now_low_sample: low(q, samples.0),
-            before_low_sample: samples.1.is_some_and(|n| low(q, n)),
-        })
-        .collect();
-    let buckets = buckets(
-        &collect(format!(
-            "SELECT {HDR_BUCKETS}({HDR_HISTOGRAM}({}), {HISTOGRAM_BUCKETS}) FROM {SPANS} WHERE {}",
-            col::DURATION_MS,
-            hop_spans(hop, window)
-        ))
-        .await?,
-    );
-    let kinds = collect(format!(
-        "SELECT coalesce({ct}, CASE WHEN {th} THEN 'throttled' WHEN {ip} THEN 'no answer (in progress)' END,
-                         'HTTP ' || CAST({hs} AS VARCHAR), 'error') AS kind, count(*) AS n
-         FROM {SPANS} WHERE {filter} AND ({e} OR {f} OR {th} OR {ip})
-         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8",
-        ct = col::CAUSE_TYPE,
-        th = col::THROTTLE,
-        ip = col::IN_PROGRESS,
-        hs = col::HTTP_STATUS,
-        e = col::ERROR,
-        f = col::FAULT,
-        filter = hop_spans(hop, window),
-    ))
-    .await?;
-    let mut error_types = Vec::new();
-    for b in &kinds {
-        let names = cast(b.column(0), &DataType::Utf8).map_err(|e| e.to_string())?;
-        let counts = cast(b.column(1), &DataType::Int64).map_err(|e| e.to_string())?;
-        let (names, counts) = (names.as_string::<i32>(), counts.as_primitive::<Int64Type>());
-        for i in 0..b.num_rows() {
-            error_types.push((sanitize(names.value(i)), counts.value(i)));
-        }
-    }
-    Ok(HopDetail {
-        buckets,
-        percentiles,
-        samples,
-        error_types,
-    })
-}
-
-/// The first row's values as floats (`None` for NULL); empty with no row.
-fn first_row_floats(batches: &[RecordBatch]) -> Vec<Option<f64>> {
-    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
-        return Vec::new();
-    };
-    b.columns()
-        .iter()
-        .map(|c| {
-            let c = cast(c, &DataType::Float64).ok()?;
-            let a = c.as_primitive::<Float64Type>();
-            a.is_valid(0).then(|| a.value(0))
-        })
-        .collect()
-}
-
-/// The `hdr_buckets` list of the first row.
-fn buckets(batches: &[RecordBatch]) -> Vec<Bucket> {
-    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
-        return Vec::new();
-    };
-    let list = b.column(0).as_list::<i32>();
-    if list.is_null(0) {
-        return Vec::new();
-    }
-    let items = list.value(0);
-    let items = items.as_struct();
-    let field = |name: &str, t: &DataType| items.column_by_name(name).and_then(|c| cast(c, t).ok());
-    let (Some(lower), Some(upper), Some(count)) = (
-        field("lower_ms", &DataType::Float64),
-        field("upper_ms", &DataType::Float64),
-        field("count", &DataType::Int64),
-    ) else {
-        return Vec::new();
-    };
-    let (lower, upper, count) = (
-        lower.as_primitive::<Float64Type>(),
-        upper.as_primitive::<Float64Type>(),
-        count.as_primitive::<Int64Type>(),
-    );
-    (0..items.len())
-        .map(|i| Bucket {
-            lower_ms: lower.value(i),
-            upper_ms: upper.value(i),
-            count: count.value(i),
-        })
-        .collect()
+    hopscope_analyzer::window::resolve(session, range.span_secs * 1_000_000, range.anchor, now_us)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Strips control characters from everything of a trace that came from outside.
@@ -672,20 +464,6 @@ fn sanitize_trace(mut t: TraceDetail) -> TraceDetail {
         l.message = sanitize(&l.message.trim_end().replace('\t', "  "));
     }
     t
-}
-
-async fn latest_span_us(session: &Session) -> Result<Option<i64>, String> {
-    let batches = session
-        .collect(&format!(
-            "SELECT CAST(max({}) AS BIGINT) AS t FROM {SPANS}",
-            col::START_TIME
-        ))
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(batches.first().and_then(|b| {
-        let a = b.column(0).as_primitive::<Int64Type>();
-        (a.len() > 0 && a.is_valid(0)).then(|| a.value(0))
-    }))
 }
 
 #[cfg(test)]
