@@ -1,6 +1,8 @@
 //! One trace in full: its spans as a waterfall with the critical path marked, and the Lambda
 //! invocations (REPORT data) and log lines of its requests, joined on trace id and request id.
 
+use std::collections::HashMap;
+
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use hopscope_schema::lambda_invocations::{TABLE as INVOCATIONS, col as inv};
 use hopscope_schema::log_events::{TABLE as LOGS, col as log};
@@ -73,6 +75,27 @@ pub enum SpanPart {
     Other,
 }
 
+impl SpanPart {
+    /// The glyph of a part's bar, so a waterfall reads without colour.
+    pub fn glyph(self) -> char {
+        match self {
+            SpanPart::Init => '░',
+            SpanPart::Handler => '█',
+            SpanPart::Overhead => '▒',
+            SpanPart::Downstream => '▓',
+            SpanPart::Other => '■',
+        }
+    }
+}
+
+/// The parts a waterfall's legend names, in its order (`Other` goes without saying).
+pub const LEGEND: [(SpanPart, &str); 4] = [
+    (SpanPart::Init, "init"),
+    (SpanPart::Handler, "handler"),
+    (SpanPart::Overhead, "overhead"),
+    (SpanPart::Downstream, "downstream"),
+];
+
 /// A Lambda REPORT of one of the trace's requests.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Invocation {
@@ -131,6 +154,56 @@ impl TraceDetail {
             invocations,
             logs,
         }))
+    }
+}
+
+impl TraceDetail {
+    /// For each span (by index), the invocation (by index) it belongs to: the nearest of itself
+    /// and its ancestors whose request id is an invocation's. An SDK call carries the called
+    /// service's request id, so its invocation is its ancestor's. Parents come before their
+    /// children in waterfall order, so one pass inherits the parent's answer.
+    pub fn span_invocations(&self) -> Vec<Option<usize>> {
+        let by_request: HashMap<&str, usize> = self
+            .invocations
+            .iter()
+            .enumerate()
+            .map(|(i, inv)| (inv.request_id.as_str(), i))
+            .collect();
+        let mut by_span: HashMap<&str, Option<usize>> = HashMap::with_capacity(self.spans.len());
+        self.spans
+            .iter()
+            .map(|s| {
+                let own = s
+                    .request_id
+                    .as_deref()
+                    .and_then(|r| by_request.get(r).copied());
+                let inherited = s
+                    .parent_id
+                    .as_deref()
+                    .and_then(|p| by_span.get(p).copied().flatten());
+                let found = own.or(inherited);
+                by_span.insert(s.id.as_str(), found);
+                found
+            })
+            .collect()
+    }
+
+    /// The log lines of one invocation, or all of the trace's for `None`. A line without a
+    /// request id counts for the request its text names (`START RequestId: …`).
+    pub fn logs_of(&self, invocation: Option<&Invocation>) -> Vec<&LogLine> {
+        match invocation {
+            Some(inv) => {
+                let id = inv.request_id.as_str();
+                self.logs
+                    .iter()
+                    .filter(|l| match &l.request_id {
+                        Some(r) => r == id,
+                        None => l.message.contains(id),
+                    })
+                    .collect()
+            }
+            None => self.logs.iter().collect(),
+        }
     }
 }
 
@@ -266,7 +339,6 @@ fn part_of(span: &WaterfallSpan, namespace: Option<&str>) -> SpanPart {
 /// Orders spans depth-first (children by start time), sets depths, parts and the critical-path
 /// flag (a span is on it when it or a descendant holds critical time).
 fn waterfall(spans: Vec<WaterfallSpan>, namespaces: &[Option<String>]) -> Vec<WaterfallSpan> {
-    use std::collections::HashMap;
     let index: HashMap<&str, usize> = spans
         .iter()
         .enumerate()
@@ -399,4 +471,101 @@ async fn load_logs(session: &Session, id: &str, request_ids: &str) -> Result<Vec
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(id: &str, parent: Option<&str>, request_id: Option<&str>) -> WaterfallSpan {
+        WaterfallSpan {
+            id: id.into(),
+            parent_id: parent.map(Into::into),
+            depth: 0,
+            name: id.into(),
+            kind: kind::SEGMENT.into(),
+            service: id.into(),
+            service_type: None,
+            start_us: 0,
+            end_us: Some(1),
+            duration_ms: Some(1.0),
+            critical_ms: None,
+            on_critical_path: false,
+            part: SpanPart::Other,
+            error: false,
+            fault: false,
+            throttle: false,
+            in_progress: false,
+            http_status: None,
+            aws_operation: None,
+            request_id: request_id.map(Into::into),
+            cause: None,
+            annotations: Vec::new(),
+        }
+    }
+
+    fn invocation(request_id: &str) -> Invocation {
+        Invocation {
+            function: "f".into(),
+            request_id: request_id.into(),
+            timestamp_us: 0,
+            duration_ms: 1.0,
+            billed_ms: None,
+            memory_mb: None,
+            max_memory_mb: None,
+            init_ms: None,
+            status: "success".into(),
+        }
+    }
+
+    fn log(request_id: Option<&str>, message: &str) -> LogLine {
+        LogLine {
+            timestamp_us: 0,
+            log_group: "/aws/lambda/f".into(),
+            log_stream: "s".into(),
+            level: None,
+            request_id: request_id.map(Into::into),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn spans_inherit_their_invocation_and_logs_match_by_request_id_or_text() {
+        let trace = TraceDetail {
+            trace_id: "t".into(),
+            start_us: 0,
+            end_us: 1,
+            spans: vec![
+                span("api", None, None),
+                span("lambda-1", Some("api"), Some("r1")),
+                span("fn-1", Some("lambda-1"), None),
+                span("ddb", Some("fn-1"), Some("ddb-request")),
+                span("lambda-2", Some("api"), Some("r2")),
+            ],
+            invocations: vec![invocation("r1"), invocation("r2")],
+            logs: vec![
+                log(None, "START RequestId: r1 Version: $LATEST"),
+                log(Some("r1"), "reading"),
+                log(Some("r2"), "other"),
+                log(None, "no request"),
+            ],
+        };
+        assert_eq!(
+            trace.span_invocations(),
+            [None, Some(0), Some(0), Some(0), Some(1)]
+        );
+        let messages = |inv: Option<&Invocation>| -> Vec<&str> {
+            trace
+                .logs_of(inv)
+                .iter()
+                .map(|l| l.message.as_str())
+                .collect()
+        };
+        assert_eq!(
+            messages(Some(&trace.invocations[0])),
+            ["START RequestId: r1 Version: $LATEST", "reading"]
+        );
+        assert_eq!(messages(Some(&trace.invocations[1])), ["other"]);
+        assert_eq!(messages(None).len(), 4);
+    }
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use hopscope_analyzer::Session;
-use hopscope_analyzer::trace_detail::{SpanPart, TraceDetail, WaterfallSpan};
+use hopscope_analyzer::trace_detail::{LEGEND, SpanPart, TraceDetail, WaterfallSpan};
 
 use super::output::{sanitize, truncate};
 
@@ -58,6 +58,9 @@ fn time(us: i64, format: &str) -> String {
         .map_or_else(|| us.to_string(), |t| t.format(format).to_string())
 }
 
+/// The bar of a span that never ended (its end is the trace's), unless it is Lambda's own.
+const NEVER_ENDED: char = '?';
+
 /// A span's bar on an axis of `width` characters from the trace's start to its end.
 fn bar(span: &WaterfallSpan, start: i64, end: i64, width: usize) -> String {
     let total = (end - start).max(1) as f64;
@@ -65,10 +68,9 @@ fn bar(span: &WaterfallSpan, start: i64, end: i64, width: usize) -> String {
     let from = col(span.start_us).min(width.saturating_sub(1));
     let to = col(span.end_us.unwrap_or(end)).clamp(from + 1, width);
     let fill = match span.part {
-        SpanPart::Init => '▒',
-        SpanPart::Overhead => '░',
-        _ if span.in_progress => '?',
-        _ => '█',
+        SpanPart::Init | SpanPart::Overhead => span.part.glyph(),
+        _ if span.in_progress => NEVER_ENDED,
+        part => part.glyph(),
     };
     let mut out = String::with_capacity(width * 3);
     for i in 0..width {
@@ -111,9 +113,11 @@ fn render(t: &TraceDetail, width: usize, max_logs: usize) -> String {
     out.push_str(
         "* on the critical path (what the root waited on); crit = the span's own time on it\n",
     );
-    out.push_str(
-        "bars: █ work  ▒ Lambda init (cold start)  ░ Lambda service / overhead  ? never ended\n\n",
-    );
+    out.push_str("bars:");
+    for (part, name) in LEGEND {
+        let _ = write!(out, " {} {name} ", part.glyph());
+    }
+    let _ = writeln!(out, " {NEVER_ENDED} never ended\n");
     let name_width = 48;
     let _ = writeln!(
         out,

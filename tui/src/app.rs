@@ -82,57 +82,11 @@ impl TraceView {
     }
 
     /// The log lines beneath the waterfall: those of the selected span's invocation, else all
-    /// of the trace's. A line without a request id counts for the request its text names
-    /// (`START RequestId: …`).
+    /// of the trace's.
     pub fn visible_logs(&self) -> Vec<&LogLine> {
-        let Some(trace) = self.trace() else {
-            return Vec::new();
-        };
-        match self.selected_invocation() {
-            Some(inv) => {
-                let id = inv.request_id.as_str();
-                trace
-                    .logs
-                    .iter()
-                    .filter(|l| match &l.request_id {
-                        Some(r) => r == id,
-                        None => l.message.contains(id),
-                    })
-                    .collect()
-            }
-            None => trace.logs.iter().collect(),
-        }
+        self.trace()
+            .map_or_else(Vec::new, |t| t.logs_of(self.selected_invocation()))
     }
-}
-
-/// For each span of a waterfall, the invocation it belongs to. Parents come before their
-/// children in waterfall order, so one pass inherits the parent's answer.
-fn span_invocations(trace: &TraceDetail) -> Vec<Option<usize>> {
-    use std::collections::HashMap;
-    let by_request: HashMap<&str, usize> = trace
-        .invocations
-        .iter()
-        .enumerate()
-        .map(|(i, inv)| (inv.request_id.as_str(), i))
-        .collect();
-    let mut by_span: HashMap<&str, Option<usize>> = HashMap::with_capacity(trace.spans.len());
-    trace
-        .spans
-        .iter()
-        .map(|s| {
-            let own = s
-                .request_id
-                .as_deref()
-                .and_then(|r| by_request.get(r).copied());
-            let inherited = s
-                .parent_id
-                .as_deref()
-                .and_then(|p| by_span.get(p).copied().flatten());
-            let found = own.or(inherited);
-            by_span.insert(s.id.as_str(), found);
-            found
-        })
-        .collect()
 }
 
 /// What a key asks for; keys map to actions in [`crate::keys::action`].
@@ -959,7 +913,10 @@ impl App {
                     && view.detail.finish(id, Ok(t))
                 {
                     view.visible = visible_spans(&view.detail, self.filters.get(&Screen::Trace));
-                    view.span_invocation = view.trace().map(span_invocations).unwrap_or_default();
+                    view.span_invocation = view
+                        .trace()
+                        .map(TraceDetail::span_invocations)
+                        .unwrap_or_default();
                     view.spans = Cursor::default();
                 }
             }

@@ -2,7 +2,7 @@
 //! trace of 100,000 spans scrolls as fast as one of ten), the selected span's detail, and the
 //! trace's log lines.
 
-use hopscope_analyzer::trace_detail::{SpanPart, TraceDetail, WaterfallSpan};
+use hopscope_analyzer::trace_detail::{LEGEND, SpanPart, TraceDetail, WaterfallSpan};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -64,6 +64,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 
 fn header(frame: &mut Frame, area: Rect, t: &TraceDetail, view: &TraceView, theme: Theme) {
     let critical = t.spans.iter().filter(|s| s.on_critical_path).count();
+    let mut legend = vec![
+        Span::styled("* ", theme.error()),
+        Span::raw("critical path  "),
+    ];
+    for (part, name) in LEGEND {
+        legend.push(Span::styled(
+            part.glyph().to_string(),
+            part_style(part, theme),
+        ));
+        legend.push(Span::raw(format!(" {name}  ")));
+    }
+    legend.extend([Span::styled("!", theme.error()), Span::raw(" error")]);
     let lines = vec![
         Line::from(vec![
             Span::styled(t.trace_id.clone(), theme.title()),
@@ -76,33 +88,9 @@ fn header(frame: &mut Frame, area: Rect, t: &TraceDetail, view: &TraceView, them
                 clock(t.start_us)
             )),
         ]),
-        Line::from(vec![
-            Span::styled("* ", theme.error()),
-            Span::raw("critical path  "),
-            Span::styled("░", part_style(SpanPart::Init, theme)),
-            Span::raw(" init  "),
-            Span::styled("█", part_style(SpanPart::Handler, theme)),
-            Span::raw(" handler  "),
-            Span::styled("▒", part_style(SpanPart::Overhead, theme)),
-            Span::raw(" overhead  "),
-            Span::styled("▓", part_style(SpanPart::Downstream, theme)),
-            Span::raw(" downstream  "),
-            Span::styled("!", theme.error()),
-            Span::raw(" error"),
-        ]),
+        Line::from(legend),
     ];
     frame.render_widget(Paragraph::new(lines), area);
-}
-
-/// The glyph of a part, so the waterfall reads without colour.
-fn glyph(part: SpanPart) -> char {
-    match part {
-        SpanPart::Init => '░',
-        SpanPart::Handler => '█',
-        SpanPart::Overhead => '▒',
-        SpanPart::Downstream => '▓',
-        SpanPart::Other => '■',
-    }
 }
 
 fn part_style(part: SpanPart, theme: Theme) -> Style {
@@ -154,7 +142,7 @@ fn waterfall(frame: &mut Frame, area: Rect, t: &TraceDetail, view: &TraceView, t
         if s.on_critical_path {
             bar_style = bar_style.add_modifier(Modifier::BOLD);
         }
-        let bar = glyph(s.part).to_string().repeat(len);
+        let bar = s.part.glyph().to_string().repeat(len);
         let mut name_style = Style::new();
         if s.on_critical_path {
             name_style = name_style.add_modifier(Modifier::BOLD);
