@@ -219,19 +219,13 @@ impl HopReport {
     }
 }
 
-/// The spans of a hop where the trace entered the callee: the caller waited on them.
-/// Parenthesized: SQL binds `IS DISTINCT FROM` looser than `AND`.
-fn is_entry() -> String {
-    format!("({} IS DISTINCT FROM {})", s::PARENT_SERVICE, s::SERVICE)
-}
-
 /// Traces named per hop in the `hops` view's `slowest_traces`.
 const VIEW_SLOWEST_TRACES: usize = 3;
 
 /// Per hop: calls, outcomes, latency of its calls, its critical time split by part, and the
 /// traces it appears in (and the slowest of them).
 fn hop_aggregate_sql() -> String {
-    let entry = is_entry();
+    let entry = crate::entry::enters_service();
     let crit = s::CRITICAL_MS;
     let init = format!(
         "{k} = '{sub}' AND {st} = '{LAMBDA_FUNCTION}' AND {n} IN {INIT_SUBSEGMENTS}",
@@ -394,7 +388,7 @@ async fn add_p99_series(
         d = s::DURATION_MS,
         start = window.start_us,
         hops = hop_filter(detailed),
-        entry = is_entry(),
+        entry = crate::entry::enters_service(),
         window = window.predicate(s::START_TIME),
     );
     let mut series: HashMap<(Option<String>, String), Vec<Option<f64>>> = HashMap::new();

@@ -16,6 +16,11 @@ use crate::error::Result;
 /// No name (a null).
 pub(crate) const NONE: u32 = u32::MAX;
 
+/// An id as an option: `None` for [`NONE`] (a null).
+pub(crate) fn known(id: u32) -> Option<u32> {
+    (id != NONE).then_some(id)
+}
+
 /// The names of one partition and their ids.
 #[derive(Default)]
 pub(crate) struct Interner {

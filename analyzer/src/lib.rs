@@ -2,6 +2,7 @@
 
 pub mod alarms;
 mod columns;
+mod entry;
 pub mod error;
 pub mod hdr;
 pub mod hops;

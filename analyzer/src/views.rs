@@ -3,7 +3,7 @@
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 use hopscope_schema::traces;
 
-use crate::{hdr, hops};
+use crate::{entry, hdr, hops};
 
 /// A view: its name and its `CREATE VIEW` statement.
 pub struct View {
@@ -101,14 +101,12 @@ fn outcome_columns() -> String {
     )
 }
 
-/// A span is a hop when its node differs from its parent's: the caller waited on it.
+/// An edge of the map: a span that enters its node from a known caller.
 pub(crate) fn hop_predicate() -> String {
     format!(
-        "{ps} IS NOT NULL AND ({ps} <> {sv} OR {pst} IS DISTINCT FROM {st})",
-        ps = s::PARENT_SERVICE,
-        pst = s::PARENT_SERVICE_TYPE,
-        sv = s::SERVICE,
-        st = s::SERVICE_TYPE,
+        "{} IS NOT NULL AND {}",
+        s::PARENT_SERVICE,
+        entry::enters_node()
     )
 }
 
@@ -131,7 +129,7 @@ pub(crate) fn service_map_select(filter: &str) -> String {
         "SELECT caller, caller_type, callee, callee_type, roots, {columns} FROM (
            SELECT {ps} AS caller, {pst} AS caller_type, {sv} AS callee, {st} AS callee_type,
                   sum(CASE WHEN {root} THEN 1 ELSE 0 END) AS roots, {aggregates}
-           FROM {SPANS} WHERE ({ps} IS NULL OR ({hop})) AND ({filter})
+           FROM {SPANS} WHERE {enters} AND ({filter})
            GROUP BY {ps}, {pst}, {sv}, {st})",
         ps = s::PARENT_SERVICE,
         pst = s::PARENT_SERVICE_TYPE,
@@ -140,7 +138,7 @@ pub(crate) fn service_map_select(filter: &str) -> String {
         root = s::ROOT,
         aggregates = outcome_aggregates(),
         columns = outcome_columns(),
-        hop = hop_predicate(),
+        enters = entry::enters_node(),
     )
 }
 
@@ -151,15 +149,14 @@ fn service_nodes_sql() -> String {
          SELECT node, node_type, root, {columns} FROM (
            SELECT {sv} AS node, {st} AS node_type,
                   sum(CASE WHEN {root} THEN 1 ELSE 0 END) > 0 AS root, {aggregates}
-           FROM {SPANS} WHERE {ps} IS NULL OR ({hop})
+           FROM {SPANS} WHERE {enters}
            GROUP BY {sv}, {st})",
         sv = s::SERVICE,
         st = s::SERVICE_TYPE,
         root = s::ROOT,
-        ps = s::PARENT_SERVICE,
         aggregates = outcome_aggregates(),
         columns = outcome_columns(),
-        hop = hop_predicate(),
+        enters = entry::enters_node(),
     )
 }
 

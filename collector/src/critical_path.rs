@@ -19,7 +19,7 @@ use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
 
-use hopscope_schema::spans::SpanRow;
+use hopscope_schema::spans::{SpanRow, enters_service};
 
 /// Clock skew between the recorders of a parent and a child (API Gateway and Lambda, a
 /// function and its SDK calls) that still counts as a synchronous call.
@@ -58,7 +58,9 @@ pub fn annotate(rows: &mut [SpanRow<'_>], s: &mut Scratch) {
     link_parents(rows, s);
     for &i in &s.order {
         rows[i].hop_caller = match s.parent[i] {
-            Some(p) if rows[p].service == rows[i].service => rows[p].hop_caller,
+            Some(p) if !enters_service(Some(rows[p].service), rows[i].service) => {
+                rows[p].hop_caller
+            }
             _ => rows[i].parent_service,
         };
     }

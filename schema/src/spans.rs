@@ -41,8 +41,8 @@ pub mod col {
     /// parent was not in the same import unit (a caller joins on `parent_id` then).
     pub const PARENT_SERVICE: &str = "parent_service";
     pub const PARENT_SERVICE_TYPE: &str = "parent_service_type";
-    /// The caller of the node visit this span belongs to: the hop `hop_caller -> service` its
-    /// time is spent on. A span inherits it from the span where the trace entered its node
+    /// The caller of the service visit this span belongs to: the hop `hop_caller -> service` its
+    /// time is spent on ([`super::enters_service`] decides where a visit begins). A span inherits it from the span where the trace entered its node
     /// (whose `parent_service` it is); null at a trace's root (the client's hop).
     pub const HOP_CALLER: &str = "hop_caller";
     pub const DEPTH: &str = "depth";
@@ -159,6 +159,32 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 
 pub fn schema() -> SchemaRef {
     SCHEMA.clone()
+}
+
+/// The one rule of where a trace enters something, for ingest and for every reader.
+///
+/// A *hop* is a call from one service to another: a span enters its service when its parent
+/// span belongs to another service (by name) or is not known (the trace's root, entered from
+/// its client, or a parent outside the import unit). This is what `hop_caller`, the hops
+/// ranking and a hop's detail count. A Lambda function and the Lambda service in front of it
+/// share a name and are one hop: its init, handler and overhead are one call's parts.
+///
+/// A *node* of the service map is a service name and type, as in X-Ray's service graph: a span
+/// enters its node when it enters its service, or when its parent's type differs. The one case
+/// in practice is a function segment under its Lambda service segment, which the map draws as
+/// an edge of its own (`fn -> fn`, carrying the function's faults).
+///
+/// Generic so that hand-written tallies can compare interned ids rather than strings.
+pub fn enters_service<T: PartialEq>(parent_service: Option<T>, service: T) -> bool {
+    parent_service.is_none_or(|p| p != service)
+}
+
+/// See [`enters_service`]: the service map's nodes are `(name, type)`.
+pub fn enters_node<T: PartialEq, U: PartialEq>(
+    parent: Option<(T, Option<U>)>,
+    node: (T, Option<U>),
+) -> bool {
+    parent.is_none_or(|p| p != node)
 }
 
 /// One span, borrowing its strings from the parsed document.
@@ -402,5 +428,24 @@ impl SpanBatchBuilder {
         ];
         self.rows = 0;
         RecordBatch::try_new(schema(), columns).expect("builders follow the spans schema")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hop_changes_service_and_a_node_also_type() {
+        let (lambda, function) = (Some("AWS::Lambda"), Some("AWS::Lambda::Function"));
+        // The trace's root, entered from its client.
+        assert!(enters_service(None, "api"));
+        assert!(enters_node(None, ("api", None::<&str>)));
+        assert!(enters_service(Some("api"), "fn"));
+        // A function segment under its Lambda service segment: the same hop, another node.
+        assert!(!enters_service(Some("fn"), "fn"));
+        assert!(enters_node(Some(("fn", lambda)), ("fn", function)));
+        // A subsegment of the function.
+        assert!(!enters_node(Some(("fn", function)), ("fn", function)));
     }
 }

@@ -7,7 +7,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use hopscope_schema::spans::{TABLE as SPANS, col as s};
 use serde::Serialize;
 
-use super::{Hop, hop_filter, is_entry};
+use super::{Hop, hop_filter};
 use crate::columns;
 use crate::error::Result;
 use crate::hdr::{HDR_BUCKETS, HDR_COUNT, HDR_HISTOGRAM, HDR_QUANTILE};
@@ -59,12 +59,12 @@ pub struct Bucket {
     pub count: i64,
 }
 
-/// The spans of `hop` where the trace entered its callee, in `window`.
+/// The spans of `hop` where the trace entered its callee (its calls), in `window`.
 fn hop_spans(hop: &Hop, window: Window) -> String {
     format!(
         "({}) AND {} AND {}",
         hop_filter(std::slice::from_ref(hop)),
-        is_entry(),
+        crate::entry::enters_service(),
         window.predicate(s::START_TIME)
     )
 }

@@ -13,7 +13,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::DataFusionError;
-use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
+use hopscope_schema::spans::{TABLE as SPANS, col as s, enters_service, kind};
 
 use super::{
     HopRow, HopStats, INIT_SUBSEGMENTS_LIST, LAMBDA_FUNCTION, LAMBDA_SERVICE, OVERHEAD_SUBSEGMENT,
@@ -21,7 +21,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::hdr;
-use crate::interned::{Interner, NONE, flags, text};
+use crate::interned::{Interner, NONE, flags, known, text};
 use crate::partials::{Groups, per_partition};
 use crate::session::Session;
 use crate::significance;
@@ -197,7 +197,7 @@ impl Partial {
                 continue;
             }
             let svt = callee_type[row];
-            let entry = parent[row] != callee_id;
+            let entry = enters_service(known(parent[row]), callee_id);
             let function = svt == lambda_function;
             let init = function
                 && span_kind[row] == subsegment

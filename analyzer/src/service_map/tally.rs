@@ -12,11 +12,11 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::DataFusionError;
-use hopscope_schema::spans::{TABLE as SPANS, col as s};
+use hopscope_schema::spans::{TABLE as SPANS, col as s, enters_node};
 
 use crate::error::Result;
 use crate::hdr::{self, Recorded};
-use crate::interned::{Interner, NONE, flags};
+use crate::interned::{Interner, NONE, flags, known};
 use crate::partials::{Groups, per_partition};
 use crate::session::Session;
 use crate::window::{self, Window};
@@ -211,9 +211,9 @@ impl Partial {
                 continue;
             }
             let ids = [caller[row], caller_type[row], callee[row], callee_type[row]];
-            // Spans entering a node: from outside the trace, or a hop (the node differs from
-            // the parent's; `service_map_select`'s `hop_predicate`).
-            if ids[0] != NONE && ids[0] == ids[2] && ids[1] == ids[3] {
+            // Spans entering a node, as `service_map_select` counts them.
+            let parent = known(ids[0]).map(|p| (p, known(ids[1])));
+            if !enters_node(parent, (ids[2], known(ids[3]))) {
                 continue;
             }
             let acc = self.groups.get(pack(ids));

@@ -2,6 +2,7 @@
 
 mod alarms;
 mod hdr;
+mod hop_rule;
 mod hops;
 mod service_map;
 mod sql;
