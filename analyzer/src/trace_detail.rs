@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::columns;
 use crate::error::Result;
 use crate::session::Session;
+use crate::text::sanitize;
 
 /// Log lines shown with a trace at most; a chatty function must not flood the view.
 pub const MAX_LOG_LINES: usize = 2_000;
@@ -186,6 +187,37 @@ impl TraceDetail {
                 found
             })
             .collect()
+    }
+
+    /// The trace as a screen shows it: control characters escaped in everything that came from
+    /// outside, log lines without trailing whitespace and with tabs as two spaces.
+    pub fn sanitized(mut self) -> TraceDetail {
+        self.trace_id = sanitize(&self.trace_id);
+        for s in &mut self.spans {
+            s.name = sanitize(&s.name);
+            s.service = sanitize(&s.service);
+            s.service_type = s.service_type.as_deref().map(sanitize);
+            s.aws_operation = s.aws_operation.as_deref().map(sanitize);
+            s.request_id = s.request_id.as_deref().map(sanitize);
+            s.cause = s.cause.as_deref().map(sanitize);
+            for (k, v) in &mut s.annotations {
+                *k = sanitize(k);
+                *v = sanitize(v);
+            }
+        }
+        for i in &mut self.invocations {
+            i.function = sanitize(&i.function);
+            i.request_id = sanitize(&i.request_id);
+            i.status = sanitize(&i.status);
+        }
+        for l in &mut self.logs {
+            l.log_group = sanitize(&l.log_group);
+            l.log_stream = sanitize(&l.log_stream);
+            l.level = l.level.as_deref().map(sanitize);
+            l.request_id = l.request_id.as_deref().map(sanitize);
+            l.message = sanitize(&l.message.trim_end().replace('\t', "  "));
+        }
+        self
     }
 
     /// The log lines of one invocation, or all of the trace's for `None`. A line without a

@@ -48,7 +48,10 @@ pub async fn run(store: &Path, args: TraceArgs) -> anyhow::Result<ExitCode> {
     };
     match args.format {
         TraceFormat::Json => println!("{}", serde_json::to_string_pretty(&trace)?),
-        TraceFormat::Text => print!("{}", render(&trace, args.width.max(10), args.logs)),
+        TraceFormat::Text => print!(
+            "{}",
+            render(&trace.sanitized(), args.width.max(10), args.logs)
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -100,12 +103,13 @@ fn flags(span: &WaterfallSpan) -> String {
     f.join(", ")
 }
 
+/// The text of a trace whose strings are sanitized ([`TraceDetail::sanitized`]).
 fn render(t: &TraceDetail, width: usize, max_logs: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "Trace {}  {}  {:.1} ms  {} spans",
-        sanitize(&t.trace_id),
+        t.trace_id,
         time(t.start_us, "%Y-%m-%d %H:%M:%S%.3f UTC"),
         (t.end_us - t.start_us) as f64 / 1000.0,
         t.spans.len()
@@ -130,10 +134,10 @@ fn render(t: &TraceDetail, width: usize, max_logs: usize) -> String {
         // subsegments the node they call, when it is another.
         let label = match (&s.service_type, s.kind.as_str()) {
             (Some(t), "segment" | "inferred") => {
-                format!("{indent}{} [{}]", sanitize(&s.name), sanitize(t))
+                format!("{indent}{} [{t}]", s.name)
             }
-            _ if s.name == s.service => format!("{indent}{}", sanitize(&s.name)),
-            _ => format!("{indent}{} ({})", sanitize(&s.name), sanitize(&s.service)),
+            _ if s.name == s.service => format!("{indent}{}", s.name),
+            _ => format!("{indent}{} ({})", s.name, s.service),
         };
         let mark = if s.on_critical_path { '*' } else { ' ' };
         let _ = writeln!(
@@ -150,7 +154,7 @@ fn render(t: &TraceDetail, width: usize, max_logs: usize) -> String {
             flags(s),
         );
         if let Some(cause) = &s.cause {
-            let _ = writeln!(out, "  {indent}  cause: {}", sanitize(cause));
+            let _ = writeln!(out, "  {indent}  cause: {}", cause);
         }
     }
     if !t.invocations.is_empty() {
@@ -164,8 +168,8 @@ fn render(t: &TraceDetail, width: usize, max_logs: usize) -> String {
             let _ = writeln!(
                 out,
                 "  {:<28} {:<38} {:>9.1} {:>9} {:>11} {:>9} {:<8}",
-                truncate(&sanitize(&i.function), 28),
-                truncate(&sanitize(&i.request_id), 38),
+                truncate(&i.function, 28),
+                truncate(&i.request_id, 38),
                 i.duration_ms,
                 i.billed_ms
                     .map_or_else(|| "-".into(), |b| format!("{b:.0}")),
@@ -174,7 +178,7 @@ fn render(t: &TraceDetail, width: usize, max_logs: usize) -> String {
                     _ => "-".into(),
                 },
                 i.init_ms.map_or_else(|| "-".into(), |v| format!("{v:.1}")),
-                sanitize(&i.status),
+                i.status,
             );
         }
     }
@@ -190,11 +194,8 @@ fn render(t: &TraceDetail, width: usize, max_logs: usize) -> String {
                 out,
                 "  {} {:<24} {}",
                 time(l.timestamp_us, "%H:%M:%S%.3f"),
-                truncate(
-                    &sanitize(l.log_group.trim_start_matches("/aws/lambda/")),
-                    24
-                ),
-                sanitize(&l.message.trim_end().replace('\t', "  ")),
+                truncate(l.log_group.trim_start_matches("/aws/lambda/"), 24),
+                l.message,
             );
         }
     }

@@ -347,7 +347,7 @@ pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
             .map(Answer::Alarms),
         Query::Trace { trace_id } => TraceDetail::load(session, &trace_id)
             .await
-            .map(|t| Answer::Trace(t.map(|t| Box::new(sanitize_trace(t)))))
+            .map(|t| Answer::Trace(t.map(|t| Box::new(t.sanitized()))))
             .map_err(|e| e.to_string()),
         Query::Sql { text } => {
             let started = Instant::now();
@@ -435,35 +435,6 @@ async fn resolve(
     hopscope_analyzer::window::resolve(session, range.span_secs * 1_000_000, range.anchor, now_us)
         .await
         .map_err(|e| e.to_string())
-}
-
-/// Strips control characters from everything of a trace that came from outside.
-fn sanitize_trace(mut t: TraceDetail) -> TraceDetail {
-    for s in &mut t.spans {
-        s.name = sanitize(&s.name);
-        s.service = sanitize(&s.service);
-        s.service_type = s.service_type.as_deref().map(sanitize);
-        s.aws_operation = s.aws_operation.as_deref().map(sanitize);
-        s.request_id = s.request_id.as_deref().map(sanitize);
-        s.cause = s.cause.as_deref().map(sanitize);
-        for (k, v) in &mut s.annotations {
-            *k = sanitize(k);
-            *v = sanitize(v);
-        }
-    }
-    for i in &mut t.invocations {
-        i.function = sanitize(&i.function);
-        i.request_id = sanitize(&i.request_id);
-        i.status = sanitize(&i.status);
-    }
-    for l in &mut t.logs {
-        l.log_group = sanitize(&l.log_group);
-        l.log_stream = sanitize(&l.log_stream);
-        l.level = l.level.as_deref().map(sanitize);
-        l.request_id = l.request_id.as_deref().map(sanitize);
-        l.message = sanitize(&l.message.trim_end().replace('\t', "  "));
-    }
-    t
 }
 
 #[cfg(test)]
