@@ -1,7 +1,8 @@
 //! The critical path of a trace, computed at ingest so that ranking hops is a plain `GROUP BY`.
 //!
 //! Each span gets `critical_ms`, its own time on the chain of work its root waited on, and
-//! `hop_caller`, the caller of the node visit it belongs to. The walk is Jaeger's: from a span's
+//! `hop_caller`, the caller of the service visit it belongs to (a visit begins where
+//! `enters_service` says the trace entered the service). The walk is Jaeger's: from a span's
 //! end, step back to the child that finished last before that point, descend into it, continue
 //! from that child's start; time not covered by such a child is the span's own. Two choices
 //! differ from Jaeger, both for X-Ray data:
