@@ -1,5 +1,7 @@
 //! Fixtures shared by the workspace's integration tests and benches: stores imported from the
-//! committed sample scenarios (`sample-traces/`).
+//! committed sample scenarios (`sample-traces/`), and the AWS test peer (`tests/aws_peer/`).
+
+pub mod aws_peer;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
