@@ -1,10 +1,9 @@
 //! Strings that borrow from the JSON text they are parsed from, unless they hold escapes.
 //!
 //! serde borrows only a field typed exactly `Cow<str>` and marked `#[serde(borrow)]`: an
-//! `Option<Cow<str>>`, a `Vec` of them or a map key is always copied into a new `String`. For
-//! X-Ray documents that was five allocations a span, and with their frees a seventh of an
-//! import's instructions. (X-Ray documents are now read by `xray::read`.) Fields use these
-//! through `deserialize_with`:
+//! `Option<Cow<str>>`, a `Vec` of them or a map key is always copied into a new `String`: an
+//! allocation and a free per field on the import's hot path (benches/README.md has the cost).
+//! Fields use these through `deserialize_with`:
 //!
 //! ```ignore
 //! #[serde(borrow, default, deserialize_with = "borrowed::option")]

@@ -5,6 +5,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use hopscope_test_support::aws_peer;
+
 /// A tmux server of one test alone (its own socket), killed when the test ends either way.
 struct Tmux {
     socket: String,
@@ -150,9 +152,7 @@ fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
 /// Runs against the AWS test peer that scripts/test starts.
 #[test]
 fn tui_live_collects_in_the_background_and_refreshes() {
-    let endpoint = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts the AWS test peer (moto)")
-    });
+    let endpoint = aws_peer::endpoint();
     let region = "ap-northeast-3";
     let dir = tempfile::tempdir().unwrap();
     let command = format!(
@@ -176,7 +176,7 @@ fn tui_live_collects_in_the_background_and_refreshes() {
     );
     let (function, table) = (format!("fn-{nonce}"), format!("tb-{nonce}"));
     assert!(!tmux.screen().contains(&function));
-    put_trace_segments(&endpoint, region, &traces(&function, &table, 3));
+    put_trace_segments(region, &traces(&function, &table, 3));
     // The filter keeps this run's hops on screen, whatever earlier runs left in the peer.
     tmux.keys(&["/", &function, "Enter"]);
     let screen = tmux.wait_for(&[
@@ -228,21 +228,17 @@ fn traces(function: &str, table: &str, n: u64) -> Vec<String> {
 
 /// X-Ray PutTraceSegments, sent to the peer as the SDK would (moto reads the Region from the
 /// credential scope and checks no signature).
-fn put_trace_segments(endpoint: &str, region: &str, documents: &[String]) {
-    use std::io::{Read, Write};
+fn put_trace_segments(region: &str, documents: &[String]) {
     let body = serde_json::json!({ "TraceSegmentDocuments": documents }).to_string();
-    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(host).expect("peer reachable");
-    write!(
-        stream,
-        "POST /TraceSegments HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20261122/{region}/xray/aws4_request, \
-         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    let answer = aws_peer::request(
+        "POST",
+        "/TraceSegments",
+        &format!(
+            "Authorization: AWS4-HMAC-SHA256 Credential=testing/20261122/{region}/xray/aws4_request, \
+             SignedHeaders=host, Signature=0\r\n"
+        ),
+        &body,
+    );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(
         answer.contains(r#""UnprocessedTraceSegments": []"#),

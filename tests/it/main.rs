@@ -6,6 +6,8 @@ mod terminal;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use hopscope_test_support::aws_peer;
+
 /// `hopscope --store STORE ARGS...`, with the AWS test peer's credentials (so that no test can
 /// reach a real account) and no store from the environment.
 fn command(store: &Path, args: &[&str]) -> Command {
@@ -439,9 +441,7 @@ fn collect_watch_stops_cleanly_on_sigterm_and_sigint() {
     use std::io::{BufRead, BufReader};
     use std::time::{Duration, Instant};
 
-    let endpoint = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts the AWS test peer (moto)")
-    });
+    let endpoint = aws_peer::endpoint();
     for signal in ["TERM", "INT"] {
         let dir = tempfile::tempdir().unwrap();
         let mut child = spawn(
@@ -874,9 +874,7 @@ fn webhook_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
 /// collection runs, the evaluation follows, and the states are published with PutMetricData.
 #[test]
 fn alarms_check_collects_and_publishes_through_aws() {
-    let Ok(endpoint) = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT") else {
-        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test");
-    };
+    let endpoint = aws_peer::endpoint();
     let region = "sa-east-1";
     let dir = tempfile::tempdir().unwrap();
     let rule = dir.path().join("one.toml");
@@ -906,34 +904,9 @@ fn alarms_check_collects_and_publishes_through_aws() {
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 
     // The peer counts the calls it saw in the Region.
-    let body = peer_control(
-        &endpoint,
-        "GET",
-        &format!("/_peer/calls?region={region}"),
-        "",
-    );
-    let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let calls = aws_peer::control("GET", &format!("/_peer/calls?region={region}"), "");
     assert_eq!(calls["PutMetricData"], 1, "{calls}");
     assert!(calls["GetTraceSummaries"].as_u64() >= Some(1), "{calls}");
-}
-
-/// One HTTP/1.1 request to the AWS test peer's control endpoints; the answer's body.
-fn peer_control(endpoint: &str, method: &str, path: &str, body: &str) -> String {
-    use std::io::{Read, Write};
-    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string()
 }
 
 /// AWS answering 503 to two collections in a row (retries exhausted) is transient: each is
@@ -941,21 +914,13 @@ fn peer_control(endpoint: &str, method: &str, path: &str, body: &str) -> String 
 #[cfg(unix)]
 #[test]
 fn alarms_watch_rides_out_transient_aws_errors() {
-    let Ok(endpoint) = std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT") else {
-        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test");
-    };
+    let endpoint = aws_peer::endpoint();
     let region = "ap-south-1";
     let fault =
         serde_json::json!({"region": region, "operation": "GetTraceSummaries", "server_error": 2});
-    peer_control(&endpoint, "POST", "/_peer/faults", &fault.to_string());
+    aws_peer::control("POST", "/_peer/faults", &fault.to_string());
     let calls = || -> u64 {
-        let body = peer_control(
-            &endpoint,
-            "GET",
-            &format!("/_peer/calls?region={region}"),
-            "",
-        );
-        let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let calls = aws_peer::control("GET", &format!("/_peer/calls?region={region}"), "");
         calls["GetTraceSummaries"].as_u64().unwrap_or(0)
     };
     let before = calls();

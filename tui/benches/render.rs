@@ -3,13 +3,11 @@
 //! Run with `cargo bench -p hopscope-tui --bench render`.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::trace_detail::{LogLine, SpanPart, TraceDetail, WaterfallSpan};
-use hopscope_collector::import::{ImportOptions, import_files, list_files};
-use hopscope_collector::store::Store;
+use hopscope_test_support::sample_store;
 use hopscope_tui::app::{Action, App, Cursor, Effect, Options, Screen, Slot, TraceView};
 use hopscope_tui::data::{Anchor, Response, TimeRange, answer};
 use ratatui::Terminal;
@@ -30,22 +28,11 @@ fn options() -> Options {
 }
 
 /// The overview of the committed sample scenarios, loaded as the worker loads it.
-fn overview_app() -> (App, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_or_create(dir.path()).unwrap();
-    let samples = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-traces"));
-    let mut writer = store.writer();
-    import_files(
-        &list_files(&[samples]).unwrap(),
-        &ImportOptions::default(),
-        &mut writer,
-        |_| {},
-    )
-    .unwrap();
+fn overview_app() -> App {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut app = App::new(options(), 0);
     runtime.block_on(async {
-        let session = Session::open(dir.path()).await.unwrap();
+        let session = Session::open(sample_store()).await.unwrap();
         for effect in app.start() {
             if let Effect::Request(r) = effect {
                 let result = answer(&session, r.query).await;
@@ -53,7 +40,7 @@ fn overview_app() -> (App, tempfile::TempDir) {
             }
         }
     });
-    (app, dir)
+    app
 }
 
 /// A trace of `SPANS` spans: a Lambda tree repeated, ten levels deep at most.
@@ -139,7 +126,7 @@ fn trace_app() -> App {
 }
 
 fn render(c: &mut Criterion) {
-    let (overview, _store) = overview_app();
+    let overview = overview_app();
     let trace = trace_app();
     for (name, app) in [("overview", &overview), ("waterfall_100k_spans", &trace)] {
         for (w, h) in [(80, 24), (200, 60)] {

@@ -1,9 +1,9 @@
 //! Reads a segment document and every subsegment in it in one pass (jiter, a pull parser that
 //! knows where it is), so each span's own text comes from the parser's positions.
 //!
-//! With serde each level kept its subsegments as raw text to parse them in turn, which scanned a
-//! span at depth d d+1 times: that re-scanning was a sixth of the import's parsing thread. Here
-//! every byte is read once, and strings without escapes are borrowed from the document.
+//! Every byte is read once, however deep the nesting: parsing each level's subsegments from
+//! their raw text instead would scan a span at depth d d+1 times (benches/README.md has the
+//! cost). Strings without escapes are borrowed from the document.
 //!
 //! A field of the wrong type makes its span (and the subsegments below it) invalid, with the
 //! reason; its siblings and the rest of the document still go through. Invalid JSON anywhere

@@ -4,7 +4,6 @@
 //! tests running in parallel never see each other's data or faults.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -17,6 +16,7 @@ use hopscope_collector::aws::{AwsOptions, Clients};
 use hopscope_collector::collect::{self, Api, Caller, CollectOptions, NoProgress, RetryPolicy};
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
 use hopscope_collector::store::{Store, data_files};
+use hopscope_test_support::aws_peer;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
@@ -24,39 +24,16 @@ use crate::samples_dir;
 
 const FUNCTION: &str = "users-api-create-user";
 
-fn endpoint() -> String {
-    std::env::var("HOPSCOPE_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!("HOPSCOPE_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts the AWS test peer (moto)")
-    })
-}
-
 pub(crate) async fn clients(region: &str) -> Clients {
     Clients::connect(&AwsOptions {
         region: Some(region.into()),
-        endpoint_url: Some(endpoint()),
+        endpoint_url: Some(aws_peer::endpoint()),
         credentials: Some(aws_sdk_xray::config::Credentials::new(
             "testing", "testing", None, None, "test",
         )),
         ..Default::default()
     })
     .await
-}
-
-/// Sends one request to the peer's control API; returns the JSON answer.
-pub(crate) fn peer(method: &str, path: &str, body: &str) -> Value {
-    let url = endpoint();
-    let host = url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(host).expect("peer reachable");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str(body).unwrap_or(Value::Null)
 }
 
 struct Seeded {
@@ -95,7 +72,7 @@ async fn seed(c: &Clients) -> Seeded {
     // The samples have a fixed day, and CloudWatch Logs keeps only events of the last 14 days:
     // the peer's clock is set to an hour after the last trace starts.
     let latest = starts.iter().copied().fold(f64::MIN, f64::max);
-    peer(
+    aws_peer::control(
         "POST",
         "/_peer/clock",
         &serde_json::json!({ "now": latest + 3600.0 }).to_string(),
@@ -310,7 +287,7 @@ async fn collect_matches_the_seeded_scenario_row_for_row() {
         "{invocations:?}"
     );
     assert_eq!(
-        peer("GET", &format!("/_peer/filters?region={region}"), ""),
+        aws_peer::control("GET", &format!("/_peer/filters?region={region}"), ""),
         serde_json::json!(["service(\"users-api/prod\")"])
     );
     assert!(
@@ -350,7 +327,7 @@ async fn throttles_server_errors_pages_and_partial_answers_lose_nothing() {
     ] {
         let mut fault = fault;
         fault["region"] = region.into();
-        peer("POST", "/_peer/faults", &fault.to_string());
+        aws_peer::control("POST", "/_peer/faults", &fault.to_string());
     }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("collected");
@@ -376,7 +353,7 @@ async fn throttles_server_errors_pages_and_partial_answers_lose_nothing() {
     assert_eq!(stats[&Api::BatchGetTraces].retries, 3);
     assert_eq!(stats[&Api::GetMetricData].retries, 2);
     // The peer saw exactly the calls the summary counts.
-    let calls = peer("GET", &format!("/_peer/calls?region={region}"), "");
+    let calls = aws_peer::control("GET", &format!("/_peer/calls?region={region}"), "");
     for api in [
         Api::GetTraceSummaries,
         Api::BatchGetTraces,
@@ -470,7 +447,7 @@ async fn a_killed_collection_loses_nothing_and_a_rerun_completes_it() {
     // Small pages: many calls, so the run is long enough to be killed in the middle of it.
     for op in ["GetTraceSummaries", "BatchGetTraces"] {
         let fault = serde_json::json!({"region": region, "operation": op, "page_size": 5});
-        peer("POST", "/_peer/faults", &fault.to_string());
+        aws_peer::control("POST", "/_peer/faults", &fault.to_string());
     }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("collected");

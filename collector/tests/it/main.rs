@@ -22,7 +22,4 @@ pub fn corpus_dir() -> PathBuf {
     dir
 }
 
-/// The committed sample scenarios.
-pub fn samples_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-traces"))
-}
+pub use hopscope_test_support::samples_dir;

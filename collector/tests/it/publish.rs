@@ -6,14 +6,15 @@ use std::sync::Arc;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use hopscope_collector::collect::{Api, Caller, RetryPolicy};
 use hopscope_collector::publish::{self, AlarmDatum};
+use hopscope_test_support::aws_peer;
 
-use crate::collect::{clients, peer};
+use crate::collect::clients;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn alarm_states_reach_cloudwatch() {
     let region = "ap-southeast-2";
     let c = clients(region).await;
-    peer(
+    aws_peer::control(
         "POST",
         "/_peer/faults",
         &format!(r#"{{"region": "{region}", "operation": "PutMetricData", "throttle": 1}}"#),

@@ -2,11 +2,10 @@
 //! 160x48, with a fixed clock; the data goes through the worker's own queries.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use hopscope_analyzer::Session;
-use hopscope_collector::import::{ImportOptions, import_files, list_files};
-use hopscope_collector::store::Store;
+use hopscope_test_support::sample_store;
 use hopscope_tui::app::{Action, App, Edit, Effect, Options, Screen};
 use hopscope_tui::data::{Anchor, Response, TimeRange, answer};
 use ratatui::Terminal;
@@ -14,21 +13,6 @@ use ratatui::backend::TestBackend;
 
 /// 2026-11-22T08:00:00Z: the clock of every test.
 const NOW_US: i64 = 1_795_334_400_000_000;
-
-fn sample_store() -> &'static std::path::Path {
-    static STORE: OnceLock<tempfile::TempDir> = OnceLock::new();
-    STORE
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open_or_create(dir.path()).unwrap();
-            let samples = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-traces"));
-            let files = list_files(&[samples]).unwrap();
-            let mut writer = store.writer();
-            import_files(&files, &ImportOptions::default(), &mut writer, |_| {}).unwrap();
-            dir
-        })
-        .path()
-}
 
 /// The rules of rules/, the starter pack `hopscope demo` builds in.
 fn starter_pack() -> Vec<hopscope_analyzer::alarms::Rule> {
