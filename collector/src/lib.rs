@@ -21,6 +21,8 @@ pub mod otel;
 pub mod output;
 #[cfg(feature = "aws")]
 pub mod publish;
+#[cfg(feature = "aws")]
+pub mod retry;
 pub mod store;
 pub mod xray;
 
