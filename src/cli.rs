@@ -9,6 +9,7 @@ mod hops;
 mod import;
 mod map;
 mod output;
+mod repeat;
 mod sql;
 mod terminal;
 mod time;

@@ -30,10 +30,9 @@ fn sample_store() -> &'static std::path::Path {
         .path()
 }
 
-/// The rules of rules/, the starter pack `hopscope demo` builds in.
+/// The starter pack `hopscope demo` shows.
 fn starter_pack() -> Vec<hopscope_analyzer::alarms::Rule> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../rules"));
-    let (rules, problems) = hopscope_analyzer::alarms::load(&dir).unwrap();
+    let (rules, problems) = hopscope_analyzer::alarms::starter_pack();
     assert!(problems.is_empty(), "{problems:?}");
     rules
 }
