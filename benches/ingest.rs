@@ -21,6 +21,11 @@ use hopscope_schema::spans;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+// The binary's allocator policy, the same file, so the figures are the binary's.
+#[path = "../src/allocator.rs"]
+#[allow(dead_code, reason = "the bench measures the ingest workload only")]
+mod allocator;
+
 /// Traces per scenario: 5 x 400 = 2,000 traces, about 25,000 spans and 10 MB of responses, big
 /// enough to leave the caches and small enough for a 5 s measurement to take many samples.
 const TRACES_PER_SCENARIO: usize = 400;
@@ -191,7 +196,7 @@ fn reference_parse(ndjson: &str) -> usize {
 fn benches(c: &mut Criterion) {
     // As the binary's main does for `import`, so the figures are the binary's.
     // SAFETY: no other thread allocates yet.
-    unsafe { hopscope_collector::tune_allocator(hopscope_collector::Workload::Ingest) };
+    unsafe { allocator::tune_allocator(allocator::Workload::Ingest) };
     let input = input();
     let bytes = input.ndjson.len() as u64;
     let response_bytes: u64 = input.responses.iter().map(|r| r.len() as u64).sum();

@@ -9,6 +9,7 @@ mod hops;
 mod import;
 mod map;
 mod output;
+mod repeat;
 mod sql;
 mod terminal;
 mod time;
@@ -20,8 +21,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hopscope_collector::Workload;
 pub use terminal::for_stderr;
+
+use crate::allocator::Workload;
 
 /// Observability pipeline and trace analyzer for AWS serverless systems: X-Ray traces, Lambda
 /// logs and CloudWatch metrics in one local Parquet store, queried with SQL.

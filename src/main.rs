@@ -1,6 +1,7 @@
 //! `hopscope`: the command line. Parsing and dispatch live in [`cli`]; this only maps the outcome
 //! to an exit code.
 
+mod allocator;
 mod cli;
 
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ fn main() -> ExitCode {
     end_quietly_on_closed_pipe();
     let args = cli::Cli::parse();
     // SAFETY: before `run` starts the runtime, so no other thread exists yet.
-    unsafe { hopscope_collector::tune_allocator(args.command.workload()) };
+    unsafe { allocator::tune_allocator(args.command.workload()) };
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {

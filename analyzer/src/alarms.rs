@@ -1,5 +1,6 @@
-//! Alarms: rule files ([`parse`]) evaluated over the store with CloudWatch's semantics
-//! ([`eval`], pure), state and history kept in the store ([`state`]).
+//! Alarms: rule files ([`parse`], the built-in [`starter`] pack) evaluated over the store with
+//! CloudWatch's semantics ([`eval`], pure), state and history kept in the store ([`state`]), and
+//! the [`evaluator`] that saves each evaluation and tells [`Notifier`]s of it.
 //!
 //! A rule whose target is a glob keeps one alarm per match (its *key*: the function, the
 //! service, `caller -> callee`, or a query's `key` column). A composite rule has one alarm per key
@@ -8,9 +9,11 @@
 
 pub mod composite;
 pub mod eval;
+pub mod evaluator;
 pub mod parse;
 pub mod rule;
 pub mod series;
+pub mod starter;
 pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,10 +24,12 @@ use serde::{Deserialize, Serialize};
 use crate::Session;
 use crate::error::Result;
 pub use eval::{Datapoint, Evaluation, State};
+pub use evaluator::{Evaluated, Evaluator, Notifier, NotifyError, NotifyFuture};
 pub use parse::{Problem, load};
 use rule::{MetricRule, Target, glob_match};
 pub use rule::{Rule, RuleKind, Severity};
 use series::Series;
+pub use starter::starter_pack;
 use state::StateFile;
 
 /// One alarm's state after an evaluation.
@@ -117,6 +122,22 @@ pub fn evaluation_order(rules: &[Rule]) -> std::result::Result<Vec<usize>, Strin
 pub fn period_end(at: i64, period_secs: i64) -> i64 {
     let p = period_secs * 1_000_000;
     at.div_euclid(p) * p
+}
+
+/// The longest time a rule looks back: what a collection before an evaluation must cover.
+pub fn lookback(rules: &[Rule]) -> chrono::TimeDelta {
+    let secs = rules
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RuleKind::Metric(m) => Some(
+                m.condition.period_secs
+                    * eval::evaluation_range(m.condition.evaluation_periods) as i64,
+            ),
+            RuleKind::Composite(_) => None,
+        })
+        .max()
+        .unwrap_or(900);
+    chrono::TimeDelta::seconds(secs)
 }
 
 pub fn rfc3339(micros: i64) -> String {

@@ -18,6 +18,17 @@ pub enum Error {
         found: u32,
         supported: u32,
     },
+    /// The I/O error ends the message and is not chained as a source, which would repeat it.
+    #[error("reading {path}: {error}")]
+    ReadAlarmState {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("saving alarm state in {path}: {error}")]
+    SaveAlarmState {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     /// A query error, as DataFusion words it. Not chained as a source: DataFusion's message
     /// already carries its causes, and printing the chain would repeat them.
     #[error("{0}")]

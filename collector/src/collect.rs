@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-pub use api::{Api, ApiStats, Caller, RetryPolicy};
+pub use api::{Api, ApiStats, Caller};
+// The policy `Caller::new` takes, where its callers look for it.
+pub use crate::retry::RetryPolicy;
 pub use logs::{LAMBDA_PREFIX, SPANS_GROUP};
 pub use metrics::{MAX_QUERIES, SERIES};
 pub use xray::BATCH;

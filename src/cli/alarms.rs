@@ -1,25 +1,30 @@
 //! `hopscope alarms`: lint rule files, evaluate them once (`check`) or on a schedule (`watch`),
 //! and replay them over stored history (`backtest`).
 
+mod notifiers;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::state::{AlarmLock, AlarmStore, LockError};
-use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, RuleKind, State, Transition};
+use hopscope_analyzer::alarms::{
+    self, AlarmStatus, Evaluated, Evaluator, Notifier, NotifyError, Rule, State,
+};
 use hopscope_collector::aws::Clients;
 use hopscope_collector::collect::{Caller, RetryPolicy};
-use hopscope_collector::publish::{self, AlarmDatum};
 use hopscope_collector::store::Store;
 
 use super::aws_args::AwsArgs;
 use super::output::sanitize;
+use super::repeat;
 use super::time::TimeArg;
+use notifiers::{StateMetric, Webhook};
 
 #[derive(Debug, Args)]
 pub struct AlarmsArgs {
@@ -189,30 +194,6 @@ fn load_rules(path: &Path) -> anyhow::Result<Vec<Rule>> {
     Ok(rules)
 }
 
-/// The starter pack of rules/, built in so that `hopscope demo` shows alarms from anywhere.
-const STARTER_PACK: [(&str, &str); 2] = [
-    (
-        "rules/api-gateway.toml",
-        include_str!("../../rules/api-gateway.toml"),
-    ),
-    ("rules/lambda.toml", include_str!("../../rules/lambda.toml")),
-];
-
-/// The built-in starter pack, or its problems (the alarms panel shows them).
-pub fn starter_pack() -> Result<Vec<Rule>, String> {
-    let (mut rules, mut problems) = (Vec::new(), Vec::new());
-    for (file, text) in STARTER_PACK {
-        let (r, p) = alarms::parse::parse_file(Path::new(file), text);
-        rules.extend(r);
-        problems.extend(p);
-    }
-    alarms::parse::check_references(&mut rules, &mut problems);
-    match problems.first() {
-        None => Ok(rules),
-        Some(p) => Err(sanitize(&p.to_string())),
-    }
-}
-
 /// The rules of the dashboard's alarms panel: `--rules PATH`, else rules/ when the current
 /// directory has one; `Err` inside says why the panel has none (a rule set with problems is not
 /// evaluated, as `check` does not). An unreadable `--rules PATH` is an error.
@@ -236,22 +217,6 @@ pub fn dashboard_rules(path: Option<&Path>) -> anyhow::Result<Result<Vec<Rule>, 
     })
 }
 
-/// The longest time a rule looks back: what a collection before an evaluation must cover.
-fn lookback(rules: &[Rule]) -> chrono::TimeDelta {
-    let secs = rules
-        .iter()
-        .filter_map(|r| match &r.kind {
-            RuleKind::Metric(m) => Some(
-                m.condition.period_secs
-                    * alarms::eval::evaluation_range(m.condition.evaluation_periods) as i64,
-            ),
-            RuleKind::Composite(_) => None,
-        })
-        .max()
-        .unwrap_or(900);
-    chrono::TimeDelta::seconds(secs)
-}
-
 /// Collects the window the rules look back over (checkpoints make repeated windows cheap).
 async fn collect(
     store_dir: &Path,
@@ -260,7 +225,7 @@ async fn collect(
     rules: &[Rule],
 ) -> anyhow::Result<()> {
     let end = Utc::now();
-    let start = end - lookback(rules);
+    let start = end - alarms::lookback(rules);
     super::collect::collect_quietly(store_dir, clients, aws, start, end).await?;
     Ok(())
 }
@@ -269,144 +234,32 @@ async fn collect(
 /// read-only (a watch holds it for good: no waiting then).
 const CHECK_LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// One evaluation: statuses, with state and history saved and changes notified by the holder
-/// of the alarm lock.
-struct Evaluator {
-    store_dir: PathBuf,
-    rules: Vec<Rule>,
-    notify: NotifyArgs,
-    clients: Option<Clients>,
-    caller: Arc<Caller>,
-    http: ureq::Agent,
-}
-
-impl Evaluator {
-    /// Evaluates at `at`; without the lock, read-only (the holder saves and notifies).
-    async fn evaluate(
-        &self,
-        at: DateTime<Utc>,
-        lock: Option<&AlarmLock>,
-    ) -> anyhow::Result<(Vec<AlarmStatus>, Vec<Transition>)> {
-        let session = Session::open(&self.store_dir).await?;
-        let store = AlarmStore::new(&self.store_dir);
-        // Read under the lock, so this is the state the last saved evaluation left.
-        let mut states = store
-            .load()
-            .with_context(|| format!("reading {}", store.dir().display()))?;
-        let statuses =
-            alarms::evaluate_rules(&session, &self.rules, at.timestamp_micros(), &states).await?;
-        let transitions = alarms::transitions(&self.rules, &statuses);
-        let Some(lock) = lock else {
-            return Ok((statuses, Vec::new()));
-        };
-        states.update(&statuses);
-        store
-            .save(lock, &mut states, &transitions)
-            .with_context(|| format!("saving alarm state in {}", store.dir().display()))?;
-        self.notify(&transitions, &statuses, at).await;
-        Ok((statuses, transitions))
-    }
-
-    /// Notifications never fail the evaluation: problems are reported on stderr.
-    async fn notify(
-        &self,
-        transitions: &[Transition],
-        statuses: &[AlarmStatus],
-        at: DateTime<Utc>,
-    ) {
-        let enabled: Vec<&Transition> = transitions.iter().filter(|t| t.actions_enabled).collect();
-        if let Some(url) = &self.notify.webhook {
-            for t in &enabled {
-                if let Err(e) = post_webhook(&self.http, url, self.notify.webhook_attempts, t).await
-                {
-                    eprintln!(
-                        "warning: webhook {} for {} {}: {e:#}",
-                        sanitize(url),
-                        t.rule,
-                        sanitize(&t.key)
-                    );
-                }
-            }
-        }
-        if let Some(clients) = &self.clients {
-            let data: Vec<AlarmDatum> = statuses
-                .iter()
-                .filter(|s| s.state != State::InsufficientData)
-                .map(|s| AlarmDatum {
-                    rule: s.rule.clone(),
-                    key: s.key.clone(),
-                    value: if s.state == State::Alarm { 1.0 } else { 0.0 },
-                    timestamp: at.timestamp(),
-                })
-                .collect();
-            if let Err(e) = publish::put_alarm_states(
-                &clients.cloudwatch,
-                &self.caller,
-                &self.notify.metric_namespace,
-                &data,
-            )
-            .await
-            {
-                eprintln!("warning: publishing alarm states to CloudWatch: {e}");
-            }
-        }
-    }
-}
-
-/// POSTs one transition, retrying with exponential backoff from 1 s.
-async fn post_webhook(
-    agent: &ureq::Agent,
-    url: &str,
-    attempts: u32,
-    t: &Transition,
-) -> anyhow::Result<()> {
-    let body = serde_json::to_string(t)?;
-    let mut wait = Duration::from_secs(1);
-    let mut attempt = 1;
-    loop {
-        let agent = agent.clone();
-        let (url, body) = (url.to_string(), body.clone());
-        let result = tokio::task::spawn_blocking(move || {
-            agent
-                .post(&url)
-                .header("Content-Type", "application/json")
-                .send(body.as_bytes())
-                .map(|_| ())
-        })
-        .await?;
-        match result {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt >= attempts.max(1) => {
-                return Err(anyhow::anyhow!("{e} (after {attempt} attempts)"));
-            }
-            Err(e) => {
-                tracing::debug!(attempt, error = %e, "Retrying the webhook.");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-                attempt += 1;
-            }
-        }
-    }
-}
-
-async fn evaluator(
+/// The rules' evaluator, telling changes to the webhook and CloudWatch as `notify` asks.
+fn evaluator(
     store_dir: &Path,
     rules: Vec<Rule>,
     notify: NotifyArgs,
     clients: Option<Clients>,
     retry: RetryPolicy,
 ) -> Evaluator {
-    let http = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    Evaluator {
-        store_dir: store_dir.to_path_buf(),
-        rules,
-        clients: if notify.publish_metric { clients } else { None },
-        notify,
-        caller: Arc::new(Caller::new(retry, &[])),
-        http,
+    let mut notifiers: Vec<Box<dyn Notifier>> = Vec::new();
+    if let Some(url) = notify.webhook {
+        notifiers.push(Box::new(Webhook::new(url, notify.webhook_attempts)));
+    }
+    if let Some(clients) = clients.filter(|_| notify.publish_metric) {
+        notifiers.push(Box::new(StateMetric {
+            clients,
+            caller: Arc::new(Caller::new(retry, &[])),
+            namespace: notify.metric_namespace,
+        }));
+    }
+    Evaluator::new(store_dir, rules, notifiers)
+}
+
+/// Says on stderr which notifications failed: never fatal.
+fn report(failed: &[NotifyError]) {
+    for e in failed {
+        eprintln!("warning: {e}");
     }
 }
 
@@ -422,11 +275,14 @@ async fn check(store_dir: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
         collect(store_dir, clients, &args.aws, &rules).await?;
     }
     let at = args.at.map_or_else(Utc::now, |a| a.resolve(Utc::now()));
-    let ev = evaluator(store_dir, rules, args.notify, clients, args.aws.retry()).await;
+    let ev = evaluator(store_dir, rules, args.notify, clients, args.aws.retry());
     // A store that does not exist is reported by the evaluation, not created by the lock.
     Session::open(store_dir).await?;
     let lock = check_lock(&AlarmStore::new(store_dir)).await?;
-    let (statuses, _) = ev.evaluate(at, lock.as_ref()).await?;
+    let Evaluated {
+        statuses, failed, ..
+    } = ev.evaluate(at, lock.as_ref()).await?;
+    report(&failed);
     match args.format {
         CheckFormat::Table => print_table(&statuses),
         CheckFormat::Json => {
@@ -557,31 +413,24 @@ async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         clients.clone()
     };
-    let ev = evaluator(store_dir, rules, args.notify, clients, args.aws.retry()).await;
-    let stop = Arc::new(tokio::sync::Notify::new());
-    {
-        let stop = Arc::clone(&stop);
-        tokio::spawn(async move {
-            super::collect::shutdown_signal().await;
-            eprintln!("Stopping after the current evaluation.");
-            stop.notify_one();
-        });
-    }
+    let ev = evaluator(store_dir, rules, args.notify, clients, args.aws.retry());
+    let mut stop = repeat::stop_on_signal("Stopping after the current evaluation");
     eprintln!(
         "Evaluating {} rules every {} (SIGTERM or Ctrl-C stops).",
-        ev.rules.len(),
+        ev.rules().len(),
         humantime::format_duration(args.every)
     );
-    loop {
+    let evaluation = async || -> anyhow::Result<()> {
         // Transient failures (AWS, a store being written) are reported and retried next tick.
         if let Some(clients) = &collect_clients
-            && let Err(e) = collect(store_dir, clients, &args.aws, &ev.rules).await
+            && let Err(e) = collect(store_dir, clients, &args.aws, ev.rules()).await
         {
             eprintln!("warning: collecting: {e:#}");
         }
         match ev.evaluate(Utc::now(), Some(&lock)).await {
-            Ok((_, transitions)) => {
-                for t in transitions {
+            Ok(evaluated) => {
+                report(&evaluated.failed);
+                for t in evaluated.transitions {
                     if t.actions_enabled {
                         println!("{}", serde_json::to_string(&t)?);
                     }
@@ -589,11 +438,9 @@ async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
             }
             Err(e) => eprintln!("warning: evaluating: {e:#}"),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(args.every) => {}
-            _ = stop.notified() => break,
-        }
-    }
+        Ok(())
+    };
+    repeat::every(args.every, &mut stop, evaluation).await?;
     Ok(ExitCode::SUCCESS)
 }
 

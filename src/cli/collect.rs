@@ -15,6 +15,7 @@ use hopscope_collector::store::{Store, StoreWriter, remove_leftovers};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::aws_args::AwsArgs;
+use super::repeat;
 use super::time::TimeArg;
 
 #[derive(Debug, Args)]
@@ -58,20 +59,8 @@ pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode
     remove_leftovers(&store)?;
     let clients = args.aws.connect().await;
     let retry = args.aws.retry();
-    // Ctrl-C or SIGTERM (a service manager stopping us) finishes the current window, or ends
-    // the wait for the next one at once; a second one aborts.
-    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
-    if args.watch.is_some() {
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            eprintln!("Stopping after the current window (Ctrl-C again to abort).");
-            let _ = stop_tx.send(true);
-            shutdown_signal().await;
-            std::process::exit(130);
-        });
-    }
     let first_start = args.since.resolve(Utc::now());
-    loop {
+    let window = async || -> anyhow::Result<()> {
         let now = Utc::now();
         let end = args.until.as_ref().map_or(now, |u| u.resolve(now));
         anyhow::ensure!(
@@ -96,32 +85,18 @@ pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode
             })?;
         progress.finish();
         print_summary(&store, &opts, &writer, &summary, args.show_rejected);
-        let Some(interval) = args.watch else { break };
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = stop.wait_for(|stopped| *stopped) => {}
-        }
-        if *stop.borrow() {
-            break;
+        Ok(())
+    };
+    match args.watch {
+        None => window().await?,
+        Some(interval) => {
+            // Ctrl-C or SIGTERM finishes the current window, or ends the wait for the next one
+            // at once.
+            let mut stop = repeat::stop_on_signal("Stopping after the current window");
+            repeat::every(interval, &mut stop, window).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on Ctrl-C, or on SIGTERM where there is one.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// A bar on a terminal; `info` log lines per stage otherwise.

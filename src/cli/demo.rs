@@ -100,7 +100,11 @@ pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitC
             span_secs: 3600,
             anchor: Anchor::LatestData,
         };
-        let rules = super::alarms::starter_pack();
+        // The alarms panel shows a problem of the pack instead of its alarms.
+        let rules = match hopscope_analyzer::alarms::starter_pack() {
+            (rules, problems) if problems.is_empty() => Ok(rules),
+            (_, problems) => Err(output::sanitize(&problems[0].to_string())),
+        };
         super::tui::dashboard(session, range, rules, None)?;
         if store.is_none() {
             println!(

@@ -21,6 +21,7 @@ use tracing_subscriber::fmt::writer::EitherWriter;
 
 use super::aws_args::AwsArgs;
 use super::output::sanitize;
+use super::repeat::{self, Stop};
 
 #[derive(Debug, Args)]
 pub struct TuiArgs {
@@ -94,28 +95,18 @@ pub async fn run(store: &Path, args: TuiArgs) -> anyhow::Result<ExitCode> {
     };
     let note = format!("collecting every {}…", humantime::format_duration(interval));
     let result = dashboard(session, range, rules, Some((live, note)));
-    let _ = stop.send(Stop::AfterWindow);
+    let _ = stop.send(Stop::AfterRound);
     if !collector.is_finished() {
         eprintln!("Finishing the current collection window (Ctrl-C abandons it).");
         let mut joined = tokio::task::spawn_blocking(move || collector.join());
         tokio::select! {
             _ = &mut joined => {}
             _ = tokio::time::sleep(FINISH_WINDOW) => abandon(&stop, joined).await,
-            _ = super::collect::shutdown_signal() => abandon(&stop, joined).await,
+            _ = repeat::shutdown_signal() => abandon(&stop, joined).await,
         }
     }
     result?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// What the live collector is told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    Run,
-    /// The dashboard closed: stop after the window in progress.
-    AfterWindow,
-    /// Drop the window in progress.
-    Now,
 }
 
 async fn abandon<T>(stop: &watch::Sender<Stop>, joined: tokio::task::JoinHandle<T>) {
@@ -138,7 +129,7 @@ async fn collect_live(
     mut stop: watch::Receiver<Stop>,
 ) {
     let clients = aws.connect().await;
-    loop {
+    let window = async || {
         let end = Utc::now();
         let at = end.format("%H:%M:%S");
         let note = match super::collect::collect_quietly(store, &clients, aws, start, end).await {
@@ -148,14 +139,10 @@ async fn collect_live(
                 format!("collect failed {at}: {}", sanitize(&format!("{e:#}")))
             }
         };
-        if notes.send(note).is_err() {
-            break;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = stop.wait_for(|s| *s != Stop::Run) => break,
-        }
-    }
+        notes.send(note)
+    };
+    // An error: the dashboard closed (no one reads the notes).
+    let _ = repeat::every(interval, &mut stop, window).await;
 }
 
 /// Whether the dashboard can open: both ends of the terminal are a terminal.

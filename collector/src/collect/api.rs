@@ -7,11 +7,11 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_sdk_xray::error::{ProvideErrorMetadata, SdkError};
-use rand::Rng;
+use aws_sdk_xray::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::retry::{GaveUp, RetryPolicy, retry};
 
 /// The APIs the collector calls, each with its own quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,38 +55,6 @@ impl Api {
             Api::GetMetricData => 50.0,
             Api::PutMetricData => 500.0,
         }
-    }
-}
-
-/// How failed calls are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts per call, the first included.
-    pub max_attempts: u32,
-    /// Backoff ceiling of the first retry; doubles with each further one.
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        // Generous: during an incident throttling is expected, and giving up loses a window.
-        Self {
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(20),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Full jitter: uniform in [0, min(max, initial * 2^retry)].
-    fn backoff(&self, retry: u32) -> Duration {
-        let ceiling = self
-            .initial_backoff
-            .saturating_mul(1u32 << retry.min(16))
-            .min(self.max_backoff);
-        ceiling.mul_f64(rand::rng().random::<f64>())
     }
 }
 
@@ -207,36 +175,38 @@ impl Caller {
         Fut: Future<Output = Result<T, SdkError<E>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let mut attempt = 0;
-        loop {
-            self.acquire(api).await;
-            self.count(api, |s| {
-                s.calls += 1;
-                if attempt > 0 {
-                    s.retries += 1;
-                }
-            });
-            let err = match request().await {
-                Ok(out) => return Ok(out),
-                Err(err) => err,
-            };
-            let class = classify(&err);
+        let sent = |attempt: u32| {
+            // Futures are lazy: the request goes out when awaited, after the rate limit.
+            let request = request();
+            async move {
+                self.acquire(api).await;
+                self.count(api, |s| {
+                    s.calls += 1;
+                    if attempt > 1 {
+                        s.retries += 1;
+                    }
+                });
+                // Displayed with its causes when a retry is logged.
+                request.await.map_err(DisplayErrorContext)
+            }
+        };
+        let retryable = |err: &DisplayErrorContext<SdkError<E>>| {
+            let class = classify(&err.0);
             if class == Class::Throttle {
                 self.count(api, |s| s.throttles += 1);
             }
-            attempt += 1;
-            if class == Class::Fatal || attempt >= self.retry.max_attempts {
+            class != Class::Fatal
+        };
+        retry(&self.retry, api.name(), sent, retryable)
+            .await
+            .map_err(|GaveUp { error, attempts }| {
                 self.count(api, |s| s.failures += 1);
-                return Err(Error::Aws {
+                Error::Aws {
                     operation: api.name(),
-                    attempts: attempt,
-                    source: Box::new(err),
-                });
-            }
-            let wait = self.retry.backoff(attempt - 1);
-            tracing::debug!(operation = api.name(), attempt, ?wait, error = %aws_sdk_xray::error::DisplayErrorContext(&err), "Retrying.");
-            tokio::time::sleep(wait).await;
-        }
+                    attempts,
+                    source: Box::new(error.0),
+                }
+            })
     }
 }
 
@@ -286,18 +256,5 @@ mod tests {
         assert!((wait.as_secs_f64() - 0.2).abs() < 1e-9, "{wait:?}");
         let wait = bucket.reserve(start);
         assert!((wait.as_secs_f64() - 0.4).abs() < 1e-9, "{wait:?}");
-    }
-
-    #[test]
-    fn backoff_stays_under_its_ceiling() {
-        let policy = RetryPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(1000),
-        };
-        for retry in 0..10 {
-            let ceiling = Duration::from_millis((100u64 << retry).min(1000));
-            assert!(policy.backoff(retry) <= ceiling);
-        }
     }
 }

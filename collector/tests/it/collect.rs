@@ -239,6 +239,7 @@ fn fast_retries() -> RetryPolicy {
         max_attempts: 6,
         initial_backoff: std::time::Duration::from_millis(5),
         max_backoff: std::time::Duration::from_millis(50),
+        jitter: true,
     }
 }
 

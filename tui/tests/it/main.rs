@@ -1,7 +1,6 @@
 //! Whole-frame snapshots of every screen on the committed sample scenarios, at 80x24 and
 //! 160x48, with a fixed clock; the data goes through the worker's own queries.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use hopscope_analyzer::Session;
@@ -14,10 +13,9 @@ use ratatui::backend::TestBackend;
 /// 2026-11-22T08:00:00Z: the clock of every test.
 const NOW_US: i64 = 1_795_334_400_000_000;
 
-/// The rules of rules/, the starter pack `hopscope demo` builds in.
+/// The starter pack `hopscope demo` shows.
 fn starter_pack() -> Vec<hopscope_analyzer::alarms::Rule> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../rules"));
-    let (rules, problems) = hopscope_analyzer::alarms::load(&dir).unwrap();
+    let (rules, problems) = hopscope_analyzer::alarms::starter_pack();
     assert!(problems.is_empty(), "{problems:?}");
     rules
 }
