@@ -16,15 +16,14 @@ pub enum Workload {
 /// where freed memory waits for reuse. glibc's default threshold moves up to 32 MiB as large
 /// blocks are freed. A no-op off glibc.
 /// - [`Workload::Query`]: 32 MiB. Decoding reuses its large buffers from the heap instead of
-///   faulting fresh pages in: a GROUP BY over the `raw` column of 10 M spans takes 1.3 s, against
-///   2.3 s at 1 MiB.
+///   faulting fresh pages in for every query.
 /// - [`Workload::Ingest`]: 1 MiB. Each batch's buffers differ in size from the last one's, so in
-///   the heap they did not fit the holes the last batch left and the heap kept growing. Mapped,
-///   they leave no holes. Peak RSS of a first import, two or three runs each (benches/README.md):
-///   251-276 MB at 1 M spans, 295-312 at 3 M, 397-420 at 10 M with 32 MiB; 195-198, 232-237 and
-///   318-323 with 1 MiB, in the same wall time but at 3 M (+5 %). The parsing thread alone is
-///   13 % slower (its fresh pages fault in each batch: criterion 279.8 against 322.4 MB/s), but
-///   an import waits on the writer thread, the slower of the two.
+///   the heap they would not fit the holes the last batch left and the heap would keep growing;
+///   mapped, they leave no holes, and peak memory follows the batch size. The parsing thread
+///   pays for its fresh pages, but an import waits on the writer thread, the slower of the two.
+///
+/// The measurements behind both choices are in benches/README.md ("Peak memory of a first
+/// import: allocator per workload").
 ///
 /// # Safety
 /// Call before any other thread allocates (in `main`, before the runtime starts): it changes the
