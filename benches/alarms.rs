@@ -45,7 +45,7 @@ fn build_store(dir: &std::path::Path) {
             let at = DAY + m * MINUTE;
             // A little variety: a slow hour, sporadic timeouts and cold starts.
             let slow = (m / 60) as usize % 24 == f % 24;
-            let timeout = (m as usize + f) % 97 == 0;
+            let timeout = (m as usize + f).is_multiple_of(97);
             inv.append(&LambdaInvocationRow {
                 function: Some(name.clone()),
                 request_id: format!("{f:03}-{m:05}"),
@@ -59,7 +59,7 @@ fn build_store(dir: &std::path::Path) {
                 }),
                 memory_mb: Some(512),
                 max_memory_mb: Some(120 + (m % 50) as i32),
-                init_ms: ((m as usize + f) % 31 == 0).then_some(400.0),
+                init_ms: (m as usize + f).is_multiple_of(31).then_some(400.0),
                 status: if timeout {
                     status::TIMEOUT
                 } else {
@@ -133,7 +133,7 @@ fn bench(c: &mut Criterion) {
                 assert_eq!(statuses.len(), 1000);
                 black_box(statuses)
             })
-        })
+        });
     });
     group.bench_function("backtest_1000_rules_24h", |b| {
         b.iter(|| {
@@ -145,7 +145,7 @@ fn bench(c: &mut Criterion) {
                         .expect("backtest"),
                 )
             })
-        })
+        });
     });
     group.finish();
 }

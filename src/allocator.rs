@@ -28,6 +28,7 @@ pub enum Workload {
 /// # Safety
 /// Call before any other thread allocates (in `main`, before the runtime starts): it changes the
 /// allocator's process-wide settings.
+#[allow(unsafe_code)]
 pub unsafe fn tune_allocator(workload: Workload) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: the caller guarantees no other thread allocates yet.

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[allow(unsafe_code)]
 fn main() -> ExitCode {
     end_quietly_on_closed_pipe();
     let args = cli::Cli::parse();
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
 /// Output into a closed pipe (`hopscope sql ... | head -1`) ends the process quietly, as it does
 /// for other Unix tools, where Rust's default would panic in `println!`. Sockets are unaffected:
 /// Rust writes to them with `MSG_NOSIGNAL`.
+#[allow(unsafe_code)]
 fn end_quietly_on_closed_pipe() {
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any other thread exists.

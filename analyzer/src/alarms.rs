@@ -131,7 +131,7 @@ pub fn lookback(rules: &[Rule]) -> chrono::TimeDelta {
         .filter_map(|r| match &r.kind {
             RuleKind::Metric(m) => Some(
                 m.condition.period_secs
-                    * eval::evaluation_range(m.condition.evaluation_periods) as i64,
+                    * i64::from(eval::evaluation_range(m.condition.evaluation_periods)),
             ),
             RuleKind::Composite(_) => None,
         })
@@ -270,7 +270,7 @@ pub async fn evaluate_rules(
                 let c = &m.condition;
                 let end = period_end(at, c.period_secs);
                 let start = end
-                    - eval::evaluation_range(c.evaluation_periods) as i64
+                    - i64::from(eval::evaluation_range(c.evaluation_periods))
                         * c.period_secs
                         * 1_000_000;
                 let only_key = cache.single_key(session, m, &rule.name).await?;
@@ -396,6 +396,9 @@ pub fn transitions(rules: &[Rule], statuses: &[AlarmStatus]) -> Vec<Transition> 
         .collect()
 }
 
+/// One alarm's changes in a backtest: (time, state, reason), oldest first.
+type Timeline = Vec<(i64, State, String)>;
+
 /// Replays the rules over [since, until) (epoch µs), evaluating each metric rule at the end of
 /// every one of its periods from a fresh INSUFFICIENT_DATA: every change of state, in time order.
 pub async fn backtest(
@@ -408,8 +411,7 @@ pub async fn backtest(
     let mut cache = SeriesCache::default();
     let single = single_alarm_rules(rules);
     // rule -> key -> [(time, state)] starting with INSUFFICIENT_DATA at `since`.
-    let mut timelines: BTreeMap<&str, BTreeMap<String, Vec<(i64, State, String)>>> =
-        BTreeMap::new();
+    let mut timelines: BTreeMap<&str, BTreeMap<String, Timeline>> = BTreeMap::new();
     for i in order {
         let rule = &rules[i];
         let mut lines: BTreeMap<String, Vec<(i64, State, String)>> = BTreeMap::new();
@@ -418,7 +420,7 @@ pub async fn backtest(
                 let c = &m.condition;
                 let p = c.period_secs * 1_000_000;
                 let first = period_end(since, c.period_secs) + p;
-                let start = first - eval::evaluation_range(c.evaluation_periods) as i64 * p;
+                let start = first - i64::from(eval::evaluation_range(c.evaluation_periods)) * p;
                 let end = period_end(until, c.period_secs);
                 let only_key = cache.single_key(session, m, &rule.name).await?;
                 let series = cache.get(session, m, &rule.name, start, end).await?;
@@ -434,7 +436,7 @@ pub async fn backtest(
                     let points = series.get(&key).map_or(&[][..], Vec::as_slice);
                     let mut state = State::InsufficientData;
                     let mut line = vec![(since, state, String::new())];
-                    let range = eval::evaluation_range(c.evaluation_periods) as i64 * p;
+                    let range = i64::from(eval::evaluation_range(c.evaluation_periods)) * p;
                     let mut t = first;
                     while t <= end {
                         // Points are sorted: hand the evaluator only its range.

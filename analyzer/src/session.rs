@@ -49,7 +49,7 @@ impl Session {
         let ctx = SessionContext::new_with_config(config);
         register_functions(&ctx);
         for table in stored_tables() {
-            register_stored(&ctx, root, table.name, table.schema).await?;
+            register_stored(&ctx, root, table.name, table.schema)?;
         }
         for view in views::all() {
             ctx.sql(&view.sql).await?;
@@ -110,7 +110,7 @@ impl Session {
             .map(|c| schema.index_of(c))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(DataFusionError::from)?;
-        let provider = stored_provider(&self.root, table, schema).await?;
+        let provider = stored_provider(&self.root, table, schema)?;
         let state = self.ctx.state();
         let plan = provider
             .scan(&state, Some(&projection), &[filter], None)
@@ -183,22 +183,13 @@ fn check_store(root: &Path) -> Result<()> {
 
 /// Registers `root/<name>/` (all hour partitions) as a Parquet listing table with the contract's
 /// schema, so an empty or missing table still answers queries with the right columns.
-async fn register_stored(
-    ctx: &SessionContext,
-    root: &Path,
-    name: &str,
-    schema: SchemaRef,
-) -> Result<()> {
-    ctx.register_table(name, stored_provider(root, name, schema).await?)?;
+fn register_stored(ctx: &SessionContext, root: &Path, name: &str, schema: SchemaRef) -> Result<()> {
+    ctx.register_table(name, stored_provider(root, name, schema)?)?;
     Ok(())
 }
 
 /// `root/<name>/` as a Parquet listing table read as `schema`, or an empty table when missing.
-async fn stored_provider(
-    root: &Path,
-    name: &str,
-    schema: SchemaRef,
-) -> Result<Arc<dyn TableProvider>> {
+fn stored_provider(root: &Path, name: &str, schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
     let dir = root.join(name);
     if !dir.is_dir() {
         return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));

@@ -61,7 +61,7 @@ impl SampleBound {
 impl std::fmt::Display for SampleBound {
     /// The bound as CloudWatch would state it: `1000`, or `33.33` where it is not whole.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.num % self.den == 0 {
+        if self.num.is_multiple_of(self.den) {
             write!(f, "{}", self.num / self.den)
         } else {
             write!(f, "{:.2}", self.num as f64 / self.den as f64)

@@ -311,10 +311,12 @@ fn read_spans(b: &RecordBatch, out: &mut Vec<WaterfallSpan>, namespaces: &mut Ve
                 .map(|j| {
                     (
                         k.value(j).to_owned(),
-                        v.is_valid(j)
-                            .then(|| v.value(j))
-                            .unwrap_or_default()
-                            .to_owned(),
+                        if v.is_valid(j) {
+                            v.value(j)
+                        } else {
+                            Default::default()
+                        }
+                        .to_owned(),
                     )
                 })
                 .collect()
@@ -406,10 +408,10 @@ fn waterfall(spans: Vec<WaterfallSpan>, namespaces: &[Option<String>]) -> Vec<Wa
         .map(|s| s.critical_ms.is_some_and(|c| c > 0.0))
         .collect();
     for &i in order.iter().rev() {
-        if on_path[i] {
-            if let Some(p) = spans[i].parent_id.as_deref().and_then(|p| index.get(p)) {
-                on_path[*p] = true;
-            }
+        if on_path[i]
+            && let Some(p) = spans[i].parent_id.as_deref().and_then(|p| index.get(p))
+        {
+            on_path[*p] = true;
         }
     }
     let mut slots: Vec<Option<WaterfallSpan>> = spans.into_iter().map(Some).collect();

@@ -75,6 +75,8 @@ pub(crate) fn censored_predicate() -> String {
 /// The columns of a grouped `outcome_aggregates()` row, with percentiles read off its histogram.
 fn outcome_columns() -> String {
     let q = |p: f64, name: &str| format!("{}(histogram, {p}) AS {name}", hdr::HDR_QUANTILE);
+    let dwell =
+        |p: f64, name: &str| format!("{}(dwell_histogram, {p}) AS {name}", hdr::HDR_QUANTILE);
     let low = |p: f64, name: &str| {
         format!(
             "samples < {} AS {name}",
@@ -90,14 +92,8 @@ fn outcome_columns() -> String {
         low(0.5, "p50_low_sample"),
         low(0.9, "p90_low_sample"),
         low(0.99, "p99_low_sample"),
-        format!(
-            "{}(dwell_histogram, 0.5) AS dwell_p50_ms",
-            hdr::HDR_QUANTILE
-        ),
-        format!(
-            "{}(dwell_histogram, 0.99) AS dwell_p99_ms",
-            hdr::HDR_QUANTILE
-        ),
+        dwell(0.5, "dwell_p50_ms"),
+        dwell(0.99, "dwell_p99_ms"),
     )
 }
 

@@ -76,7 +76,7 @@ impl Clients {
             xray: aws_sdk_xray::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            region: config.region().map(|r| r.to_string()),
+            region: config.region().map(std::string::ToString::to_string),
         }
     }
 }

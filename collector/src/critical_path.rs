@@ -81,7 +81,7 @@ pub fn annotate(rows: &mut [SpanRow<'_>], s: &mut Scratch) {
             Some(p)
                 if is_synchronous(rows[i].start_time, s.end[i], rows[p].start_time, s.end[p]) =>
             {
-                s.sync_parent[i] = Some(p)
+                s.sync_parent[i] = Some(p);
             }
             Some(p) => {
                 rows[i].dwell_ms = Some((rows[i].start_time - s.end[p]).max(0) as f64 / 1000.0);

@@ -648,7 +648,11 @@ mod tests {
         assert!(got.rejections.is_empty(), "{:?}", got.rejections);
         let inv = got.invocations.unwrap();
         assert_eq!(inv.num_rows(), 2);
-        assert!(strings(&inv, "trace_id").iter().any(|t| t.is_some()));
+        assert!(
+            strings(&inv, "trace_id")
+                .iter()
+                .any(std::option::Option::is_some)
+        );
         assert!(
             strings(&got.events.unwrap(), "log_group")
                 .iter()

@@ -146,7 +146,7 @@ pub fn import_files(
             }
             summary.files += 1;
             out.flush_full()?;
-            progress(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+            progress(std::fs::metadata(path).map_or(0, |m| m.len()));
         }
         out.flush_all()?;
         summary.records = out.records;

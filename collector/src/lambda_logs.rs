@@ -283,11 +283,10 @@ pub(crate) mod tests {
 
     /// The conformance corpus: `$HOPSCOPE_CORPUS`, else `shared/corpus` next to the clone.
     pub fn corpus(file: &str) -> PathBuf {
-        let root = std::env::var_os("HOPSCOPE_CORPUS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus"))
-            });
+        let root = std::env::var_os("HOPSCOPE_CORPUS").map_or_else(
+            || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus")),
+            PathBuf::from,
+        );
         root.join(file)
     }
 

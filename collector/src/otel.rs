@@ -265,11 +265,10 @@ mod tests {
     }
 
     fn corpus_file(name: &str) -> String {
-        let root = std::env::var("HOPSCOPE_CORPUS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus"))
-            });
+        let root = std::env::var("HOPSCOPE_CORPUS").map_or_else(
+            |_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus")),
+            PathBuf::from,
+        );
         let path = root.join("otel-spans").join(name);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
     }

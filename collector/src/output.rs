@@ -112,10 +112,10 @@ pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
 impl<'s> Output<'s> {
     pub fn new(sink: &'s mut dyn BatchSink, batch_rows: usize) -> Self {
         Self {
-            spans: Default::default(),
-            log_events: Default::default(),
-            invocations: Default::default(),
-            metrics: Default::default(),
+            spans: SpanBatchBuilder::default(),
+            log_events: LogEventBatchBuilder::default(),
+            invocations: LambdaInvocationBatchBuilder::default(),
+            metrics: MetricPointBatchBuilder::default(),
             sink,
             batch_rows: batch_rows.max(1),
             rejections: Vec::new(),

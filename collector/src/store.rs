@@ -48,9 +48,7 @@ impl Store {
     pub fn open_or_create(root: &Path) -> Result<Store> {
         let marker = root.join(MARKER_FILE);
         if !marker.exists() {
-            let empty = std::fs::read_dir(root)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(true);
+            let empty = std::fs::read_dir(root).map_or(true, |mut d| d.next().is_none());
             if !empty {
                 return Err(Error::BadStore {
                     path: root.into(),

@@ -272,10 +272,10 @@ mod tests {
             .map(|r| format!("{}: {}", r.record, r.reason))
             .collect();
         drop(out);
-        let batch = sink
-            .pop()
-            .map(|(_, b)| b)
-            .unwrap_or_else(|| RecordBatch::new_empty(hopscope_schema::spans::schema()));
+        let batch = sink.pop().map_or_else(
+            || RecordBatch::new_empty(hopscope_schema::spans::schema()),
+            |(_, b)| b,
+        );
         (batch, rejected)
     }
 

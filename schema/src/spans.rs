@@ -175,12 +175,12 @@ pub fn schema() -> SchemaRef {
 /// an edge of its own (`fn -> fn`, carrying the function's faults).
 ///
 /// Generic so that hand-written tallies can compare interned ids rather than strings.
-pub fn enters_service<T: PartialEq>(parent_service: Option<T>, service: T) -> bool {
+pub fn enters_service<T: PartialEq + Copy>(parent_service: Option<T>, service: T) -> bool {
     parent_service.is_none_or(|p| p != service)
 }
 
 /// See [`enters_service`]: the service map's nodes are `(name, type)`.
-pub fn enters_node<T: PartialEq, U: PartialEq>(
+pub fn enters_node<T: PartialEq + Copy, U: PartialEq + Copy>(
     parent: Option<(T, Option<U>)>,
     node: (T, Option<U>),
 ) -> bool {

@@ -355,7 +355,7 @@ fn print_table(statuses: &[AlarmStatus]) {
         "state", "changed", "severity", "rule", "key"
     );
     for s in statuses {
-        let changed = if s.state != s.previous { "yes" } else { "" };
+        let changed = if s.state == s.previous { "" } else { "yes" };
         let rule = if s.actions_enabled {
             s.rule.clone()
         } else {
@@ -401,7 +401,7 @@ async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
             LockError::Held { .. } => anyhow::anyhow!(
                 "{e}: one watch per store, so that each change of state is notified once; stop that one first (`hopscope alarms check` evaluates read-only meanwhile)"
             ),
-            e => e.into(),
+            e @ LockError::Io { .. } => e.into(),
         })?;
     let clients = if !args.no_collect || args.notify.publish_metric {
         Some(args.aws.connect().await)

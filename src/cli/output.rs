@@ -114,7 +114,11 @@ fn write_json(batches: &[RecordBatch], out: &mut dyn Write, lines: bool) -> anyh
 
 /// CSV has no nested values: maps, lists and structs become their text form.
 fn flattened(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
-    map_columns(batch, |c| c.data_type().is_nested(), |s| s.to_string())
+    map_columns(
+        batch,
+        |c| c.data_type().is_nested(),
+        std::string::ToString::to_string,
+    )
 }
 
 /// Strings (and nested values) with control characters escaped, for the terminal.

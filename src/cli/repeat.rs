@@ -26,7 +26,7 @@ pub async fn every<E>(
     loop {
         round().await?;
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep(interval) => {}
             // A sender gone (the whole command ending) stops the loop too.
             _ = stop.wait_for(|s| *s != Stop::Run) => return Ok(()),
         }

@@ -54,7 +54,10 @@ async fn run_query(
     match output {
         Some(path) => {
             output::write_file(&batches, schema, path)?;
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let rows: usize = batches
+                .iter()
+                .map(arrow::array::RecordBatch::num_rows)
+                .sum();
             eprintln!("Wrote {rows} rows to {}.", path.display());
         }
         None => output::print(&batches, format)?,

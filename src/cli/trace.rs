@@ -154,7 +154,7 @@ fn render(t: &TraceDetail, width: usize, max_logs: usize) -> String {
             flags(s),
         );
         if let Some(cause) = &s.cause {
-            let _ = writeln!(out, "  {indent}  cause: {}", cause);
+            let _ = writeln!(out, "  {indent}  cause: {cause}");
         }
     }
     if !t.invocations.is_empty() {

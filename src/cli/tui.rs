@@ -86,7 +86,7 @@ pub async fn run(store: &Path, args: TuiArgs) -> anyhow::Result<ExitCode> {
             let mut abandon = stopped.clone();
             runtime.block_on(async move {
                 tokio::select! {
-                    _ = collect_live(&store, &args.aws, start, interval, notes, stopped) => {}
+                    () = collect_live(&store, &args.aws, start, interval, notes, stopped) => {}
                     _ = abandon.wait_for(|s| *s == Stop::Now) => {}
                 }
             });
@@ -101,8 +101,8 @@ pub async fn run(store: &Path, args: TuiArgs) -> anyhow::Result<ExitCode> {
         let mut joined = tokio::task::spawn_blocking(move || collector.join());
         tokio::select! {
             _ = &mut joined => {}
-            _ = tokio::time::sleep(FINISH_WINDOW) => abandon(&stop, joined).await,
-            _ = repeat::shutdown_signal() => abandon(&stop, joined).await,
+            () = tokio::time::sleep(FINISH_WINDOW) => abandon(&stop, joined).await,
+            () = repeat::shutdown_signal() => abandon(&stop, joined).await,
         }
     }
     result?;

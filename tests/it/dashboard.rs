@@ -223,7 +223,7 @@ fn traces(function: &str, table: &str, n: u64) -> Vec<String> {
             }],
         }));
     }
-    docs.iter().map(|d| d.to_string()).collect()
+    docs.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// X-Ray PutTraceSegments, sent to the peer as the SDK would (moto reads the Region from the

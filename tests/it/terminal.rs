@@ -64,6 +64,7 @@ fn hostile_inputs(dir: &Path) -> Vec<PathBuf> {
 
 /// Runs `hopscope --store STORE ARGS` with stdout and stderr on a new pseudo-terminal (stdin
 /// closed); everything it wrote there, with the terminal's `\r\n` line ends as `\n`.
+#[allow(unsafe_code)]
 fn on_terminal(store: &Path, args: &[&str]) -> (String, ExitStatus) {
     let (mut master, mut slave) = (0, 0);
     // SAFETY: openpty stores two descriptors it opened; nothing else is passed.

@@ -136,7 +136,7 @@ fn render(c: &mut Criterion) {
                     terminal
                         .draw(|f| hopscope_tui::ui::render(f, black_box(app)))
                         .unwrap();
-                })
+                });
             });
         }
     }
@@ -149,7 +149,7 @@ fn render(c: &mut Criterion) {
             terminal
                 .draw(|f| hopscope_tui::ui::render(f, &app))
                 .unwrap();
-        })
+        });
     });
 }
 

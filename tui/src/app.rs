@@ -613,7 +613,7 @@ impl App {
                 match action {
                     Action::Left => self.sql.column = self.sql.column.saturating_sub(1),
                     Action::Right => {
-                        self.sql.column = (self.sql.column + 1).min(columns.saturating_sub(1))
+                        self.sql.column = (self.sql.column + 1).min(columns.saturating_sub(1));
                     }
                     Action::EditQuery | Action::Enter => self.sql.editing = true,
                     _ => {}
@@ -630,17 +630,17 @@ impl App {
                 Action::Up => {
                     self.overlay = Some(Overlay::Help {
                         scroll: scroll.saturating_sub(1),
-                    })
+                    });
                 }
                 Action::PageDown => {
                     self.overlay = Some(Overlay::Help {
                         scroll: scroll + self.page(),
-                    })
+                    });
                 }
                 Action::PageUp => {
                     self.overlay = Some(Overlay::Help {
                         scroll: scroll.saturating_sub(self.page()),
-                    })
+                    });
                 }
                 // Any other key closes help.
                 _ => {}
@@ -651,12 +651,12 @@ impl App {
                     Action::Up => {
                         self.overlay = Some(Overlay::TimePicker {
                             selected: selected.saturating_sub(1),
-                        })
+                        });
                     }
                     Action::Down => {
                         self.overlay = Some(Overlay::TimePicker {
                             selected: (selected + 1).min(last),
-                        })
+                        });
                     }
                     Action::Enter => {
                         self.range.span_secs = TimeRange::PRESETS[selected.min(last)];

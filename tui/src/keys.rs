@@ -56,8 +56,8 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('/') => Action::Filter,
         KeyCode::Char('y') => Action::Copy,
         KeyCode::Char('o') => Action::GoOverview,
-        KeyCode::Char('s') | KeyCode::Char(':') => Action::GoSql,
-        KeyCode::Char('e') | KeyCode::Char('i') => Action::EditQuery,
+        KeyCode::Char('s' | ':') => Action::GoSql,
+        KeyCode::Char('e' | 'i') => Action::EditQuery,
         _ => return None,
     })
 }

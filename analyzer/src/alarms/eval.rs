@@ -84,7 +84,7 @@ pub fn evaluation_range(evaluation_periods: u32) -> u32 {
 /// `points` (any order; those outside the evaluation range are not read).
 pub fn evaluate(cond: &Condition, points: &[Datapoint], end: i64, previous: State) -> Evaluation {
     let period = cond.period_secs * 1_000_000;
-    let range = evaluation_range(cond.evaluation_periods) as i64;
+    let range = i64::from(evaluation_range(cond.evaluation_periods));
     let start = end - range * period;
     // Slots oldest -> newest; a later point for the same period replaces an earlier one.
     let mut slots: Vec<Option<Datapoint>> = vec![None; range as usize];
@@ -255,7 +255,7 @@ fn decided(
         ),
     };
     let mut sorted = shown.to_vec();
-    sorted.sort_by(|a, b| b.time.cmp(&a.time));
+    sorted.sort_by_key(|p| std::cmp::Reverse(p.time));
     let list = |points: &[Datapoint]| {
         let items: Vec<String> = points
             .iter()
@@ -333,9 +333,10 @@ pub fn format_value(v: f64) -> String {
 
 /// A period start as CloudWatch prints it in reasons: `22/11/26 10:05:00` (UTC).
 pub fn format_time(micros: i64) -> String {
-    DateTime::from_timestamp_micros(micros)
-        .map(|t| t.format("%d/%m/%y %H:%M:%S").to_string())
-        .unwrap_or_else(|| micros.to_string())
+    DateTime::from_timestamp_micros(micros).map_or_else(
+        || micros.to_string(),
+        |t| t.format("%d/%m/%y %H:%M:%S").to_string(),
+    )
 }
 
 impl Comparison {

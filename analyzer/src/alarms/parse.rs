@@ -133,7 +133,7 @@ pub fn parse_file(file: &Path, text: &str) -> (Vec<Rule>, Vec<Problem>) {
             );
             continue;
         };
-        for item in array.iter() {
+        for item in array {
             match item.get_ref() {
                 DeValue::Table(table) => {
                     if let Some(rule) = parse_rule(&mut cx, table, item.span()) {
@@ -279,7 +279,7 @@ fn parse_rule(cx: &mut Ctx, table: &Table, span: Range<usize>) -> Option<Rule> {
     if let Some(v) = get(table, "labels") {
         match v.get_ref() {
             DeValue::Table(t) => {
-                for (k, lv) in t.iter() {
+                for (k, lv) in t {
                     match lv.get_ref() {
                         DeValue::String(s) => {
                             labels.insert(k.get_ref().to_string(), s.to_string());
@@ -320,7 +320,7 @@ fn parse_rule(cx: &mut Ctx, table: &Table, span: Range<usize>) -> Option<Rule> {
     } else {
         METRIC_KEYS
     };
-    for (k, _) in table.iter() {
+    for (k, _) in table {
         let key = k.get_ref().as_ref();
         if !allowed.contains(&key) {
             let fix = if composite && METRIC_KEYS.contains(&key) {
@@ -556,7 +556,7 @@ fn parse_metric(cx: &mut Ctx, table: &Table, span: &Range<usize>) -> Option<Metr
         }
     };
     let evaluation_periods = match integer(cx, table, "evaluation_periods") {
-        Some((n, sp)) if n < 1 || n > 1440 => {
+        Some((n, sp)) if !(1..=1440).contains(&n) => {
             cx.problem(
                 &sp,
                 format!("evaluation_periods = {n} is out of range"),
@@ -572,7 +572,7 @@ fn parse_metric(cx: &mut Ctx, table: &Table, span: &Range<usize>) -> Option<Metr
         integer(cx, table, "datapoints_to_alarm"),
         &evaluation_periods,
     ) {
-        (Some((m, sp)), Some((n, _))) if m < 1 || m > *n as i64 => {
+        (Some((m, sp)), Some((n, _))) if m < 1 || m > i64::from(*n) => {
             cx.problem(
                 &sp,
                 format!("datapoints_to_alarm = {m} is not between 1 and evaluation_periods ({n})"),
@@ -585,13 +585,13 @@ fn parse_metric(cx: &mut Ctx, table: &Table, span: &Range<usize>) -> Option<Metr
         _ => None,
     };
     if let (Some((p, psp)), Some((n, nsp))) = (&period, &evaluation_periods)
-        && p * *n as i64 > MAX_SPAN_SECS
+        && p * i64::from(*n) > MAX_SPAN_SECS
     {
         cx.problem(
             nsp.as_ref().unwrap_or(psp),
             format!(
                 "evaluation_periods x period = {} s, more than one day",
-                p * *n as i64
+                p * i64::from(*n)
             ),
             "shorten the period or evaluate fewer periods (CloudWatch's limit is one day)",
         );

@@ -233,7 +233,7 @@ impl AlarmStore {
             let path = history_path(&self.dir.join(HISTORY_DIR), number);
             let file = File::open(&path)?;
             let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .and_then(|b| b.build())
+                .and_then(ParquetRecordBatchReaderBuilder::build)
                 .map_err(|e| invalid(&path, e))?;
             for batch in reader {
                 let batch = batch.map_err(|e| invalid(&path, e))?;

@@ -342,10 +342,10 @@ impl Named {
                 } else {
                     0.0
                 },
-                share: if total_critical[w] != 0.0 {
-                    acc.critical_ms / total_critical[w]
-                } else {
+                share: if total_critical[w] == 0.0 {
                     0.0
+                } else {
+                    acc.critical_ms / total_critical[w]
                 },
                 init_ms: acc.init_ms,
                 handler_ms: acc.critical_ms - acc.init_ms - acc.overhead_ms,

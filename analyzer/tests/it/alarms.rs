@@ -240,7 +240,7 @@ async fn a_run_killed_between_writes_leaves_the_store_readable_and_loses_nothing
     )
     .unwrap();
     std::fs::copy(
-        history_dir.join(format!("part-{:020}.parquet", counted)),
+        history_dir.join(format!("part-{counted:020}.parquet")),
         history_dir.join(format!("part-{:020}.parquet", counted + 1)),
     )
     .unwrap();
@@ -269,7 +269,7 @@ fn a_second_evaluator_is_refused_the_lock_with_the_holders_pid() {
                 })
             );
         }
-        e => panic!("{e}"),
+        e @ LockError::Io { .. } => panic!("{e}"),
     }
     assert_eq!(
         err.to_string(),

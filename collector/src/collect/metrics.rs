@@ -81,7 +81,7 @@ fn document(
                     "Metric": {
                         "Namespace": metric.and_then(|m| m.namespace()),
                         "MetricName": metric.and_then(|m| m.metric_name()),
-                        "Dimensions": metric.map(|m| m.dimensions()).unwrap_or_default().iter()
+                        "Dimensions": metric.map(aws_sdk_cloudwatch::types::Metric::dimensions).unwrap_or_default().iter()
                             .map(|d| json!({"Name": d.name(), "Value": d.value()})).collect::<Vec<_>>(),
                     },
                     "Stat": stat.and_then(|s| s.stat()),
@@ -96,9 +96,9 @@ fn document(
             json!({
                 "Id": r.id(),
                 "Label": r.label(),
-                "Timestamps": r.timestamps().iter().map(|t| t.as_secs_f64()).collect::<Vec<_>>(),
+                "Timestamps": r.timestamps().iter().map(aws_sdk_xray::primitives::DateTime::as_secs_f64).collect::<Vec<_>>(),
                 "Values": r.values(),
-                "StatusCode": r.status_code().map(|s| s.as_str()),
+                "StatusCode": r.status_code().map(aws_sdk_cloudwatch::types::StatusCode::as_str),
                 "Messages": r.messages().iter().map(|m| json!({"Code": m.code(), "Value": m.value()})).collect::<Vec<_>>(),
             })
         })

@@ -196,7 +196,7 @@ fn parse_record(record: JsonRecord<'_>) -> Parsed<'_> {
         "platform.start" => {
             parsed.fact = Some(Fact::Start {
                 version: platform.version.0,
-            })
+            });
         }
         "platform.report" => {
             let m = platform.metrics.unwrap_or_default();

@@ -102,7 +102,7 @@ pub fn split_text(text: &str) -> Vec<TextEvent<'_>> {
             LineKind::Platform("XRAY")
                 if open && events.last().is_some_and(|e| e.text.starts_with("REPORT")) =>
             {
-                extend(&mut events, text, line_end)
+                extend(&mut events, text, line_end);
             }
             LineKind::Continuation if body.trim().is_empty() => {}
             _ => {

@@ -57,7 +57,7 @@ pub fn aws_resource<'n>(aws: &'n Aws<'_>) -> Option<&'n str> {
         })
         .or(aws.function_name.as_deref())
         .or_else(|| aws.topic_arn.as_deref().and_then(|a| last(a, ':')))
-        .or(aws.resource_names.first().map(|s| s.as_ref()))
+        .or(aws.resource_names.first().map(std::convert::AsRef::as_ref))
 }
 
 /// The AWS resource type X-Ray shows for a call to the service `name`.

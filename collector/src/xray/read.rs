@@ -403,7 +403,7 @@ impl<'a> Reader<'a> {
                     AwsKey::TopicArn => aws.topic_arn = r.string("aws.topic_arn", p)?,
                     AwsKey::FunctionArn => aws.function_arn = r.string("aws.function_arn", p)?,
                     AwsKey::ResourceNames => {
-                        aws.resource_names = r.strings("aws.resource_names", p)?
+                        aws.resource_names = r.strings("aws.resource_names", p)?;
                     }
                     AwsKey::Other => r.j.next_skip()?,
                 }
@@ -445,7 +445,7 @@ impl<'a> Reader<'a> {
                     SqlKey::Url => sql.url = r.string("sql.url", p)?,
                     SqlKey::DatabaseType => sql.database_type = r.string("sql.database_type", p)?,
                     SqlKey::SanitizedQuery => {
-                        sql.sanitized_query = r.string("sql.sanitized_query", p)?
+                        sql.sanitized_query = r.string("sql.sanitized_query", p)?;
                     }
                     SqlKey::Other => r.j.next_skip()?,
                 }

@@ -9,11 +9,10 @@ use std::path::PathBuf;
 
 /// The shared conformance corpus: `HOPSCOPE_CORPUS`, else `../shared/corpus` beside the clone.
 pub fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("HOPSCOPE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus"))
-        });
+    let dir = std::env::var_os("HOPSCOPE_CORPUS").map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus")),
+        PathBuf::from,
+    );
     assert!(
         dir.join("MANIFEST.md").is_file(),
         "conformance corpus not found at {}: clone next to shared/ or set HOPSCOPE_CORPUS",

@@ -102,25 +102,28 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 change(now, base)
             ))
         };
-    let percentiles = detail.map(|d| d.percentiles.clone()).unwrap_or_else(|| {
-        let of = |label,
-                  now: &HopStats,
-                  before: Option<&HopStats>,
-                  pick: fn(&HopStats) -> (Option<f64>, bool)| {
-            Percentile {
-                label,
-                now: pick(now).0,
-                before: before.and_then(|b| pick(b).0),
-                now_low_sample: pick(now).1,
-                before_low_sample: before.is_some_and(|b| pick(b).1),
-            }
-        };
-        vec![
-            of("p50", &h.now, before, |s| (s.p50_ms, s.p50_low_sample)),
-            of("p90", &h.now, before, |s| (s.p90_ms, s.p90_low_sample)),
-            of("p99", &h.now, before, |s| (s.p99_ms, s.p99_low_sample)),
-        ]
-    });
+    let percentiles = detail.map_or_else(
+        || {
+            let of = |label,
+                      now: &HopStats,
+                      before: Option<&HopStats>,
+                      pick: fn(&HopStats) -> (Option<f64>, bool)| {
+                Percentile {
+                    label,
+                    now: pick(now).0,
+                    before: before.and_then(|b| pick(b).0),
+                    now_low_sample: pick(now).1,
+                    before_low_sample: before.is_some_and(|b| pick(b).1),
+                }
+            };
+            vec![
+                of("p50", &h.now, before, |s| (s.p50_ms, s.p50_low_sample)),
+                of("p90", &h.now, before, |s| (s.p90_ms, s.p90_low_sample)),
+                of("p99", &h.now, before, |s| (s.p99_ms, s.p99_low_sample)),
+            ]
+        },
+        |d| d.percentiles.clone(),
+    );
     let mut low_sample = false;
     for p in &percentiles {
         low_sample |= p.now_low_sample || p.before_low_sample;

@@ -80,6 +80,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     header.extend(["5xx", "p99 ms"]);
     widths.extend([Constraint::Length(6), Constraint::Length(7)]);
-    let header = Row::new(header.into_iter().map(|h| Cell::from(h))).style(theme.header());
+    let header = Row::new(header.into_iter().map(Cell::from)).style(theme.header());
     frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
