@@ -378,9 +378,10 @@ fn print_table(statuses: &[AlarmStatus]) {
         }
     }
     let count = |st: State| statuses.iter().filter(|s| s.state == st).count();
+    let n = statuses.len();
     println!(
-        "{} alarms: {} ALARM, {} OK, {} INSUFFICIENT_DATA.",
-        statuses.len(),
+        "{n} {}: {} ALARM, {} OK, {} INSUFFICIENT_DATA.",
+        if n == 1 { "alarm" } else { "alarms" },
         count(State::Alarm),
         count(State::Ok),
         count(State::InsufficientData)

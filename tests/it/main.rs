@@ -629,13 +629,9 @@ treat_missing_data = "MODE"
         (
             "breaching",
             2,
-            "1 alarms: 1 ALARM, 0 OK, 0 INSUFFICIENT_DATA.",
+            "1 alarm: 1 ALARM, 0 OK, 0 INSUFFICIENT_DATA.",
         ),
-        (
-            "missing",
-            0,
-            "1 alarms: 0 ALARM, 0 OK, 1 INSUFFICIENT_DATA.",
-        ),
+        ("missing", 0, "1 alarm: 0 ALARM, 0 OK, 1 INSUFFICIENT_DATA."),
     ] {
         std::fs::write(&heartbeat, rule.replace("MODE", mode)).unwrap();
         let out = hopscope(
