@@ -104,7 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let _escaped = if cli.command.drives_the_terminal() {
         None
     } else {
-        terminal::EscapedStdout::install().context("routing stdout through the escaper")?
+        terminal::install().context("routing stdout through the escaper")?
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -42,6 +42,7 @@ pub fn stop_on_signal(announce: &'static str) -> watch::Receiver<Stop> {
         eprintln!("{announce} (Ctrl-C again to abort).");
         let _ = tx.send(Stop::AfterRound);
         shutdown_signal().await;
+        super::terminal::finish();
         std::process::exit(130);
     });
     rx

@@ -11,7 +11,7 @@
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 
 use hopscope_analyzer::text::StreamEscaper;
@@ -34,15 +34,38 @@ pub fn for_stderr(text: &str) -> String {
     out
 }
 
-/// While alive, everything written to stdout (fd 1) reaches the terminal escaped.
-pub struct EscapedStdout {
+/// The escaper in place, if any: [`finish`] takes it down from wherever the process ends.
+static ACTIVE: Mutex<Option<EscapedStdout>> = Mutex::new(None);
+
+/// Writes out what stdout still holds and puts the terminal back on fd 1. Call it before
+/// `std::process::exit`, which runs no destructor; [`EscapedGuard`] calls it on return or panic.
+pub fn finish() {
+    let active = ACTIVE.lock().unwrap_or_else(PoisonError::into_inner).take();
+    drop(active);
+}
+
+/// Ends the escaping when dropped (see [`finish`]).
+pub struct EscapedGuard(());
+
+impl Drop for EscapedGuard {
+    fn drop(&mut self) {
+        finish();
+    }
+}
+
+/// Everything written to stdout (fd 1) reaches the terminal escaped until it is dropped.
+struct EscapedStdout {
     terminal: OwnedFd,
     pump: Option<JoinHandle<io::Result<()>>>,
 }
 
+/// Routes stdout through the escaper when it is a terminal; `None` when it is not.
+pub fn install() -> io::Result<Option<EscapedGuard>> {
+    EscapedStdout::install()
+}
+
 impl EscapedStdout {
-    /// Routes stdout through the escaper when it is a terminal; `None` when it is not.
-    pub fn install() -> io::Result<Option<EscapedStdout>> {
+    fn install() -> io::Result<Option<EscapedGuard>> {
         if !stdout_is_terminal() {
             return Ok(None);
         }
@@ -56,10 +79,11 @@ impl EscapedStdout {
         let pump = std::thread::Builder::new()
             .name("stdout-escaper".into())
             .spawn(move || pump(reader, out))?;
-        Ok(Some(EscapedStdout {
+        *ACTIVE.lock().unwrap_or_else(PoisonError::into_inner) = Some(EscapedStdout {
             terminal,
             pump: Some(pump),
-        }))
+        });
+        Ok(Some(EscapedGuard(())))
     }
 }
 
