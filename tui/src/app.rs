@@ -247,6 +247,9 @@ pub enum Overlay {
     TimePicker { selected: usize },
 }
 
+/// The query the SQL screen offers while its editor is empty.
+pub const SQL_EXAMPLE: &str = "SELECT * FROM traces ORDER BY duration_ms DESC LIMIT 100";
+
 /// The SQL screen: the editor, its history and the last result.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SqlView {
@@ -330,9 +333,10 @@ impl App {
             alarm: Cursor::default(),
             hop: None,
             trace: None,
+            // The editor starts empty, so what the user types is the query; the example is
+            // shown as a placeholder and is the first entry of the history (↑ recalls it).
             sql: SqlView {
-                input: "SELECT * FROM traces ORDER BY duration_ms DESC LIMIT 100".into(),
-                cursor: 56,
+                history: vec![SQL_EXAMPLE.into()],
                 ..SqlView::default()
             },
             filters: BTreeMap::new(),
@@ -1217,6 +1221,9 @@ mod tests {
         app.update(Action::GoSql);
         assert_eq!(app.screen, Screen::Sql);
         assert!(app.typing());
+        assert_eq!(app.sql.input, "", "what the user types is the whole query");
+        app.update(Action::Edit(Edit::HistoryPrev));
+        assert_eq!(app.sql.input, SQL_EXAMPLE, "↑ recalls the example");
         app.update(Action::Edit(Edit::Clear));
         for c in "SELECT 1;".chars() {
             app.update(Action::Edit(Edit::Insert(c)));

@@ -28,6 +28,25 @@ pub fn dur(v: f64) -> String {
     }
 }
 
+/// A range of durations in one unit: `2.20–3.48 ms`, `7.47–10.4 s`.
+pub fn dur_range(lo: f64, hi: f64) -> String {
+    if hi.is_finite() && hi.abs() >= 10_000.0 {
+        let s = |v: f64| {
+            let v = v / 1000.0;
+            if v.abs() >= 100.0 {
+                format!("{v:.0}")
+            } else if v.abs() >= 10.0 {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.2}")
+            }
+        };
+        format!("{}–{} s", s(lo), s(hi))
+    } else {
+        format!("{}–{} ms", ms(lo), ms(hi))
+    }
+}
+
 pub fn opt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), ms)
 }
@@ -40,6 +59,15 @@ pub fn pct_ms(v: Option<f64>, low_sample: bool) -> String {
     match v {
         Some(v) if low_sample => format!("{LOW_SAMPLE_MARK}{}", ms(v)),
         v => opt_ms(v),
+    }
+}
+
+/// A percentile with its unit (`539 ms`, `30.0 s`), `~`-marked when it is low-sample.
+pub fn pct_dur(v: Option<f64>, low_sample: bool) -> String {
+    match v {
+        Some(v) if low_sample => format!("{LOW_SAMPLE_MARK}{}", dur(v)),
+        Some(v) => dur(v),
+        None => "-".into(),
     }
 }
 
@@ -101,6 +129,15 @@ pub fn fit(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_with_one_unit() {
+        assert_eq!(dur_range(2.2, 3.48), "2.20–3.48 ms");
+        assert_eq!(dur_range(7471.0, 10_400.0), "7.47–10.4 s");
+        assert_eq!(pct_dur(Some(30_015.5), true), "~30.0 s");
+        assert_eq!(pct_dur(Some(539.0), false), "539 ms");
+        assert_eq!(pct_dur(None, true), "-");
+    }
 
     #[test]
     fn formats() {

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::Theme;
-use super::format::{LOW_SAMPLE_MARK, count, dur, fit, ms, pct_ms};
+use super::format::{LOW_SAMPLE_MARK, count, dur, dur_range, fit, ms, pct_dur};
 use super::hops::{change, hop_name};
 use crate::app::{App, visible_offset};
 use crate::data::Percentile;
@@ -73,7 +73,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                     Line::from(vec![
                         Span::raw(format!(
                             "{:>label_width$} ",
-                            format!("{}–{} ms", ms(b.lower_ms), ms(b.upper_ms))
+                            dur_range(b.lower_ms, b.upper_ms)
                         )),
                         Span::styled("█".repeat(n.max(usize::from(b.count > 0))), theme.warn()),
                         Span::raw(format!(" {}", count(b.count))),
@@ -129,9 +129,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         low_sample |= p.now_low_sample || p.before_low_sample;
         lines.push(Line::raw(format!(
             "{:<10}{:>9}{:>9}{:>8}",
-            format!("{} ms", p.label),
-            pct_ms(p.now, p.now_low_sample),
-            pct_ms(p.before, p.before_low_sample),
+            p.label,
+            pct_dur(p.now, p.now_low_sample),
+            pct_dur(p.before, p.before_low_sample),
             change(p.now, p.before)
         )));
     }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::Theme;
-use super::format::{count, fit, ms, pct_ms, sparkline};
+use super::format::{count, dur, fit, pct_ms, sparkline};
 use crate::app::{App, OverviewFocus, visible_offset};
 use crate::data::{Health, SERIES_BUCKETS};
 
@@ -148,9 +148,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Span::raw(" "),
             Span::raw(fit(
                 &format!(
-                    "{}: max {} ms; Enter: detail",
+                    "{}: max {}; Enter: detail",
                     hop_name(h),
-                    ms(h.p99_series
+                    dur(h
+                        .p99_series
                         .iter()
                         .flatten()
                         .copied()

@@ -78,7 +78,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         header.extend(["4xx", "429"]);
         widths.extend([Constraint::Length(6), Constraint::Length(6)]);
     }
-    header.extend(["5xx", "p99 ms"]);
+    header.extend(["5xx", "p99"]);
     widths.extend([Constraint::Length(6), Constraint::Length(7)]);
     let header = Row::new(header.into_iter().map(Cell::from)).style(theme.header());
     frame.render_widget(Table::new(rows, widths).header(header).block(block), area);

@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::Theme;
-use super::format::{fit, ms};
-use crate::app::{App, visible_offset};
+use super::format::{dur, fit};
+use crate::app::{App, SQL_EXAMPLE, visible_offset};
 
 /// Widest a result column gets; longer values are cut with `…`.
 const MAX_COLUMN: usize = 40;
@@ -30,7 +30,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     // Scroll the line so the cursor stays in view.
     let width = editor.width.saturating_sub(2) as usize;
     let first = sql.cursor.saturating_sub(width.saturating_sub(1));
-    let shown: String = sql.input.chars().skip(first).take(width).collect();
+    let shown = if sql.input.is_empty() {
+        Line::styled(
+            fit(&format!("{SQL_EXAMPLE}   (↑ recalls it)"), width),
+            theme.dim(),
+        )
+    } else {
+        Line::raw(
+            sql.input
+                .chars()
+                .skip(first)
+                .take(width)
+                .collect::<String>(),
+        )
+    };
     frame.render_widget(
         Paragraph::new(shown).block(
             Block::default()
@@ -62,7 +75,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         return;
     };
     let visible = app.visible_rows();
-    let mut status = format!("{} rows in {} ms", r.table.total_rows, ms(r.elapsed_ms));
+    let mut status = format!("{} rows in {}", r.table.total_rows, dur(r.elapsed_ms));
     if r.table.rows.len() < r.table.total_rows {
         status.push_str(&format!(" (first {} kept)", r.table.rows.len()));
     }
