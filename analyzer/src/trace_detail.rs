@@ -194,6 +194,9 @@ impl TraceDetail {
     pub fn sanitized(mut self) -> TraceDetail {
         self.trace_id = sanitize(&self.trace_id);
         for s in &mut self.spans {
+            // OTel span ids are not checked at import; escaped alike, parents still match.
+            s.id = sanitize(&s.id);
+            s.parent_id = s.parent_id.as_deref().map(sanitize);
             s.name = sanitize(&s.name);
             s.service = sanitize(&s.service);
             s.service_type = s.service_type.as_deref().map(sanitize);

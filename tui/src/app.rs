@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hopscope_analyzer::alarms::Rule;
 use hopscope_analyzer::hops::Hop;
+use hopscope_analyzer::text::sanitize;
 use hopscope_analyzer::trace_detail::{Invocation, LogLine, TraceDetail};
 
 use crate::data::{
@@ -731,7 +732,13 @@ impl App {
                 let line = lines.get(self.map.selected).copied();
                 self.visible_hops()
                     .into_iter()
-                    .find(|(_, h)| line.is_some_and(|l| h.callee == l.node && h.caller == l.caller))
+                    // Map lines hold sanitized names, hops the stored ones.
+                    .find(|(_, h)| {
+                        line.is_some_and(|l| {
+                            sanitize(&h.callee) == l.node
+                                && h.caller.as_deref().map(sanitize) == l.caller
+                        })
+                    })
                     .map(|(rank, h)| (rank, h.clone()))
             }
         };

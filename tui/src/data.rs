@@ -120,7 +120,8 @@ pub const SLOWEST_TRACES: usize = 10;
 pub struct Overview {
     /// The window the range resolved to; `None` when the store holds no spans.
     pub window: Option<Window>,
-    /// Ranked hops (names sanitized); `None` with no window.
+    /// Ranked hops; `None` with no window. Names stay as stored, since the hop screen queries
+    /// by them; the screens sanitize them where they draw them.
     pub report: Option<HopReport>,
     pub map: Vec<MapLine>,
 }
@@ -385,17 +386,9 @@ async fn load_overview(
         slowest_traces: SLOWEST_TRACES,
         series_buckets: SERIES_BUCKETS,
     };
-    let mut report = HopReport::load(session, &query)
+    let report = HopReport::load(session, &query)
         .await
         .map_err(|e| e.to_string())?;
-    for hop in &mut report.hops {
-        hop.caller = hop.caller.as_deref().map(sanitize);
-        hop.callee = sanitize(&hop.callee);
-        hop.callee_type = hop.callee_type.as_deref().map(sanitize);
-        for t in &mut hop.slowest_traces {
-            t.trace_id = sanitize(&t.trace_id);
-        }
-    }
     let map = ServiceMap::load_in(session, Some(window))
         .await
         .map_err(|e| e.to_string())?;

@@ -2,13 +2,22 @@
 
 use chrono::DateTime;
 
-/// Milliseconds with precision that fits their size: `0.42`, `8.1`, `412`, `12.3s`.
+/// Milliseconds in at most five characters, with precision that fits their size: `0.42`,
+/// `8.1`, `412`, `12.3s`, `123s`, `15m`, `2.5h` (a `~` mark still fits a six-character column).
 pub fn ms(v: f64) -> String {
     if !v.is_finite() {
         return "-".into();
     }
     let a = v.abs();
-    if a >= 10_000.0 {
+    if a >= 10_000.0 * 60.0 * 60.0 {
+        format!("{:.0}h", v / 3_600_000.0)
+    } else if a >= 1000.0 * 60.0 * 60.0 {
+        format!("{:.1}h", v / 3_600_000.0)
+    } else if a >= 1000.0 * 1000.0 {
+        format!("{:.0}m", v / 60_000.0)
+    } else if a >= 100_000.0 {
+        format!("{:.0}s", v / 1000.0)
+    } else if a >= 10_000.0 {
         format!("{:.1}s", v / 1000.0)
     } else if a >= 100.0 {
         format!("{v:.0}")
@@ -129,6 +138,17 @@ pub fn fit(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_durations_fit_five_characters() {
+        assert_eq!(ms(30_015.5), "30.0s");
+        assert_eq!(ms(123_400.0), "123s");
+        assert_eq!(ms(900_000.0), "900s");
+        assert_eq!(ms(1_234_500.0), "21m");
+        assert_eq!(ms(9_000_000.0), "2.5h");
+        assert_eq!(ms(100_000_000.0), "28h");
+        assert_eq!(pct_ms(Some(900_000.0), true), "~900s");
+    }
 
     #[test]
     fn formats_with_one_unit() {

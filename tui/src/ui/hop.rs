@@ -12,6 +12,7 @@ use super::hops::{change, hop_name};
 use crate::app::{App, visible_offset};
 use crate::data::Percentile;
 use hopscope_analyzer::hops::HopStats;
+use hopscope_analyzer::text::sanitize;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = Theme { color: app.color };
@@ -31,7 +32,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Span::styled(hop_name(h), theme.title()),
     ];
     if let Some(t) = &h.callee_type {
-        head.push(Span::styled(format!(" ({t})"), theme.dim()));
+        head.push(Span::styled(format!(" ({})", sanitize(t)), theme.dim()));
     }
     head.push(Span::raw(format!(
         "  {:+.0} ms/trace · {:.0}% of critical time",
@@ -221,7 +222,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             .take(rows_shown)
             .map(|(i, t)| {
                 let text = fit(
-                    &format!("{:>9}  {}", dur(t.critical_ms), t.trace_id),
+                    &format!("{:>9}  {}", dur(t.critical_ms), sanitize(&t.trace_id)),
                     traces.width as usize,
                 );
                 if i == view.traces.selected {

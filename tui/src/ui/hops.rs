@@ -1,6 +1,7 @@
 //! The overview's ranked hops: which caller -> callee added the latency, against the baseline.
 
 use hopscope_analyzer::hops::Hop;
+use hopscope_analyzer::text::sanitize;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
@@ -168,8 +169,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 pub fn hop_name(h: &Hop) -> String {
     format!(
         "{} -> {}",
-        h.caller.as_deref().unwrap_or("client"),
-        h.callee
+        sanitize(h.caller.as_deref().unwrap_or("client")),
+        sanitize(&h.callee)
     )
 }
 

@@ -2,6 +2,7 @@
 //! trace of 100,000 spans scrolls as fast as one of ten), the selected span's detail, and the
 //! trace's log lines.
 
+use hopscope_analyzer::text::sanitize;
 use hopscope_analyzer::trace_detail::{LEGEND, SpanPart, TraceDetail, WaterfallSpan};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -23,15 +24,22 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Some(Some(t)) => t,
         Some(None) => {
             frame.render_widget(
-                Paragraph::new(format!("Trace {} is not in the store.", view.trace_id)),
+                Paragraph::new(format!(
+                    "Trace {} is not in the store.",
+                    sanitize(&view.trace_id)
+                )),
                 area,
             );
             return;
         }
         None => {
             let text = match &view.detail.error {
-                Some(e) => format!("Trace {} could not be loaded: {e}", view.trace_id),
-                None => format!("Loading trace {}…", view.trace_id),
+                Some(e) => format!(
+                    "Trace {} could not be loaded: {}",
+                    sanitize(&view.trace_id),
+                    sanitize(e)
+                ),
+                None => format!("Loading trace {}…", sanitize(&view.trace_id)),
             };
             frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), area);
             return;
