@@ -23,6 +23,7 @@ use hopscope_collector::store::Store;
 use super::aws_args::AwsArgs;
 use super::output::sanitize;
 use super::repeat;
+use super::terminal::for_stderr;
 use super::time::TimeArg;
 use notifiers::{StateMetric, Webhook};
 
@@ -259,7 +260,7 @@ fn evaluator(
 /// Says on stderr which notifications failed: never fatal.
 fn report(failed: &[NotifyError]) {
     for e in failed {
-        eprintln!("warning: {e}");
+        eprintln!("warning: {}", for_stderr(&e.to_string()));
     }
 }
 
@@ -426,7 +427,7 @@ async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
         if let Some(clients) = &collect_clients
             && let Err(e) = collect(store_dir, clients, &args.aws, ev.rules()).await
         {
-            eprintln!("warning: collecting: {e:#}");
+            eprintln!("warning: collecting: {}", for_stderr(&format!("{e:#}")));
         }
         match ev.evaluate(Utc::now(), Some(&lock)).await {
             Ok(evaluated) => {
@@ -437,7 +438,7 @@ async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Err(e) => eprintln!("warning: evaluating: {e:#}"),
+            Err(e) => eprintln!("warning: evaluating: {}", for_stderr(&format!("{e:#}"))),
         }
         Ok(())
     };

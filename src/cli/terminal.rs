@@ -113,11 +113,20 @@ fn pump(mut reader: io::PipeReader, mut out: File) -> io::Result<()> {
         };
         text.clear();
         escaper.push(&buf[..n], &mut text);
-        out.write_all(text.as_bytes())?;
+        // A terminal that stopped taking output (hung up) must not stop the process with
+        // SIGPIPE on its next print: keep draining, as a closed terminal would swallow it.
+        if out.write_all(text.as_bytes()).is_err() {
+            return drain(reader);
+        }
     }
     text.clear();
     escaper.finish(&mut text);
     out.write_all(text.as_bytes())
+}
+
+/// Reads the pipe to its end, discarding what it reads.
+fn drain(mut reader: io::PipeReader) -> io::Result<()> {
+    io::copy(&mut reader, &mut io::sink()).map(drop)
 }
 
 /// Makes fd 1 refer to what `fd` refers to.
