@@ -45,15 +45,43 @@ pub fn render(frame: &mut Frame, app: &App) {
 }
 
 /// The overview: ranked hops beside (wide) or above (narrow) the service map, the alarms below
-/// across the width; on a short terminal the alarms take one line of counts.
+/// across the width; on a short terminal the alarms take one line of counts. Hop names are the
+/// key information: on a wide screen the hops take the width their names need (the map keeps
+/// at least [`MAP_MIN_WIDTH`]), and rows the hops and the map leave empty go to the alarms
+/// while they have lines to fill them with.
 fn overview(frame: &mut Frame, area: Rect, app: &App) {
-    let [top, alarms] = Layout::vertical([
-        Constraint::Fill(1),
-        Constraint::Length(alarm_rows(area.height)),
-    ])
-    .areas(area);
-    let [hops, map] = if area.width >= 160 {
-        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
+    let side_by_side = area.width >= 160;
+    let hops_listed = app.visible_hops().len() as u16;
+    let map_listed = app.visible_map().len() as u16;
+    // Title and header rows above each list.
+    let top_needed = if side_by_side {
+        hops_listed.max(map_listed) + 2
+    } else {
+        hops_listed + map_listed + 4
+    };
+    // Title and header above the alarms' lines.
+    let alarms_needed = app.visible_alarms().len() as u16 + 2;
+    let alarms_height = match alarm_rows(area.height) {
+        // A short terminal keeps its one line of counts.
+        1 => 1,
+        rows => rows
+            .max(area.height.saturating_sub(top_needed).min(alarms_needed))
+            .min(area.height.saturating_sub(area.height / 2)),
+    };
+    let [top, alarms] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(alarms_height)]).areas(area);
+    let [hops, map] = if side_by_side {
+        let longest = app
+            .visible_hops()
+            .iter()
+            .map(|(_, h)| hops::hop_name(h).chars().count() as u16)
+            .max()
+            .unwrap_or(0);
+        let wanted = hops::FIXED_WIDTH + longest.min(hops::MAX_NAME_WIDTH);
+        let hops_width = wanted
+            .max(area.width * 62 / 100)
+            .min(area.width.saturating_sub(MAP_MIN_WIDTH + 2));
+        Layout::horizontal([Constraint::Length(hops_width), Constraint::Fill(1)])
             .spacing(2)
             .areas(top)
     } else {
@@ -63,6 +91,9 @@ fn overview(frame: &mut Frame, area: Rect, app: &App) {
     map::render(frame, map, app);
     alarms::render(frame, alarms, app);
 }
+
+/// The narrowest the service map gets beside the hops.
+const MAP_MIN_WIDTH: u16 = 56;
 
 /// Rows of the alarms panel: a quarter of the height (title and header included), or one line of
 /// counts when that would leave the hops and the map too little.

@@ -166,6 +166,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// `caller -> callee`; the entry point's caller is the client.
+/// Columns of the wide hops table other than the name, their gaps included.
+pub const FIXED_WIDTH: u16 = 96;
+/// Longer names are cut with `…` even when the screen has room: the rest of the row matters too.
+pub const MAX_NAME_WIDTH: u16 = 72;
+
 pub fn hop_name(h: &Hop) -> String {
     format!(
         "{} -> {}",

@@ -1,5 +1,5 @@
 //! Whole-frame snapshots of every screen on the committed sample scenarios, at 80x24 and
-//! 160x48, with a fixed clock; the data goes through the worker's own queries.
+//! 160x48 and 200x60, with a fixed clock; the data goes through the worker's own queries.
 
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ fn snapshot(name: &str, app: &App) {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"in [0-9.]+ ms", "in [elapsed] ms");
     settings.bind(|| {
-        for (w, h) in [(80, 24), (160, 48)] {
+        for (w, h) in [(80, 24), (160, 48), (200, 60)] {
             insta::assert_snapshot!(format!("{name}_{w}x{h}"), frame(app, w, h));
         }
     });
