@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::Theme;
-use super::format::{LOW_SAMPLE_MARK, count, dur, dur_range, fit, ms, pct_dur};
+use super::format::{LOW_SAMPLE_MARK, count, dur, dur_range, fit, pct_dur};
 use super::hops::{change, hop_name};
 use crate::app::{App, visible_offset};
 use crate::data::Percentile;
@@ -188,10 +188,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     lines.push(Line::raw(format!(
         "critical {}: init {} · handler {} · overhead {}; downstream {}",
         dur(h.now.critical_ms),
-        ms(h.now.init_ms),
-        ms(h.now.handler_ms),
-        ms(h.now.overhead_ms),
-        ms(h.now.downstream_ms),
+        dur(h.now.init_ms),
+        dur(h.now.handler_ms),
+        dur(h.now.overhead_ms),
+        dur(h.now.downstream_ms),
     )));
     if let Some(r) = h.now.cold_start_ratio {
         lines.push(Line::raw(format!(
