@@ -768,6 +768,7 @@ impl App {
                 hop: Box::new(hop),
                 window,
                 baseline,
+                buckets: crate::ui::hop::histogram_rows(self.size.1),
             },
         })]
     }

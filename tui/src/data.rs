@@ -66,6 +66,8 @@ pub enum Query {
         hop: Box<Hop>,
         window: Window,
         baseline: Option<Window>,
+        /// Histogram buckets: as many as the screen has rows for.
+        buckets: usize,
     },
     /// Every alarm rule evaluated at the end of the range, read-only (stored state is read for
     /// the previous states, never written).
@@ -330,7 +332,8 @@ pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
             hop,
             window,
             baseline,
-        } => HopDetail::load(session, &hop, window, baseline)
+            buckets,
+        } => HopDetail::load(session, &hop, window, baseline, buckets)
             .await
             .map(|mut h| {
                 for (kind, _) in &mut h.error_types {

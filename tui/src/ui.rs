@@ -6,7 +6,7 @@ mod footer;
 mod format;
 mod header;
 mod help;
-mod hop;
+pub(crate) mod hop;
 mod hops;
 mod map;
 mod picker;

@@ -15,7 +15,7 @@ use crate::session::Session;
 use crate::significance::is_low_sample;
 use crate::window::Window;
 
-/// Buckets of the hop's histogram.
+/// Buckets of the hop's histogram when the caller has no room to fit them to.
 pub const HISTOGRAM_BUCKETS: usize = 12;
 /// Error kinds kept, the most frequent.
 const ERROR_KINDS: usize = 8;
@@ -70,12 +70,14 @@ fn hop_spans(hop: &Hop, window: Window) -> String {
 }
 
 impl HopDetail {
-    /// `hop` over `window`, its percentiles also over `baseline` when there is one.
+    /// `hop` over `window`, its percentiles also over `baseline` when there is one, its
+    /// histogram in `bucket_count` log-scaled buckets.
     pub async fn load(
         session: &Session,
         hop: &Hop,
         window: Window,
         baseline: Option<Window>,
+        bucket_count: usize,
     ) -> Result<HopDetail> {
         let quantiles = |w: Window| {
             let columns: Vec<String> = PERCENTILES
@@ -115,7 +117,7 @@ impl HopDetail {
         let buckets = buckets(
             &session
                 .collect(&format!(
-                    "SELECT {HDR_BUCKETS}({HDR_HISTOGRAM}({}), {HISTOGRAM_BUCKETS}) FROM {SPANS} WHERE {}",
+                    "SELECT {HDR_BUCKETS}({HDR_HISTOGRAM}({}), {bucket_count}) FROM {SPANS} WHERE {}",
                     s::DURATION_MS,
                     hop_spans(hop, window)
                 ))

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use hopscope_analyzer::hops::{Baseline, HopDetail, HopQuery, HopReport, Window};
+use hopscope_analyzer::hops::{
+    Baseline, HISTOGRAM_BUCKETS, HopDetail, HopQuery, HopReport, Window,
+};
 use hopscope_analyzer::service_map::ServiceMap;
 
 use crate::{csv, session};
@@ -73,7 +75,9 @@ async fn the_views_the_tallies_and_the_hop_detail_count_the_same_calls() {
         if let Some(caller) = &hop.caller {
             tallied.insert((caller.clone(), hop.callee.clone()), hop.now.requests);
         }
-        let detail = HopDetail::load(&s, hop, all_time, None).await.unwrap();
+        let detail = HopDetail::load(&s, hop, all_time, None, HISTOGRAM_BUCKETS)
+            .await
+            .unwrap();
         assert_eq!(
             detail.samples.0, hop.now.samples,
             "the detail of {:?} -> {}",

@@ -14,6 +14,31 @@ use crate::data::Percentile;
 use hopscope_analyzer::hops::HopStats;
 use hopscope_analyzer::text::sanitize;
 
+/// The histogram's share of the screen's body, in percent (the rest: traces and error kinds).
+const TOP_PERCENT: u16 = 55;
+
+/// Bars the histogram has room for on a terminal `height` rows high: one per row of its panel
+/// (between 8 and 40, so that a bar still means something).
+pub fn histogram_rows(height: u16) -> usize {
+    // Header and footer lines, the hop's title line, and the panel's own title.
+    let body = height.saturating_sub(2);
+    let top = body.saturating_sub(1) * TOP_PERCENT / 100;
+    // One row spare: the layout may round the panel down.
+    usize::from(top.saturating_sub(2)).clamp(8, 40)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_histogram_has_a_bar_per_row_it_has_room_for() {
+        assert_eq!(super::histogram_rows(24), 9);
+        assert_eq!(super::histogram_rows(48), 22);
+        assert_eq!(super::histogram_rows(60), 29);
+        assert_eq!(super::histogram_rows(10), 8);
+        assert_eq!(super::histogram_rows(200), 40);
+    }
+}
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = Theme { color: app.color };
     let Some(view) = &app.hop else {
@@ -23,7 +48,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let h = &view.hop;
     let [title, top, bottom] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Percentage(55),
+        Constraint::Percentage(TOP_PERCENT),
         Constraint::Fill(1),
     ])
     .areas(area);
