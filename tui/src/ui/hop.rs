@@ -27,18 +27,6 @@ pub fn histogram_rows(height: u16) -> usize {
     usize::from(top.saturating_sub(2)).clamp(8, 40)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_histogram_has_a_bar_per_row_it_has_room_for() {
-        assert_eq!(super::histogram_rows(24), 9);
-        assert_eq!(super::histogram_rows(48), 22);
-        assert_eq!(super::histogram_rows(60), 29);
-        assert_eq!(super::histogram_rows(10), 8);
-        assert_eq!(super::histogram_rows(200), 40);
-    }
-}
-
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = Theme { color: app.color };
     let Some(view) = &app.hop else {
@@ -280,4 +268,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(error_lines).block(block(" Error types ")),
         errors,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_histogram_has_a_bar_per_row_it_has_room_for() {
+        assert_eq!(super::histogram_rows(24), 9);
+        assert_eq!(super::histogram_rows(48), 22);
+        assert_eq!(super::histogram_rows(60), 29);
+        assert_eq!(super::histogram_rows(10), 8);
+        assert_eq!(super::histogram_rows(200), 40);
+    }
 }
