@@ -46,8 +46,8 @@ impl Session {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("hopscope", "public");
-        let ctx = SessionContext::new_with_config(config);
-        register_functions(&ctx);
+        let mut ctx = SessionContext::new_with_config(config);
+        register_functions(&mut ctx)?;
         for table in stored_tables() {
             register_stored(&ctx, root, table.name, table.schema)?;
         }
@@ -143,14 +143,17 @@ impl Session {
     }
 }
 
-/// hopscope's own SQL functions (the names are the `pub const`s of each module).
-fn register_functions(ctx: &SessionContext) {
+/// hopscope's own SQL functions (the names are the `pub const`s of each module), and the JSON
+/// functions of datafusion-functions-json for the `raw` documents and JSON log lines.
+fn register_functions(ctx: &mut SessionContext) -> Result<()> {
     ctx.register_udaf(AggregateUDF::from(HdrAggregateUdaf::histogram()));
     ctx.register_udaf(AggregateUDF::from(HdrAggregateUdaf::merge()));
     ctx.register_udf(ScalarUDF::from(HdrQuantileUdf::default()));
     ctx.register_udf(ScalarUDF::from(HdrCountUdf::default()));
     ctx.register_udf(ScalarUDF::from(HdrBucketsUdf::default()));
     ctx.register_udaf(AggregateUDF::from(TopNUdaf::default()));
+    datafusion_functions_json::register_all(ctx)?;
+    Ok(())
 }
 
 /// `schema` with every `Utf8` column as `Utf8View`.

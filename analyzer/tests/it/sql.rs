@@ -205,3 +205,35 @@ async fn service_nodes_have_roots_and_resources() {
     let out = csv(&s, "SELECT node, node_type, root, requests FROM service_nodes WHERE root OR node LIKE 'DynamoDB%' ORDER BY node, node_type").await;
     insta::assert_snapshot!(out);
 }
+
+/// The JSON functions read what the importer read: every span's `raw` document holds its own id,
+/// name and HTTP method, by function (`json_get_str`) and by operator (`->>`).
+#[tokio::test]
+async fn json_functions_read_the_raw_documents() {
+    let s = session().await;
+    let out = csv(
+        &s,
+        "SELECT count(*) AS spans,
+                sum(CASE WHEN json_get_str(raw, 'id') = id THEN 1 ELSE 0 END) AS ids,
+                sum(CASE WHEN (raw->>'name') = name THEN 1 ELSE 0 END) AS names,
+                sum(CASE WHEN http_method IS NOT NULL THEN 1 ELSE 0 END) AS with_method,
+                sum(CASE WHEN json_get_str(raw, 'http', 'request', 'method') = http_method
+                    THEN 1 ELSE 0 END) AS methods
+         FROM spans WHERE kind <> 'otel'",
+    )
+    .await;
+    let row: Vec<i64> = out
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let [spans, ids, names, with_method, methods] = row[..] else {
+        panic!("{out}");
+    };
+    assert!(spans > 10_000, "{out}");
+    assert_eq!((ids, names), (spans, spans), "{out}");
+    assert!(with_method > 0, "{out}");
+    assert_eq!(methods, with_method, "{out}");
+}
