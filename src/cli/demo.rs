@@ -71,15 +71,6 @@ fn downstream_sql() -> String {
     )
 }
 
-fn legend() -> String {
-    format!(
-        "~ low-sample: fewer calls than the percentile needs to mean much (10/(1-p): p50 {}, p99 {}).
-censored: calls that never answered, counted at the time their caller waited; timeouts at the timeout.",
-        significance::min_samples(0.5).unwrap_or(0),
-        significance::min_samples(0.99).unwrap_or(0)
-    )
-}
-
 pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
     let store_dir = store
@@ -117,7 +108,11 @@ pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitC
     output::print(&session.collect(&functions_sql()).await?, Format::Table)?;
     println!("\nDownstream calls, slowest p99 first:");
     output::print(&session.collect(&downstream_sql()).await?, Format::Table)?;
-    println!("{}", legend());
+    println!(
+        "{}\n{}",
+        output::low_sample_legend(),
+        output::CENSORED_LEGEND
+    );
     match store {
         Some(dir) => println!("\nExplore further: hopscope --store {} sql", dir.display()),
         None => println!(

@@ -7,9 +7,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, ValueEnum};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport, HopStats, Window};
-use hopscope_analyzer::significance;
 
-use super::output::{sanitize, truncate};
+use super::output::{low_sample_legend, sanitize, truncate};
 use super::time::{TimeArg, WindowArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -250,12 +249,7 @@ fn table(r: &HopReport, limit: usize) -> String {
         );
     }
     if low_sample {
-        let _ = writeln!(
-            out,
-            "~ low-sample: fewer calls than the percentile needs to mean much (10/(1-p): p50 {}, p99 {})",
-            significance::min_samples(0.5).unwrap_or(0),
-            significance::min_samples(0.99).unwrap_or(0)
-        );
+        let _ = writeln!(out, "{}", low_sample_legend());
     }
     out
 }

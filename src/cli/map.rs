@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::service_map::ServiceMap;
-use hopscope_analyzer::significance;
 
-use super::output::sanitize;
+use super::output::{CENSORED_LEGEND, low_sample_legend, sanitize};
 use super::time::WindowArgs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,16 +86,10 @@ pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .any(|e| e.p50_low_sample || e.p99_low_sample)
             {
-                println!(
-                    "~ low-sample: fewer calls than the percentile needs to mean much (10/(1-p): p50 {}, p99 {})",
-                    significance::min_samples(0.5).unwrap_or(0),
-                    significance::min_samples(0.99).unwrap_or(0)
-                );
+                println!("{}", low_sample_legend());
             }
             if map.edges.iter().any(|e| e.censored > 0) {
-                println!(
-                    "censored: calls that never answered or timed out, counted at the time their caller waited"
-                );
+                println!("{CENSORED_LEGEND}");
             }
         }
     }

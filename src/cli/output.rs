@@ -24,6 +24,19 @@ pub enum Format {
 
 pub use hopscope_analyzer::text::sanitize;
 
+/// The line under a table whose percentiles may carry the `~` low-sample mark.
+pub fn low_sample_legend() -> String {
+    let bound = |q| hopscope_analyzer::significance::min_samples(q).unwrap_or(0);
+    format!(
+        "~ low-sample: fewer calls than the percentile needs to mean much (10/(1-p): p50 {}, p99 {})",
+        bound(0.5),
+        bound(0.99)
+    )
+}
+
+/// The line under a table that counts censored calls.
+pub const CENSORED_LEGEND: &str = "censored: calls that never answered, counted at the time their caller waited; Lambda timeouts at the timeout";
+
 /// Cuts `text` to `width` characters, marking the cut with `…`.
 pub fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
