@@ -30,12 +30,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// One attempt: a FilterLogEvents page can take seconds on a busy log group.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The three clients the collector uses.
+/// The clients the collector uses.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub xray: aws_sdk_xray::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub lambda: aws_sdk_lambda::Client,
     /// The region the clients resolved to, for messages.
     pub region: Option<String>,
 }
@@ -76,6 +77,7 @@ impl Clients {
             xray: aws_sdk_xray::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
             region: config.region().map(std::string::ToString::to_string),
         }
     }

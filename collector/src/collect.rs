@@ -7,8 +7,12 @@
 
 pub mod api;
 pub mod checkpoint;
+pub mod functions;
 mod logs;
 mod metrics;
+pub mod priority;
+mod retrieval;
+pub mod spans;
 mod xray;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,14 +24,51 @@ use chrono::{DateTime, TimeDelta, Utc};
 pub use api::{Api, ApiStats, Caller};
 // The policy `Caller::new` takes, where its callers look for it.
 pub use crate::retry::RetryPolicy;
-pub use logs::{LAMBDA_PREFIX, SPANS_GROUP};
+pub use logs::LAMBDA_PREFIX;
 pub use metrics::{MAX_QUERIES, SERIES};
+pub use retrieval::RETRIEVAL_BATCH;
+pub use spans::SPANS_GROUP;
 pub use xray::BATCH;
 
 use crate::aws::Clients;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::{Output, Rejection};
 use crate::store::{Store, StoreWriter};
+use priority::{Candidate, Candidates};
+
+/// Where traces are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TraceSource {
+    /// Ask GetTraceSegmentDestination which world the account is in.
+    #[default]
+    Auto,
+    /// The classic world: GetTraceSummaries, then BatchGetTraces.
+    XRay,
+    /// The spans of `aws/spans` themselves (OpenTelemetry), grouped by trace.
+    Spans,
+}
+
+/// Which trace world a collection found the account in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// Segments go to X-Ray: every trace through BatchGetTraces.
+    XRay,
+    /// CloudWatch Transaction Search: spans in `aws/spans`, only an indexed share summarized,
+    /// whole traces through StartTraceRetrieval.
+    TransactionSearch,
+    /// `--traces spans`: the OTel spans of `aws/spans` are the traces.
+    Spans,
+}
+
+impl World {
+    pub fn describe(self) -> &'static str {
+        match self {
+            World::XRay => "X-Ray (segments sent to X-Ray)",
+            World::TransactionSearch => "Transaction Search (spans in aws/spans)",
+            World::Spans => "aws/spans read as OpenTelemetry spans",
+        }
+    }
+}
 
 /// What to collect.
 #[derive(Debug, Clone)]
@@ -36,13 +77,18 @@ pub struct CollectOptions {
     pub end: DateTime<Utc>,
     /// Glob (`*`, `?`) on Lambda function names: which log groups and metrics to collect.
     pub functions: Option<String>,
-    /// Log groups to read; empty: every `/aws/lambda/*` group (matching `functions`).
+    /// Log groups to read; empty: every function's log group (its `LoggingConfig.LogGroup`)
+    /// and every `/aws/lambda/*` group, of the functions matching `functions`.
     pub log_groups: Vec<String>,
     /// X-Ray filter expression, passed to GetTraceSummaries as it is.
     pub xray_filter: Option<String>,
+    pub traces: TraceSource,
+    /// Whole traces fetched at most per window in the Transaction Search world, chosen by
+    /// [`Candidates::prioritized`].
+    pub trace_budget: usize,
     /// How far before a checkpoint a rerun starts again: X-Ray indexes traces minutes late.
     pub overlap: TimeDelta,
-    /// BatchGetTraces requests in flight at once.
+    /// BatchGetTraces requests (or trace retrievals) in flight at once.
     pub concurrency: usize,
     /// Rows per table buffered before a batch is written.
     pub batch_rows: usize,
@@ -56,6 +102,8 @@ impl CollectOptions {
             functions: None,
             log_groups: Vec::new(),
             xray_filter: None,
+            traces: TraceSource::Auto,
+            trace_budget: 10_000,
             overlap: TimeDelta::minutes(5),
             concurrency: 4,
             batch_rows: 64 * 1024,
@@ -63,24 +111,65 @@ impl CollectOptions {
     }
 }
 
+/// A source left out of a collection, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// What was not collected (`Lambda functions`, `log group /x`, ...).
+    pub source: String,
+    pub reason: String,
+    /// The IAM action that would allow it, when a denial was the reason.
+    pub action: Option<String>,
+}
+
 /// What a collection did.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub apis: BTreeMap<Api, ApiStats>,
-    /// Traces returned by BatchGetTraces.
+    /// The trace world the traces were read in.
+    pub world: Option<World>,
+    /// Traces imported whole.
     pub traces: usize,
+    /// Distinct traces the window was seen to hold (summaries, REPORT lines, spans): `traces`
+    /// of them were fetched. Equal unless the budget or a failure left some out.
+    pub traces_seen: usize,
+    /// Function version configurations read (rows offered to `lambda_functions`).
+    pub function_configurations: usize,
     pub log_groups: usize,
     pub log_events: usize,
     /// Functions whose metrics were asked for.
     pub functions: Vec<String>,
     /// Sources skipped because their checkpoint already covers the window.
     pub up_to_date: Vec<String>,
+    /// Sources left out, with the reason and the permission to add.
+    pub skipped: Vec<Skipped>,
     /// Things the user should know: partial answers, forbidden metrics, unprocessed traces.
     pub notes: Vec<String>,
     pub records: usize,
     pub rejected: usize,
     pub rejections: Vec<Rejection>,
     pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Records `source` as skipped when `result` is a denial; other errors stop the run.
+    fn denied<T>(&mut self, source: &str, result: Result<T>) -> Result<Option<T>> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(Error::AccessDenied {
+                operation,
+                action,
+                message,
+            }) => {
+                self.skipped.push(Skipped {
+                    source: source.to_string(),
+                    reason: format!("{operation} was denied: {message}"),
+                    action: Some(action),
+                });
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Progress of a run, shown as a bar on a terminal or as log lines.
@@ -98,7 +187,8 @@ impl Progress for NoProgress {
     fn inc(&self, _: u64) {}
 }
 
-/// Collects the window of `opts` into the store through `writer`.
+/// Collects the window of `opts` into the store through `writer`: Lambda functions first (they
+/// name the log groups), then logs (their REPORT lines name traces), then traces, then metrics.
 pub async fn collect(
     clients: &Clients,
     caller: &Arc<Caller>,
@@ -109,57 +199,35 @@ pub async fn collect(
 ) -> Result<Summary> {
     let started = Instant::now();
     let mut summary = Summary::default();
-    let mut functions = BTreeSet::new();
     let mut out = Output::new(writer, opts.batch_rows);
-
-    const XRAY: &str = "xray";
-    let saved = checkpoint::load(store, XRAY)?;
-    match checkpoint::remaining(saved, opts.start, opts.end, opts.overlap) {
-        None => summary.up_to_date.push(XRAY.into()),
-        Some((start, end)) => {
-            progress.stage("X-Ray trace summaries", 0);
-            let ids = xray::list(
-                &clients.xray,
-                caller,
-                start,
-                end,
-                opts.xray_filter.as_deref(),
-                &mut functions,
-            )
-            .await?;
-            tracing::info!(traces = ids.len(), %start, %end, "Listed trace summaries.");
-            progress.stage("X-Ray traces", ids.len() as u64);
-            let complete = xray::collect(
-                &clients.xray,
-                caller,
-                ids,
-                opts.concurrency,
-                &mut out,
-                &mut summary,
-                progress,
-            )
-            .await?;
-            out.flush_all()?;
-            if complete {
-                checkpoint::save(store, XRAY, &checkpoint::extend(saved, start, end))?;
-            }
-        }
-    }
-
-    let groups = if opts.log_groups.is_empty() {
-        progress.stage("Discovering log groups", 0);
-        logs::discover(&clients.logs, caller, LAMBDA_PREFIX).await?
-    } else {
-        opts.log_groups.clone()
+    let wanted = |function: &str| {
+        opts.functions
+            .as_ref()
+            .is_none_or(|p| glob_match(p, function))
     };
-    let groups: Vec<String> = groups
-        .into_iter()
-        .filter(|g| match (g.strip_prefix(LAMBDA_PREFIX), &opts.functions) {
-            (Some(function), Some(pattern)) => glob_match(pattern, function),
-            _ => true,
-        })
+
+    progress.stage("Lambda functions", 0);
+    let discovered = functions::discover(
+        &clients.lambda,
+        caller,
+        crate::output::clock_micros(),
+        &mut out,
+        &mut summary.function_configurations,
+    )
+    .await;
+    let discovered = summary.denied("Lambda functions and their custom log groups", discovered)?;
+    out.flush_all()?;
+    let mut functions: BTreeSet<String> = discovered
+        .iter()
+        .flatten()
+        .map(|f| f.name.clone())
+        .filter(|f| wanted(f))
         .collect();
+
+    let (groups, read_spans) =
+        log_groups(clients, caller, opts, discovered.as_deref(), &mut summary).await?;
     summary.log_groups = groups.len();
+    out.trace_hints = Some(Vec::new());
     for group in &groups {
         if let Some(function) = group.strip_prefix(LAMBDA_PREFIX) {
             functions.insert(function.to_string());
@@ -172,7 +240,7 @@ pub async fn collect(
             continue;
         };
         progress.stage(group, 0);
-        logs::collect(
+        let read = logs::collect(
             &clients.logs,
             caller,
             group,
@@ -182,15 +250,99 @@ pub async fn collect(
             &mut summary,
             progress,
         )
-        .await?;
-        out.flush_all()?;
-        checkpoint::save(store, &source, &checkpoint::extend(saved, start, end))?;
+        .await;
+        if summary
+            .denied(&format!("log group {group}"), read)?
+            .is_some()
+        {
+            out.flush_all()?;
+            checkpoint::save(store, &source, &checkpoint::extend(saved, start, end))?;
+        }
+    }
+    let hints = out.trace_hints.take().unwrap_or_default();
+
+    let source = if read_spans {
+        TraceSource::Spans
+    } else {
+        opts.traces
+    };
+    let world = match source {
+        TraceSource::XRay => Some(World::XRay),
+        TraceSource::Spans => Some(World::Spans),
+        TraceSource::Auto => {
+            let found = detect_world(&clients.xray, caller).await;
+            summary
+                .denied("the trace world (assumed X-Ray)", found)?
+                .or(Some(World::XRay))
+        }
+    };
+    summary.world = world;
+    let checkpoint_name = if world == Some(World::Spans) {
+        "spans"
+    } else {
+        "xray"
+    };
+    let saved = checkpoint::load(store, checkpoint_name)?;
+    match checkpoint::remaining(saved, opts.start, opts.end, opts.overlap) {
+        None => summary.up_to_date.push(checkpoint_name.into()),
+        Some((start, end)) => {
+            let complete = match world {
+                Some(World::XRay) | None => {
+                    classic(
+                        clients,
+                        caller,
+                        start,
+                        end,
+                        opts,
+                        &mut functions,
+                        &mut out,
+                        &mut summary,
+                        progress,
+                    )
+                    .await
+                }
+                Some(World::TransactionSearch) => {
+                    transaction_search(
+                        clients,
+                        caller,
+                        start,
+                        end,
+                        opts,
+                        hints,
+                        &mut functions,
+                        &mut out,
+                        &mut summary,
+                        progress,
+                    )
+                    .await
+                }
+                Some(World::Spans) => {
+                    progress.stage("aws/spans", 0);
+                    match spans::read(&clients.logs, caller, start, end, &mut summary, progress)
+                        .await
+                    {
+                        Ok(lines) => lines.import(&mut out).map(|n| {
+                            summary.traces += n;
+                            summary.traces_seen += n;
+                            true
+                        }),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            let complete = summary.denied("traces", complete)?.unwrap_or(false);
+            out.flush_all()?;
+            if complete {
+                checkpoint::save(
+                    store,
+                    checkpoint_name,
+                    &checkpoint::extend(saved, start, end),
+                )?;
+            }
+        }
     }
 
-    summary.functions = functions
-        .into_iter()
-        .filter(|f| opts.functions.as_ref().is_none_or(|p| glob_match(p, f)))
-        .collect();
+    summary.functions = functions.into_iter().filter(|f| wanted(f)).collect();
     const METRICS: &str = "metrics";
     let saved = checkpoint::load(store, METRICS)?;
     match checkpoint::remaining(saved, opts.start, opts.end, opts.overlap) {
@@ -208,7 +360,10 @@ pub async fn collect(
                 &mut out,
                 &mut summary,
             )
-            .await?;
+            .await;
+            let complete = summary
+                .denied("CloudWatch metrics", complete)?
+                .unwrap_or(false);
             out.flush_all()?;
             if complete {
                 checkpoint::save(store, METRICS, &checkpoint::extend(saved, start, end))?;
@@ -222,6 +377,181 @@ pub async fn collect(
     summary.apis = caller.stats();
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// The log groups to read, and whether `aws/spans` was named among them (then it is read as the
+/// traces, whole, rather than as logs).
+async fn log_groups(
+    clients: &Clients,
+    caller: &Caller,
+    opts: &CollectOptions,
+    discovered: Option<&[functions::Function]>,
+    summary: &mut Summary,
+) -> Result<(Vec<String>, bool)> {
+    let wanted = |function: &str| {
+        opts.functions
+            .as_ref()
+            .is_none_or(|p| glob_match(p, function))
+    };
+    if !opts.log_groups.is_empty() {
+        let read_spans = opts.log_groups.iter().any(|g| g == SPANS_GROUP);
+        let groups = opts
+            .log_groups
+            .iter()
+            .filter(|g| *g != SPANS_GROUP)
+            .cloned()
+            .collect();
+        return Ok((groups, read_spans));
+    }
+    let mut groups: BTreeSet<String> = discovered
+        .into_iter()
+        .flatten()
+        .filter(|f| wanted(&f.name))
+        .map(|f| f.log_group.clone())
+        .collect();
+    // Groups of functions ListFunctions no longer lists (deleted, or the listing was denied).
+    let named = logs::discover(&clients.logs, caller, LAMBDA_PREFIX).await;
+    if let Some(named) = summary.denied("/aws/lambda/* log groups", named)? {
+        groups.extend(
+            named
+                .into_iter()
+                .filter(|g| g.strip_prefix(LAMBDA_PREFIX).is_none_or(&wanted)),
+        );
+    }
+    Ok((groups.into_iter().collect(), false))
+}
+
+/// Which world the account's segments go to (GetTraceSegmentDestination).
+async fn detect_world(client: &aws_sdk_xray::Client, caller: &Caller) -> Result<World> {
+    use aws_sdk_xray::types::TraceSegmentDestination;
+    let answer = caller
+        .call(Api::GetTraceSegmentDestination, || {
+            client.get_trace_segment_destination().send()
+        })
+        .await?;
+    Ok(match answer.destination() {
+        Some(TraceSegmentDestination::CloudWatchLogs) => World::TransactionSearch,
+        _ => World::XRay,
+    })
+}
+
+/// The classic world: every summarized trace through BatchGetTraces.
+#[allow(clippy::too_many_arguments)]
+async fn classic(
+    clients: &Clients,
+    caller: &Arc<Caller>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    opts: &CollectOptions,
+    functions: &mut BTreeSet<String>,
+    out: &mut Output<'_>,
+    summary: &mut Summary,
+    progress: &dyn Progress,
+) -> Result<bool> {
+    progress.stage("X-Ray trace summaries", 0);
+    let listed = xray::list(
+        &clients.xray,
+        caller,
+        start,
+        end,
+        opts.xray_filter.as_deref(),
+        functions,
+    )
+    .await?;
+    let ids = listed.ids();
+    tracing::info!(traces = ids.len(), %start, %end, "Listed trace summaries.");
+    summary.traces_seen += ids.len();
+    progress.stage("X-Ray traces", ids.len() as u64);
+    xray::collect(
+        &clients.xray,
+        caller,
+        ids,
+        opts.concurrency,
+        out,
+        summary,
+        progress,
+    )
+    .await
+}
+
+/// The Transaction Search world: trace ids from the indexed summaries, the REPORT lines and
+/// `aws/spans`; the most telling `trace_budget` of them retrieved whole.
+#[allow(clippy::too_many_arguments)]
+async fn transaction_search(
+    clients: &Clients,
+    caller: &Arc<Caller>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    opts: &CollectOptions,
+    hints: Vec<crate::output::TraceHint>,
+    functions: &mut BTreeSet<String>,
+    out: &mut Output<'_>,
+    summary: &mut Summary,
+    progress: &dyn Progress,
+) -> Result<bool> {
+    progress.stage("X-Ray trace summaries (indexed share)", 0);
+    let mut candidates = xray::list(
+        &clients.xray,
+        caller,
+        start,
+        end,
+        opts.xray_filter.as_deref(),
+        functions,
+    )
+    .await?;
+    let indexed = candidates.len();
+    for hint in hints {
+        candidates.add(Candidate {
+            id: hint.trace_id,
+            failed: hint.failed,
+            duration_ms: hint.duration_ms,
+        });
+    }
+    progress.stage("aws/spans (trace ids)", 0);
+    let read = spans::read(&clients.logs, caller, start, end, summary, progress).await;
+    if let Some(lines) = summary.denied("trace ids of aws/spans", read)? {
+        candidates.extend(lines.candidates());
+    }
+    let chosen = choose(&candidates, opts.trace_budget, indexed, summary);
+    progress.stage("X-Ray trace retrievals", chosen.len() as u64);
+    retrieval::collect(
+        &clients.xray,
+        caller,
+        chosen,
+        start,
+        end,
+        opts.concurrency,
+        out,
+        summary,
+        progress,
+    )
+    .await
+}
+
+/// The ids to retrieve under the budget, with a note when some are left out.
+fn choose(
+    candidates: &Candidates,
+    budget: usize,
+    indexed: usize,
+    summary: &mut Summary,
+) -> Vec<String> {
+    let chosen = candidates.prioritized(budget);
+    summary.traces_seen += candidates.len();
+    tracing::info!(
+        seen = candidates.len(),
+        indexed,
+        chosen = chosen.len(),
+        "Chose traces to retrieve."
+    );
+    if chosen.len() < candidates.len() {
+        summary.notes.push(format!(
+            "X-Ray: the window holds {} traces; {} were retrieved ({:.1}%: every failed one, then the slowest, then a uniform sample); raise --trace-budget to hold more",
+            candidates.len(),
+            chosen.len(),
+            100.0 * chosen.len() as f64 / candidates.len() as f64
+        ));
+    }
+    chosen
 }
 
 /// `*` matches any run of characters, `?` any one; everything else itself.

@@ -44,6 +44,15 @@ pub enum Error {
         attempts: u32,
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The identity may not make the call: the source that needs it is skipped, with the IAM
+    /// action to add.
+    #[cfg(feature = "aws")]
+    #[error("{operation} was denied ({message}): allow {action} to collect it")]
+    AccessDenied {
+        operation: &'static str,
+        action: String,
+        message: String,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

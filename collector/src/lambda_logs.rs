@@ -17,7 +17,7 @@ use hopscope_schema::lambda_invocations::{LambdaInvocationRow, status};
 use hopscope_schema::log_events::LogEventRow;
 
 use crate::error::Result;
-use crate::output::{FileCtx, Output};
+use crate::output::{FileCtx, Output, TraceHint};
 
 use event::{Fact, parse_event};
 use split::split_text;
@@ -143,7 +143,7 @@ impl<'c> LogWriter<'c> {
         out.log_events.append(&LogEventRow {
             log_group: meta.group,
             log_stream: meta.stream,
-            function: meta.group.and_then(function_of),
+            function: function_of(meta.group, meta.stream),
             timestamp: meta.timestamp,
             ingestion_time: meta.ingestion_time,
             event_id,
@@ -195,17 +195,38 @@ impl<'c> LogWriter<'c> {
             .into_iter()
             .filter_map(|(row, reported)| reported.then_some(row))
         {
+            if let (Some(hints), Some(trace_id)) = (&mut out.trace_hints, &row.trace_id) {
+                hints.push(TraceHint {
+                    trace_id: trace_id.clone(),
+                    failed: row.status != status::SUCCESS,
+                    duration_ms: row.duration_ms,
+                });
+            }
             out.invocations.append(&row);
         }
         out.flush_full()
     }
 }
 
-/// The function of a `/aws/lambda/<name>` log group.
-fn function_of(group: &str) -> Option<&str> {
-    group
-        .strip_prefix("/aws/lambda/")
-        .filter(|name| !name.is_empty() && !name.contains('/'))
+/// The function that wrote an event: the `<name>` of a `/aws/lambda/<name>` group, else the one
+/// a custom group's stream names. Lambda names the streams of custom (possibly shared) groups
+/// `YYYY/MM/DD/<function>[<version>]<environment id>` ("Configuring CloudWatch log groups",
+/// Lambda Developer Guide), while default groups' streams carry no function name.
+fn function_of<'a>(group: Option<&'a str>, stream: Option<&'a str>) -> Option<&'a str> {
+    let valid = |name: &&str| !name.is_empty() && !name.contains('/');
+    if let Some(name) = group.and_then(|g| g.strip_prefix("/aws/lambda/")) {
+        return Some(name).filter(valid);
+    }
+    let mut parts = stream?.splitn(4, '/');
+    let date_parts = [parts.next()?, parts.next()?, parts.next()?];
+    if !date_parts
+        .iter()
+        .all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let rest = parts.next()?;
+    Some(&rest[..rest.find('[')?]).filter(valid)
 }
 
 /// Invocations of one import call, in order of first appearance.
@@ -246,7 +267,7 @@ impl Invocations {
             Fact::Report(report) => {
                 let earlier = row.status;
                 *row = LambdaInvocationRow {
-                    function: meta.group.and_then(function_of).map(str::to_string),
+                    function: function_of(meta.group, meta.stream).map(str::to_string),
                     version: row.version.take(),
                     timestamp: meta.timestamp,
                     log_group: meta.group.map(str::to_string),
@@ -280,6 +301,26 @@ pub(crate) mod tests {
     use arrow::datatypes::{DataType, Float64Type, Int32Type, TimestampMicrosecondType};
 
     use super::*;
+
+    #[test]
+    fn the_function_comes_from_a_default_group_or_a_custom_groups_stream() {
+        let f = |g, s| function_of(Some(g), s);
+        assert_eq!(
+            f("/aws/lambda/orders", Some("2024/05/01/[$LATEST]ab12")),
+            Some("orders")
+        );
+        // A shared group: each stream names its function and version.
+        let stream = "2024/05/01/orders-api[$LATEST]0123abcd";
+        assert_eq!(f("/shop/app-logs", Some(stream)), Some("orders-api"));
+        assert_eq!(
+            f("/shop/app-logs", Some("2024/05/01/users[7]ff00")),
+            Some("users")
+        );
+        assert_eq!(f("/shop/app-logs", Some("2024/05/01/[$LATEST]ab12")), None);
+        assert_eq!(f("/shop/app-logs", Some("ecs/web/1234")), None);
+        assert_eq!(f("/shop/app-logs", None), None);
+        assert_eq!(f("/aws/lambda/", None), None);
+    }
 
     /// The conformance corpus: `$HOPSCOPE_CORPUS`, else `shared/corpus` next to the clone.
     pub fn corpus(file: &str) -> PathBuf {

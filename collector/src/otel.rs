@@ -9,6 +9,8 @@
 mod node;
 mod span;
 
+pub(crate) use node::xray_trace_id;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Display;

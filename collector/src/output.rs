@@ -5,11 +5,12 @@ mod writer_thread;
 use std::fmt::Display;
 
 use arrow::array::RecordBatch;
+use hopscope_schema::lambda_functions::LambdaFunctionBatchBuilder;
 use hopscope_schema::lambda_invocations::LambdaInvocationBatchBuilder;
 use hopscope_schema::log_events::LogEventBatchBuilder;
 use hopscope_schema::metric_points::MetricPointBatchBuilder;
 use hopscope_schema::spans::{SpanBatchBuilder, SpanRow};
-use hopscope_schema::{lambda_invocations, log_events, metric_points, spans};
+use hopscope_schema::{lambda_functions, lambda_invocations, log_events, metric_points, spans};
 
 use crate::error::Result;
 use crate::{critical_path, xray};
@@ -80,13 +81,26 @@ pub struct Output<'s> {
     pub log_events: LogEventBatchBuilder,
     pub invocations: LambdaInvocationBatchBuilder,
     pub metrics: MetricPointBatchBuilder,
+    pub functions: LambdaFunctionBatchBuilder,
     sink: &'s mut dyn BatchSink,
     batch_rows: usize,
     rejections: Vec<Rejection>,
     rejected: usize,
     /// Records read, accepted or not (for the summary).
     pub records: usize,
+    /// When set, the trace of every Lambda invocation written (REPORT lines name it): the
+    /// collector learns which traces to fetch in the Transaction Search world from them.
+    pub trace_hints: Option<Vec<TraceHint>>,
     pub(crate) scratch: Scratch,
+}
+
+/// A trace an invocation belongs to, with what the invocation says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceHint {
+    pub trace_id: String,
+    /// The invocation failed or timed out.
+    pub failed: bool,
+    pub duration_ms: Option<f64>,
 }
 
 /// Buffers the parsers reuse from one record to the next: NDJSON brings a document of a few
@@ -116,11 +130,13 @@ impl<'s> Output<'s> {
             log_events: LogEventBatchBuilder::default(),
             invocations: LambdaInvocationBatchBuilder::default(),
             metrics: MetricPointBatchBuilder::default(),
+            functions: LambdaFunctionBatchBuilder::default(),
             sink,
             batch_rows: batch_rows.max(1),
             rejections: Vec::new(),
             rejected: 0,
             records: 0,
+            trace_hints: None,
             scratch: Scratch::default(),
         }
     }
@@ -174,6 +190,10 @@ impl<'s> Output<'s> {
         if full(self.metrics.len(), 0) {
             self.sink
                 .write(metric_points::TABLE, self.metrics.finish())?;
+        }
+        if full(self.functions.len(), 0) {
+            self.sink
+                .write(lambda_functions::TABLE, self.functions.finish())?;
         }
         Ok(())
     }

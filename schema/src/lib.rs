@@ -5,6 +5,7 @@
 //! change of the contract shows up in one place (and in the schema snapshot test).
 
 pub mod alarm_history;
+pub mod lambda_functions;
 pub mod lambda_invocations;
 pub mod log_events;
 pub mod metric_points;
@@ -52,6 +53,7 @@ pub fn stored_tables() -> Vec<StoredTable> {
         table!(log_events),
         table!(lambda_invocations),
         table!(metric_points),
+        table!(lambda_functions),
     ]
 }
 

@@ -16,40 +16,73 @@ use crate::retry::{GaveUp, RetryPolicy, retry};
 /// The APIs the collector calls, each with its own quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Api {
+    GetTraceSegmentDestination,
     GetTraceSummaries,
     BatchGetTraces,
+    StartTraceRetrieval,
+    ListRetrievedTraces,
     DescribeLogGroups,
     FilterLogEvents,
     GetMetricData,
     PutMetricData,
+    ListFunctions,
+    ListAliases,
 }
 
 impl Api {
-    pub const ALL: [Api; 6] = [
+    pub const ALL: [Api; 11] = [
+        Api::GetTraceSegmentDestination,
         Api::GetTraceSummaries,
         Api::BatchGetTraces,
+        Api::StartTraceRetrieval,
+        Api::ListRetrievedTraces,
         Api::DescribeLogGroups,
         Api::FilterLogEvents,
         Api::GetMetricData,
         Api::PutMetricData,
+        Api::ListFunctions,
+        Api::ListAliases,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
+            Api::GetTraceSegmentDestination => "GetTraceSegmentDestination",
             Api::GetTraceSummaries => "GetTraceSummaries",
             Api::BatchGetTraces => "BatchGetTraces",
+            Api::StartTraceRetrieval => "StartTraceRetrieval",
+            Api::ListRetrievedTraces => "ListRetrievedTraces",
             Api::DescribeLogGroups => "DescribeLogGroups",
             Api::FilterLogEvents => "FilterLogEvents",
             Api::GetMetricData => "GetMetricData",
             Api::PutMetricData => "PutMetricData",
+            Api::ListFunctions => "ListFunctions",
+            Api::ListAliases => "ListAliases",
         }
+    }
+
+    /// The IAM action that allows the call, for messages about a denied one.
+    pub fn iam_action(self) -> String {
+        let service = match self {
+            Api::GetTraceSegmentDestination
+            | Api::GetTraceSummaries
+            | Api::BatchGetTraces
+            | Api::StartTraceRetrieval
+            | Api::ListRetrievedTraces => "xray",
+            Api::DescribeLogGroups | Api::FilterLogEvents => "logs",
+            Api::GetMetricData | Api::PutMetricData => "cloudwatch",
+            Api::ListFunctions | Api::ListAliases => "lambda",
+        };
+        format!("{service}:{}", self.name())
     }
 
     /// Default per-account, per-Region quota in requests per second (the README lists sources).
     pub fn default_rate(self) -> f64 {
         match self {
+            Api::GetTraceSegmentDestination => 1.0,
             Api::GetTraceSummaries => 5.0,
             Api::BatchGetTraces => 5.0,
+            Api::StartTraceRetrieval | Api::ListRetrievedTraces => 5.0,
+            Api::ListFunctions | Api::ListAliases => 15.0,
             Api::DescribeLogGroups => 10.0,
             Api::FilterLogEvents => 5.0,
             Api::GetMetricData => 50.0,
@@ -201,6 +234,13 @@ impl Caller {
             .await
             .map_err(|GaveUp { error, attempts }| {
                 self.count(api, |s| s.failures += 1);
+                if is_access_denied(&error.0) {
+                    return Error::AccessDenied {
+                        operation: api.name(),
+                        action: api.iam_action(),
+                        message: error.0.message().unwrap_or_default().to_string(),
+                    };
+                }
                 Error::Aws {
                     operation: api.name(),
                     attempts,
@@ -208,6 +248,20 @@ impl Caller {
                 }
             })
     }
+}
+
+/// Error codes of a call the caller's identity may not make, across the services called.
+const ACCESS_DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+];
+
+fn is_access_denied<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    matches!(err, SdkError::ServiceError(_))
+        && err
+            .code()
+            .is_some_and(|code| ACCESS_DENIED_CODES.contains(&code))
 }
 
 #[derive(Debug, PartialEq, Eq)]

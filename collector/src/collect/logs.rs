@@ -13,8 +13,6 @@ use crate::output::{FileCtx, Output};
 
 /// Where Lambda functions log.
 pub const LAMBDA_PREFIX: &str = "/aws/lambda/";
-/// Where CloudWatch Transaction Search stores spans (OTel, read by the OTel importer).
-pub const SPANS_GROUP: &str = "aws/spans";
 
 /// Log groups whose name starts with `prefix`, every page of DescribeLogGroups.
 pub async fn discover(
@@ -80,29 +78,21 @@ pub async fn collect(
             })
             .await?;
         let events = page.events();
-        if group == SPANS_GROUP {
-            // Each message is one OTel span as JSON: NDJSON for the OTel importer.
-            let text: Vec<&str> = events.iter().filter_map(|e| e.message()).collect();
-            if !text.is_empty() {
-                crate::otel::import(&text.join("\n"), &ctx, out)?;
-            }
-        } else {
-            for (i, e) in events.iter().enumerate() {
-                let location = format!("page {page_no} events[{i}]");
-                let (Some(timestamp_ms), Some(message)) = (e.timestamp(), e.message()) else {
-                    out.records += 1;
-                    out.reject(&ctx, &location, "no timestamp or no message");
-                    continue;
-                };
-                let event = LogEvent {
-                    stream: e.log_stream_name(),
-                    timestamp_ms,
-                    ingestion_ms: e.ingestion_time(),
-                    event_id: e.event_id(),
-                    message,
-                };
-                import.write(out, &event, &location)?;
-            }
+        for (i, e) in events.iter().enumerate() {
+            let location = format!("page {page_no} events[{i}]");
+            let (Some(timestamp_ms), Some(message)) = (e.timestamp(), e.message()) else {
+                out.records += 1;
+                out.reject(&ctx, &location, "no timestamp or no message");
+                continue;
+            };
+            let event = LogEvent {
+                stream: e.log_stream_name(),
+                timestamp_ms,
+                ingestion_ms: e.ingestion_time(),
+                event_id: e.event_id(),
+                message,
+            };
+            import.write(out, &event, &location)?;
         }
         summary.log_events += events.len();
         progress.inc(0);

@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::task::JoinSet;
 
 use super::api::{Api, Caller};
+use super::priority::{Candidate, Candidates};
 use super::{Progress, Summary};
 use crate::error::Result;
 use crate::output::{FileCtx, Output};
@@ -22,7 +23,8 @@ const UNPROCESSED_ROUNDS: usize = 5;
 /// Service type of a Lambda function in trace summaries: names the functions to get metrics of.
 const LAMBDA_FUNCTION: &str = "AWS::Lambda::Function";
 
-/// Trace ids of the window, and the Lambda functions their summaries name.
+/// Trace summaries of the window (what matters to choose which traces to fetch first), and the
+/// Lambda functions they name.
 pub async fn list(
     client: &aws_sdk_xray::Client,
     caller: &Caller,
@@ -30,8 +32,8 @@ pub async fn list(
     end: DateTime<Utc>,
     filter: Option<&str>,
     functions: &mut BTreeSet<String>,
-) -> Result<Vec<String>> {
-    let mut ids = BTreeSet::new();
+) -> Result<Candidates> {
+    let mut ids = Candidates::default();
     let mut from = start;
     while from < end {
         let to = (from + MAX_RANGE).min(end);
@@ -50,7 +52,12 @@ pub async fn list(
                 .await?;
             for summary in page.trace_summaries() {
                 if let Some(id) = summary.id() {
-                    ids.insert(id.to_string());
+                    ids.add(Candidate {
+                        id: id.to_string(),
+                        failed: summary.has_fault().unwrap_or(false)
+                            || summary.has_error().unwrap_or(false),
+                        duration_ms: summary.response_time().map(|s| s * 1000.0),
+                    });
                 }
                 for service in summary.service_ids() {
                     if let (Some(name), Some(LAMBDA_FUNCTION)) = (service.name(), service.r#type())
@@ -66,7 +73,7 @@ pub async fn list(
         }
         from = to;
     }
-    Ok(ids.into_iter().collect())
+    Ok(ids)
 }
 
 /// One BatchGetTraces answer, every page of it.
@@ -118,6 +125,24 @@ async fn fetch(
     }
 }
 
+/// One trace's segment documents, imported together: segments learn their caller's node.
+pub fn import_documents(
+    trace_id: &str,
+    documents: &[String],
+    ctx: &FileCtx<'_>,
+    out: &mut Output<'_>,
+) {
+    let locations: Vec<String> = (0..documents.len())
+        .map(|s| format!("trace {trace_id} Segments[{s}]"))
+        .collect();
+    let docs: Vec<(&str, &str)> = documents
+        .iter()
+        .zip(&locations)
+        .map(|(d, l)| (d.as_ref(), l.as_str()))
+        .collect();
+    crate::xray::import_trace(&docs, ctx, out);
+}
+
 /// Fetches `ids` with at most `concurrency` requests in flight, parsing answers as they arrive.
 /// Returns whether every trace was processed.
 pub async fn collect(
@@ -157,16 +182,7 @@ pub async fn collect(
             for (trace_id, documents) in &fetched.traces {
                 found_any |= !documents.is_empty();
                 returned += 1;
-                // A trace's documents go in together: segments learn their caller's node.
-                let locations: Vec<String> = (0..documents.len())
-                    .map(|s| format!("trace {trace_id} Segments[{s}]"))
-                    .collect();
-                let docs: Vec<(&str, &str)> = documents
-                    .iter()
-                    .zip(&locations)
-                    .map(|(d, l)| (d.as_ref(), l.as_str()))
-                    .collect();
-                crate::xray::import_trace(&docs, &ctx, out);
+                import_documents(trace_id, documents, &ctx, out);
                 summary.traces += 1;
             }
             unprocessed.extend(fetched.unprocessed);
