@@ -25,7 +25,7 @@ pub use api::{Api, ApiStats, Caller};
 // The policy `Caller::new` takes, where its callers look for it.
 pub use crate::retry::RetryPolicy;
 pub use logs::LAMBDA_PREFIX;
-pub use metrics::{MAX_QUERIES, SERIES};
+pub use metrics::{MAX_QUERIES, SERIES, SERVICE_SERIES};
 pub use retrieval::RETRIEVAL_BATCH;
 pub use spans::SPANS_GROUP;
 pub use xray::BATCH;
@@ -138,6 +138,9 @@ pub struct Summary {
     pub log_events: usize,
     /// Functions whose metrics were asked for.
     pub functions: Vec<String>,
+    /// Metric series asked for (Lambda's per function, and the other services' ListMetrics
+    /// found).
+    pub metric_series: usize,
     /// Sources skipped because their checkpoint already covers the window.
     pub up_to_date: Vec<String>,
     /// Sources left out, with the reason and the permission to add.
@@ -347,14 +350,29 @@ pub async fn collect(
     let saved = checkpoint::load(store, METRICS)?;
     match checkpoint::remaining(saved, opts.start, opts.end, opts.overlap) {
         None => summary.up_to_date.push(METRICS.into()),
-        Some(_) if summary.functions.is_empty() => {}
         Some((start, end)) => {
             progress.stage("CloudWatch metrics", 0);
-            let functions = summary.functions.clone();
+            let mut series = metrics::lambda_series(&summary.functions);
+            let listed = metrics::service_series(&clients.cloudwatch, caller).await;
+            if let Some(mut listed) = summary.denied(
+                "metrics of API Gateway, SQS, DynamoDB, Step Functions and RDS",
+                listed,
+            )? {
+                if listed.len() > metrics::MAX_SERVICE_SERIES {
+                    summary.notes.push(format!(
+                        "CloudWatch: ListMetrics lists {} series of other services; the first {} (by namespace, metric, dimensions) were fetched",
+                        listed.len(),
+                        metrics::MAX_SERVICE_SERIES
+                    ));
+                    listed.truncate(metrics::MAX_SERVICE_SERIES);
+                }
+                series.extend(listed);
+            }
+            summary.metric_series = series.len();
             let complete = metrics::collect(
                 &clients.cloudwatch,
                 caller,
-                &functions,
+                &series,
                 start,
                 end,
                 &mut out,

@@ -28,23 +28,10 @@ pub struct CollectArgs {
     #[arg(long, value_name = "TIME")]
     pub until: Option<TimeArg>,
 
-    /// Log groups to read [default: every /aws/lambda/* group]; `aws/spans` reads Transaction
-    /// Search spans
-    #[arg(long, num_args = 1.., value_name = "GROUP")]
-    pub log_groups: Vec<String>,
-
-    /// X-Ray filter expression, e.g. 'service("orders") AND fault'
-    #[arg(long, value_name = "EXPR")]
-    pub xray_filter: Option<String>,
-
     /// Keep collecting a new window every INTERVAL (e.g. 30s) until Ctrl-C or SIGTERM, which
     /// finish the current window first
     #[arg(long, value_name = "INTERVAL", value_parser = humantime::parse_duration)]
     pub watch: Option<Duration>,
-
-    /// BatchGetTraces requests in flight at once
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub concurrency: usize,
 
     /// How many rejected records to list in the summary (all are counted)
     #[arg(long, default_value_t = 5, value_name = "N")]
@@ -67,11 +54,7 @@ pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode
             first_start < end,
             "--since ({first_start}) is not before --until ({end})"
         );
-        let mut opts = CollectOptions::new(first_start, end);
-        opts.functions = args.aws.functions.clone();
-        opts.log_groups = args.log_groups.clone();
-        opts.xray_filter = args.xray_filter.clone();
-        opts.concurrency = args.concurrency.max(1);
+        let opts = args.aws.options(first_start, end);
         // A fresh caller per window: the summary counts this window's calls.
         let caller = Arc::new(Caller::new(retry, &[]));
         let mut writer = store.writer();
@@ -153,7 +136,7 @@ fn print_summary(
     show_rejected: usize,
 ) {
     println!(
-        "Collected {} .. {} into {} in {:.2?}: {} traces, {} log events from {} log groups, metrics of {} functions.",
+        "Collected {} .. {} into {} in {:.2?}: {} traces, {} log events from {} log groups, {} Lambda configurations, metrics of {} functions.",
         opts.start.to_rfc3339(),
         opts.end.to_rfc3339(),
         store.root().display(),
@@ -161,8 +144,34 @@ fn print_summary(
         summary.traces,
         summary.log_events,
         summary.log_groups,
+        summary.function_configurations,
         summary.functions.len()
     );
+    if let Some(world) = summary.world {
+        let share = if summary.traces_seen == 0 {
+            String::new()
+        } else {
+            format!(
+                ": {} of the {} traces seen in the window ({:.1}%)",
+                summary.traces,
+                summary.traces_seen,
+                100.0 * summary.traces as f64 / summary.traces_seen as f64
+            )
+        };
+        println!("Traces from {}{share}.", world.describe());
+    }
+    for skipped in &summary.skipped {
+        let fix = skipped
+            .action
+            .as_ref()
+            .map(|a| format!(" (allow {a})"))
+            .unwrap_or_default();
+        println!(
+            "Skipped {}: {}{fix}.",
+            skipped.source,
+            crate::cli::output::sanitize(&skipped.reason)
+        );
+    }
     if !summary.up_to_date.is_empty() {
         println!(
             "Already collected (checkpoint): {}.",
@@ -213,8 +222,7 @@ pub async fn collect_quietly(
 ) -> anyhow::Result<Collected> {
     let store = Store::open_or_create(store_dir)?;
     remove_leftovers(&store)?;
-    let mut opts = CollectOptions::new(start, end);
-    opts.functions = aws.functions.clone();
+    let opts = aws.options(start, end);
     let caller = Arc::new(Caller::new(aws.retry(), &[]));
     let mut writer = store.writer();
     let summary = collect::collect(
@@ -229,10 +237,19 @@ pub async fn collect_quietly(
     .with_context(|| format!("collecting {start} .. {end}"))?;
     tracing::info!(
         traces = summary.traces,
+        traces_seen = summary.traces_seen,
         log_events = summary.log_events,
         rejected = summary.rejected,
         "Collected."
     );
+    for skipped in &summary.skipped {
+        tracing::warn!(
+            source = skipped.source,
+            action = skipped.action,
+            reason = crate::cli::output::sanitize(&skipped.reason),
+            "Skipped a source."
+        );
+    }
     Ok(Collected {
         spans: writer
             .stats()

@@ -7,7 +7,7 @@ use super::parse::{self, Problem};
 use super::rule::Rule;
 
 /// rules/*.toml, by the path `hopscope alarms lint rules` reports them under.
-const FILES: [(&str, &str); 2] = [
+const FILES: [(&str, &str); 3] = [
     (
         "rules/api-gateway.toml",
         include_str!("../../../rules/api-gateway.toml"),
@@ -15,6 +15,10 @@ const FILES: [(&str, &str); 2] = [
     (
         "rules/lambda.toml",
         include_str!("../../../rules/lambda.toml"),
+    ),
+    (
+        "rules/services.toml",
+        include_str!("../../../rules/services.toml"),
     ),
 ];
 

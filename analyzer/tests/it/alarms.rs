@@ -591,3 +591,122 @@ fn the_readme_check_rejects_bad_examples() {
         );
     }
 }
+
+/// One GetMetricData request + answer document (the format `hopscope import` reads) holding
+/// `minutes` one-minute points of `value` before [`END`] for each series.
+fn metric_document(series: &[(&str, &str, &[(&str, &str)], &str, f64)], minutes: i64) -> String {
+    let end_secs = END / 1_000_000;
+    let times: Vec<i64> = (1..=minutes).map(|m| end_secs - m * 60).collect();
+    let mut queries = Vec::new();
+    let mut results = Vec::new();
+    for (i, (namespace, metric, dimensions, stat, value)) in series.iter().enumerate() {
+        let dims: Vec<_> = dimensions
+            .iter()
+            .map(|(n, v)| serde_json::json!({"Name": n, "Value": v}))
+            .collect();
+        queries.push(serde_json::json!({"Id": format!("m{i}"), "MetricStat": {
+            "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dims},
+            "Period": 60, "Stat": stat}}));
+        results.push(serde_json::json!({"Id": format!("m{i}"), "Label": metric,
+            "Timestamps": times, "Values": vec![value; times.len()], "StatusCode": "Complete"}));
+    }
+    serde_json::json!({"MetricDataQueries": queries, "MetricDataResults": results}).to_string()
+}
+
+/// rules/services.toml over CloudWatch metrics of the other services: one alarm per resource,
+/// ALARM where the metric crosses and OK where it does not.
+#[tokio::test]
+async fn service_rules_keep_one_alarm_per_resource_from_metric_points() {
+    let busy_api: &[(&str, &str)] = &[("ApiName", "orders-api")];
+    let calm_api: &[(&str, &str)] = &[("ApiName", "users-api")];
+    let document = metric_document(
+        &[
+            (
+                "AWS/SQS",
+                "ApproximateAgeOfOldestMessage",
+                &[("QueueName", "orders")],
+                "Maximum",
+                900.0,
+            ),
+            (
+                "AWS/SQS",
+                "ApproximateAgeOfOldestMessage",
+                &[("QueueName", "emails")],
+                "Maximum",
+                4.0,
+            ),
+            ("AWS/ApiGateway", "Count", busy_api, "Sum", 100.0),
+            ("AWS/ApiGateway", "5XXError", busy_api, "Sum", 12.0),
+            ("AWS/ApiGateway", "Count", calm_api, "Sum", 100.0),
+            ("AWS/ApiGateway", "5XXError", calm_api, "Sum", 1.0),
+            (
+                "AWS/DynamoDB",
+                "ThrottledRequests",
+                &[("TableName", "users")],
+                "Sum",
+                3.0,
+            ),
+            (
+                "AWS/States",
+                "ExecutionsFailed",
+                &[("StateMachineArn", "arn:sm:dragons")],
+                "Sum",
+                1.0,
+            ),
+            (
+                "AWS/Lambda",
+                "IteratorAge",
+                &[("FunctionName", "stream-reader")],
+                "Maximum",
+                120_000.0,
+            ),
+            (
+                "AWS/Lambda",
+                "AsyncEventsDropped",
+                &[("FunctionName", "mailer")],
+                "Sum",
+                2.0,
+            ),
+            (
+                "AWS/RDS",
+                "CPUUtilization",
+                &[("DBInstanceIdentifier", "meals-db")],
+                "Average",
+                55.0,
+            ),
+        ],
+        20,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics.json");
+    std::fs::write(&file, document).unwrap();
+    let store = hopscope_test_support::import_store(&[file]);
+    let s = Session::open(store.path()).await.unwrap();
+    let (rules, problems) = parse_file(
+        Path::new("rules/services.toml"),
+        &std::fs::read_to_string(rules_dir().join("services.toml")).unwrap(),
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    let statuses = alarms::evaluate_rules(&s, &rules, END, &StateFile::default())
+        .await
+        .unwrap();
+    let states: BTreeSet<(String, String, State)> = statuses
+        .iter()
+        .map(|a| (a.rule.clone(), a.key.clone(), a.state))
+        .collect();
+    let expected: BTreeSet<(String, String, State)> = [
+        ("sqs-oldest-message-age", "orders", State::Alarm),
+        ("sqs-oldest-message-age", "emails", State::Ok),
+        ("api-gateway-5xx-metric-rate", "orders-api", State::Alarm),
+        ("api-gateway-5xx-metric-rate", "users-api", State::Ok),
+        ("dynamodb-throttles", "users", State::Alarm),
+        ("step-functions-failures", "arn:sm:dragons", State::Alarm),
+        ("lambda-iterator-age", "stream-reader", State::Alarm),
+        ("lambda-async-events-dropped", "mailer", State::Alarm),
+        ("rds-cpu-high", "meals-db", State::Ok),
+    ]
+    .into_iter()
+    .map(|(r, k, s)| (r.to_string(), k.to_string(), s))
+    .collect();
+    assert_eq!(states, expected);
+}

@@ -25,12 +25,13 @@ pub enum Api {
     FilterLogEvents,
     GetMetricData,
     PutMetricData,
+    ListMetrics,
     ListFunctions,
     ListAliases,
 }
 
 impl Api {
-    pub const ALL: [Api; 11] = [
+    pub const ALL: [Api; 12] = [
         Api::GetTraceSegmentDestination,
         Api::GetTraceSummaries,
         Api::BatchGetTraces,
@@ -40,6 +41,7 @@ impl Api {
         Api::FilterLogEvents,
         Api::GetMetricData,
         Api::PutMetricData,
+        Api::ListMetrics,
         Api::ListFunctions,
         Api::ListAliases,
     ];
@@ -55,6 +57,7 @@ impl Api {
             Api::FilterLogEvents => "FilterLogEvents",
             Api::GetMetricData => "GetMetricData",
             Api::PutMetricData => "PutMetricData",
+            Api::ListMetrics => "ListMetrics",
             Api::ListFunctions => "ListFunctions",
             Api::ListAliases => "ListAliases",
         }
@@ -69,7 +72,7 @@ impl Api {
             | Api::StartTraceRetrieval
             | Api::ListRetrievedTraces => "xray",
             Api::DescribeLogGroups | Api::FilterLogEvents => "logs",
-            Api::GetMetricData | Api::PutMetricData => "cloudwatch",
+            Api::GetMetricData | Api::PutMetricData | Api::ListMetrics => "cloudwatch",
             Api::ListFunctions | Api::ListAliases => "lambda",
         };
         format!("{service}:{}", self.name())
@@ -83,6 +86,7 @@ impl Api {
             Api::BatchGetTraces => 5.0,
             Api::StartTraceRetrieval | Api::ListRetrievedTraces => 5.0,
             Api::ListFunctions | Api::ListAliases => 15.0,
+            Api::ListMetrics => 25.0,
             Api::DescribeLogGroups => 10.0,
             Api::FilterLogEvents => 5.0,
             Api::GetMetricData => 50.0,

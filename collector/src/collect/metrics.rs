@@ -1,7 +1,11 @@
-//! CloudWatch metrics: GetMetricData for the Lambda metrics of every function seen, batched to
-//! the API's 500 queries per call, every page. Answers go to the importer as the combined
-//! request + answer document it reads (`{"MetricDataQueries", "MetricDataResults"}`): one parser,
-//! and metric volumes (a few series per function per minute) make the JSON step negligible.
+//! CloudWatch metrics: GetMetricData for the Lambda metrics of every function seen, and for the
+//! metrics of the other services an incident in a serverless system shows first in (API Gateway,
+//! SQS, DynamoDB, Step Functions, RDS), whose series ListMetrics finds. Batched to the API's 500
+//! queries per call, every page. Answers go to the importer as the combined request + answer
+//! document it reads (`{"MetricDataQueries", "MetricDataResults"}`): one parser, and metric
+//! volumes (a few series per resource per minute) make the JSON step negligible.
+
+use std::collections::BTreeSet;
 
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StatusCode};
@@ -15,11 +19,14 @@ use crate::output::{FileCtx, Output};
 
 /// GetMetricData takes at most 500 queries per call.
 pub const MAX_QUERIES: usize = 500;
-/// One-minute points: Lambda's finest standard resolution.
+/// One-minute points: the finest standard resolution of every namespace here.
 const PERIOD_SECONDS: i32 = 60;
-const NAMESPACE: &str = "AWS/Lambda";
+const LAMBDA: &str = "AWS/Lambda";
+/// Series of other services asked for per window at most; ListMetrics may list many more in a
+/// large account, and the rest are reported rather than fetched.
+pub const MAX_SERVICE_SERIES: usize = 4 * MAX_QUERIES;
 
-/// (metric, statistic, unit) collected per function.
+/// (metric, statistic, unit) collected per Lambda function.
 pub const SERIES: &[(&str, &str, &str)] = &[
     ("Invocations", "Sum", "Count"),
     ("Errors", "Sum", "Count"),
@@ -29,28 +36,149 @@ pub const SERIES: &[(&str, &str, &str)] = &[
     ("Duration", "p99", "Milliseconds"),
     ("Duration", "Maximum", "Milliseconds"),
     ("ConcurrentExecutions", "Maximum", "Count"),
+    // Asynchronous invocations: how long events wait, and the ones dropped.
+    ("AsyncEventAge", "Maximum", "Milliseconds"),
+    ("AsyncEventsDropped", "Sum", "Count"),
+    // Stream sources (Kinesis, DynamoDB streams): how far behind the function reads.
+    ("IteratorAge", "Maximum", "Milliseconds"),
 ];
 
-/// The queries for `functions`, ids `m0`, `m1`, ... (ids must start with a lowercase letter).
-pub fn queries(functions: &[String]) -> Vec<MetricDataQuery> {
+/// (namespace, metric, statistic, unit) of the other services, for every series ListMetrics
+/// lists of them.
+pub const SERVICE_SERIES: &[(&str, &str, &str, &str)] = &[
+    ("AWS/ApiGateway", "5XXError", "Sum", "Count"),
+    ("AWS/ApiGateway", "4XXError", "Sum", "Count"),
+    ("AWS/ApiGateway", "Count", "Sum", "Count"),
+    ("AWS/ApiGateway", "Latency", "p99", "Milliseconds"),
+    (
+        "AWS/ApiGateway",
+        "IntegrationLatency",
+        "p99",
+        "Milliseconds",
+    ),
+    (
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        "Maximum",
+        "Seconds",
+    ),
+    (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+        "Count",
+    ),
+    ("AWS/DynamoDB", "ThrottledRequests", "Sum", "Count"),
+    (
+        "AWS/DynamoDB",
+        "SuccessfulRequestLatency",
+        "Average",
+        "Milliseconds",
+    ),
+    ("AWS/DynamoDB", "SystemErrors", "Sum", "Count"),
+    ("AWS/States", "ExecutionsFailed", "Sum", "Count"),
+    ("AWS/States", "ExecutionsTimedOut", "Sum", "Count"),
+    ("AWS/States", "ExecutionThrottled", "Sum", "Count"),
+    ("AWS/States", "ExecutionTime", "Average", "Milliseconds"),
+    ("AWS/RDS", "DatabaseConnections", "Maximum", "Count"),
+    ("AWS/RDS", "CPUUtilization", "Average", "Percent"),
+];
+
+/// One series to fetch: a metric with its dimensions, a statistic and the unit it is stored with.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Series {
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: Vec<(String, String)>,
+    pub stat: String,
+    pub unit: String,
+}
+
+/// The Lambda series of `functions`.
+pub fn lambda_series(functions: &[String]) -> Vec<Series> {
     functions
         .iter()
-        .flat_map(|f| SERIES.iter().map(move |s| (f, s)))
+        .flat_map(|f| {
+            SERIES.iter().map(move |(metric, stat, unit)| Series {
+                namespace: LAMBDA.into(),
+                metric: (*metric).into(),
+                dimensions: vec![("FunctionName".into(), f.clone())],
+                stat: (*stat).into(),
+                unit: (*unit).into(),
+            })
+        })
+        .collect()
+}
+
+/// Every series ListMetrics lists of [`SERVICE_SERIES`]' metrics, each with its statistic.
+pub async fn service_series(
+    client: &aws_sdk_cloudwatch::Client,
+    caller: &Caller,
+) -> Result<Vec<Series>> {
+    let mut found = BTreeSet::new();
+    let metrics: BTreeSet<(&str, &str)> =
+        SERVICE_SERIES.iter().map(|(n, m, ..)| (*n, *m)).collect();
+    for (namespace, metric) in metrics {
+        let mut token: Option<String> = None;
+        loop {
+            let page = caller
+                .call(Api::ListMetrics, || {
+                    client
+                        .list_metrics()
+                        .namespace(namespace)
+                        .metric_name(metric)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            for listed in page.metrics() {
+                let mut dimensions: Vec<(String, String)> = listed
+                    .dimensions()
+                    .iter()
+                    .filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string())))
+                    .collect();
+                dimensions.sort();
+                for (n, m, stat, unit) in SERVICE_SERIES {
+                    if (*n, *m) == (namespace, metric) {
+                        found.insert(Series {
+                            namespace: namespace.into(),
+                            metric: metric.into(),
+                            dimensions: dimensions.clone(),
+                            stat: (*stat).into(),
+                            unit: (*unit).into(),
+                        });
+                    }
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// The queries for `series`, ids `m0`, `m1`, ... (ids must start with a lowercase letter).
+pub fn queries(series: &[Series]) -> Vec<MetricDataQuery> {
+    series
+        .iter()
         .enumerate()
-        .map(|(i, (function, (metric, stat, _)))| {
-            let dimension = Dimension::builder()
-                .name("FunctionName")
-                .value(function)
-                .build();
+        .map(|(i, s)| {
+            let dimensions = s
+                .dimensions
+                .iter()
+                .map(|(name, value)| Dimension::builder().name(name).value(value).build())
+                .collect();
             let metric = Metric::builder()
-                .namespace(NAMESPACE)
-                .metric_name(*metric)
-                .dimensions(dimension)
+                .namespace(&s.namespace)
+                .metric_name(&s.metric)
+                .set_dimensions(Some(dimensions))
                 .build();
             let stat = MetricStat::builder()
                 .metric(metric)
                 .period(PERIOD_SECONDS)
-                .stat(*stat)
+                .stat(&s.stat)
                 .build();
             MetricDataQuery::builder()
                 .id(format!("m{i}"))
@@ -64,17 +192,16 @@ pub fn queries(functions: &[String]) -> Vec<MetricDataQuery> {
 /// The request + answer document the metrics importer reads.
 fn document(
     queries: &[MetricDataQuery],
+    series: &[Series],
     results: &[aws_sdk_cloudwatch::types::MetricDataResult],
 ) -> String {
     let queries: Vec<_> = queries
         .iter()
-        .map(|q| {
+        .zip(series)
+        .map(|(q, s)| {
             let stat = q.metric_stat();
             let metric = stat.and_then(|s| s.metric());
-            let unit = SERIES
-                .iter()
-                .find(|(m, s, _)| metric.and_then(|m| m.metric_name()) == Some(*m) && stat.and_then(|s| s.stat()) == Some(*s))
-                .map(|(_, _, u)| *u);
+            let unit = &s.unit;
             json!({
                 "Id": q.id(),
                 "MetricStat": {
@@ -106,12 +233,11 @@ fn document(
     json!({"MetricDataQueries": queries, "MetricDataResults": results}).to_string()
 }
 
-/// Every point of the Lambda series of `functions` in `[start, end]`. Returns whether every
-/// answer was complete.
+/// Every point of `series` in `[start, end]`. Returns whether every answer was complete.
 pub async fn collect(
     client: &aws_sdk_cloudwatch::Client,
     caller: &Caller,
-    functions: &[String],
+    series: &[Series],
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     out: &mut Output<'_>,
@@ -122,9 +248,9 @@ pub async fn collect(
         log_group: None,
         now: crate::output::clock_micros(),
     };
-    let all = queries(functions);
+    let all = queries(series);
     let mut complete = true;
-    for batch in all.chunks(MAX_QUERIES) {
+    for (batch, series) in all.chunks(MAX_QUERIES).zip(series.chunks(MAX_QUERIES)) {
         let mut token: Option<String> = None;
         loop {
             let page = caller
@@ -162,7 +288,7 @@ pub async fn collect(
                 }
             }
             // The importer counts Forbidden and InternalError results as rejected records.
-            crate::metrics::import(&document(batch, results), &ctx, out)?;
+            crate::metrics::import(&document(batch, series, results), &ctx, out)?;
             for message in page.messages() {
                 summary.notes.push(format!(
                     "CloudWatch: {}: {}",
