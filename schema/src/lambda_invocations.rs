@@ -18,6 +18,7 @@ pub const TIME: &str = col::TIMESTAMP;
 pub const UNIQUE_TEXT: &[&str] = &[col::REQUEST_ID];
 
 pub mod col {
+    pub use crate::origin::{ACCOUNT_ID, REGION};
     pub const FUNCTION: &str = "function";
     pub const VERSION: &str = "version";
     pub const REQUEST_ID: &str = "request_id";
@@ -44,6 +45,7 @@ pub mod status {
 }
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let origin = crate::origin::fields();
     use col::*;
     let f = |name| Field::new(name, DataType::Float64, true);
     Arc::new(Schema::new(vec![
@@ -63,6 +65,8 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(SEGMENT_ID, DataType::Utf8, true),
         Field::new(LOG_GROUP, dict_type(), true),
         Field::new(LOG_STREAM, dict_type(), true),
+        origin[0].clone(),
+        origin[1].clone(),
     ]))
 });
 
@@ -97,6 +101,7 @@ pub struct LambdaInvocationRow {
 
 #[derive(Default)]
 pub struct LambdaInvocationBatchBuilder {
+    collected_from: crate::origin::OriginColumns,
     function: DictBuilder,
     version: DictBuilder,
     request_id: StringBuilder,
@@ -117,6 +122,11 @@ pub struct LambdaInvocationBatchBuilder {
 }
 
 impl LambdaInvocationBatchBuilder {
+    /// The account and Region of the rows appended from now on.
+    pub fn set_origin(&mut self, origin: &crate::origin::Origin) {
+        self.collected_from.set(origin);
+    }
+
     pub fn append(&mut self, r: &LambdaInvocationRow) {
         self.function.append_option(r.function.as_deref());
         self.version.append_option(r.version.as_deref());
@@ -134,6 +144,7 @@ impl LambdaInvocationBatchBuilder {
         self.segment_id.append_option(r.segment_id.as_deref());
         self.log_group.append_option(r.log_group.as_deref());
         self.log_stream.append_option(r.log_stream.as_deref());
+        self.collected_from.append();
         self.rows += 1;
     }
 
@@ -146,7 +157,7 @@ impl LambdaInvocationBatchBuilder {
     }
 
     pub fn finish(&mut self) -> RecordBatch {
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.function.finish()),
             Arc::new(self.version.finish()),
             Arc::new(self.request_id.finish()),
@@ -165,6 +176,7 @@ impl LambdaInvocationBatchBuilder {
             Arc::new(self.log_stream.finish()),
         ];
         self.rows = 0;
+        columns.extend(self.collected_from.finish());
         RecordBatch::try_new(schema(), columns)
             .expect("builders follow the lambda_invocations schema")
     }

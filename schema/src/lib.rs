@@ -9,11 +9,13 @@ pub mod lambda_functions;
 pub mod lambda_invocations;
 pub mod log_events;
 pub mod metric_points;
+pub mod origin;
 pub mod spans;
 pub mod store_layout;
 pub mod traces;
 mod types;
 
+pub use origin::Origin;
 pub use types::{MapColumnBuilder, micros_from_secs, timestamp_type};
 
 use arrow::datatypes::SchemaRef;

@@ -16,6 +16,7 @@ pub const TIME: &str = col::TIMESTAMP;
 pub const UNIQUE_TEXT: &[&str] = &[col::EVENT_ID, col::MESSAGE];
 
 pub mod col {
+    pub use crate::origin::{ACCOUNT_ID, REGION};
     pub const LOG_GROUP: &str = "log_group";
     pub const LOG_STREAM: &str = "log_stream";
     pub const FUNCTION: &str = "function";
@@ -36,6 +37,7 @@ pub mod record_type {
 }
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let origin = crate::origin::fields();
     use col::*;
     Arc::new(Schema::new(vec![
         Field::new(LOG_GROUP, dict_type(), true),
@@ -49,6 +51,8 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(REQUEST_ID, DataType::Utf8, true),
         Field::new(TRACE_ID, DataType::Utf8, true),
         Field::new(MESSAGE, DataType::Utf8, false),
+        origin[0].clone(),
+        origin[1].clone(),
     ]))
 });
 
@@ -75,6 +79,7 @@ pub struct LogEventRow<'a> {
 
 #[derive(Default)]
 pub struct LogEventBatchBuilder {
+    collected_from: crate::origin::OriginColumns,
     log_group: DictBuilder,
     log_stream: DictBuilder,
     function: DictBuilder,
@@ -90,6 +95,11 @@ pub struct LogEventBatchBuilder {
 }
 
 impl LogEventBatchBuilder {
+    /// The account and Region of the rows appended from now on.
+    pub fn set_origin(&mut self, origin: &crate::origin::Origin) {
+        self.collected_from.set(origin);
+    }
+
     pub fn append(&mut self, r: &LogEventRow<'_>) {
         self.log_group.append_option(r.log_group);
         self.log_stream.append_option(r.log_stream);
@@ -102,6 +112,7 @@ impl LogEventBatchBuilder {
         self.request_id.append_option(r.request_id);
         self.trace_id.append_option(r.trace_id);
         self.message.append_value(r.message);
+        self.collected_from.append();
         self.rows += 1;
     }
 
@@ -118,7 +129,7 @@ impl LogEventBatchBuilder {
     }
 
     pub fn finish(&mut self) -> RecordBatch {
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.log_group.finish()),
             Arc::new(self.log_stream.finish()),
             Arc::new(self.function.finish()),
@@ -132,6 +143,7 @@ impl LogEventBatchBuilder {
             Arc::new(self.message.finish()),
         ];
         self.rows = 0;
+        columns.extend(self.collected_from.finish());
         RecordBatch::try_new(schema(), columns).expect("builders follow the log_events schema")
     }
 }

@@ -26,6 +26,7 @@ pub const TIME: &str = col::TIMESTAMP;
 pub const UNIQUE_TEXT: &[&str] = &[];
 
 pub mod col {
+    pub use crate::origin::{ACCOUNT_ID, REGION};
     pub const NAMESPACE: &str = "namespace";
     pub const METRIC: &str = "metric";
     pub const DIMENSIONS: &str = "dimensions";
@@ -38,6 +39,7 @@ pub mod col {
 }
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let origin = crate::origin::fields();
     use col::*;
     Arc::new(Schema::new(vec![
         Field::new(NAMESPACE, dict_type(), true),
@@ -48,6 +50,8 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(VALUE, DataType::Float64, false),
         Field::new(UNIT, dict_type(), true),
         Field::new(LABEL, DataType::Utf8, true),
+        origin[0].clone(),
+        origin[1].clone(),
     ]))
 });
 
@@ -70,6 +74,7 @@ pub struct MetricPointRow<'a> {
 
 #[derive(Default)]
 pub struct MetricPointBatchBuilder {
+    collected_from: crate::origin::OriginColumns,
     namespace: DictBuilder,
     metric: DictBuilder,
     dimensions: MapColumnBuilder,
@@ -82,6 +87,11 @@ pub struct MetricPointBatchBuilder {
 }
 
 impl MetricPointBatchBuilder {
+    /// The account and Region of the rows appended from now on.
+    pub fn set_origin(&mut self, origin: &crate::origin::Origin) {
+        self.collected_from.set(origin);
+    }
+
     pub fn append(&mut self, r: &MetricPointRow<'_>) {
         self.namespace.append_option(r.namespace);
         self.metric.append_value(r.metric);
@@ -91,6 +101,7 @@ impl MetricPointBatchBuilder {
         self.value.append_value(r.value);
         self.unit.append_option(r.unit);
         self.label.append_option(r.label);
+        self.collected_from.append();
         self.rows += 1;
     }
 
@@ -103,7 +114,7 @@ impl MetricPointBatchBuilder {
     }
 
     pub fn finish(&mut self) -> RecordBatch {
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.namespace.finish()),
             Arc::new(self.metric.finish()),
             self.dimensions.finish(),
@@ -114,6 +125,7 @@ impl MetricPointBatchBuilder {
             Arc::new(self.label.finish()),
         ];
         self.rows = 0;
+        columns.extend(self.collected_from.finish());
         RecordBatch::try_new(schema(), columns).expect("builders follow the metric_points schema")
     }
 }

@@ -22,6 +22,7 @@ pub const TIME: &str = col::START_TIME;
 pub const UNIQUE_TEXT: &[&str] = &[col::ID, col::AWS_REQUEST_ID, col::METADATA, col::RAW];
 
 pub mod col {
+    pub use crate::origin::{ACCOUNT_ID, REGION};
     pub const TRACE_ID: &str = "trace_id";
     pub const ID: &str = "id";
     pub const PARENT_ID: &str = "parent_id";
@@ -105,6 +106,7 @@ pub mod kind {
 }
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let origin = crate::origin::fields();
     use col::*;
     let s = |name| Field::new(name, DataType::Utf8, true);
     let d = |name| Field::new(name, dict_type(), true);
@@ -154,6 +156,8 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         s(METADATA),
         s(USER),
         s(RAW),
+        origin[0].clone(),
+        origin[1].clone(),
     ]))
 });
 
@@ -254,6 +258,7 @@ impl SpanRow<'_> {
 /// Appends [`SpanRow`]s column by column.
 #[derive(Default)]
 pub struct SpanBatchBuilder {
+    collected_from: crate::origin::OriginColumns,
     trace_id: StringBuilder,
     id: StringBuilder,
     parent_id: StringBuilder,
@@ -302,6 +307,11 @@ pub struct SpanBatchBuilder {
 }
 
 impl SpanBatchBuilder {
+    /// The account and Region of the rows appended from now on.
+    pub fn set_origin(&mut self, origin: &crate::origin::Origin) {
+        self.collected_from.set(origin);
+    }
+
     pub fn append(&mut self, r: &SpanRow<'_>) {
         self.trace_id.append_value(r.trace_id);
         self.id.append_value(r.id);
@@ -360,6 +370,7 @@ impl SpanBatchBuilder {
             }
             raw => self.raw.append_option(raw),
         }
+        self.collected_from.append();
         self.rows += 1;
     }
 
@@ -380,7 +391,7 @@ impl SpanBatchBuilder {
         let ts = |b: &mut TimestampMicrosecondBuilder| -> ArrayRef {
             Arc::new(b.finish().with_timezone("UTC"))
         };
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             finish_reserving(&mut self.trace_id),
             finish_reserving(&mut self.id),
             finish_reserving(&mut self.parent_id),
@@ -427,6 +438,7 @@ impl SpanBatchBuilder {
             finish_reserving(&mut self.raw),
         ];
         self.rows = 0;
+        columns.extend(self.collected_from.finish());
         RecordBatch::try_new(schema(), columns).expect("builders follow the spans schema")
     }
 }

@@ -20,8 +20,9 @@ use super::{Progress, Summary};
 use crate::error::Result;
 use crate::output::{FileCtx, Output};
 
-/// Trace ids per StartTraceRetrieval (the API's TraceIdListForRetrieval holds at most 5).
-pub const RETRIEVAL_BATCH: usize = 5;
+/// Trace ids per StartTraceRetrieval (TraceIdListForRetrieval holds at most 100: the X-Ray API
+/// reference and its service model).
+pub const RETRIEVAL_BATCH: usize = 100;
 /// Polls of one retrieval before it counts as timed out (with [`POLL_PAUSE`] growing to 5 s:
 /// about ten minutes).
 const MAX_POLLS: u32 = 130;
