@@ -13,12 +13,33 @@ Why an adapter (observed with moto 5.2 and the Rust SDK, see shared/notes/aws-te
   percentile statistics, so the adapter answers GetMetricData itself from the PutMetricData calls it
   forwarded (per-period Sum/Minimum/Maximum/Average/SampleCount/pNN).
 
+Which operation a request calls: the CBOR path (CloudWatch), X-Amz-Target (CloudWatch Logs),
+the form's Action (Query: STS, IAM), else method and path matched against botocore's model of the
+service the request is signed for (REST-JSON: X-Ray, Lambda). Faults and counts use that name.
+
+Accounts: a request acts in the account POST /_peer/accounts mapped its access key id to, else
+moto's default 123456789012; the peer passes it to moto as moto's x-moto-account-id header, so every
+service (STS GetCallerIdentity's Account included) keeps its state per account and Region.
+
 Control endpoints (JSON bodies), scoped per Region so parallel tests in distinct Regions never
 see each other's faults:
 - POST /_peer/faults {"region", "operation", "throttle": n, "server_error": n, "partial": n,
-  "page_size": n}: the next n calls of the operation are throttled (HTTP 400
+  "page_size": n, "denied": n}: the next n calls of the operation are throttled (HTTP 400
   ThrottlingException, 429 for X-Ray), answered 503, or (BatchGetTraces) answered with all but
   the first id unprocessed; page_size makes GetTraceSummaries and BatchGetTraces page.
+  denied (n > 0, or -1 for every call from then on) answers AccessDenied as each protocol does
+  (Common Errors pages, e.g. https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html:
+  AccessDeniedException, 403): X-Ray and Lambda (REST-JSON) 403 with x-amzn-ErrorType
+  AccessDeniedException; CloudWatch Logs (JSON 1.1) 400 AccessDeniedException, as Logs answers;
+  CloudWatch (query-compatible RPC v2 CBOR) 403 AccessDenied, the code CloudWatch has always
+  answered, with x-amzn-query-error: AccessDenied;Sender; STS (Query) 403 AccessDenied in XML. The
+  message is IAM's: "User: arn:aws:iam::<account>:user/test is not authorized to perform:
+  <prefix>:<Operation> because no identity-based policy allows the <prefix>:<Operation> action"
+  (prefixes xray, logs, cloudwatch, lambda, sts). sts:GetCallerIdentity is refused (400): AWS never
+  denies it ("No permissions are required to perform this operation",
+  https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+- POST /_peer/accounts {"access_key_id", "account_id"}: requests signed with that key act in that
+  account.
 - GET /_peer/calls?region=R: calls seen per operation, faulted ones included.
 - GET /_peer/filters?region=R: FilterExpressions received by GetTraceSummaries.
 - POST /_peer/clock {"now": epoch seconds}: the peer's clock from then on (it keeps running), for
@@ -40,8 +61,11 @@ import math
 import re
 import sys
 import threading
+import urllib.parse
 from collections import defaultdict
+from xml.sax.saxutils import escape
 
+import botocore.session
 import cbor2
 import moto.logs.models
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -51,7 +75,12 @@ from moto.xray.models import xray_backends
 from werkzeug.serving import make_server
 
 CBOR_PATH = re.compile(r"^/service/GraniteServiceVersion20100801/operation/(\w+)$")
-REGION = re.compile(r"Credential=[^/]+/\d+/([a-z0-9-]+)/")
+# SigV4 credential scope: access key id / date / region / signing name.
+CREDENTIAL = re.compile(r"Credential=([^/]+)/\d+/([a-z0-9-]+)/([a-z0-9-]+)/")
+# Signing name -> IAM action prefix, for AccessDenied messages.
+IAM_PREFIX = {"xray": "xray", "logs": "logs", "monitoring": "cloudwatch", "lambda": "lambda", "sts": "sts"}
+# Services whose operations are told apart by method and path (REST-JSON).
+REST_SERVICES = ("xray", "lambda")
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 # Fields of CloudWatch shapes that are timestamps (CBOR tag 1 on the wire, epoch seconds in JSON).
 TIME_FIELDS = {"Timestamp", "StartTime", "EndTime", "Timestamps"}
@@ -76,7 +105,7 @@ moto.logs.models.utcnow = CLOCK
 
 
 class State:
-    """Faults, call counts, recorded filters and metric data, per Region."""
+    """Faults, call counts, recorded filters and metric data, per Region; accounts per access key."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -85,28 +114,68 @@ class State:
         self.filters = defaultdict(list)
         # (region, namespace, name, dims tuple) -> [(epoch seconds, value)]
         self.metrics = defaultdict(list)
+        self.accounts = {}  # access key id -> account id
 
     def take_fault(self, region, op):
         with self.lock:
             self.calls[region][op] += 1
             faults = self.faults.get((region, op), {})
-            for kind in ("throttle", "server_error", "partial"):
+            if faults.get("denied", 0) < 0:
+                return "denied"  # -1: denied for good
+            for kind in ("denied", "throttle", "server_error", "partial"):
                 if faults.get(kind, 0) > 0:
                     faults[kind] -= 1
                     return kind
             return None
 
-    def page_size(self, region, op):
+    def setting(self, region, op, kind):
         with self.lock:
-            return self.faults.get((region, op), {}).get("page_size")
+            return self.faults.get((region, op), {}).get(kind)
+
+    def page_size(self, region, op):
+        return self.setting(region, op, "page_size")
+
+    def account_of(self, environ):
+        """The account a request acts in: the one POST /_peer/accounts gave its access key, else
+        moto's default. Passed on to moto as its x-moto-account-id header."""
+        with self.lock:
+            account = self.accounts.get(credential(environ)[0], DEFAULT_ACCOUNT_ID)
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
+        return account
+
+
+def credential(environ):
+    """(access key id, region, signing name) of a SigV4-signed request, defaults when unsigned."""
+    match = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.groups() if match else ("", "us-east-1", "")
 
 
 def region_of(environ):
-    match = REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return match.group(1) if match else "us-east-1"
+    return credential(environ)[1]
 
 
-def operation_of(environ):
+def rest_routes(service):
+    """(method, path regex, operation) for each operation of a REST service, from botocore's model
+    (the same model the SDKs are generated from), most specific path first."""
+    model = botocore.session.get_session().get_service_model(service)
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        uri = http["requestUri"].split("?")[0].rstrip("/") or "/"
+        parts = re.split(r"(\{[^}]+\})", uri)
+        pattern = "".join(
+            (".+" if p.endswith("+}") else "[^/]+") if p.startswith("{") else re.escape(p) for p in parts)
+        literal = sum(len(p) for p in parts if not p.startswith("{"))
+        routes.append((literal, http["method"], re.compile(f"^{pattern}$"), name))
+    routes.sort(key=lambda r: -r[0])
+    return [r[1:] for r in routes]
+
+
+ROUTES = {service: rest_routes(service) for service in REST_SERVICES}
+
+
+def operation_of(environ, body=b""):
+    """The operation a request calls, in each protocol's way of naming it."""
     path = environ.get("PATH_INFO", "")
     match = CBOR_PATH.match(path)
     if match:
@@ -114,17 +183,37 @@ def operation_of(environ):
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
         return target.split(".")[-1]
-    return {"/TraceSummaries": "GetTraceSummaries", "/Traces": "BatchGetTraces",
-            "/TraceSegments": "PutTraceSegments"}.get(path, path)
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if action:
+            return action[0]
+    service = credential(environ)[2]
+    method, path = environ.get("REQUEST_METHOD", "GET"), path.rstrip("/") or "/"
+    for candidate in ([service] if service in ROUTES else REST_SERVICES):
+        for route_method, pattern, name in ROUTES[candidate]:
+            if route_method == method and pattern.match(path):
+                return name
+    return path
 
 
 def read_body(environ):
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    # The SDKs gzip large PutMetricData requests (request compression), as AWS accepts.
-    if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
-        body = gzip.decompress(body)
-    return body
+    """The request body (gunzipped), read once and kept for moto, which reads it again."""
+    if "peer.body" not in environ:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        # The SDKs gzip large PutMetricData requests (request compression), as AWS accepts.
+        if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
+            body = gzip.decompress(body)
+            environ.pop("HTTP_CONTENT_ENCODING")
+        environ["peer.body"] = body
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+    return environ["peer.body"]
+
+
+def denied_message(account, action):
+    return (f"User: arn:aws:iam::{account}:user/test is not authorized to perform: {action} "
+            f"because no identity-based policy allows the {action} action")
 
 
 def to_epoch(value):
@@ -194,39 +283,64 @@ class Peer:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_peer/"):
             return self.control(environ, start_response)
-        region = region_of(environ)
-        op = operation_of(environ)
+        _, region, service = credential(environ)
+        body = read_body(environ)
+        op = operation_of(environ, body)
+        account = self.state.account_of(environ)
         cbor = CBOR_PATH.match(path) is not None
         fault = self.state.take_fault(region, op)
+        if fault == "denied":
+            return self.access_denied(environ, start_response, account, service, op, cbor)
         if fault == "throttle":
             status = "429 Too Many Requests" if op in ("GetTraceSummaries", "BatchGetTraces") else "400 Bad Request"
             return self.error(start_response, status, "ThrottlingException", "Rate exceeded", cbor)
         if fault == "server_error":
             return self.error(start_response, "503 Service Unavailable", "ServiceUnavailable", "Injected", cbor)
         if op == "GetTraceSummaries":
-            return self.trace_summaries(environ, start_response, region)
+            return self.trace_summaries(environ, start_response, account, region)
         if op == "BatchGetTraces":
-            return self.batch_get_traces(environ, start_response, region, fault == "partial")
+            return self.batch_get_traces(environ, start_response, account, region, fault == "partial")
         if cbor:
-            return self.cloudwatch(environ, start_response, region, op)
+            return self.cloudwatch(environ, start_response, account, region, op)
         return self.moto(environ, start_response)
 
-    def respond(self, start_response, status, payload, cbor=False):
+    def respond(self, start_response, status, payload, cbor=False, headers=()):
+        extra = list(headers)
         if cbor:
             body = cbor2.dumps(times_to_cbor(payload))
             headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
         else:
             body = json.dumps(payload).encode()
             headers = [("Content-Type", "application/json")]
-        start_response(status, headers + [("Content-Length", str(len(body)))])
+        start_response(status, headers + extra + [("Content-Length", str(len(body)))])
         return [body]
 
-    def error(self, start_response, status, code, message, cbor):
+    def error(self, start_response, status, code, message, cbor, headers=()):
         payload = {"__type": code, "message": message}
         if not cbor:
-            start_response(status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)])
-            return [json.dumps(payload).encode()]
-        return self.respond(start_response, status, payload, cbor=True)
+            body = json.dumps(payload).encode()
+            start_response(status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code),
+                                    ("Content-Length", str(len(body)))] + list(headers))
+            return [body]
+        return self.respond(start_response, status, payload, cbor=True, headers=headers)
+
+    def access_denied(self, environ, start_response, account, service, op, cbor):
+        """AccessDenied in the calling protocol: REST-JSON (X-Ray, Lambda) 403 AccessDeniedException;
+        JSON 1.1 (CloudWatch Logs) 400 AccessDeniedException; CloudWatch (query-compatible RPC v2
+        CBOR) 403 AccessDenied, also named in x-amzn-query-error; Query (STS) 403 AccessDenied XML."""
+        message = denied_message(account, f"{IAM_PREFIX.get(service, service)}:{op}")
+        if cbor:
+            return self.error(start_response, "403 Forbidden", "AccessDenied", message, True,
+                              [("x-amzn-query-error", "AccessDenied;Sender")])
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            body = (f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+                    f"<Type>Sender</Type><Code>AccessDenied</Code><Message>{escape(message)}</Message>"
+                    f"</Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>").encode()
+            start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+            return [body]
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            return self.error(start_response, "400 Bad Request", "AccessDeniedException", message, False)
+        return self.error(start_response, "403 Forbidden", "AccessDeniedException", message, False)
 
     def call_moto(self, environ, body, **overrides):
         """Calls moto with `body` (and header overrides); returns (status, headers, body)."""
@@ -249,11 +363,20 @@ class Peer:
         query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
         if path == "/_peer/faults":
             spec = json.loads(read_body(environ) or b"{}")
+            if spec.get("denied") and spec["operation"] == "GetCallerIdentity":
+                # AWS: "No permissions are required to perform this operation" (API_GetCallerIdentity).
+                return self.respond(start_response, "400 Bad Request",
+                                    {"message": "AWS never denies sts:GetCallerIdentity"})
             with self.state.lock:
                 key = (spec["region"], spec["operation"])
-                for kind in ("throttle", "server_error", "partial", "page_size"):
+                for kind in ("throttle", "server_error", "partial", "page_size", "denied", "running"):
                     if kind in spec:
                         self.state.faults[key][kind] = spec[kind]
+            return self.respond(start_response, "200 OK", {})
+        if path == "/_peer/accounts":
+            spec = json.loads(read_body(environ) or b"{}")
+            with self.state.lock:
+                self.state.accounts[spec["access_key_id"]] = spec["account_id"]
             return self.respond(start_response, "200 OK", {})
         if path == "/_peer/clock":
             CLOCK.set_now(float(json.loads(read_body(environ) or b"{}")["now"]))
@@ -269,18 +392,18 @@ class Peer:
         return self.respond(start_response, "404 Not Found", {"message": f"no {path}"})
 
     # --- X-Ray --------------------------------------------------------------------------------
-    def traces(self, region):
-        backend = xray_backends[DEFAULT_ACCOUNT_ID][region]
+    def traces(self, account, region):
+        backend = xray_backends[account][region]
         return backend._segment_collection._traces
 
-    def trace_summaries(self, environ, start_response, region):
+    def trace_summaries(self, environ, start_response, account, region):
         request = json.loads(read_body(environ) or b"{}")
         start, end = float(request["StartTime"]), float(request["EndTime"])
         if request.get("FilterExpression"):
             with self.state.lock:
                 self.state.filters[region].append(request["FilterExpression"])
         summaries = []
-        for tid, trace in sorted(self.traces(region).items()):
+        for tid, trace in sorted(self.traces(account, region).items()):
             segments = trace["segments"]
             if not trace["finished"] or not segments:
                 continue
@@ -310,7 +433,7 @@ class Peer:
             answer["NextToken"] = str(offset + size)
         return self.respond(start_response, "200 OK", answer)
 
-    def batch_get_traces(self, environ, start_response, region, partial):
+    def batch_get_traces(self, environ, start_response, account, region, partial):
         request = json.loads(read_body(environ) or b"{}")
         ids = request.get("TraceIds", [])
         if len(ids) > 5:
@@ -318,7 +441,7 @@ class Peer:
                               "TraceIds: at most 5", False)
         unprocessed = ids[1:] if partial else []
         wanted = [i for i in ids if i not in unprocessed]
-        traces = self.traces(region)
+        traces = self.traces(account, region)
         entries = []
         for tid in wanted:
             trace = traces.get(tid)
@@ -335,7 +458,7 @@ class Peer:
         return self.respond(start_response, "200 OK", answer)
 
     # --- CloudWatch ---------------------------------------------------------------------------
-    def cloudwatch(self, environ, start_response, region, op):
+    def cloudwatch(self, environ, start_response, account, region, op):
         body = read_body(environ)
         request = times_to_json(cbor2.loads(body)) if body else {}
         if op == "PutMetricData":

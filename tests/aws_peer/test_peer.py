@@ -4,15 +4,81 @@ import datetime
 import json
 import os
 import sys
+import threading
 import unittest
+import urllib.request
 
+import botocore.session
 import cbor2
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.test import Client
 
 sys.path.insert(0, os.path.dirname(__file__))
 import peer  # noqa: E402
 
 AUTH = "AWS4-HMAC-SHA256 Credential=test/20260101/eu-north-1/monitoring/aws4_request, SignedHeaders=host, Signature=x"
+CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
+SESSION = botocore.session.get_session()
+
+
+def cbor_auth(region):
+    return AUTH.replace("eu-north-1", region)
+
+
+class Quiet(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+class LivePeer:
+    """The peer on a local port, called by botocore as the Rust SDK calls it. moto's state is
+    global to the process: each test uses Regions of its own."""
+
+    def __init__(self):
+        self.app = peer.Peer()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=Quiet)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+    def client(self, service, region, key="AKIDPEERTEST"):
+        return SESSION.create_client(
+            service, region_name=region, endpoint_url=self.url, aws_access_key_id=key,
+            aws_secret_access_key="secret", config=Config(retries={"total_max_attempts": 1}))
+
+    def control(self, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method="GET" if data is None else "POST")
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return answer.status, json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def cbor(self, region, op, request):
+        headers = {"Authorization": cbor_auth(region), "Content-Type": "application/cbor",
+                   "smithy-protocol": "rpc-v2-cbor"}
+        r = urllib.request.Request(self.url + CBOR_PATH + op, data=cbor2.dumps(request, datetime_as_timestamp=True),
+                                   headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(r) as answer:
+                return answer.status, dict(answer.headers), cbor2.loads(answer.read())
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), cbor2.loads(e.read())
+
+
+class LiveTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.peer = LivePeer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.peer.close()
 
 
 class PureFunctions(unittest.TestCase):
@@ -98,6 +164,87 @@ class LogsClock(unittest.TestCase):
             self.assertNotIn("rejectedLogEventsInfo", kept)
         finally:
             peer.CLOCK.offset = datetime.timedelta(0)
+
+
+class Routing(LiveTest):
+    def test_operations_of_every_protocol_are_counted_by_name(self):
+        region = "ca-central-1"
+        self.peer.client("lambda", region).list_functions()
+        self.peer.client("sts", region).get_caller_identity()
+        self.peer.client("xray", region).get_trace_summaries(StartTime=0, EndTime=60)
+        self.peer.client("logs", region).describe_log_groups()
+        self.peer.cbor(region, "ListMetrics", {})
+        _, calls = self.peer.control(f"/_peer/calls?region={region}")
+        for op in ("ListFunctions", "GetCallerIdentity", "GetTraceSummaries", "DescribeLogGroups", "ListMetrics"):
+            self.assertEqual(calls.get(op), 1, (op, calls))
+
+    def test_rest_routes_come_from_the_models(self):
+        environ = {"PATH_INFO": "/2015-03-31/functions/f/configuration", "REQUEST_METHOD": "PUT",
+                   "HTTP_AUTHORIZATION": AUTH.replace("/monitoring/", "/lambda/")}
+        self.assertEqual(peer.operation_of(environ), "UpdateFunctionConfiguration")
+        environ.update(REQUEST_METHOD="GET", PATH_INFO="/2015-03-31/functions/f")
+        self.assertEqual(peer.operation_of(environ), "GetFunction")
+        environ.update(REQUEST_METHOD="POST", PATH_INFO="/StartTraceRetrieval", HTTP_AUTHORIZATION="")
+        self.assertEqual(peer.operation_of(environ), "StartTraceRetrieval")
+
+
+class AccessDenied(LiveTest):
+    region = "ap-south-1"
+
+    def deny(self, op, n):
+        status, _ = self.peer.control("/_peer/faults", {"region": self.region, "operation": op, "denied": n})
+        self.assertEqual(status, 200)
+
+    def expect_denied(self, call, code, status, action):
+        with self.assertRaises(ClientError) as caught:
+            call()
+        error = caught.exception.response
+        self.assertEqual(error["Error"]["Code"], code)
+        self.assertEqual(error["ResponseMetadata"]["HTTPStatusCode"], status)
+        self.assertEqual(error["Error"]["Message"], peer.denied_message("123456789012", action))
+
+    def test_xray_is_denied_n_times_then_answers(self):
+        xray = self.peer.client("xray", self.region)
+        self.deny("GetTraceSummaries", 1)
+        self.expect_denied(lambda: xray.get_trace_summaries(StartTime=0, EndTime=60),
+                           "AccessDeniedException", 403, "xray:GetTraceSummaries")
+        self.assertEqual(xray.get_trace_summaries(StartTime=0, EndTime=60)["TraceSummaries"], [])
+
+    def test_logs_lambda_sts_errors_take_their_protocols_forms(self):
+        self.deny("FilterLogEvents", -1)
+        logs = self.peer.client("logs", self.region)
+        for _ in range(2):  # -1: for good
+            self.expect_denied(lambda: logs.filter_log_events(logGroupName="g"),
+                               "AccessDeniedException", 400, "logs:FilterLogEvents")
+        self.deny("ListFunctions", 1)
+        self.expect_denied(self.peer.client("lambda", self.region).list_functions,
+                           "AccessDeniedException", 403, "lambda:ListFunctions")
+        status, answer = self.peer.control("/_peer/faults", {"region": self.region,
+                                                             "operation": "GetCallerIdentity", "denied": 1})
+        self.assertEqual(status, 400, answer)
+
+    def test_cloudwatch_cbor_answers_access_denied_query_compatibly(self):
+        self.deny("ListMetrics", 1)
+        status, headers, answer = self.peer.cbor(self.region, "ListMetrics", {})
+        self.assertEqual(status, 403)
+        self.assertEqual(answer["__type"], "AccessDenied")
+        self.assertEqual(headers["x-amzn-query-error"], "AccessDenied;Sender")
+        self.assertEqual(answer["message"], peer.denied_message("123456789012", "cloudwatch:ListMetrics"))
+
+
+class Accounts(LiveTest):
+    def test_access_keys_map_to_accounts_and_sts_says_which(self):
+        region = "ap-northeast-2"
+        self.peer.control("/_peer/accounts", {"access_key_id": "AKIDSECOND", "account_id": "222222222222"})
+        first = self.peer.client("sts", region).get_caller_identity()
+        second = self.peer.client("sts", region, key="AKIDSECOND").get_caller_identity()
+        self.assertEqual(first["Account"], "123456789012")
+        self.assertEqual(second["Account"], "222222222222")
+        self.assertEqual(second["Arn"], "arn:aws:sts::222222222222:user/moto")
+        # And each account has its own services: a log group of one is not the other's.
+        self.peer.client("logs", region, key="AKIDSECOND").create_log_group(logGroupName="/only-second")
+        names = [g["logGroupName"] for g in self.peer.client("logs", region).describe_log_groups()["logGroups"]]
+        self.assertNotIn("/only-second", names)
 
 
 if __name__ == "__main__":
