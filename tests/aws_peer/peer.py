@@ -13,6 +13,42 @@ Why an adapter (observed with moto 5.2 and the Rust SDK, see shared/notes/aws-te
   percentile statistics, so the adapter answers GetMetricData itself from the PutMetricData calls it
   forwarded (per-period Sum/Minimum/Maximum/Average/SampleCount/pNN).
 
+X-Ray with Transaction Search, per account and Region (the X-Ray API reference,
+https://docs.aws.amazon.com/xray/latest/api/, and botocore's service model of X-Ray, which the SDKs
+share, for the limits):
+- GetTraceSegmentDestination / UpdateTraceSegmentDestination {"Destination": "XRay" |
+  "CloudWatchLogs"} -> {"Destination", "Status": "ACTIVE"}. "XRay" until updated; anything else is
+  InvalidRequestException (400).
+- In the CloudWatchLogs world every PutTraceSegments document moto accepts also goes to the log
+  group aws/spans (stream "default", created with the destination) as OpenTelemetry span records,
+  one log event per span timestamped at the span's start (milliseconds), so FilterLogEvents and its
+  paging serve them: the segment (kind SERVER) and each nested subsegment (CLIENT when its
+  namespace is aws or remote, else INTERNAL; an independent subsegment document is one span under
+  its parent_id). Each record: resource.attributes {cloud.provider aws, cloud.region, service.name
+  (the segment's name), cloud.platform from the origin (aws_lambda, aws_ec2, aws_ecs, aws_eks,
+  aws_elastic_beanstalk), cloud.resource_id from resource_arn or aws.function_arn}, scope {name
+  aws.xray, version 1.0}, traceId (the X-Ray id's 8 + 24 hex digits), spanId, parentSpanId (absent
+  on a segment without parent_id), flags (768 for a segment with a remote parent, else 256), name,
+  kind, startTimeUnixNano / endTimeUnixNano / durationNano as JSON integers exact to the digits
+  the document was written with (no endTimeUnixNano or durationNano while in progress), attributes
+  {aws.local.service (segment name), aws.xray.origin (segments), aws.xray.namespace, for namespace
+  aws: rpc.system aws-api, rpc.service, rpc.method and aws.remote.operation (aws.operation),
+  aws.remote.service AWS::<name>; for remote: aws.remote.service <name>; aws.request_id,
+  http.method / http.request.method, http.url / url.full, http.status_code /
+  http.response.status_code, and the annotations under their own keys}, status {code ERROR if
+  fault or error is true, else UNSET; message: the first cause exception's}. The format follows
+  the aws/spans records in shared/corpus/otel-spans; how AWS itself converts X-Ray segments is not
+  documented, so the attribute names beyond those are the peer's.
+- GetIndexingRules -> {"IndexingRules": [{"Name": "Default", "ModifiedAt", "Rule": {"Probabilistic":
+  {"DesiredSamplingPercentage", "ActualSamplingPercentage"}}}]}, 1% until UpdateIndexingRule
+  {"Name": "Default", "Rule": {"Probabilistic": {"DesiredSamplingPercentage": 0..100}}} -> {"IndexingRule"}
+  (another Name: ResourceNotFoundException 404; a percentage outside 0..100: InvalidRequestException).
+  In the CloudWatchLogs world GetTraceSummaries summarises only the indexed share: trace ids whose
+  sha256 hex digest's first 8 digits, as a number, mod 10000 is below the percentage * 100.
+- BatchGetTraces in the CloudWatchLogs world finds nothing (empty Traces and UnprocessedTraceIds):
+  "You cannot find traces through this API if Transaction Search is enabled"
+  (https://docs.aws.amazon.com/xray/latest/api/API_BatchGetTraces.html).
+
 Which operation a request calls: the CBOR path (CloudWatch), X-Amz-Target (CloudWatch Logs),
 the form's Action (Query: STS, IAM), else method and path matched against botocore's model of the
 service the request is signed for (REST-JSON: X-Ray, Lambda). Faults and counts use that name.
@@ -40,6 +76,10 @@ see each other's faults:
   https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
 - POST /_peer/accounts {"access_key_id", "account_id"}: requests signed with that key act in that
   account.
+- POST /_peer/world {"region", "account"?, "destination"?, "indexing_percentage"?} and
+  GET /_peer/world?region=R[&account=A]: set and read X-Ray's Transaction Search state; both answer
+  {"destination", "indexing_percentage", "indexed_trace_ids": the ids of moto's traces there that
+  the indexing rule keeps}.
 - GET /_peer/calls?region=R: calls seen per operation, faulted ones included.
 - GET /_peer/filters?region=R: FilterExpressions received by GetTraceSummaries.
 - POST /_peer/clock {"now": epoch seconds}: the peer's clock from then on (it keeps running), for
@@ -55,6 +95,7 @@ URL to FILE once it listens). Tested by tests/aws_peer/test_peer.py.
 import argparse
 import datetime
 import gzip
+import hashlib
 import io
 import json
 import math
@@ -63,6 +104,7 @@ import sys
 import threading
 import urllib.parse
 from collections import defaultdict
+from decimal import Decimal
 from xml.sax.saxutils import escape
 
 import botocore.session
@@ -70,6 +112,7 @@ import cbor2
 import moto.logs.models
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.utils import utcnow
+from moto.logs.models import logs_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.xray.models import xray_backends
 from werkzeug.serving import make_server
@@ -82,6 +125,14 @@ IAM_PREFIX = {"xray": "xray", "logs": "logs", "monitoring": "cloudwatch", "lambd
 # Services whose operations are told apart by method and path (REST-JSON).
 REST_SERVICES = ("xray", "lambda")
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
+SPANS_GROUP, SPANS_STREAM = "aws/spans", "default"
+DESTINATIONS = ("XRay", "CloudWatchLogs")
+# The scope of the spans the peer writes for X-Ray segments (AWS does not document its own).
+SCOPE = {"name": "aws.xray", "version": "1.0"}
+# X-Ray origin -> OpenTelemetry cloud.platform.
+PLATFORMS = {"AWS::Lambda::Function": "aws_lambda", "AWS::EC2::Instance": "aws_ec2",
+             "AWS::ECS::Container": "aws_ecs", "AWS::EKS::Container": "aws_eks",
+             "AWS::ElasticBeanstalk::Environment": "aws_elastic_beanstalk"}
 # Fields of CloudWatch shapes that are timestamps (CBOR tag 1 on the wire, epoch seconds in JSON).
 TIME_FIELDS = {"Timestamp", "StartTime", "EndTime", "Timestamps"}
 
@@ -99,9 +150,143 @@ class Clock:
     def __call__(self):
         return utcnow() + self.offset
 
+    def epoch(self):
+        return self().replace(tzinfo=datetime.timezone.utc).timestamp()
+
 
 CLOCK = Clock()
 moto.logs.models.utcnow = CLOCK
+
+
+class World:
+    """X-Ray's Transaction Search state of one account in one Region."""
+
+    def __init__(self):
+        self.destination = "XRay"
+        self.percentage = 1.0  # the Default indexing rule's, as AWS starts it
+        self.rule_modified = CLOCK.epoch()
+        # trace id -> segment id -> {"document": raw JSON, "spans": [span], "start", "end"}
+        self.segments = defaultdict(dict)
+        self.retrievals = {}  # token -> retrieval
+
+    def rule(self):
+        return {"Name": "Default", "ModifiedAt": self.rule_modified, "Rule": {"Probabilistic": {
+            "DesiredSamplingPercentage": self.percentage, "ActualSamplingPercentage": self.percentage}}}
+
+
+def indexed(trace_id, percentage):
+    """Whether the indexing rule keeps a trace: a stable hash of its id, so runs agree."""
+    bucket = int(hashlib.sha256(trace_id.encode()).hexdigest()[:8], 16) % 10000
+    return bucket < round(percentage * 100)
+
+
+def w3c_trace_id(xray_id):
+    """1-5759e988-bd862e3fe1be46a994272793 -> 5759e988bd862e3fe1be46a994272793."""
+    parts = xray_id.split("-")
+    if len(parts) == 3 and len(parts[1]) == 8 and len(parts[2]) == 24:
+        return (parts[1] + parts[2]).lower()
+    return xray_id
+
+
+def nanos(seconds):
+    """Epoch seconds (exact, as parsed to Decimal) -> integer nanoseconds."""
+    return int(Decimal(str(seconds)) * 1_000_000_000)
+
+
+def plain(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def exception_message(entity):
+    cause = entity.get("cause")
+    if isinstance(cause, dict):
+        for exception in cause.get("exceptions") or []:
+            if isinstance(exception, dict) and exception.get("message"):
+                return str(exception["message"])
+    return None
+
+
+def to_span(entity, trace_id, parent, resource, segment, service):
+    """One segment or subsegment as the OpenTelemetry span record aws/spans holds."""
+    namespace = entity.get("namespace")
+    kind = "SERVER" if segment else ("CLIENT" if namespace in ("aws", "remote") else "INTERNAL")
+    name = entity.get("name", "")
+    span = {"resource": {"attributes": dict(resource)}, "scope": dict(SCOPE),
+            "traceId": trace_id, "spanId": entity["id"]}
+    if parent:
+        span["parentSpanId"] = parent
+    span.update({"flags": 768 if segment and parent else 256, "name": name, "kind": kind})
+    start = nanos(entity["start_time"])
+    span["startTimeUnixNano"] = start
+    if entity.get("end_time") is not None:
+        end = nanos(entity["end_time"])
+        span.update({"endTimeUnixNano": end, "durationNano": end - start})
+    attributes = {}
+    if service:
+        attributes["aws.local.service"] = service
+    if segment and entity.get("origin"):
+        attributes["aws.xray.origin"] = entity["origin"]
+    if namespace:
+        attributes["aws.xray.namespace"] = namespace
+    aws = entity.get("aws") if isinstance(entity.get("aws"), dict) else {}
+    if namespace == "aws":
+        attributes.update({"rpc.system": "aws-api", "rpc.service": name, "aws.remote.service": f"AWS::{name}"})
+        if aws.get("operation"):
+            attributes["rpc.method"] = attributes["aws.remote.operation"] = aws["operation"]
+    elif namespace == "remote":
+        attributes["aws.remote.service"] = name
+    if aws.get("request_id"):
+        attributes["aws.request_id"] = aws["request_id"]
+    http = entity.get("http") if isinstance(entity.get("http"), dict) else {}
+    request, response = (http.get(k) if isinstance(http.get(k), dict) else {} for k in ("request", "response"))
+    if request.get("method"):
+        attributes["http.method"] = attributes["http.request.method"] = request["method"]
+    if request.get("url"):
+        attributes["http.url"] = attributes["url.full"] = request["url"]
+    if response.get("status") is not None:
+        attributes["http.status_code"] = attributes["http.response.status_code"] = plain(response["status"])
+    annotations = entity.get("annotations") if isinstance(entity.get("annotations"), dict) else {}
+    for key, value in annotations.items():
+        attributes[key] = plain(value)
+    span["attributes"] = attributes
+    failed = entity.get("fault") is True or entity.get("error") is True
+    span["status"] = {"code": "ERROR" if failed else "UNSET"}
+    if failed and exception_message(entity):
+        span["status"]["message"] = exception_message(entity)
+    return span
+
+
+def segment_spans(document, region):
+    """The spans of one X-Ray document (parsed with Decimal floats): the segment, SERVER, and each
+    nested subsegment, CLIENT when its namespace is aws or remote, else INTERNAL. An independent
+    subsegment (type subsegment) is a span of its own under its parent_id."""
+    trace_id = w3c_trace_id(document["trace_id"])
+    segment = document.get("type") != "subsegment"
+    resource = {"cloud.provider": "aws", "cloud.region": region}
+    service = document.get("name") if segment else None
+    if segment:
+        resource["service.name"] = service
+        if document.get("origin") in PLATFORMS:
+            resource["cloud.platform"] = PLATFORMS[document["origin"]]
+        aws = document.get("aws") if isinstance(document.get("aws"), dict) else {}
+        if document.get("resource_arn") or aws.get("function_arn"):
+            resource["cloud.resource_id"] = document.get("resource_arn") or aws["function_arn"]
+    spans = []
+
+    def walk(entity, parent, top):
+        spans.append(to_span(entity, trace_id, parent, resource, top and segment, service))
+        for sub in entity.get("subsegments") or []:
+            if isinstance(sub, dict) and "id" in sub and "start_time" in sub:
+                walk(sub, entity["id"], False)
+
+    walk(document, document.get("parent_id"), True)
+    return spans
 
 
 class State:
@@ -115,6 +300,11 @@ class State:
         # (region, namespace, name, dims tuple) -> [(epoch seconds, value)]
         self.metrics = defaultdict(list)
         self.accounts = {}  # access key id -> account id
+        self.worlds = {}  # (account, region) -> World
+
+    def world(self, account, region):
+        """The Transaction Search state of an account and Region (call with the lock held)."""
+        return self.worlds.setdefault((account, region), World())
 
     def take_fault(self, region, op):
         with self.lock:
@@ -273,6 +463,15 @@ def statistic(values, stat):
     raise ValueError(f"statistic {stat} is not supported by the test peer")
 
 
+# Operations the peer answers itself (all X-Ray's), -> Peer method.
+TRANSACTION_SEARCH = {
+    "GetTraceSegmentDestination": "get_trace_segment_destination",
+    "UpdateTraceSegmentDestination": "update_trace_segment_destination",
+    "GetIndexingRules": "get_indexing_rules",
+    "UpdateIndexingRule": "update_indexing_rule",
+}
+
+
 class Peer:
     def __init__(self):
         self.moto = DomainDispatcherApplication(create_backend_app)
@@ -296,6 +495,10 @@ class Peer:
             return self.error(start_response, status, "ThrottlingException", "Rate exceeded", cbor)
         if fault == "server_error":
             return self.error(start_response, "503 Service Unavailable", "ServiceUnavailable", "Injected", cbor)
+        if op in TRANSACTION_SEARCH:
+            return getattr(self, TRANSACTION_SEARCH[op])(environ, start_response, account, region)
+        if op == "PutTraceSegments" and self.destination(account, region) == "CloudWatchLogs":
+            return self.put_trace_segments(environ, start_response, account, region)
         if op == "GetTraceSummaries":
             return self.trace_summaries(environ, start_response, account, region)
         if op == "BatchGetTraces":
@@ -342,6 +545,12 @@ class Peer:
             return self.error(start_response, "400 Bad Request", "AccessDeniedException", message, False)
         return self.error(start_response, "403 Forbidden", "AccessDeniedException", message, False)
 
+    def forward(self, environ, start_response):
+        """moto's answer, passed on as it is."""
+        status, headers, answer = self.call_moto(environ, read_body(environ))
+        start_response(status, headers)
+        return [answer]
+
     def call_moto(self, environ, body, **overrides):
         """Calls moto with `body` (and header overrides); returns (status, headers, body)."""
         inner = dict(environ)
@@ -381,6 +590,8 @@ class Peer:
         if path == "/_peer/clock":
             CLOCK.set_now(float(json.loads(read_body(environ) or b"{}")["now"]))
             return self.respond(start_response, "200 OK", {})
+        if path == "/_peer/world":
+            return self.control_world(environ, start_response, query)
         if path == "/_peer/calls":
             with self.state.lock:
                 calls = dict(self.state.calls.get(query.get("region", "us-east-1"), {}))
@@ -402,8 +613,13 @@ class Peer:
         if request.get("FilterExpression"):
             with self.state.lock:
                 self.state.filters[region].append(request["FilterExpression"])
+        with self.state.lock:
+            world = self.state.world(account, region)
+            index = world.percentage if world.destination == "CloudWatchLogs" else None
         summaries = []
         for tid, trace in sorted(self.traces(account, region).items()):
+            if index is not None and not indexed(tid, index):
+                continue  # Transaction Search: only the indexing rule's share is summarised
             segments = trace["segments"]
             if not trace["finished"] or not segments:
                 continue
@@ -439,6 +655,9 @@ class Peer:
         if len(ids) > 5:
             return self.error(start_response, "400 Bad Request", "InvalidRequestException",
                               "TraceIds: at most 5", False)
+        if self.destination(account, region) == "CloudWatchLogs":
+            # "You cannot find traces through this API if Transaction Search is enabled."
+            return self.respond(start_response, "200 OK", {"Traces": [], "UnprocessedTraceIds": []})
         unprocessed = ids[1:] if partial else []
         wanted = [i for i in ids if i not in unprocessed]
         traces = self.traces(account, region)
@@ -455,6 +674,117 @@ class Peer:
         answer = {"Traces": entries[offset:offset + size], "UnprocessedTraceIds": unprocessed}
         if offset + size < len(entries):
             answer["NextToken"] = str(offset + size)
+        return self.respond(start_response, "200 OK", answer)
+
+    # --- X-Ray with Transaction Search ---------------------------------------------------------
+    def destination(self, account, region):
+        with self.state.lock:
+            return self.state.world(account, region).destination
+
+    def invalid(self, start_response, message):
+        return self.error(start_response, "400 Bad Request", "InvalidRequestException", message, False)
+
+    def ensure_spans_group(self, account, region):
+        """aws/spans and its one stream, as X-Ray creates them for Transaction Search."""
+        backend = logs_backends[account][region]
+        if SPANS_GROUP not in backend.groups:
+            backend.create_log_group(SPANS_GROUP, tags={})
+        if SPANS_STREAM not in backend.groups[SPANS_GROUP].streams:
+            backend.create_log_stream(SPANS_GROUP, SPANS_STREAM)
+
+    def set_destination(self, account, region, destination):
+        with self.state.lock:
+            self.state.world(account, region).destination = destination
+            if destination == "CloudWatchLogs":
+                self.ensure_spans_group(account, region)
+
+    def get_trace_segment_destination(self, environ, start_response, account, region):
+        return self.respond(start_response, "200 OK",
+                            {"Destination": self.destination(account, region), "Status": "ACTIVE"})
+
+    def update_trace_segment_destination(self, environ, start_response, account, region):
+        request = json.loads(read_body(environ) or b"{}")
+        destination = request.get("Destination")
+        if destination not in DESTINATIONS:
+            return self.invalid(start_response, f"Destination must be one of {', '.join(DESTINATIONS)}")
+        self.set_destination(account, region, destination)
+        return self.respond(start_response, "200 OK", {"Destination": destination, "Status": "ACTIVE"})
+
+    def get_indexing_rules(self, environ, start_response, account, region):
+        with self.state.lock:
+            rule = self.state.world(account, region).rule()
+        return self.respond(start_response, "200 OK", {"IndexingRules": [rule]})
+
+    def update_indexing_rule(self, environ, start_response, account, region):
+        request = json.loads(read_body(environ) or b"{}")
+        if request.get("Name") != "Default":
+            return self.error(start_response, "404 Not Found", "ResourceNotFoundException",
+                              f"Indexing rule {request.get('Name')} not found", False)
+        percentage = ((request.get("Rule") or {}).get("Probabilistic") or {}).get("DesiredSamplingPercentage")
+        if not isinstance(percentage, (int, float)) or not 0 <= percentage <= 100:
+            return self.invalid(start_response, "Rule.Probabilistic.DesiredSamplingPercentage: 0 to 100")
+        with self.state.lock:
+            world = self.state.world(account, region)
+            world.percentage, world.rule_modified = float(percentage), CLOCK.epoch()
+            rule = world.rule()
+        return self.respond(start_response, "200 OK", {"IndexingRule": rule})
+
+    def put_trace_segments(self, environ, start_response, account, region):
+        """moto keeps the segments (for the indexed summaries); each accepted document also
+        becomes spans in aws/spans, each timestamped at its start."""
+        status, headers, answer = self.call_moto(environ, read_body(environ))
+        if status.startswith("2"):
+            rejected = {u.get("Id") for u in json.loads(answer or b"{}").get("UnprocessedTraceSegments") or []}
+            documents = []
+            for raw in json.loads(read_body(environ) or b"{}").get("TraceSegmentDocuments", []):
+                try:
+                    document = json.loads(raw, parse_float=Decimal)
+                except ValueError:
+                    continue
+                if isinstance(document, dict) and document.get("id") not in rejected:
+                    documents.append((raw, document))
+            self.write_spans(account, region, documents)
+        start_response(status, headers)
+        return [answer]
+
+    def write_spans(self, account, region, documents):
+        events = []
+        with self.state.lock:
+            world = self.state.world(account, region)
+            for raw, document in documents:
+                try:
+                    spans = segment_spans(document, region)
+                except (KeyError, TypeError, ValueError, ArithmeticError):
+                    continue  # a document moto took but no span can be made of
+                world.segments[document["trace_id"]][document["id"]] = {
+                    "document": raw, "spans": spans, "start": float(document["start_time"]),
+                    "end": float(document["end_time"]) if document.get("end_time") is not None else None}
+                events += [{"timestamp": span["startTimeUnixNano"] // 1_000_000,
+                            "message": json.dumps(span, separators=(",", ":"), default=float)} for span in spans]
+            if events:
+                self.ensure_spans_group(account, region)
+                events.sort(key=lambda e: e["timestamp"])
+                logs_backends[account][region].put_log_events(SPANS_GROUP, SPANS_STREAM, events)
+
+    def control_world(self, environ, start_response, query):
+        if environ.get("REQUEST_METHOD") == "POST":
+            spec = json.loads(read_body(environ) or b"{}")
+            account, region = spec.get("account", DEFAULT_ACCOUNT_ID), spec["region"]
+            if "destination" in spec:
+                if spec["destination"] not in DESTINATIONS:
+                    return self.respond(start_response, "400 Bad Request", {"message": "destination"})
+                self.set_destination(account, region, spec["destination"])
+            if "indexing_percentage" in spec:
+                with self.state.lock:
+                    world = self.state.world(account, region)
+                    world.percentage, world.rule_modified = float(spec["indexing_percentage"]), CLOCK.epoch()
+        else:
+            account, region = query.get("account", DEFAULT_ACCOUNT_ID), query.get("region", "us-east-1")
+        ids = sorted(self.traces(account, region))
+        with self.state.lock:
+            world = self.state.world(account, region)
+            answer = {"destination": world.destination, "indexing_percentage": world.percentage,
+                      "indexed_trace_ids": [t for t in ids if indexed(t, world.percentage)]}
         return self.respond(start_response, "200 OK", answer)
 
     # --- CloudWatch ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import threading
+import time
 import unittest
 import urllib.request
 
@@ -245,6 +246,162 @@ class Accounts(LiveTest):
         self.peer.client("logs", region, key="AKIDSECOND").create_log_group(logGroupName="/only-second")
         names = [g["logGroupName"] for g in self.peer.client("logs", region).describe_log_groups()["logGroups"]]
         self.assertNotIn("/only-second", names)
+
+
+def trace_id(n, at=None):
+    return f"1-{int(at or time.time()):08x}-{n:024x}"
+
+
+def segment_documents(tid, start):
+    """A traced service calling DynamoDB (fault) and a remote API, with a local subsegment that is
+    still in progress; times are written with microsecond digits, as SDKs write them."""
+    def t(offset):
+        return f"@{start + offset:.6f}@"  # a JSON number once the quotes go, below
+
+    segment = {
+        "name": "orders", "id": "a000000000000001", "trace_id": tid, "origin": "AWS::Lambda::Function",
+        "start_time": t(0), "end_time": t(0.5), "fault": True,
+        "http": {"request": {"method": "POST", "url": "https://x/orders"}, "response": {"status": 500}},
+        "annotations": {"tenant": "t1"},
+        "subsegments": [
+            {"name": "DynamoDB", "id": "b000000000000001", "namespace": "aws", "start_time": t(0.1),
+             "end_time": t(0.2), "fault": True, "aws": {"operation": "PutItem", "request_id": "R1"},
+             "cause": {"exceptions": [{"id": "e1", "message": "boom"}]},
+             "http": {"response": {"status": 500}}},
+            {"name": "api.example.com", "id": "b000000000000002", "namespace": "remote",
+             "start_time": t(0.2), "end_time": t(0.3),
+             "subsegments": [{"name": "parse", "id": "c000000000000001", "start_time": t(0.25),
+                              "in_progress": True}]},
+        ],
+    }
+    return json.dumps(segment).replace('"@', "").replace('@"', "")
+
+
+def put_segments(xray, *documents):
+    return xray.put_trace_segments(TraceSegmentDocuments=list(documents))
+
+
+def simple_segment(tid, start, sid="d000000000000001"):
+    return json.dumps({"name": "svc", "id": sid, "trace_id": tid, "start_time": start, "end_time": start + 0.01})
+
+
+class TransactionSearch(LiveTest):
+    def cloudwatch_logs_world(self, region, percentage=None):
+        xray = self.peer.client("xray", region)
+        answer = xray.update_trace_segment_destination(Destination="CloudWatchLogs")
+        self.assertEqual((answer["Destination"], answer["Status"]), ("CloudWatchLogs", "ACTIVE"))
+        if percentage is not None:
+            xray.update_indexing_rule(Name="Default", Rule={"Probabilistic": {"DesiredSamplingPercentage": percentage}})
+        return xray
+
+    def test_destination_is_xray_until_updated_and_per_region(self):
+        xray = self.peer.client("xray", "eu-south-1")
+        self.assertEqual(xray.get_trace_segment_destination()["Destination"], "XRay")
+        with self.assertRaises(ClientError) as caught:
+            xray.update_trace_segment_destination(Destination="S3")
+        self.assertEqual(caught.exception.response["Error"]["Code"], "InvalidRequestException")
+        self.cloudwatch_logs_world("eu-south-1")
+        answer = xray.get_trace_segment_destination()
+        self.assertEqual((answer["Destination"], answer["Status"]), ("CloudWatchLogs", "ACTIVE"))
+        self.assertEqual(self.peer.client("xray", "eu-south-2").get_trace_segment_destination()["Destination"], "XRay")
+        status, world = self.peer.control("/_peer/world", {"region": "eu-south-2", "destination": "CloudWatchLogs"})
+        self.assertEqual((status, world["destination"]), (200, "CloudWatchLogs"))
+        self.assertEqual(self.peer.client("xray", "eu-south-2").get_trace_segment_destination()["Destination"],
+                         "CloudWatchLogs")
+
+    def test_segments_and_subsegments_become_spans_in_aws_spans(self):
+        region = "eu-central-2"
+        xray = self.cloudwatch_logs_world(region)
+        start = int(time.time()) - 120 + 0.123456
+        tid = trace_id(1)
+        self.assertEqual(put_segments(xray, segment_documents(tid, start))["UnprocessedTraceSegments"], [])
+        logs = self.peer.client("logs", region)
+        events, token = [], None
+        while True:  # FilterLogEvents pages through them
+            page = logs.filter_log_events(logGroupName="aws/spans", limit=2, **({"nextToken": token} if token else {}))
+            events += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                break
+        spans = {json.loads(e["message"])["spanId"]: (e, json.loads(e["message"])) for e in events}
+        self.assertEqual(len(events), 4)
+        event, root = spans["a000000000000001"]
+        w3c = tid[2:10] + tid[11:]
+        self.assertEqual(root["traceId"], w3c)
+        self.assertEqual((root["kind"], root["name"], root["flags"]), ("SERVER", "orders", 256))
+        self.assertNotIn("parentSpanId", root)
+        start_nanos = int(f"{start:.6f}".replace(".", "")) * 1000
+        self.assertEqual(root["startTimeUnixNano"], start_nanos)
+        self.assertEqual(root["endTimeUnixNano"], start_nanos + 500_000_000)
+        self.assertEqual(root["durationNano"], 500_000_000)
+        self.assertEqual(event["timestamp"], start_nanos // 1_000_000)
+        self.assertIn('"startTimeUnixNano":%d' % start_nanos, event["message"])  # a JSON integer
+        self.assertEqual(root["status"], {"code": "ERROR"})
+        self.assertEqual(root["attributes"]["aws.xray.origin"], "AWS::Lambda::Function")
+        self.assertEqual(root["attributes"]["http.response.status_code"], 500)
+        self.assertEqual(root["attributes"]["tenant"], "t1")
+        self.assertEqual(root["resource"]["attributes"]["service.name"], "orders")
+        self.assertEqual(root["resource"]["attributes"]["cloud.platform"], "aws_lambda")
+        _, ddb = spans["b000000000000001"]
+        self.assertEqual((ddb["kind"], ddb["parentSpanId"]), ("CLIENT", "a000000000000001"))
+        self.assertEqual(ddb["status"], {"code": "ERROR", "message": "boom"})
+        self.assertEqual(ddb["attributes"]["rpc.method"], "PutItem")
+        self.assertEqual(ddb["attributes"]["aws.remote.service"], "AWS::DynamoDB")
+        _, remote = spans["b000000000000002"]
+        self.assertEqual((remote["kind"], remote["status"]), ("CLIENT", {"code": "UNSET"}))
+        _, parse = spans["c000000000000001"]
+        self.assertEqual((parse["kind"], parse["parentSpanId"]), ("INTERNAL", "b000000000000002"))
+        self.assertNotIn("endTimeUnixNano", parse)  # still in progress
+        self.assertNotIn("durationNano", parse)
+
+    def test_the_xray_world_writes_no_spans(self):
+        region = "il-central-1"
+        xray = self.peer.client("xray", region)
+        put_segments(xray, simple_segment(trace_id(2), time.time() - 60))
+        groups = self.peer.client("logs", region).describe_log_groups()["logGroups"]
+        self.assertNotIn("aws/spans", [g["logGroupName"] for g in groups])
+
+    def test_summaries_hold_only_the_indexed_share_and_batch_get_finds_nothing(self):
+        region = "me-central-1"
+        xray = self.peer.client("xray", region)
+        now = time.time()
+        ids = [trace_id(100 + n) for n in range(40)]
+        put_segments(xray, *[simple_segment(t, now - 60) for t in ids[:20]])
+        put_segments(xray, *[simple_segment(t, now - 60) for t in ids[20:]])
+
+        def summarised():
+            pages = xray.get_paginator("get_trace_summaries").paginate(StartTime=now - 120, EndTime=now)
+            return sorted(s["Id"] for p in pages for s in p["TraceSummaries"])
+
+        self.assertEqual(summarised(), sorted(ids))  # the X-Ray world: every trace
+        self.assertEqual(len(xray.batch_get_traces(TraceIds=ids[:5])["Traces"]), 5)
+        self.cloudwatch_logs_world(region, percentage=50)
+        _, world = self.peer.control(f"/_peer/world?region={region}")
+        share = [t for t in ids if peer.indexed(t, 50)]
+        self.assertTrue(0 < len(share) < len(ids), share)
+        self.assertEqual(summarised(), sorted(share))
+        self.assertEqual(sorted(set(world["indexed_trace_ids"]) & set(ids)), sorted(share))
+        self.assertEqual(world["indexing_percentage"], 50.0)
+        self.cloudwatch_logs_world(region, percentage=0)
+        self.assertEqual(summarised(), [])
+        self.cloudwatch_logs_world(region, percentage=100)
+        self.assertEqual(summarised(), sorted(ids))
+        answer = xray.batch_get_traces(TraceIds=ids[:5])
+        self.assertEqual((answer["Traces"], answer["UnprocessedTraceIds"]), ([], []))
+
+    def test_the_default_indexing_rule_is_one_percent_and_can_be_updated(self):
+        xray = self.peer.client("xray", "ap-southeast-3")
+        rules = xray.get_indexing_rules()["IndexingRules"]
+        self.assertEqual([(r["Name"], r["Rule"]["Probabilistic"]["DesiredSamplingPercentage"]) for r in rules],
+                         [("Default", 1.0)])
+        rule = xray.update_indexing_rule(Name="Default", Rule={"Probabilistic": {"DesiredSamplingPercentage": 30}})
+        self.assertEqual(rule["IndexingRule"]["Rule"]["Probabilistic"]["DesiredSamplingPercentage"], 30.0)
+        self.assertEqual(xray.get_indexing_rules()["IndexingRules"][0]["Rule"]["Probabilistic"]
+                         ["DesiredSamplingPercentage"], 30.0)
+        for name, pct, code in (("Other", 5, "ResourceNotFoundException"), ("Default", 150, "InvalidRequestException")):
+            with self.assertRaises(ClientError) as caught:
+                xray.update_indexing_rule(Name=name, Rule={"Probabilistic": {"DesiredSamplingPercentage": pct}})
+            self.assertEqual(caught.exception.response["Error"]["Code"], code)
 
 
 if __name__ == "__main__":
