@@ -45,6 +45,31 @@ share, for the limits):
   (another Name: ResourceNotFoundException 404; a percentage outside 0..100: InvalidRequestException).
   In the CloudWatchLogs world GetTraceSummaries summarises only the indexed share: trace ids whose
   sha256 hex digest's first 8 digits, as a number, mod 10000 is below the percentage * 100.
+- StartTraceRetrieval {"TraceIds", "StartTime", "EndTime"} -> {"RetrievalToken"}. TraceIds: at
+  most 100 ids of 1 to 35 characters (TraceIdListForRetrieval, max 100; API_StartTraceRetrieval);
+  StartTime and EndTime required, epoch seconds, inclusive; StartTime after EndTime, or any of
+  those broken: InvalidRequestException (400). It works in either world: it reads what aws/spans
+  got, which is nothing in the XRay world.
+- ListRetrievedTraces {"RetrievalToken", "TraceFormat": "XRAY" (default) | "OTEL", "NextToken"?}:
+  the first n calls of a retrieval answer {"RetrievalStatus": "SCHEDULED", then "RUNNING",
+  "TraceFormat"} and no Traces ("When the RetrievalStatus is not COMPLETE, the API will return an
+  empty response", API_ListRetrievedTraces); n is 1, or what POST /_peer/faults {"operation":
+  "ListRetrievedTraces", "running": n} set for the Region when the retrieval started. Then
+  {"RetrievalStatus": "COMPLETE", "TraceFormat", "Traces": [{"Id", "Duration", "Spans": [{"Id",
+  "Document"}]}], "NextToken"?}: the asked-for traces in the order asked, those with spans that
+  start within [StartTime, EndTime]; XRAY gives one entry per segment document, Id the segment id
+  and Document the document as PutTraceSegments got it (what BatchGetTraces gives in the XRay
+  world); OTEL one per span, Document the aws/spans record. 5 traces a page (TraceSpanList, max 5),
+  or the Region's page_size fault; Duration is last end - first start of the segments. A trace's
+  Spans are not capped (the model says at most 100 a trace, without saying what happens past it).
+  A token is valid for 60 minutes of the peer's clock from StartTraceRetrieval ("Retrievals will
+  time out after 60 minutes", API_StartTraceRetrieval); after that, or for a token the account and
+  Region never issued: ResourceNotFoundException (404). The docs do not say which error an expired
+  token gets; ResourceNotFoundException is the one ListRetrievedTraces documents for a resource that
+  is not there.
+- CancelTraceRetrieval {"RetrievalToken"} -> 200, empty body; ListRetrievedTraces then answers
+  {"RetrievalStatus": "CANCELLED"} (a retrieval already COMPLETE stays so). Unknown or expired
+  token: ResourceNotFoundException (404).
 - BatchGetTraces in the CloudWatchLogs world finds nothing (empty Traces and UnprocessedTraceIds):
   "You cannot find traces through this API if Transaction Search is enabled"
   (https://docs.aws.amazon.com/xray/latest/api/API_BatchGetTraces.html).
@@ -60,9 +85,10 @@ service (STS GetCallerIdentity's Account included) keeps its state per account a
 Control endpoints (JSON bodies), scoped per Region so parallel tests in distinct Regions never
 see each other's faults:
 - POST /_peer/faults {"region", "operation", "throttle": n, "server_error": n, "partial": n,
-  "page_size": n, "denied": n}: the next n calls of the operation are throttled (HTTP 400
+  "page_size": n, "denied": n, "running": n}: the next n calls of the operation are throttled (HTTP 400
   ThrottlingException, 429 for X-Ray), answered 503, or (BatchGetTraces) answered with all but
-  the first id unprocessed; page_size makes GetTraceSummaries and BatchGetTraces page.
+  the first id unprocessed; page_size makes GetTraceSummaries, BatchGetTraces,
+  ListRetrievedTraces, ListMetrics and ListFunctions page; running: see ListRetrievedTraces.
   denied (n > 0, or -1 for every call from then on) answers AccessDenied as each protocol does
   (Common Errors pages, e.g. https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html:
   AccessDeniedException, 403): X-Ray and Lambda (REST-JSON) 403 with x-amzn-ErrorType
@@ -103,6 +129,7 @@ import re
 import sys
 import threading
 import urllib.parse
+import uuid
 from collections import defaultdict
 from decimal import Decimal
 from xml.sax.saxutils import escape
@@ -127,6 +154,10 @@ REST_SERVICES = ("xray", "lambda")
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 SPANS_GROUP, SPANS_STREAM = "aws/spans", "default"
 DESTINATIONS = ("XRay", "CloudWatchLogs")
+TRACE_FORMATS = ("XRAY", "OTEL")
+RETRIEVAL_IDS = 100  # StartTraceRetrieval TraceIds: at most 100 (TraceIdListForRetrieval)
+RETRIEVAL_PAGE = 5  # ListRetrievedTraces Traces: at most 5 a page (TraceSpanList)
+RETRIEVAL_TTL = 3600.0  # "Retrievals will time out after 60 minutes" (API_StartTraceRetrieval)
 # The scope of the spans the peer writes for X-Ray segments (AWS does not document its own).
 SCOPE = {"name": "aws.xray", "version": "1.0"}
 # X-Ray origin -> OpenTelemetry cloud.platform.
@@ -469,6 +500,9 @@ TRANSACTION_SEARCH = {
     "UpdateTraceSegmentDestination": "update_trace_segment_destination",
     "GetIndexingRules": "get_indexing_rules",
     "UpdateIndexingRule": "update_indexing_rule",
+    "StartTraceRetrieval": "start_trace_retrieval",
+    "ListRetrievedTraces": "list_retrieved_traces",
+    "CancelTraceRetrieval": "cancel_trace_retrieval",
 }
 
 
@@ -728,6 +762,99 @@ class Peer:
             world.percentage, world.rule_modified = float(percentage), CLOCK.epoch()
             rule = world.rule()
         return self.respond(start_response, "200 OK", {"IndexingRule": rule})
+
+    def start_trace_retrieval(self, environ, start_response, account, region):
+        request = json.loads(read_body(environ) or b"{}")
+        ids = request.get("TraceIds")
+        if not isinstance(ids, list):
+            return self.invalid(start_response, "TraceIds is required")
+        if len(ids) > RETRIEVAL_IDS:
+            return self.invalid(start_response, f"TraceIds: at most {RETRIEVAL_IDS} trace ids")
+        if not all(isinstance(i, str) and 1 <= len(i) <= 35 for i in ids):
+            return self.invalid(start_response, "TraceIds: each 1 to 35 characters")
+        if not all(isinstance(request.get(k), (int, float)) for k in ("StartTime", "EndTime")):
+            return self.invalid(start_response, "StartTime and EndTime are required")
+        if request["StartTime"] > request["EndTime"]:
+            return self.invalid(start_response, "StartTime must not be after EndTime")
+        token = uuid.uuid4().hex
+        running = self.state.setting(region, "ListRetrievedTraces", "running")
+        with self.state.lock:
+            self.state.world(account, region).retrievals[token] = {
+                "ids": list(dict.fromkeys(ids)), "start": float(request["StartTime"]),
+                "end": float(request["EndTime"]), "created": CLOCK.epoch(), "polls": 0,
+                "running": 1 if running is None else int(running), "cancelled": False}
+        return self.respond(start_response, "200 OK", {"RetrievalToken": token})
+
+    def retrieval(self, world, token):
+        """A live retrieval (call with the lock held); None once 60 minutes old, or unknown."""
+        retrieval = world.retrievals.get(token)
+        if retrieval and CLOCK.epoch() - retrieval["created"] > RETRIEVAL_TTL:
+            del world.retrievals[token]
+            return None
+        return retrieval
+
+    def not_found(self, start_response, token):
+        return self.error(start_response, "404 Not Found", "ResourceNotFoundException",
+                          f"Retrieval token {token} not found or expired", False)
+
+    def list_retrieved_traces(self, environ, start_response, account, region):
+        request = json.loads(read_body(environ) or b"{}")
+        form = request.get("TraceFormat") or "XRAY"
+        if form not in TRACE_FORMATS:
+            return self.invalid(start_response, "TraceFormat must be XRAY or OTEL")
+        with self.state.lock:
+            world = self.state.world(account, region)
+            retrieval = self.retrieval(world, request.get("RetrievalToken"))
+            if retrieval is None:
+                return self.not_found(start_response, request.get("RetrievalToken"))
+            if retrieval["cancelled"]:
+                return self.respond(start_response, "200 OK", {"RetrievalStatus": "CANCELLED", "TraceFormat": form})
+            if retrieval["polls"] < retrieval["running"]:
+                # "When the RetrievalStatus is not COMPLETE, the API will return an empty response."
+                status = "RUNNING" if retrieval["polls"] else "SCHEDULED"
+                retrieval["polls"] += 1
+                return self.respond(start_response, "200 OK", {"RetrievalStatus": status, "TraceFormat": form})
+            traces = self.retrieved(world, retrieval, form)
+        offset = int(request.get("NextToken") or 0)
+        size = self.state.page_size(region, "ListRetrievedTraces") or RETRIEVAL_PAGE
+        answer = {"RetrievalStatus": "COMPLETE", "TraceFormat": form, "Traces": traces[offset:offset + size]}
+        if offset + size < len(traces):
+            answer["NextToken"] = str(offset + size)
+        return self.respond(start_response, "200 OK", answer)
+
+    @staticmethod
+    def retrieved(world, retrieval, form):
+        """The asked-for traces as aws/spans holds them, with their spans that start within
+        [StartTime, EndTime]: XRAY, one entry per segment document as PutTraceSegments got it
+        (as BatchGetTraces gives it); OTEL, one per span, the span record as its Document."""
+        traces = []
+        for tid in retrieval["ids"]:
+            segments = sorted(world.segments.get(tid, {}).items(), key=lambda item: item[1]["start"])
+            if form == "XRAY":
+                kept = [(sid, seg) for sid, seg in segments if retrieval["start"] <= seg["start"] <= retrieval["end"]]
+                spans = [{"Id": sid, "Document": seg["document"]} for sid, seg in kept]
+            else:
+                kept = [(sid, seg) for sid, seg in segments]
+                spans = [{"Id": span["spanId"], "Document": json.dumps(span, separators=(",", ":"), default=float)}
+                         for _, seg in segments for span in seg["spans"]
+                         if retrieval["start"] <= span["startTimeUnixNano"] / 1e9 <= retrieval["end"]]
+            if not spans:
+                continue
+            first = min(seg["start"] for _, seg in kept)
+            last = max(seg["end"] or seg["start"] for _, seg in kept)
+            traces.append({"Id": tid, "Duration": last - first, "Spans": spans})
+        return traces
+
+    def cancel_trace_retrieval(self, environ, start_response, account, region):
+        token = json.loads(read_body(environ) or b"{}").get("RetrievalToken")
+        with self.state.lock:
+            retrieval = self.retrieval(self.state.world(account, region), token)
+            if retrieval is None:
+                return self.not_found(start_response, token)
+            # Only an ongoing retrieval is cancelled; a COMPLETE one stays so.
+            retrieval["cancelled"] = retrieval["polls"] < retrieval["running"]
+        start_response("200 OK", [("Content-Length", "0")])  # "an HTTP 200 response with an empty HTTP body"
+        return [b""]
 
     def put_trace_segments(self, environ, start_response, account, region):
         """moto keeps the segments (for the indexed summaries); each accepted document also

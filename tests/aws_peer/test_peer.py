@@ -404,5 +404,113 @@ class TransactionSearch(LiveTest):
             self.assertEqual(caught.exception.response["Error"]["Code"], code)
 
 
+class TraceRetrieval(LiveTest):
+    def world(self, region):
+        xray = self.peer.client("xray", region)
+        xray.update_trace_segment_destination(Destination="CloudWatchLogs")
+        return xray
+
+    def poll(self, xray, token, form="XRAY"):
+        """ListRetrievedTraces until COMPLETE, then every page; returns (statuses seen, traces)."""
+        statuses, traces, next_token = [], [], None
+        for _ in range(20):
+            page = xray.list_retrieved_traces(RetrievalToken=token, TraceFormat=form,
+                                              **({"NextToken": next_token} if next_token else {}))
+            statuses.append(page["RetrievalStatus"])
+            if page["RetrievalStatus"] != "COMPLETE":
+                self.assertNotIn("Traces", page)  # "the API will return an empty response"
+                continue
+            traces += page["Traces"]
+            next_token = page.get("NextToken")
+            if not next_token:
+                return statuses, traces
+        self.fail(statuses)
+
+    def test_retrieval_is_scheduled_then_complete_with_the_documents_put(self):
+        region = "af-south-1"
+        xray = self.world(region)
+        now = time.time()
+        first, second, late = trace_id(201), trace_id(202), trace_id(203)
+        documents = {first: [segment_documents(first, now - 100)],
+                     second: [simple_segment(second, now - 90, "d000000000000001"),
+                              simple_segment(second, now - 89, "d000000000000002")],
+                     late: [simple_segment(late, now - 10)]}
+        put_segments(xray, *[d for ds in documents.values() for d in ds])
+        token = xray.start_trace_retrieval(TraceIds=[first, second, late, trace_id(299)],
+                                           StartTime=now - 200, EndTime=now - 50)["RetrievalToken"]
+        statuses, traces = self.poll(xray, token)
+        self.assertEqual(statuses, ["SCHEDULED", "COMPLETE"])
+        self.assertEqual([t["Id"] for t in traces], [first, second])  # late is outside the range
+        for trace in traces:
+            self.assertEqual([s["Document"] for s in trace["Spans"]], documents[trace["Id"]])
+        self.assertEqual([s["Id"] for s in traces[1]["Spans"]], ["d000000000000001", "d000000000000002"])
+        self.assertAlmostEqual(traces[1]["Duration"], 1.01, places=3)
+        _, otel = self.poll(xray, token, "OTEL")
+        spans = [json.loads(s["Document"]) for s in otel[0]["Spans"]]
+        self.assertEqual([s["Id"] for s in otel[0]["Spans"]], [s["spanId"] for s in spans])
+        self.assertEqual({s["spanId"] for s in spans},
+                         {"a000000000000001", "b000000000000001", "b000000000000002", "c000000000000001"})
+        self.assertEqual({s["traceId"] for s in spans}, {first[2:10] + first[11:]})
+
+    def test_polls_before_complete_and_page_size_are_settable(self):
+        region = "ap-east-1"
+        xray = self.world(region)
+        now = time.time()
+        ids = [trace_id(300 + n) for n in range(7)]
+        put_segments(xray, *[simple_segment(t, now - 60) for t in ids])
+        token = xray.start_trace_retrieval(TraceIds=ids, StartTime=now - 120, EndTime=now)["RetrievalToken"]
+        statuses, traces = self.poll(xray, token)
+        self.assertEqual((statuses, len(traces)), (["SCHEDULED", "COMPLETE", "COMPLETE"], 7))  # 5 a page
+        self.peer.control("/_peer/faults", {"region": region, "operation": "ListRetrievedTraces",
+                                            "running": 3, "page_size": 3})
+        token = xray.start_trace_retrieval(TraceIds=ids, StartTime=now - 120, EndTime=now)["RetrievalToken"]
+        statuses, traces = self.poll(xray, token)
+        self.assertEqual(statuses, ["SCHEDULED", "RUNNING", "RUNNING"] + ["COMPLETE"] * 3)
+        self.assertEqual([t["Id"] for t in traces], ids)
+
+    def test_documented_limits_are_enforced(self):
+        xray = self.world("ap-southeast-4")
+        now = time.time()
+        for ids, start, end in (([trace_id(n) for n in range(101)], now - 60, now), ([trace_id(1)], now, now - 60)):
+            with self.assertRaises(ClientError) as caught:
+                xray.start_trace_retrieval(TraceIds=ids, StartTime=start, EndTime=end)
+            self.assertEqual(caught.exception.response["Error"]["Code"], "InvalidRequestException")
+        token = xray.start_trace_retrieval(TraceIds=[trace_id(n) for n in range(100)], StartTime=now - 60,
+                                           EndTime=now)["RetrievalToken"]
+        with self.assertRaises(ClientError) as caught:
+            xray.list_retrieved_traces(RetrievalToken=token, TraceFormat="JSON")
+        self.assertEqual(caught.exception.response["Error"]["Code"], "InvalidRequestException")
+
+    def test_tokens_expire_after_sixty_minutes_and_are_per_region(self):
+        region = "ap-southeast-5"
+        xray = self.world(region)
+        now = time.time()
+        token = xray.start_trace_retrieval(TraceIds=[trace_id(1)], StartTime=now - 60, EndTime=now)["RetrievalToken"]
+        for client, tok in ((xray, "no-such-token"), (self.world("ap-northeast-3"), token)):
+            with self.assertRaises(ClientError) as caught:
+                client.list_retrieved_traces(RetrievalToken=tok)
+            self.assertEqual(caught.exception.response["Error"]["Code"], "ResourceNotFoundException")
+            self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
+        try:
+            self.peer.control("/_peer/clock", {"now": now + 59 * 60})
+            self.assertEqual(xray.list_retrieved_traces(RetrievalToken=token)["RetrievalStatus"], "SCHEDULED")
+            self.peer.control("/_peer/clock", {"now": now + 61 * 60})
+            with self.assertRaises(ClientError) as caught:
+                xray.list_retrieved_traces(RetrievalToken=token)
+            self.assertEqual(caught.exception.response["Error"]["Code"], "ResourceNotFoundException")
+        finally:
+            peer.CLOCK.offset = datetime.timedelta(0)
+
+    def test_a_cancelled_retrieval_says_so(self):
+        xray = self.world("ap-southeast-2")
+        now = time.time()
+        token = xray.start_trace_retrieval(TraceIds=[trace_id(1)], StartTime=now - 60, EndTime=now)["RetrievalToken"]
+        xray.cancel_trace_retrieval(RetrievalToken=token)
+        self.assertEqual(xray.list_retrieved_traces(RetrievalToken=token)["RetrievalStatus"], "CANCELLED")
+        with self.assertRaises(ClientError) as caught:
+            xray.cancel_trace_retrieval(RetrievalToken="no-such-token")
+        self.assertEqual(caught.exception.response["Error"]["Code"], "ResourceNotFoundException")
+
+
 if __name__ == "__main__":
     unittest.main()
