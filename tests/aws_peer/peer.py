@@ -74,6 +74,20 @@ share, for the limits):
   "You cannot find traces through this API if Transaction Search is enabled"
   (https://docs.aws.amazon.com/xray/latest/api/API_BatchGetTraces.html).
 
+Lambda: moto serves it (ListFunctions, GetFunction[Configuration], ListAliases,
+ListVersionsByFunction, CreateFunction, PublishVersion, ...) with no docker needed until a
+function is invoked; CreateFunction needs an IAM role that exists in moto's IAM of the account.
+moto 5.2.5 drops LoggingConfig, so the peer keeps it per function and version (CreateFunction,
+UpdateFunctionConfiguration: the given fields over the current ones; PublishVersion: the version
+keeps $LATEST's of the moment) and puts it in every function configuration moto answers
+(CreateFunction, UpdateFunctionConfiguration, GetFunctionConfiguration, GetFunction's
+Configuration, ListFunctions, ListVersionsByFunction, PublishVersion). A function created without
+one has Lambda's default {"LogFormat": "Text", "LogGroup": "/aws/lambda/<name>"}
+(https://docs.aws.amazon.com/lambda/latest/api/API_LoggingConfig.html). ListFunctions and
+ListVersionsByFunction page with Marker / MaxItems / NextMarker, at most 50 a page ("returns a
+maximum of 50 items in each response, even if you set the number higher", MaxItems in
+API_ListFunctions), or the Region's page_size fault; moto would answer all in one.
+
 Which operation a request calls: the CBOR path (CloudWatch), X-Amz-Target (CloudWatch Logs),
 the form's Action (Query: STS, IAM), else method and path matched against botocore's model of the
 service the request is signed for (REST-JSON: X-Ray, Lambda). Faults and counts use that name.
@@ -102,6 +116,16 @@ see each other's faults:
   https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
 - POST /_peer/accounts {"access_key_id", "account_id"}: requests signed with that key act in that
   account.
+- POST /_peer/lambda {"region", "account"?, "functions": [{"FunctionName", "Runtime"?,
+  "MemorySize"?, "Timeout"?, "Architectures"?, "Handler"?, "Description"?, "Environment"?,
+  "TracingConfig"?, "LoggingConfig"?, "Publish"?: true, "Aliases"?: [{"Name",
+  "FunctionVersion"}]}]}: creates each function in moto (role hopscope-peer-lambda, created when
+  missing; a dummy zip; python3.12 and index.handler unless given) or, when it exists, updates the
+  given settings (LoggingConfig fields over the current ones); then publishes a version (1, 2, ...;
+  moto publishes nothing new when nothing changed since the last one) and creates or moves the
+  aliases. Answers {"functions": [{"FunctionName", "FunctionArn", "Versions": ["$LATEST", "1",
+  ...]}]}. Tests seed functions this way, with no Lambda calls of their own, and call it again to
+  change a function between two collections.
 - POST /_peer/world {"region", "account"?, "destination"?, "indexing_percentage"?} and
   GET /_peer/world?region=R[&account=A]: set and read X-Ray's Transaction Search state; both answer
   {"destination", "indexing_percentage", "indexed_trace_ids": the ids of moto's traces there that
@@ -119,6 +143,7 @@ URL to FILE once it listens). Tested by tests/aws_peer/test_peer.py.
 """
 
 import argparse
+import base64
 import datetime
 import gzip
 import hashlib
@@ -130,6 +155,7 @@ import sys
 import threading
 import urllib.parse
 import uuid
+import zipfile
 from collections import defaultdict
 from decimal import Decimal
 from xml.sax.saxutils import escape
@@ -137,8 +163,10 @@ from xml.sax.saxutils import escape
 import botocore.session
 import cbor2
 import moto.logs.models
+from moto.awslambda.models import lambda_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.utils import utcnow
+from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.xray.models import xray_backends
@@ -164,6 +192,8 @@ SCOPE = {"name": "aws.xray", "version": "1.0"}
 PLATFORMS = {"AWS::Lambda::Function": "aws_lambda", "AWS::EC2::Instance": "aws_ec2",
              "AWS::ECS::Container": "aws_ecs", "AWS::EKS::Container": "aws_eks",
              "AWS::ElasticBeanstalk::Environment": "aws_elastic_beanstalk"}
+LAMBDA_PAGE = 50  # "ListFunctions returns a maximum of 50 items in each response" (MaxItems)
+LAMBDA_ROLE = "hopscope-peer-lambda"  # the role POST /_peer/lambda creates functions with
 # Fields of CloudWatch shapes that are timestamps (CBOR tag 1 on the wire, epoch seconds in JSON).
 TIME_FIELDS = {"Timestamp", "StartTime", "EndTime", "Timestamps"}
 
@@ -320,6 +350,26 @@ def segment_spans(document, region):
     return spans
 
 
+def dummy_zip():
+    """A deployment package (base64, as CreateFunction's JSON carries it); never run."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def default_logging(name):
+    """LoggingConfig of a function created without one, as Lambda answers it."""
+    return {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
+
+
+def function_name(name_or_arn):
+    """my-function, arn:aws:lambda:R:A:function:my-function[:q] or A:function:my-function -> my-function."""
+    if ":function:" in name_or_arn:
+        name_or_arn = name_or_arn.split(":function:", 1)[1]
+    return name_or_arn.split(":")[0]
+
+
 class State:
     """Faults, call counts, recorded filters and metric data, per Region; accounts per access key."""
 
@@ -332,6 +382,7 @@ class State:
         self.metrics = defaultdict(list)
         self.accounts = {}  # access key id -> account id
         self.worlds = {}  # (account, region) -> World
+        self.logging = {}  # (account, region, function) -> {version: LoggingConfig}
 
     def world(self, account, region):
         """The Transaction Search state of an account and Region (call with the lock held)."""
@@ -539,6 +590,8 @@ class Peer:
             return self.batch_get_traces(environ, start_response, account, region, fault == "partial")
         if cbor:
             return self.cloudwatch(environ, start_response, account, region, op)
+        if service == "lambda":
+            return self.lambda_call(environ, start_response, account, region, op)
         return self.moto(environ, start_response)
 
     def respond(self, start_response, status, payload, cbor=False, headers=()):
@@ -624,6 +677,8 @@ class Peer:
         if path == "/_peer/clock":
             CLOCK.set_now(float(json.loads(read_body(environ) or b"{}")["now"]))
             return self.respond(start_response, "200 OK", {})
+        if path == "/_peer/lambda":
+            return self.control_lambda(start_response, json.loads(read_body(environ) or b"{}"))
         if path == "/_peer/world":
             return self.control_world(environ, start_response, query)
         if path == "/_peer/calls":
@@ -913,6 +968,104 @@ class Peer:
             answer = {"destination": world.destination, "indexing_percentage": world.percentage,
                       "indexed_trace_ids": [t for t in ids if indexed(t, world.percentage)]}
         return self.respond(start_response, "200 OK", answer)
+
+    # --- Lambda -------------------------------------------------------------------------------
+    def lambda_call(self, environ, start_response, account, region, op):
+        """moto's Lambda, which keeps no LoggingConfig: the peer keeps it per function and version
+        and puts it in each function configuration moto answers; and pages the lists moto does not."""
+        body = read_body(environ)
+        status, headers, answer = self.call_moto(environ, body)
+        if not status.startswith("2") or op not in (
+                "CreateFunction", "UpdateFunctionConfiguration", "GetFunctionConfiguration", "GetFunction",
+                "ListFunctions", "ListVersionsByFunction", "PublishVersion", "DeleteFunction"):
+            start_response(status, headers)
+            return [answer]
+        request = json.loads(body) if body.strip() and op != "PublishVersion" else {}
+        payload = json.loads(answer) if answer.strip() else {}
+        with self.state.lock:
+            if op == "CreateFunction":
+                self.set_logging(account, region, payload["FunctionName"], request.get("LoggingConfig"), new=True)
+            elif op == "UpdateFunctionConfiguration" and "LoggingConfig" in request:
+                self.set_logging(account, region, payload["FunctionName"], request["LoggingConfig"])
+            elif op == "PublishVersion":
+                self.keep_version(account, region, payload["FunctionName"], payload["Version"])
+            elif op == "DeleteFunction" and "Qualifier" not in environ.get("QUERY_STRING", ""):
+                name = function_name(urllib.parse.unquote(environ["PATH_INFO"].split("/functions/", 1)[1]))
+                self.state.logging.pop((account, region, name), None)
+            for entry in [payload, payload.get("Configuration")] + payload.get("Functions", []) + payload.get(
+                    "Versions", []):
+                if isinstance(entry, dict) and "FunctionName" in entry and "Version" in entry:
+                    entry["LoggingConfig"] = self.logging_of(account, region, entry["FunctionName"], entry["Version"])
+        for key in ("Functions", "Versions"):
+            if key in payload:
+                query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+                offset = int((query.get("Marker") or ["0"])[0] or 0)
+                size = min(int((query.get("MaxItems") or [LAMBDA_PAGE])[0]), LAMBDA_PAGE)
+                size = self.state.page_size(region, op) or size
+                items = payload[key]
+                payload[key] = items[offset:offset + size]
+                payload.pop("NextMarker", None)
+                if offset + size < len(items):
+                    payload["NextMarker"] = str(offset + size)
+        body = json.dumps(payload).encode() if payload or answer.strip() else b""
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, headers + [("Content-Length", str(len(body)))])
+        return [body]
+
+    def logging_of(self, account, region, name, version):
+        versions = self.state.logging.get((account, region, name), {})
+        return dict(versions.get(version) or versions.get("$LATEST") or default_logging(name))
+
+    def set_logging(self, account, region, name, logging, new=False):
+        """LoggingConfig of $LATEST (call with the lock held): the given fields over the current."""
+        current = default_logging(name) if new else self.logging_of(account, region, name, "$LATEST")
+        current.update(logging or {})
+        self.state.logging.setdefault((account, region, name), {})["$LATEST"] = current
+
+    def keep_version(self, account, region, name, version):
+        """A published version keeps $LATEST's LoggingConfig of the moment (lock held)."""
+        versions = self.state.logging.setdefault((account, region, name), {})
+        versions.setdefault(version, self.logging_of(account, region, name, "$LATEST"))
+
+    def control_lambda(self, start_response, spec):
+        """POST /_peer/lambda: creates or updates functions in moto, publishes, points aliases."""
+        account, region = spec.get("account", DEFAULT_ACCOUNT_ID), spec["region"]
+        iam = iam_backends[account]["aws"]
+        try:
+            role = iam.get_role(LAMBDA_ROLE).arn
+        except Exception:  # moto's IAMNotFoundException
+            role = iam.create_role(LAMBDA_ROLE, json.dumps({"Version": "2012-10-17", "Statement": []}), "/",
+                                   None, "", [], None).arn
+        backend = lambda_backends[account][region]
+        answers = []
+        for function in spec.get("functions", []):
+            name = function["FunctionName"]
+            config = {k: function[k] for k in ("Runtime", "MemorySize", "Timeout", "Handler", "Description",
+                                               "Environment", "TracingConfig", "Architectures") if k in function}
+            exists = any(f.function_name == name for f in backend.list_functions())
+            with self.state.lock:
+                if not exists:
+                    backend.create_function({"FunctionName": name, "Role": role, "Handler": "index.handler",
+                                             "Runtime": "python3.12", "Code": {"ZipFile": dummy_zip()}, **config})
+                    self.set_logging(account, region, name, function.get("LoggingConfig"), new=True)
+                else:
+                    fn = backend.get_function(name)
+                    architectures = config.pop("Architectures", None)
+                    fn.update_configuration(config)  # marks the function changed, for PublishVersion
+                    if architectures:
+                        fn.architectures = architectures
+                    if "LoggingConfig" in function:
+                        self.set_logging(account, region, name, function["LoggingConfig"])
+                if function.get("Publish"):
+                    self.keep_version(account, region, name, str(backend.publish_version(name).version))
+                for alias in function.get("Aliases", []):
+                    existing = {a.name for a in backend.list_aliases(name)}
+                    (backend.update_alias if alias["Name"] in existing else backend.create_alias)(
+                        alias["Name"], name, str(alias["FunctionVersion"]), "", None)
+                versions = [str(f.version) for f in backend.list_versions_by_function(name)]
+                answers.append({"FunctionName": name, "FunctionArn": backend.get_function(name).function_arn,
+                                "Versions": versions})
+        return self.respond(start_response, "200 OK", {"functions": answers})
 
     # --- CloudWatch ---------------------------------------------------------------------------
     def cloudwatch(self, environ, start_response, account, region, op):

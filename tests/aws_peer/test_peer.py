@@ -512,5 +512,67 @@ class TraceRetrieval(LiveTest):
         self.assertEqual(caught.exception.response["Error"]["Code"], "ResourceNotFoundException")
 
 
+class Lambda(LiveTest):
+    def test_create_function_over_http_keeps_logging_config_moto_drops(self):
+        region = "eu-west-2"
+        role = self.peer.client("iam", region).create_role(
+            RoleName="lambda-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lam = self.peer.client("lambda", region)
+        logging = {"LogFormat": "JSON", "LogGroup": "/custom/orders", "ApplicationLogLevel": "INFO",
+                   "SystemLogLevel": "WARN"}
+        created = lam.create_function(FunctionName="orders", Runtime="python3.12", Role=role,
+                                      Handler="index.handler", Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+                                      LoggingConfig=logging)
+        self.assertEqual(created["LoggingConfig"], logging)
+        lam.create_function(FunctionName="plain", Runtime="python3.12", Role=role, Handler="index.handler",
+                            Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18})
+        by_name = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
+        self.assertEqual(by_name["orders"]["LoggingConfig"], logging)
+        self.assertEqual(by_name["plain"]["LoggingConfig"], {"LogFormat": "Text", "LogGroup": "/aws/lambda/plain"})
+        self.assertEqual(lam.get_function_configuration(FunctionName="orders")["LoggingConfig"], logging)
+        self.assertEqual(lam.get_function(FunctionName="orders")["Configuration"]["LoggingConfig"], logging)
+        updated = lam.update_function_configuration(FunctionName="orders", LoggingConfig={"LogFormat": "Text"})
+        self.assertEqual(updated["LoggingConfig"], {**logging, "LogFormat": "Text"})
+
+    def test_control_endpoint_seeds_publishes_aliases_and_updates(self):
+        region = "eu-west-3"
+        status, answer = self.peer.control("/_peer/lambda", {"region": region, "functions": [
+            {"FunctionName": "api", "Runtime": "nodejs20.x", "MemorySize": 512, "Timeout": 30,
+             "Architectures": ["arm64"], "LoggingConfig": {"LogFormat": "JSON", "LogGroup": "/shared/api"},
+             "Publish": True, "Aliases": [{"Name": "live", "FunctionVersion": "1"}]},
+            {"FunctionName": "worker", "Runtime": "python3.12"}]})
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["functions"][0]["Versions"], ["$LATEST", "1"])
+        self.assertEqual(answer["functions"][0]["FunctionArn"], f"arn:aws:lambda:{region}:123456789012:function:api")
+        lam = self.peer.client("lambda", region)
+        api = lam.get_function_configuration(FunctionName="api")
+        self.assertEqual((api["Runtime"], api["MemorySize"], api["Timeout"], api["Architectures"]),
+                         ("nodejs20.x", 512, 30, ["arm64"]))
+        self.assertEqual(api["LoggingConfig"], {"LogFormat": "JSON", "LogGroup": "/shared/api"})
+        self.assertEqual([a["Name"] for a in lam.list_aliases(FunctionName="api")["Aliases"]], ["live"])
+        # A change between two collections: $LATEST changes, version 1 keeps what it was published with.
+        self.peer.control("/_peer/lambda", {"region": region, "functions": [
+            {"FunctionName": "api", "MemorySize": 1024, "LoggingConfig": {"LogGroup": "/shared/api-v2"},
+             "Publish": True, "Aliases": [{"Name": "live", "FunctionVersion": "2"}]}]})
+        versions = {v["Version"]: v for v in lam.list_versions_by_function(FunctionName="api")["Versions"]}
+        self.assertEqual(sorted(versions), ["$LATEST", "1", "2"])
+        self.assertEqual(versions["$LATEST"]["MemorySize"], 1024)
+        self.assertEqual(versions["1"]["LoggingConfig"]["LogGroup"], "/shared/api")
+        self.assertEqual(versions["2"]["LoggingConfig"]["LogGroup"], "/shared/api-v2")
+        self.assertEqual(lam.get_alias(FunctionName="api", Name="live")["FunctionVersion"], "2")
+        self.assertEqual(lam.get_function_configuration(FunctionName="worker")["LoggingConfig"]["LogGroup"],
+                         "/aws/lambda/worker")
+
+    def test_list_functions_pages(self):
+        region = "eu-north-1"
+        self.peer.control("/_peer/lambda", {"region": region, "functions": [
+            {"FunctionName": f"fn-{n}", "Runtime": "python3.12"} for n in range(5)]})
+        self.peer.control("/_peer/faults", {"region": region, "operation": "ListFunctions", "page_size": 2})
+        pages = list(self.peer.client("lambda", region).get_paginator("list_functions").paginate())
+        self.assertEqual([len(p["Functions"]) for p in pages], [2, 2, 1])
+        self.assertEqual(sorted(f["FunctionName"] for p in pages for f in p["Functions"]),
+                         [f"fn-{n}" for n in range(5)])
+
+
 if __name__ == "__main__":
     unittest.main()
