@@ -74,6 +74,16 @@ share, for the limits):
   "You cannot find traces through this API if Transaction Search is enabled"
   (https://docs.aws.amazon.com/xray/latest/api/API_BatchGetTraces.html).
 
+CloudWatch ListMetrics (over CBOR) is answered from the PutMetricData calls the peer forwarded,
+per account and Region: {"Metrics": [{"Namespace", "MetricName", "Dimensions": [{"Name", "Value"}]}],
+"NextToken"?, "OwningAccounts"? (one per metric, only when IncludeLinkedAccounts is true)}, sorted
+by namespace, name and dimensions (dimensions sorted by name). Filters as documented
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_ListMetrics.html):
+Namespace and MetricName exactly, each DimensionFilter {Name, Value?} by a dimension of that name
+(and value) whatever other dimensions the metric has, RecentlyActive PT3H: data received in the
+last 3 hours of the peer's clock; metrics with no data for two weeks are left out. "Up to 500
+results are returned for any one call": pages of 500, or the Region's page_size fault.
+
 Lambda: moto serves it (ListFunctions, GetFunction[Configuration], ListAliases,
 ListVersionsByFunction, CreateFunction, PublishVersion, ...) with no docker needed until a
 function is invoked; CreateFunction needs an IAM role that exists in moto's IAM of the account.
@@ -192,6 +202,7 @@ SCOPE = {"name": "aws.xray", "version": "1.0"}
 PLATFORMS = {"AWS::Lambda::Function": "aws_lambda", "AWS::EC2::Instance": "aws_ec2",
              "AWS::ECS::Container": "aws_ecs", "AWS::EKS::Container": "aws_eks",
              "AWS::ElasticBeanstalk::Environment": "aws_elastic_beanstalk"}
+METRICS_PAGE = 500  # "Up to 500 results are returned for any one call" (API_ListMetrics)
 LAMBDA_PAGE = 50  # "ListFunctions returns a maximum of 50 items in each response" (MaxItems)
 LAMBDA_ROLE = "hopscope-peer-lambda"  # the role POST /_peer/lambda creates functions with
 # Fields of CloudWatch shapes that are timestamps (CBOR tag 1 on the wire, epoch seconds in JSON).
@@ -378,8 +389,9 @@ class State:
         self.faults = defaultdict(dict)  # (region, op) -> {kind: remaining}
         self.calls = defaultdict(lambda: defaultdict(int))
         self.filters = defaultdict(list)
-        # (region, namespace, name, dims tuple) -> [(epoch seconds, value)]
+        # (account, region, namespace, name, dims tuple) -> [(epoch seconds, value)]
         self.metrics = defaultdict(list)
+        self.metric_seen = {}  # same key -> when PutMetricData last sent it (peer's clock)
         self.accounts = {}  # access key id -> account id
         self.worlds = {}  # (account, region) -> World
         self.logging = {}  # (account, region, function) -> {version: LoggingConfig}
@@ -1072,9 +1084,11 @@ class Peer:
         body = read_body(environ)
         request = times_to_json(cbor2.loads(body)) if body else {}
         if op == "PutMetricData":
-            self.record_metrics(region, request)
+            self.record_metrics(account, region, request)
         if op == "GetMetricData":
-            return self.respond(start_response, "200 OK", self.get_metric_data(region, request), cbor=True)
+            return self.respond(start_response, "200 OK", self.get_metric_data(account, region, request), cbor=True)
+        if op == "ListMetrics":
+            return self.list_metrics(start_response, account, region, request)
         status, headers, answer = self.call_moto(
             environ,
             json.dumps(request).encode(),
@@ -1088,19 +1102,20 @@ class Peer:
             return self.error(start_response, status, code, payload.get("message", ""), True)
         return self.respond(start_response, status, payload, cbor=True)
 
-    def record_metrics(self, region, request):
+    def record_metrics(self, account, region, request):
         namespace = request.get("Namespace")
         with self.state.lock:
             for datum in request.get("MetricData", []):
                 dims = tuple(sorted((d["Name"], d["Value"]) for d in datum.get("Dimensions", [])))
-                key = (region, namespace, datum["MetricName"], dims)
+                key = (account, region, namespace, datum["MetricName"], dims)
+                self.state.metric_seen[key] = CLOCK.epoch()
                 at = float(datum.get("Timestamp", 0))
                 values = datum.get("Values") or [datum.get("Value")]
                 counts = datum.get("Counts") or [1] * len(values)
                 for value, count in zip(values, counts):
                     self.state.metrics[key].extend([(at, float(value))] * int(count))
 
-    def get_metric_data(self, region, request):
+    def get_metric_data(self, account, region, request):
         start, end = float(request["StartTime"]), float(request["EndTime"])
         results = []
         for query in request.get("MetricDataQueries", []):
@@ -1109,7 +1124,8 @@ class Peer:
             dims = tuple(sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])))
             period = int(stat["Period"])
             with self.state.lock:
-                points = list(self.state.metrics.get((region, metric.get("Namespace"), metric["MetricName"], dims), []))
+                points = list(self.state.metrics.get(
+                    (account, region, metric.get("Namespace"), metric["MetricName"], dims), []))
             buckets = defaultdict(list)
             for at, value in points:
                 if start <= at < end:
@@ -1124,6 +1140,36 @@ class Peer:
                 "StatusCode": "Complete",
             })
         return {"MetricDataResults": results, "Messages": []}
+
+    def list_metrics(self, start_response, account, region, request):
+        """The metrics PutMetricData recorded here, filtered as ListMetrics filters: Namespace and
+        MetricName exactly; each DimensionFilter {Name, Value?} by a dimension of that name (and
+        value); RecentlyActive PT3H: data received in the last 3 hours of the peer's clock. Metrics
+        with no data for two weeks are left out, as CloudWatch does. OwningAccounts (one per metric)
+        when IncludeLinkedAccounts is true; OwningAccount other than the caller's: none."""
+        now = CLOCK.epoch()
+        since = now - (3 * 3600 if request.get("RecentlyActive") == "PT3H" else 14 * 86400)
+        wanted = [(f["Name"], f.get("Value")) for f in request.get("Dimensions") or []]
+        with self.state.lock:
+            keys = sorted(k for k, seen in self.state.metric_seen.items() if k[:2] == (account, region) and seen >= since)
+        metrics = []
+        for _, _, namespace, name, dims in keys:
+            if request.get("Namespace") not in (None, namespace) or request.get("MetricName") not in (None, name):
+                continue
+            if not all(any(n == d and v in (None, dv) for d, dv in dims) for n, v in wanted):
+                continue
+            if request.get("OwningAccount") not in (None, account):
+                continue
+            metrics.append({"Namespace": namespace, "MetricName": name,
+                            "Dimensions": [{"Name": d, "Value": v} for d, v in dims]})
+        offset = int(request.get("NextToken") or 0)
+        size = self.state.page_size(region, "ListMetrics") or METRICS_PAGE
+        answer = {"Metrics": metrics[offset:offset + size]}
+        if offset + size < len(metrics):
+            answer["NextToken"] = str(offset + size)
+        if request.get("IncludeLinkedAccounts"):
+            answer["OwningAccounts"] = [account] * len(answer["Metrics"])
+        return self.respond(start_response, "200 OK", answer, cbor=True)
 
 
 def serve(url_file=None, port=0):

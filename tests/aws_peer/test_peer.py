@@ -1,9 +1,12 @@
 """Tests of the AWS test peer's adapter (run by scripts/test)."""
 
+import atexit
 import datetime
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -22,6 +25,25 @@ import peer  # noqa: E402
 AUTH = "AWS4-HMAC-SHA256 Credential=test/20260101/eu-north-1/monitoring/aws4_request, SignedHeaders=host, Signature=x"
 CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
 SESSION = botocore.session.get_session()
+
+
+def cbor_session():
+    """A botocore session that speaks Smithy RPC v2 CBOR to CloudWatch, as the Rust SDK does
+    (botocore itself prefers CloudWatch's JSON 1.0): its own CBOR serializer and parser check the
+    peer's answers independently of the peer's cbor2 code."""
+    model = SESSION.get_service_data("cloudwatch")
+    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
+    data = tempfile.mkdtemp(prefix="peer-models-")
+    atexit.register(shutil.rmtree, data, True)
+    os.makedirs(os.path.join(data, "cloudwatch", model["metadata"]["apiVersion"]))
+    with open(os.path.join(data, "cloudwatch", model["metadata"]["apiVersion"], "service-2.json"), "w") as f:
+        json.dump(model, f)
+    session = botocore.session.get_session()
+    session.set_config_variable("data_path", data)
+    return session
+
+
+CBOR_SESSION = cbor_session()
 
 
 def cbor_auth(region):
@@ -47,7 +69,8 @@ class LivePeer:
         self.server.shutdown()
 
     def client(self, service, region, key="AKIDPEERTEST"):
-        return SESSION.create_client(
+        session = CBOR_SESSION if service == "cloudwatch" else SESSION
+        return session.create_client(
             service, region_name=region, endpoint_url=self.url, aws_access_key_id=key,
             aws_secret_access_key="secret", config=Config(retries={"total_max_attempts": 1}))
 
@@ -231,6 +254,9 @@ class AccessDenied(LiveTest):
         self.assertEqual(answer["__type"], "AccessDenied")
         self.assertEqual(headers["x-amzn-query-error"], "AccessDenied;Sender")
         self.assertEqual(answer["message"], peer.denied_message("123456789012", "cloudwatch:ListMetrics"))
+        self.deny("GetMetricData", 1)
+        self.expect_denied(lambda: self.peer.client("cloudwatch", self.region).get_metric_data(
+            MetricDataQueries=[], StartTime=0, EndTime=60), "AccessDenied", 403, "cloudwatch:GetMetricData")
 
 
 class Accounts(LiveTest):
@@ -572,6 +598,48 @@ class Lambda(LiveTest):
         self.assertEqual([len(p["Functions"]) for p in pages], [2, 2, 1])
         self.assertEqual(sorted(f["FunctionName"] for p in pages for f in p["Functions"]),
                          [f"fn-{n}" for n in range(5)])
+
+
+class ListMetrics(LiveTest):
+    def test_metrics_put_are_listed_filtered_and_paged_over_cbor(self):
+        region = "us-west-1"
+        cloudwatch = self.peer.client("cloudwatch", region)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for namespace, name, function in (("AWS/Lambda", "Duration", "a"), ("AWS/Lambda", "Duration", "b"),
+                                          ("AWS/Lambda", "Errors", "a"), ("Custom", "Depth", "a")):
+            cloudwatch.put_metric_data(Namespace=namespace, MetricData=[{
+                "MetricName": name, "Timestamp": now, "Value": 1.0,
+                "Dimensions": [{"Name": "FunctionName", "Value": function}, {"Name": "Resource", "Value": function}]}])
+        everything = cloudwatch.list_metrics()
+        self.assertNotIn("NextToken", everything)
+        self.assertNotIn("OwningAccounts", everything)
+        self.assertEqual(len(everything["Metrics"]), 4)
+        self.assertEqual(everything["Metrics"][0], {"Namespace": "AWS/Lambda", "MetricName": "Duration", "Dimensions": [
+            {"Name": "FunctionName", "Value": "a"}, {"Name": "Resource", "Value": "a"}]})
+        of_a = cloudwatch.list_metrics(Namespace="AWS/Lambda", Dimensions=[{"Name": "FunctionName", "Value": "a"}])
+        self.assertEqual(sorted(m["MetricName"] for m in of_a["Metrics"]), ["Duration", "Errors"])
+        named = cloudwatch.list_metrics(MetricName="Duration", Dimensions=[{"Name": "Resource"}])
+        self.assertEqual(len(named["Metrics"]), 2)
+        linked = cloudwatch.list_metrics(Namespace="Custom", IncludeLinkedAccounts=True)
+        self.assertEqual(linked["OwningAccounts"], ["123456789012"])
+        self.peer.control("/_peer/faults", {"region": region, "operation": "ListMetrics", "page_size": 3})
+        pages = list(cloudwatch.get_paginator("list_metrics").paginate())
+        self.assertEqual([len(p["Metrics"]) for p in pages], [3, 1])
+        self.assertEqual([m for p in pages for m in p["Metrics"]], everything["Metrics"])
+
+    def test_recently_active_reads_the_peers_clock(self):
+        region = "us-west-2"
+        cloudwatch = self.peer.client("cloudwatch", region)
+        cloudwatch.put_metric_data(Namespace="N", MetricData=[{"MetricName": "M", "Value": 1.0}])
+        self.assertEqual(len(cloudwatch.list_metrics(RecentlyActive="PT3H")["Metrics"]), 1)
+        try:
+            self.peer.control("/_peer/clock", {"now": time.time() + 4 * 3600})
+            self.assertEqual(cloudwatch.list_metrics(RecentlyActive="PT3H")["Metrics"], [])
+            self.assertEqual(len(cloudwatch.list_metrics()["Metrics"]), 1)
+            self.peer.control("/_peer/clock", {"now": time.time() + 15 * 86400})
+            self.assertEqual(cloudwatch.list_metrics()["Metrics"], [])  # no data for two weeks
+        finally:
+            peer.CLOCK.offset = datetime.timedelta(0)
 
 
 if __name__ == "__main__":
