@@ -109,20 +109,23 @@ service (STS GetCallerIdentity's Account included) keeps its state per account a
 Control endpoints (JSON bodies), scoped per Region so parallel tests in distinct Regions never
 see each other's faults:
 - POST /_peer/faults {"region", "operation", "throttle": n, "server_error": n, "partial": n,
-  "page_size": n, "denied": n, "running": n}: the next n calls of the operation are throttled (HTTP 400
-  ThrottlingException, 429 for X-Ray), answered 503, or (BatchGetTraces) answered with all but
-  the first id unprocessed; page_size makes GetTraceSummaries, BatchGetTraces,
-  ListRetrievedTraces, ListMetrics and ListFunctions page; running: see ListRetrievedTraces.
-  denied (n > 0, or -1 for every call from then on) answers AccessDenied as each protocol does
-  (Common Errors pages, e.g. https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html:
-  AccessDeniedException, 403): X-Ray and Lambda (REST-JSON) 403 with x-amzn-ErrorType
-  AccessDeniedException; CloudWatch Logs (JSON 1.1) 400 AccessDeniedException, as Logs answers;
-  CloudWatch (query-compatible RPC v2 CBOR) 403 AccessDenied, the code CloudWatch has always
-  answered, with x-amzn-query-error: AccessDenied;Sender; STS (Query) 403 AccessDenied in XML. The
-  message is IAM's: "User: arn:aws:iam::<account>:user/test is not authorized to perform:
-  <prefix>:<Operation> because no identity-based policy allows the <prefix>:<Operation> action"
-  (prefixes xray, logs, cloudwatch, lambda, sts). sts:GetCallerIdentity is refused (400): AWS never
-  denies it ("No permissions are required to perform this operation",
+  "page_size": n, "denied": n, "running": n}: the next n calls of the operation are throttled,
+  answered 503, denied (n = -1: every call from then on), or (BatchGetTraces) answered with all
+  but the first id unprocessed; page_size makes GetTraceSummaries, BatchGetTraces,
+  ListRetrievedTraces, ListMetrics, ListFunctions and ListVersionsByFunction page; running: see
+  ListRetrievedTraces. Each error takes its service's form (FAULTS below): throttling is X-Ray's
+  ThrottledException 429 and Lambda's TooManyRequestsException 429 (their API references), CloudWatch
+  Logs' ThrottlingException 400, CloudWatch's Query code Throttling (400, in x-amzn-query-error),
+  STS's Throttling 400 (Query XML). AccessDenied follows the Common Errors pages (e.g.
+  https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html: AccessDeniedException, 403): X-Ray
+  and Lambda (REST-JSON) 403 with x-amzn-ErrorType AccessDeniedException; CloudWatch Logs (JSON 1.1)
+  400 AccessDeniedException, as Logs answers; CloudWatch (query-compatible RPC v2 CBOR) 403, body
+  __type AccessDenied and x-amzn-query-error: AccessDenied;Sender (the code CloudWatch has always
+  answered); STS (Query) 403 AccessDenied in XML. The message is IAM's: "User:
+  arn:aws:iam::<account>:user/test is not authorized to perform: <prefix>:<Operation> because no
+  identity-based policy allows the <prefix>:<Operation> action" (prefixes xray, logs, cloudwatch,
+  lambda, sts). Denying sts:GetCallerIdentity is refused (400): AWS never denies it ("No
+  permissions are required to perform this operation",
   https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
 - POST /_peer/accounts {"access_key_id", "account_id"}: requests signed with that key act in that
   account.
@@ -228,6 +231,44 @@ class Clock:
 
 CLOCK = Clock()
 moto.logs.models.utcnow = CLOCK
+
+
+def protocol_of(environ):
+    if CBOR_PATH.match(environ.get("PATH_INFO", "")):
+        return "cbor"
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return "json"
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return "query"
+    return "rest"
+
+
+# Injected faults as each protocol (or service) answers them: (status, code, query-compatible code).
+# AccessDenied: the Common Errors pages (AccessDeniedException, 403), CloudWatch Logs answering 400
+# as JSON 1.1 services do, CloudWatch and STS their Query code AccessDenied. Throttling: X-Ray's
+# ThrottledException 429 and Lambda's TooManyRequestsException 429 (their API references),
+# CloudWatch Logs' ThrottlingException 400, CloudWatch's Query code Throttling.
+FAULTS = {
+    "denied": {
+        "rest": ("403 Forbidden", "AccessDeniedException", None),
+        "json": ("400 Bad Request", "AccessDeniedException", None),
+        "cbor": ("403 Forbidden", "AccessDenied", "AccessDenied"),
+        "query": ("403 Forbidden", "AccessDenied", None),
+    },
+    "throttle": {
+        "rest": ("429 Too Many Requests", "ThrottledException", None),
+        ("rest", "lambda"): ("429 Too Many Requests", "TooManyRequestsException", None),
+        "json": ("400 Bad Request", "ThrottlingException", None),
+        "cbor": ("400 Bad Request", "ThrottlingException", "Throttling"),
+        "query": ("400 Bad Request", "Throttling", None),
+    },
+    "server_error": {
+        "rest": ("503 Service Unavailable", "ServiceUnavailableException", None),
+        "json": ("503 Service Unavailable", "ServiceUnavailableException", None),
+        "cbor": ("503 Service Unavailable", "ServiceUnavailable", "ServiceUnavailable"),
+        "query": ("503 Service Unavailable", "ServiceUnavailable", None),
+    },
+}
 
 
 class World:
@@ -585,13 +626,13 @@ class Peer:
         account = self.state.account_of(environ)
         cbor = CBOR_PATH.match(path) is not None
         fault = self.state.take_fault(region, op)
-        if fault == "denied":
-            return self.access_denied(environ, start_response, account, service, op, cbor)
-        if fault == "throttle":
-            status = "429 Too Many Requests" if op in ("GetTraceSummaries", "BatchGetTraces") else "400 Bad Request"
-            return self.error(start_response, status, "ThrottlingException", "Rate exceeded", cbor)
-        if fault == "server_error":
-            return self.error(start_response, "503 Service Unavailable", "ServiceUnavailable", "Injected", cbor)
+        if fault in FAULTS:
+            protocol = protocol_of(environ)
+            status, code, query_code = FAULTS[fault].get((protocol, service)) or FAULTS[fault][protocol]
+            message = "Rate exceeded" if fault == "throttle" else "Injected by the test peer"
+            if fault == "denied":
+                message = denied_message(account, f"{IAM_PREFIX.get(service, service)}:{op}")
+            return self.fail(environ, start_response, status, code, message, query_code)
         if op in TRANSACTION_SEARCH:
             return getattr(self, TRANSACTION_SEARCH[op])(environ, start_response, account, region)
         if op == "PutTraceSegments" and self.destination(account, region) == "CloudWatchLogs":
@@ -626,23 +667,20 @@ class Peer:
             return [body]
         return self.respond(start_response, status, payload, cbor=True, headers=headers)
 
-    def access_denied(self, environ, start_response, account, service, op, cbor):
-        """AccessDenied in the calling protocol: REST-JSON (X-Ray, Lambda) 403 AccessDeniedException;
-        JSON 1.1 (CloudWatch Logs) 400 AccessDeniedException; CloudWatch (query-compatible RPC v2
-        CBOR) 403 AccessDenied, also named in x-amzn-query-error; Query (STS) 403 AccessDenied XML."""
-        message = denied_message(account, f"{IAM_PREFIX.get(service, service)}:{op}")
-        if cbor:
-            return self.error(start_response, "403 Forbidden", "AccessDenied", message, True,
-                              [("x-amzn-query-error", "AccessDenied;Sender")])
-        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-            body = (f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
-                    f"<Type>Sender</Type><Code>AccessDenied</Code><Message>{escape(message)}</Message>"
-                    f"</Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>").encode()
-            start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+    def fail(self, environ, start_response, status, code, message, query_code=None):
+        """An error in the calling protocol: CBOR (with x-amzn-query-error for CloudWatch, which
+        is query-compatible), Query XML, or JSON with x-amzn-ErrorType."""
+        protocol = protocol_of(environ)
+        if protocol == "query":
+            body = (f"<ErrorResponse><Error><Type>{'Receiver' if status[0] == '5' else 'Sender'}</Type>"
+                    f"<Code>{escape(query_code or code)}</Code><Message>{escape(message)}</Message></Error>"
+                    f"<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>").encode()
+            start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
             return [body]
-        if environ.get("HTTP_X_AMZ_TARGET"):
-            return self.error(start_response, "400 Bad Request", "AccessDeniedException", message, False)
-        return self.error(start_response, "403 Forbidden", "AccessDeniedException", message, False)
+        headers = []
+        if protocol == "cbor" and query_code:
+            headers = [("x-amzn-query-error", f"{query_code};{'Receiver' if status[0] == '5' else 'Sender'}")]
+        return self.error(start_response, status, code, message, protocol == "cbor", headers)
 
     def forward(self, environ, start_response):
         """moto's answer, passed on as it is."""

@@ -259,6 +259,30 @@ class AccessDenied(LiveTest):
             MetricDataQueries=[], StartTime=0, EndTime=60), "AccessDenied", 403, "cloudwatch:GetMetricData")
 
 
+class Throttles(LiveTest):
+    region = "ap-south-2"
+
+    def test_each_service_throttles_with_its_documented_error(self):
+        cases = [
+            ("xray", "GetTraceSummaries", lambda c: c.get_trace_summaries(StartTime=0, EndTime=60),
+             "ThrottledException", 429),
+            ("xray", "StartTraceRetrieval", lambda c: c.start_trace_retrieval(TraceIds=[], StartTime=0, EndTime=60),
+             "ThrottledException", 429),
+            ("lambda", "ListFunctions", lambda c: c.list_functions(), "TooManyRequestsException", 429),
+            ("logs", "DescribeLogGroups", lambda c: c.describe_log_groups(), "ThrottlingException", 400),
+            ("cloudwatch", "ListMetrics", lambda c: c.list_metrics(), "Throttling", 400),
+            ("sts", "GetCallerIdentity", lambda c: c.get_caller_identity(), "Throttling", 400),
+        ]
+        for service, op, call, code, status in cases:
+            self.peer.control("/_peer/faults", {"region": self.region, "operation": op, "throttle": 1})
+            client = self.peer.client(service, self.region)
+            with self.assertRaises(ClientError, msg=op) as caught:
+                call(client)
+            error = caught.exception.response
+            self.assertEqual((error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]), (code, status), op)
+            call(client)  # once only
+
+
 class Accounts(LiveTest):
     def test_access_keys_map_to_accounts_and_sts_says_which(self):
         region = "ap-northeast-2"
