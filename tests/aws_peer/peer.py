@@ -46,7 +46,8 @@ share, for the limits):
   In the CloudWatchLogs world GetTraceSummaries summarises only the indexed share: trace ids whose
   sha256 hex digest's first 8 digits, as a number, mod 10000 is below the percentage * 100.
 - StartTraceRetrieval {"TraceIds", "StartTime", "EndTime"} -> {"RetrievalToken"}. TraceIds: at
-  most 100 ids of 1 to 35 characters (TraceIdListForRetrieval, max 100; API_StartTraceRetrieval);
+  most 100 ids of 1 to 35 characters (TraceIdListForRetrieval in the model, max 100;
+  https://docs.aws.amazon.com/xray/latest/api/API_StartTraceRetrieval.html);
   StartTime and EndTime required, epoch seconds, inclusive; StartTime after EndTime, or any of
   those broken: InvalidRequestException (400). It works in either world: it reads what aws/spans
   got, which is nothing in the XRay world.
@@ -59,8 +60,9 @@ share, for the limits):
   "Document"}]}], "NextToken"?}: the asked-for traces in the order asked, those with spans that
   start within [StartTime, EndTime]; XRAY gives one entry per segment document, Id the segment id
   and Document the document as PutTraceSegments got it (what BatchGetTraces gives in the XRay
-  world); OTEL one per span, Document the aws/spans record. 5 traces a page (TraceSpanList, max 5),
-  or the Region's page_size fault; Duration is last end - first start of the segments. A trace's
+  world); OTEL one per span, Document the aws/spans record. 5 traces a page (TraceSpanList, max 5;
+  https://docs.aws.amazon.com/xray/latest/api/API_ListRetrievedTraces.html), or the Region's
+  page_size fault; Duration is last end - first start of the segments. A trace's
   Spans are not capped (the model says at most 100 a trace, without saying what happens past it).
   A token is valid for 60 minutes of the peer's clock from StartTraceRetrieval ("Retrievals will
   time out after 60 minutes", API_StartTraceRetrieval); after that, or for a token the account and
@@ -146,10 +148,11 @@ see each other's faults:
 - GET /_peer/calls?region=R: calls seen per operation, faulted ones included.
 - GET /_peer/filters?region=R: FilterExpressions received by GetTraceSummaries.
 - POST /_peer/clock {"now": epoch seconds}: the peer's clock from then on (it keeps running), for
-  the one rule of CloudWatch Logs that reads it: PutLogEvents keeps only events from 14 days
-  before now to 2 hours after (and says which it rejected). Fixed-date data such as the committed
-  samples is seeded with the clock set to its own day; the clock is the whole peer's, not a
-  Region's, as moto reads one.
+  the rule of CloudWatch Logs that reads it (PutLogEvents, and so aws/spans, keeps only events
+  from 14 days before now to 2 hours after, and says which it rejected) and the peer's own: the
+  60 minutes of a retrieval token, ListMetrics' RecentlyActive and two weeks, the indexing rule's
+  ModifiedAt. Fixed-date data such as the committed samples is seeded with the clock set to its
+  own day; the clock is the whole peer's, not a Region's, as moto reads one.
 
 Run: python tests/aws_peer/peer.py --url-file FILE (binds a free port on 127.0.0.1, writes its
 URL to FILE once it listens). Tested by tests/aws_peer/test_peer.py.
@@ -213,7 +216,7 @@ TIME_FIELDS = {"Timestamp", "StartTime", "EndTime", "Timestamps"}
 
 
 class Clock:
-    """moto's CloudWatch Logs clock: real time, shifted by what POST /_peer/clock set."""
+    """The peer's clock, moto's CloudWatch Logs' too: real time, shifted by POST /_peer/clock."""
 
     def __init__(self):
         self.offset = datetime.timedelta(0)
@@ -475,10 +478,6 @@ def credential(environ):
     return match.groups() if match else ("", "us-east-1", "")
 
 
-def region_of(environ):
-    return credential(environ)[1]
-
-
 def rest_routes(service):
     """(method, path regex, operation) for each operation of a REST service, from botocore's model
     (the same model the SDKs are generated from), most specific path first."""
@@ -681,12 +680,6 @@ class Peer:
         if protocol == "cbor" and query_code:
             headers = [("x-amzn-query-error", f"{query_code};{'Receiver' if status[0] == '5' else 'Sender'}")]
         return self.error(start_response, status, code, message, protocol == "cbor", headers)
-
-    def forward(self, environ, start_response):
-        """moto's answer, passed on as it is."""
-        status, headers, answer = self.call_moto(environ, read_body(environ))
-        start_response(status, headers)
-        return [answer]
 
     def call_moto(self, environ, body, **overrides):
         """Calls moto with `body` (and header overrides); returns (status, headers, body)."""
