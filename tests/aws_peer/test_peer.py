@@ -551,6 +551,16 @@ class TraceRetrieval(LiveTest):
         finally:
             peer.CLOCK.offset = datetime.timedelta(0)
 
+    def test_the_xray_world_retrieves_nothing(self):
+        region = "mx-central-1"
+        xray = self.peer.client("xray", region)
+        now = time.time()
+        tid = trace_id(401)
+        put_segments(xray, simple_segment(tid, now - 60))
+        token = xray.start_trace_retrieval(TraceIds=[tid], StartTime=now - 120, EndTime=now)["RetrievalToken"]
+        self.assertEqual(self.poll(xray, token), (["SCHEDULED", "COMPLETE"], []))
+        self.assertEqual(len(xray.batch_get_traces(TraceIds=[tid])["Traces"]), 1)
+
     def test_a_cancelled_retrieval_says_so(self):
         xray = self.world("ap-southeast-2")
         now = time.time()
