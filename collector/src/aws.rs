@@ -37,6 +37,7 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub sts: aws_sdk_sts::Client,
     /// The region the clients resolved to, for messages.
     pub region: Option<String>,
 }
@@ -78,6 +79,7 @@ impl Clients {
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
             region: config.region().map(std::string::ToString::to_string),
         }
     }

@@ -34,6 +34,7 @@ use crate::aws::Clients;
 use crate::error::{Error, Result};
 use crate::output::{Output, Rejection};
 use crate::store::{Store, StoreWriter};
+use hopscope_schema::Origin;
 use priority::{Candidate, Candidates};
 
 /// Where traces are read from.
@@ -125,6 +126,8 @@ pub struct Skipped {
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub apis: BTreeMap<Api, ApiStats>,
+    /// The account and Region collected from.
+    pub origin: Origin,
     /// The trace world the traces were read in.
     pub world: Option<World>,
     /// Traces imported whole.
@@ -203,6 +206,11 @@ pub async fn collect(
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut out = Output::new(writer, opts.batch_rows);
+    let origin = origin(clients, caller, &mut summary).await?;
+    out.set_origin(&origin);
+    summary.origin = origin.clone();
+    // Checkpoints are kept per account and Region: one store holds several.
+    let scoped = |source: &str| scoped_source(source, &origin);
     let wanted = |function: &str| {
         opts.functions
             .as_ref()
@@ -235,7 +243,7 @@ pub async fn collect(
         if let Some(function) = group.strip_prefix(LAMBDA_PREFIX) {
             functions.insert(function.to_string());
         }
-        let source = format!("logs:{group}");
+        let source = scoped(&format!("logs:{group}"));
         let saved = checkpoint::load(store, &source)?;
         let Some((start, end)) = checkpoint::remaining(saved, opts.start, opts.end, opts.overlap)
         else {
@@ -280,14 +288,14 @@ pub async fn collect(
         }
     };
     summary.world = world;
-    let checkpoint_name = if world == Some(World::Spans) {
+    let checkpoint_name = scoped(if world == Some(World::Spans) {
         "spans"
     } else {
         "xray"
-    };
-    let saved = checkpoint::load(store, checkpoint_name)?;
+    });
+    let saved = checkpoint::load(store, &checkpoint_name)?;
     match checkpoint::remaining(saved, opts.start, opts.end, opts.overlap) {
-        None => summary.up_to_date.push(checkpoint_name.into()),
+        None => summary.up_to_date.push(checkpoint_name.clone()),
         Some((start, end)) => {
             let complete = match world {
                 Some(World::XRay) | None => {
@@ -338,7 +346,7 @@ pub async fn collect(
             if complete {
                 checkpoint::save(
                     store,
-                    checkpoint_name,
+                    &checkpoint_name,
                     &checkpoint::extend(saved, start, end),
                 )?;
             }
@@ -346,10 +354,10 @@ pub async fn collect(
     }
 
     summary.functions = functions.into_iter().filter(|f| wanted(f)).collect();
-    const METRICS: &str = "metrics";
-    let saved = checkpoint::load(store, METRICS)?;
+    let metrics_source = scoped("metrics");
+    let saved = checkpoint::load(store, &metrics_source)?;
     match checkpoint::remaining(saved, opts.start, opts.end, opts.overlap) {
-        None => summary.up_to_date.push(METRICS.into()),
+        None => summary.up_to_date.push(metrics_source.clone()),
         Some((start, end)) => {
             progress.stage("CloudWatch metrics", 0);
             let mut series = metrics::lambda_series(&summary.functions);
@@ -384,7 +392,11 @@ pub async fn collect(
                 .unwrap_or(false);
             out.flush_all()?;
             if complete {
-                checkpoint::save(store, METRICS, &checkpoint::extend(saved, start, end))?;
+                checkpoint::save(
+                    store,
+                    &metrics_source,
+                    &checkpoint::extend(saved, start, end),
+                )?;
             }
         }
     }
@@ -395,6 +407,32 @@ pub async fn collect(
     summary.apis = caller.stats();
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// The account (GetCallerIdentity) and Region the clients reach.
+async fn origin(clients: &Clients, caller: &Caller, summary: &mut Summary) -> Result<Origin> {
+    let identity = caller
+        .call(Api::GetCallerIdentity, || {
+            clients.sts.get_caller_identity().send()
+        })
+        .await;
+    let identity = summary.denied("the account id of rows (left empty)", identity)?;
+    Ok(Origin {
+        account_id: identity.and_then(|i| i.account().map(str::to_string)),
+        region: clients.region.clone(),
+    })
+}
+
+/// A checkpoint name for `source` in the account and Region of `origin`: `xray@123456789012/eu-west-1`.
+fn scoped_source(source: &str, origin: &Origin) -> String {
+    match (&origin.account_id, &origin.region) {
+        (None, None) => source.to_string(),
+        (account, region) => format!(
+            "{source}@{}/{}",
+            account.as_deref().unwrap_or("-"),
+            region.as_deref().unwrap_or("-")
+        ),
+    }
 }
 
 /// The log groups to read, and whether `aws/spans` was named among them (then it is read as the

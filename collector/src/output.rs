@@ -141,6 +141,15 @@ impl<'s> Output<'s> {
         }
     }
 
+    /// The account and Region of every row written from now on (`lambda_functions` rows name
+    /// their own, from the function's ARN).
+    pub fn set_origin(&mut self, origin: &hopscope_schema::Origin) {
+        self.spans.set_origin(origin);
+        self.log_events.set_origin(origin);
+        self.invocations.set_origin(origin);
+        self.metrics.set_origin(origin);
+    }
+
     /// Counts one rejected record and keeps its reason.
     pub fn reject(&mut self, ctx: &FileCtx<'_>, record: impl Display, reason: impl Display) {
         self.rejected += 1;

@@ -28,10 +28,11 @@ pub enum Api {
     ListMetrics,
     ListFunctions,
     ListAliases,
+    GetCallerIdentity,
 }
 
 impl Api {
-    pub const ALL: [Api; 12] = [
+    pub const ALL: [Api; 13] = [
         Api::GetTraceSegmentDestination,
         Api::GetTraceSummaries,
         Api::BatchGetTraces,
@@ -44,6 +45,7 @@ impl Api {
         Api::ListMetrics,
         Api::ListFunctions,
         Api::ListAliases,
+        Api::GetCallerIdentity,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +62,7 @@ impl Api {
             Api::ListMetrics => "ListMetrics",
             Api::ListFunctions => "ListFunctions",
             Api::ListAliases => "ListAliases",
+            Api::GetCallerIdentity => "GetCallerIdentity",
         }
     }
 
@@ -74,6 +77,7 @@ impl Api {
             Api::DescribeLogGroups | Api::FilterLogEvents => "logs",
             Api::GetMetricData | Api::PutMetricData | Api::ListMetrics => "cloudwatch",
             Api::ListFunctions | Api::ListAliases => "lambda",
+            Api::GetCallerIdentity => "sts",
         };
         format!("{service}:{}", self.name())
     }
@@ -87,6 +91,7 @@ impl Api {
             Api::StartTraceRetrieval | Api::ListRetrievedTraces => 5.0,
             Api::ListFunctions | Api::ListAliases => 15.0,
             Api::ListMetrics => 25.0,
+            Api::GetCallerIdentity => 10.0,
             Api::DescribeLogGroups => 10.0,
             Api::FilterLogEvents => 5.0,
             Api::GetMetricData => 50.0,

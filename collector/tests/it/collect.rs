@@ -160,7 +160,28 @@ async fn seed(c: &Clients) -> Seeded {
 }
 
 /// Every row of `table` in the store, each rendered as text, sorted; `skip` columns left out.
+/// Every row of `table` as text, sorted, without the `skip` columns nor the account and Region a
+/// collection sets (imports leave them null): [`origins`] checks those.
 fn store_rows(store: &Path, table: &str, skip: &[&str]) -> Vec<String> {
+    let skip: Vec<&str> = skip.iter().copied().chain(ORIGIN).collect();
+    table_rows(store, table, &skip)
+}
+
+const ORIGIN: [&str; 2] = ["account_id", "region"];
+
+/// The distinct (account, Region) of `table`'s rows.
+fn origins(store: &Path, table: &str) -> std::collections::BTreeSet<String> {
+    let schema = hopscope_schema::stored_table(table).unwrap().schema;
+    let others: Vec<&str> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .filter(|n| !ORIGIN.contains(n))
+        .collect();
+    table_rows(store, table, &others).into_iter().collect()
+}
+
+fn table_rows(store: &Path, table: &str, skip: &[&str]) -> Vec<String> {
     let mut rows = Vec::new();
     let mut dirs = vec![store.join(table)];
     while let Some(dir) = dirs.pop() {
@@ -277,6 +298,13 @@ async fn collect_matches_the_seeded_scenario_row_for_row() {
         store_rows(&root, "lambda_invocations", &[]),
         store_rows(&expected, "lambda_invocations", &[])
     );
+    for table in ["spans", "log_events", "lambda_invocations", "metric_points"] {
+        assert_eq!(
+            origins(&root, table),
+            ["account_id=123456789012 | region=us-west-2".to_string()].into(),
+            "{table}"
+        );
+    }
     let points = store_rows(&root, "metric_points", &[]);
     let invocations: Vec<&String> = points
         .iter()
@@ -461,7 +489,8 @@ async fn a_killed_collection_loses_nothing_and_a_rerun_completes_it() {
     let expected = imported(dir.path());
     let all_spans = store_rows(&expected, "spans", &[]);
 
-    // Killed while writing span files, before any source completed ...
+    // Killed while writing span files, after the logs (which go first: their REPORT lines name
+    // traces) were collected and checkpointed ...
     let running = kill_child_when(&spec, &root, |s| files_of(s, "spans") >= 2);
     assert!(
         running,
@@ -470,19 +499,19 @@ async fn a_killed_collection_loses_nothing_and_a_rerun_completes_it() {
     let partial = store_rows(&root, "spans", &[]);
     assert!(!partial.is_empty() && partial.len() < all_spans.len());
     assert!(partial.iter().all(|r| all_spans.binary_search(r).is_ok()));
-    // X-Ray goes first: no log was collected yet.
-    assert_eq!(files_of(&root, "log_events"), 0);
+    assert!(std::fs::read_dir(root.join(collect::checkpoint::DIR)).is_ok_and(|d| d.count() > 0));
 
-    // ... then while writing logs, after X-Ray's window was checkpointed.
-    let checkpointed = |s: &Path| {
-        std::fs::read_dir(s.join(collect::checkpoint::DIR)).is_ok_and(|d| d.count() > 0)
-            && files_of(s, "log_events") >= 2
-    };
-    let running = kill_child_when(&spec, &root, checkpointed);
+    // ... then again further on: the rerun reads X-Ray's window again, and the store keeps only
+    // the spans it did not hold.
+    let files = files_of(&root, "spans");
+    let running = kill_child_when(&spec, &root, |s| files_of(s, "spans") >= files + 2);
     assert!(
         running,
         "the second child finished before it could be killed"
     );
+    let partial = store_rows(&root, "spans", &[]);
+    assert!(partial.len() < all_spans.len());
+    assert!(partial.iter().all(|r| all_spans.binary_search(r).is_ok()));
 
     // The store is readable as it is, and a rerun completes it: nothing lost, nothing twice.
     let store = Store::open_or_create(&root).unwrap();
