@@ -201,14 +201,16 @@ fn key_hashes(batch: &RecordBatch, key: &[&str]) -> Result<Vec<u128>> {
     // which only some builds of this crate have.
     let cols: Vec<ArrayRef> = key
         .iter()
-        .map(|k| {
-            let col = batch
-                .column_by_name(k)
-                .expect("key column is in the table schema");
-            match col.data_type() {
+        .map(|k| match batch.column_by_name(k) {
+            // A file written before a nullable key column existed holds nulls in it.
+            None => Ok(arrow::array::new_null_array(
+                &DataType::Utf8,
+                batch.num_rows(),
+            )),
+            Some(col) => match col.data_type() {
                 DataType::Timestamp(_, Some(_)) => arrow::compute::cast(col, &DataType::Int64),
                 _ => Ok(col.clone()),
-            }
+            },
         })
         .collect::<Result<_, _>>()?;
     let options = FormatOptions::default().with_null("\u{0}null");

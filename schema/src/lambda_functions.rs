@@ -14,9 +14,10 @@ use crate::types::{DictBuilder, dict_type, timestamp_type};
 
 pub const TABLE: &str = "lambda_functions";
 
-/// Natural key: one row per configuration of a version in an account and Region. `aliases` is part
-/// of it so that an alias moving to another version (a deployment that changes no configuration)
-/// is a row too.
+/// Natural key: one row per configuration of a version in an account and Region. Lambda gives every
+/// update a new `RevisionId` (and `LastModified`, at a second's precision); `aliases` is part of it
+/// so that an alias moving to another version (a deployment that changes no configuration) is a
+/// row too.
 pub const KEY: &[&str] = &[
     col::ACCOUNT_ID,
     col::REGION,
@@ -24,11 +25,12 @@ pub const KEY: &[&str] = &[
     col::VERSION,
     col::LAST_MODIFIED,
     col::CODE_SHA256,
+    col::REVISION_ID,
     col::ALIASES,
 ];
 /// A configuration lives in the hour it took effect: collecting it again never adds a row.
 pub const TIME: &str = col::LAST_MODIFIED;
-pub const UNIQUE_TEXT: &[&str] = &[col::FUNCTION_ARN, col::CODE_SHA256];
+pub const UNIQUE_TEXT: &[&str] = &[col::FUNCTION_ARN, col::CODE_SHA256, col::REVISION_ID];
 
 pub mod col {
     pub const ACCOUNT_ID: &str = "account_id";
@@ -52,6 +54,8 @@ pub mod col {
     pub const EPHEMERAL_STORAGE_MB: &str = "ephemeral_storage_mb";
     pub const CODE_SHA256: &str = "code_sha256";
     pub const CODE_SIZE: &str = "code_size";
+    /// Changes with every update of the function's code or configuration.
+    pub const REVISION_ID: &str = "revision_id";
     /// Where the function logs: its `LoggingConfig.LogGroup` (`/aws/lambda/<name>` by default).
     pub const LOG_GROUP: &str = "log_group";
     /// `Text` or `JSON`.
@@ -83,6 +87,7 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(EPHEMERAL_STORAGE_MB, DataType::Int32, true),
         Field::new(CODE_SHA256, DataType::Utf8, true),
         Field::new(CODE_SIZE, DataType::Int64, true),
+        Field::new(REVISION_ID, DataType::Utf8, true),
         Field::new(LOG_GROUP, dict_type(), true),
         Field::new(LOG_FORMAT, dict_type(), true),
         Field::new(TRACING_MODE, dict_type(), true),
@@ -117,6 +122,7 @@ pub struct LambdaFunctionRow {
     pub ephemeral_storage_mb: Option<i32>,
     pub code_sha256: Option<String>,
     pub code_size: Option<i64>,
+    pub revision_id: Option<String>,
     pub log_group: Option<String>,
     pub log_format: Option<String>,
     pub tracing_mode: Option<String>,
@@ -143,6 +149,7 @@ pub struct LambdaFunctionBatchBuilder {
     ephemeral_storage_mb: Int32Builder,
     code_sha256: StringBuilder,
     code_size: arrow::array::Int64Builder,
+    revision_id: StringBuilder,
     log_group: DictBuilder,
     log_format: DictBuilder,
     tracing_mode: DictBuilder,
@@ -171,6 +178,7 @@ impl LambdaFunctionBatchBuilder {
             .append_option(r.ephemeral_storage_mb);
         self.code_sha256.append_option(r.code_sha256.as_deref());
         self.code_size.append_option(r.code_size);
+        self.revision_id.append_option(r.revision_id.as_deref());
         self.log_group.append_option(r.log_group.as_deref());
         self.log_format.append_option(r.log_format.as_deref());
         self.tracing_mode.append_option(r.tracing_mode.as_deref());
@@ -206,6 +214,7 @@ impl LambdaFunctionBatchBuilder {
             Arc::new(self.ephemeral_storage_mb.finish()),
             Arc::new(self.code_sha256.finish()),
             Arc::new(self.code_size.finish()),
+            Arc::new(self.revision_id.finish()),
             Arc::new(self.log_group.finish()),
             Arc::new(self.log_format.finish()),
             Arc::new(self.tracing_mode.finish()),

@@ -12,8 +12,11 @@ use crate::types::{DictBuilder, dict_type, string_map_type, timestamp_type};
 
 pub const TABLE: &str = "metric_points";
 
-/// Natural key: one value per metric, dimensions, statistic and timestamp.
+/// Natural key: one value per metric, dimensions, statistic and timestamp, in an account and
+/// Region (the same function name in two Regions is two series).
 pub const KEY: &[&str] = &[
+    col::ACCOUNT_ID,
+    col::REGION,
     col::NAMESPACE,
     col::METRIC,
     col::DIMENSIONS,

@@ -89,6 +89,9 @@ results are returned for any one call": pages of 500, or the Region's page_size 
 Lambda: moto serves it (ListFunctions, GetFunction[Configuration], ListAliases,
 ListVersionsByFunction, CreateFunction, PublishVersion, ...) with no docker needed until a
 function is invoked; CreateFunction needs an IAM role that exists in moto's IAM of the account.
+moto 5.2.5 keeps $LATEST's LastModified at its creation and gives no RevisionId, so the peer
+gives every CreateFunction, UpdateFunctionConfiguration and PublishVersion a new LastModified (in
+Lambda's form, 2024-03-01T12:30:45.123+0000, on the peer's clock) and RevisionId, as Lambda does.
 moto 5.2.5 drops LoggingConfig, so the peer keeps it per function and version (CreateFunction,
 UpdateFunctionConfiguration: the given fields over the current ones; PublishVersion: the version
 keeps $LATEST's of the moment) and puts it in every function configuration moto answers
@@ -113,7 +116,7 @@ see each other's faults:
 - POST /_peer/faults {"region", "operation", "throttle": n, "server_error": n, "partial": n,
   "page_size": n, "denied": n, "running": n}: the next n calls of the operation are throttled,
   answered 503, denied (n = -1: every call from then on), or (BatchGetTraces) answered with all
-  but the first id unprocessed; page_size makes GetTraceSummaries, BatchGetTraces,
+  but the first id unprocessed; page_size makes FilterLogEvents, GetTraceSummaries, BatchGetTraces,
   ListRetrievedTraces, ListMetrics, ListFunctions and ListVersionsByFunction page; running: see
   ListRetrievedTraces. Each error takes its service's form (FAULTS below): throttling is X-Ray's
   ThrottledException 429 and Lambda's TooManyRequestsException 429 (their API references), CloudWatch
@@ -439,6 +442,7 @@ class State:
         self.accounts = {}  # access key id -> account id
         self.worlds = {}  # (account, region) -> World
         self.logging = {}  # (account, region, function) -> {version: LoggingConfig}
+        self.revisions = {}  # (account, region, function, version) -> (LastModified, RevisionId)
 
     def world(self, account, region):
         """The Transaction Search state of an account and Region (call with the lock held)."""
@@ -644,7 +648,18 @@ class Peer:
             return self.cloudwatch(environ, start_response, account, region, op)
         if service == "lambda":
             return self.lambda_call(environ, start_response, account, region, op)
+        if op == "FilterLogEvents" and self.state.page_size(region, op):
+            return self.filter_log_events_paged(environ, start_response, body, region)
         return self.moto(environ, start_response)
+
+    def filter_log_events_paged(self, environ, start_response, body, region):
+        """FilterLogEvents in pages of the Region's page_size: moto pages by the request's limit."""
+        request = json.loads(body or b"{}")
+        request["limit"] = self.state.page_size(region, "FilterLogEvents")
+        status, headers, answer = self.call_moto(environ, json.dumps(request).encode())
+        start_response(status, [h for h in headers if h[0].lower() != "content-length"]
+                       + [("Content-Length", str(len(answer)))])
+        return [answer]
 
     def respond(self, start_response, status, payload, cbor=False, headers=()):
         extra = list(headers)
@@ -1026,6 +1041,8 @@ class Peer:
         request = json.loads(body) if body.strip() and op != "PublishVersion" else {}
         payload = json.loads(answer) if answer.strip() else {}
         with self.state.lock:
+            if op in ("CreateFunction", "UpdateFunctionConfiguration", "PublishVersion"):
+                self.new_revision(account, region, payload["FunctionName"], payload["Version"])
             if op == "CreateFunction":
                 self.set_logging(account, region, payload["FunctionName"], request.get("LoggingConfig"), new=True)
             elif op == "UpdateFunctionConfiguration" and "LoggingConfig" in request:
@@ -1039,6 +1056,9 @@ class Peer:
                     "Versions", []):
                 if isinstance(entry, dict) and "FunctionName" in entry and "Version" in entry:
                     entry["LoggingConfig"] = self.logging_of(account, region, entry["FunctionName"], entry["Version"])
+                    revision = self.state.revisions.get((account, region, entry["FunctionName"], entry["Version"]))
+                    if revision:
+                        entry["LastModified"], entry["RevisionId"] = revision
         for key in ("Functions", "Versions"):
             if key in payload:
                 query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
@@ -1054,6 +1074,12 @@ class Peer:
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         start_response(status, headers + [("Content-Length", str(len(body)))])
         return [body]
+
+    def new_revision(self, account, region, name, version):
+        """A new LastModified and RevisionId for a version (lock held): moto keeps $LATEST's creation
+        time and gives no RevisionId, while Lambda renews both on every update."""
+        last_modified = CLOCK().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+        self.state.revisions[(account, region, name, version)] = (last_modified, str(uuid.uuid4()))
 
     def logging_of(self, account, region, name, version):
         versions = self.state.logging.get((account, region, name), {})
@@ -1091,6 +1117,7 @@ class Peer:
                     backend.create_function({"FunctionName": name, "Role": role, "Handler": "index.handler",
                                              "Runtime": "python3.12", "Code": {"ZipFile": dummy_zip()}, **config})
                     self.set_logging(account, region, name, function.get("LoggingConfig"), new=True)
+                    self.new_revision(account, region, name, "$LATEST")
                 else:
                     fn = backend.get_function(name)
                     architectures = config.pop("Architectures", None)
@@ -1099,8 +1126,11 @@ class Peer:
                         fn.architectures = architectures
                     if "LoggingConfig" in function:
                         self.set_logging(account, region, name, function["LoggingConfig"])
+                    self.new_revision(account, region, name, "$LATEST")
                 if function.get("Publish"):
-                    self.keep_version(account, region, name, str(backend.publish_version(name).version))
+                    version = str(backend.publish_version(name).version)
+                    self.keep_version(account, region, name, version)
+                    self.new_revision(account, region, name, version)
                 for alias in function.get("Aliases", []):
                     existing = {a.name for a in backend.list_aliases(name)}
                     (backend.update_alias if alias["Name"] in existing else backend.create_alias)(

@@ -616,6 +616,10 @@ class Lambda(LiveTest):
              "Publish": True, "Aliases": [{"Name": "live", "FunctionVersion": "2"}]}]})
         versions = {v["Version"]: v for v in lam.list_versions_by_function(FunctionName="api")["Versions"]}
         self.assertEqual(sorted(versions), ["$LATEST", "1", "2"])
+        # Every update renews $LATEST's LastModified and RevisionId, as Lambda does (moto does not).
+        self.assertNotEqual(versions["$LATEST"]["RevisionId"], api["RevisionId"])
+        self.assertGreater(versions["$LATEST"]["LastModified"], api["LastModified"])
+        self.assertRegex(api["LastModified"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
         self.assertEqual(versions["$LATEST"]["MemorySize"], 1024)
         self.assertEqual(versions["1"]["LoggingConfig"]["LogGroup"], "/shared/api")
         self.assertEqual(versions["2"]["LoggingConfig"]["LogGroup"], "/shared/api-v2")
@@ -632,6 +636,28 @@ class Lambda(LiveTest):
         self.assertEqual([len(p["Functions"]) for p in pages], [2, 2, 1])
         self.assertEqual(sorted(f["FunctionName"] for p in pages for f in p["Functions"]),
                          [f"fn-{n}" for n in range(5)])
+
+
+class FilterLogEventsPages(LiveTest):
+    def test_page_size_splits_filter_log_events_into_pages(self):
+        region = "sa-east-1"
+        logs = self.peer.client("logs", region)
+        logs.create_log_group(logGroupName="paged")
+        logs.create_log_stream(logGroupName="paged", logStreamName="s")
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now + i, "message": f"line {i}"} for i in range(7)]
+        logs.put_log_events(logGroupName="paged", logStreamName="s", logEvents=events)
+        self.peer.control("/_peer/faults", {"region": region, "operation": "FilterLogEvents", "page_size": 3})
+        pages, token = [], None
+        while True:
+            args = {"logGroupName": "paged", **({"nextToken": token} if token else {})}
+            answer = logs.filter_log_events(**args)
+            pages.append([e["message"] for e in answer["events"]])
+            token = answer.get("nextToken")
+            if not token:
+                break
+        self.assertEqual([len(p) for p in pages[:3]], [3, 3, 1])
+        self.assertEqual(sum(pages, []), [f"line {i}" for i in range(7)])
 
 
 class ListMetrics(LiveTest):

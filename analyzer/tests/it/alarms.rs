@@ -592,9 +592,12 @@ fn the_readme_check_rejects_bad_examples() {
     }
 }
 
+/// (namespace, metric, dimensions, statistic, value) of one series.
+type SeriesSpec<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str, f64);
+
 /// One GetMetricData request + answer document (the format `hopscope import` reads) holding
 /// `minutes` one-minute points of `value` before [`END`] for each series.
-fn metric_document(series: &[(&str, &str, &[(&str, &str)], &str, f64)], minutes: i64) -> String {
+fn metric_document(series: &[SeriesSpec<'_>], minutes: i64) -> String {
     let end_secs = END / 1_000_000;
     let times: Vec<i64> = (1..=minutes).map(|m| end_secs - m * 60).collect();
     let mut queries = Vec::new();

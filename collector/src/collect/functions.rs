@@ -141,9 +141,12 @@ fn row(
         handler: config.handler().map(str::to_string),
         memory_mb: config.memory_size(),
         timeout_s: config.timeout(),
-        ephemeral_storage_mb: config.ephemeral_storage().map(|e| e.size()),
+        ephemeral_storage_mb: config
+            .ephemeral_storage()
+            .map(aws_sdk_lambda::types::EphemeralStorage::size),
         code_sha256: config.code_sha256().map(str::to_string),
         code_size: Some(config.code_size()),
+        revision_id: config.revision_id().map(str::to_string),
         log_group: Some(
             logging
                 .and_then(|l| l.log_group())

@@ -25,7 +25,8 @@ use crate::error::{Error, Result};
 pub(super) const DIR: &str = "_keys";
 
 /// First bytes of an index file; the digit is the hash scheme, so a new one rebuilds old files.
-const MAGIC: &[u8; 8] = b"HSKEYS1\n";
+/// 2: `metric_points` keys hold the account and Region.
+const MAGIC: &[u8; 8] = b"HSKEYS2\n";
 const ENTRY: usize = size_of::<u128>();
 /// Entries read at a time.
 const CHUNK: usize = 16 * 1024;

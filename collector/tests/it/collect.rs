@@ -36,14 +36,29 @@ pub(crate) async fn clients(region: &str) -> Clients {
     .await
 }
 
-struct Seeded {
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
+pub(crate) struct Seeded {
+    pub(crate) start: DateTime<Utc>,
+    pub(crate) end: DateTime<Utc>,
 }
 
 /// Seeds the `users` scenario's traces and logs, and one Invocations point per minute of it.
-async fn seed(c: &Clients) -> Seeded {
-    let dir = samples_dir().join("users");
+pub(crate) async fn seed(c: &Clients) -> Seeded {
+    seed_logging_to(c, None).await
+}
+
+/// [`seed`], with the function's logs in `custom_group` when given: a group of its own name, its
+/// streams named as Lambda names them there (`YYYY/MM/DD/<function>[<version>]<id>`).
+pub(crate) async fn seed_logging_to(c: &Clients, custom_group: Option<&str>) -> Seeded {
+    seed_scenario(c, "users", custom_group).await
+}
+
+/// [`seed_logging_to`] with another sample scenario's traces and logs.
+pub(crate) async fn seed_scenario(
+    c: &Clients,
+    scenario: &str,
+    custom_group: Option<&str>,
+) -> Seeded {
+    let dir = samples_dir().join(scenario);
     let mut documents = Vec::new();
     for path in list_files(&[dir.join("traces")]).unwrap() {
         let answer: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
@@ -61,6 +76,15 @@ async fn seed(c: &Clients) -> Seeded {
                 .unwrap()
         })
         .collect();
+    // The samples have a fixed day, and CloudWatch Logs keeps only events of the last 14 days
+    // (aws/spans too, which segments go to in the Transaction Search world): the peer's clock is
+    // set to an hour after the last trace starts.
+    let latest = starts.iter().copied().fold(f64::MIN, f64::max);
+    aws_peer::control(
+        "POST",
+        "/_peer/clock",
+        &serde_json::json!({ "now": latest + 3600.0 }).to_string(),
+    );
     for chunk in documents.chunks(50) {
         c.xray
             .put_trace_segments()
@@ -69,22 +93,30 @@ async fn seed(c: &Clients) -> Seeded {
             .await
             .unwrap();
     }
-    // The samples have a fixed day, and CloudWatch Logs keeps only events of the last 14 days:
-    // the peer's clock is set to an hour after the last trace starts.
-    let latest = starts.iter().copied().fold(f64::MIN, f64::max);
-    aws_peer::control(
-        "POST",
-        "/_peer/clock",
-        &serde_json::json!({ "now": latest + 3600.0 }).to_string(),
-    );
+    let mut functions = std::collections::BTreeSet::new();
     let mut times = starts
         .iter()
         .map(|s| (*s * 1000.0) as i64)
         .collect::<Vec<_>>();
     for path in list_files(&[dir.join("logs")]).unwrap() {
         let payload: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        let group = payload["logGroup"].as_str().unwrap();
-        let stream = payload["logStream"].as_str().unwrap();
+        let (group, stream) = (
+            payload["logGroup"].as_str().unwrap(),
+            payload["logStream"].as_str().unwrap(),
+        );
+        if let Some(function) = group.strip_prefix("/aws/lambda/") {
+            functions.insert(function.to_string());
+        }
+        let custom_stream;
+        let (group, stream) = match custom_group {
+            None => (group, stream),
+            Some(custom) => {
+                let function = group.strip_prefix("/aws/lambda/").unwrap();
+                let (date, rest) = stream.split_at(stream.find('[').unwrap());
+                custom_stream = format!("{date}{function}{rest}");
+                (custom, custom_stream.as_str())
+            }
+        };
         let _ = c.logs.create_log_group().log_group_name(group).send().await;
         c.logs
             .create_log_stream()
@@ -125,6 +157,12 @@ async fn seed(c: &Clients) -> Seeded {
             );
         }
     }
+    // One Invocations point a minute for the scenario's first function.
+    let function = functions
+        .iter()
+        .next()
+        .expect("the scenario has Lambda logs")
+        .clone();
     let first = DateTime::from_timestamp_millis(*times.iter().min().unwrap()).unwrap();
     let last = DateTime::from_timestamp_millis(*times.iter().max().unwrap()).unwrap();
     let minute = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp() / 60 * 60, 0).unwrap();
@@ -139,7 +177,7 @@ async fn seed(c: &Clients) -> Seeded {
                     .dimensions(
                         Dimension::builder()
                             .name("FunctionName")
-                            .value(FUNCTION)
+                            .value(&function)
                             .build(),
                     )
                     .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
@@ -159,10 +197,9 @@ async fn seed(c: &Clients) -> Seeded {
     }
 }
 
-/// Every row of `table` in the store, each rendered as text, sorted; `skip` columns left out.
 /// Every row of `table` as text, sorted, without the `skip` columns nor the account and Region a
 /// collection sets (imports leave them null): [`origins`] checks those.
-fn store_rows(store: &Path, table: &str, skip: &[&str]) -> Vec<String> {
+pub(crate) fn store_rows(store: &Path, table: &str, skip: &[&str]) -> Vec<String> {
     let skip: Vec<&str> = skip.iter().copied().chain(ORIGIN).collect();
     table_rows(store, table, &skip)
 }
@@ -170,7 +207,7 @@ fn store_rows(store: &Path, table: &str, skip: &[&str]) -> Vec<String> {
 const ORIGIN: [&str; 2] = ["account_id", "region"];
 
 /// The distinct (account, Region) of `table`'s rows.
-fn origins(store: &Path, table: &str) -> std::collections::BTreeSet<String> {
+pub(crate) fn origins(store: &Path, table: &str) -> std::collections::BTreeSet<String> {
     let schema = hopscope_schema::stored_table(table).unwrap().schema;
     let others: Vec<&str> = schema
         .fields()
@@ -181,7 +218,7 @@ fn origins(store: &Path, table: &str) -> std::collections::BTreeSet<String> {
     table_rows(store, table, &others).into_iter().collect()
 }
 
-fn table_rows(store: &Path, table: &str, skip: &[&str]) -> Vec<String> {
+pub(crate) fn table_rows(store: &Path, table: &str, skip: &[&str]) -> Vec<String> {
     let mut rows = Vec::new();
     let mut dirs = vec![store.join(table)];
     while let Some(dir) = dirs.pop() {
@@ -240,10 +277,15 @@ fn render(batch: &RecordBatch, skip: &[&str]) -> Vec<String> {
 }
 
 /// The store that importing the scenario's trace and log files gives.
-fn imported(dir: &Path) -> std::path::PathBuf {
-    let root = dir.join("imported");
+pub(crate) fn imported(dir: &Path) -> std::path::PathBuf {
+    imported_scenario(dir, "users")
+}
+
+/// A store of `scenario`'s trace and log files, imported.
+pub(crate) fn imported_scenario(dir: &Path, scenario: &str) -> std::path::PathBuf {
+    let root = dir.join(format!("imported-{scenario}"));
     let store = Store::open_or_create(&root).unwrap();
-    let scenario = samples_dir().join("users");
+    let scenario = samples_dir().join(scenario);
     let files = list_files(&[scenario.join("traces"), scenario.join("logs")]).unwrap();
     import_files(
         &files,
@@ -255,7 +297,7 @@ fn imported(dir: &Path) -> std::path::PathBuf {
     root
 }
 
-fn fast_retries() -> RetryPolicy {
+pub(crate) fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 6,
         initial_backoff: std::time::Duration::from_millis(5),
@@ -265,7 +307,7 @@ fn fast_retries() -> RetryPolicy {
 }
 
 /// Event ids and ingestion times are the emulator's own; the rest must match the import.
-const LOG_SKIP: &[&str] = &["event_id", "ingestion_time"];
+pub(crate) const LOG_SKIP: &[&str] = &["event_id", "ingestion_time"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collect_matches_the_seeded_scenario_row_for_row() {

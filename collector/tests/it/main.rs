@@ -4,6 +4,7 @@ mod collect;
 mod corpus;
 mod publish;
 mod store;
+mod worlds;
 
 use std::path::PathBuf;
 
