@@ -221,7 +221,7 @@ pub fn dashboard_rules(path: Option<&Path>) -> anyhow::Result<Result<Vec<Rule>, 
 /// Collects the window the rules look back over (checkpoints make repeated windows cheap).
 async fn collect(
     store_dir: &Path,
-    clients: &Clients,
+    clients: &[Clients],
     aws: &AwsArgs,
     rules: &[Rule],
 ) -> anyhow::Result<()> {
@@ -240,14 +240,18 @@ fn evaluator(
     store_dir: &Path,
     rules: Vec<Rule>,
     notify: NotifyArgs,
-    clients: Option<Clients>,
+    clients: Option<Vec<Clients>>,
     retry: RetryPolicy,
 ) -> Evaluator {
     let mut notifiers: Vec<Box<dyn Notifier>> = Vec::new();
     if let Some(url) = notify.webhook {
         notifiers.push(Box::new(Webhook::new(url, notify.webhook_attempts)));
     }
-    if let Some(clients) = clients.filter(|_| notify.publish_metric) {
+    // The state metric goes to the first account and Region named.
+    if let Some(clients) = clients
+        .and_then(|c| c.into_iter().next())
+        .filter(|_| notify.publish_metric)
+    {
         notifiers.push(Box::new(StateMetric {
             clients,
             caller: Arc::new(Caller::new(retry, &[])),

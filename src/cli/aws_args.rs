@@ -10,13 +10,15 @@ use hopscope_collector::collect::{CollectOptions, RetryPolicy, TraceSource};
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "AWS")]
 pub struct AwsArgs {
-    /// AWS profile of the shared config files [default: AWS_PROFILE, else `default`]
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
+    /// AWS profile of the shared config files [default: AWS_PROFILE, else `default`]; several
+    /// (`prod,staging`) collect each account into the same store
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub profile: Vec<String>,
 
-    /// AWS Region [default: AWS_REGION, else the profile's region]
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
+    /// AWS Region [default: AWS_REGION, else the profile's region]; several (`eu-west-1,us-east-1`)
+    /// collect each Region into the same store (every row says its account and Region)
+    #[arg(long, value_name = "REGION", value_delimiter = ',')]
+    pub region: Vec<String>,
 
     /// Endpoint for every AWS service, e.g. a local emulator
     #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
@@ -80,15 +82,31 @@ impl AwsArgs {
         opts
     }
 
-    /// The SDK clients, with the profile, Region and endpoint applied.
-    pub async fn connect(&self) -> Clients {
-        Clients::connect(&AwsOptions {
-            region: self.region.clone(),
-            profile: self.profile.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-            credentials: None,
-        })
-        .await
+    /// The SDK clients of every profile and Region asked for (each profile in each Region), with
+    /// the endpoint applied; one set from the standard chain when none is named.
+    pub async fn connect(&self) -> Vec<Clients> {
+        let or_default = |names: &[String]| -> Vec<Option<String>> {
+            if names.is_empty() {
+                vec![None]
+            } else {
+                names.iter().cloned().map(Some).collect()
+            }
+        };
+        let mut all = Vec::new();
+        for profile in or_default(&self.profile) {
+            for region in or_default(&self.region) {
+                all.push(
+                    Clients::connect(&AwsOptions {
+                        region,
+                        profile: profile.clone(),
+                        endpoint_url: self.endpoint_url.clone(),
+                        credentials: None,
+                    })
+                    .await,
+                );
+            }
+        }
+        all
     }
 
     pub fn retry(&self) -> RetryPolicy {

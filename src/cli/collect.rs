@@ -55,19 +55,24 @@ pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode
             "--since ({first_start}) is not before --until ({end})"
         );
         let opts = args.aws.options(first_start, end);
-        // A fresh caller per window: the summary counts this window's calls.
-        let caller = Arc::new(Caller::new(retry, &[]));
-        let mut writer = store.writer();
-        let progress = BarProgress::new();
-        let summary = collect::collect(&clients, &caller, &store, &mut writer, &opts, &progress)
-            .await
-            .with_context(|| {
-                format!(
-                    "collecting {first_start} .. {end} (rerun to continue from the last complete source)"
-                )
-            })?;
-        progress.finish();
-        print_summary(&store, &opts, &writer, &summary, args.show_rejected);
+        for clients in &clients {
+            // A fresh caller per window and scope: quotas are per account and Region, and the
+            // summary counts this window's calls.
+            let caller = Arc::new(Caller::new(retry, &[]));
+            let mut writer = store.writer();
+            let progress = BarProgress::new();
+            let summary =
+                collect::collect(clients, &caller, &store, &mut writer, &opts, &progress)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "collecting {first_start} .. {end}{} (rerun to continue from the last complete source)",
+                            clients.region.as_deref().map(|r| format!(" in {r}")).unwrap_or_default()
+                        )
+                    })?;
+            progress.finish();
+            print_summary(&store, &opts, &writer, &summary, args.show_rejected);
+        }
         Ok(())
     };
     match args.watch {
@@ -135,8 +140,17 @@ fn print_summary(
     summary: &Summary,
     show_rejected: usize,
 ) {
+    let origin = &summary.origin;
+    let from = match (&origin.account_id, &origin.region) {
+        (None, None) => String::new(),
+        (account, region) => format!(
+            " from account {} in {}",
+            account.as_deref().unwrap_or("(unknown)"),
+            region.as_deref().unwrap_or("(no Region)")
+        ),
+    };
     println!(
-        "Collected {} .. {} into {} in {:.2?}: {} traces, {} log events from {} log groups, {} Lambda configurations, metrics of {} functions.",
+        "Collected {} .. {}{from} into {} in {:.2?}: {} traces, {} log events from {} log groups, {} Lambda configurations, metrics of {} functions.",
         opts.start.to_rfc3339(),
         opts.end.to_rfc3339(),
         store.root().display(),
@@ -212,10 +226,11 @@ pub struct Collected {
 }
 
 /// Collects one window with no progress display or summary (the alarm evaluator's and the live
-/// dashboard's collection); rejected records are logged.
+/// dashboard's collection), from every account and Region asked for; rejected records are
+/// logged, skipped sources warned about.
 pub async fn collect_quietly(
     store_dir: &Path,
-    clients: &Clients,
+    clients: &[Clients],
     aws: &AwsArgs,
     start: chrono::DateTime<Utc>,
     end: chrono::DateTime<Utc>,
@@ -223,37 +238,40 @@ pub async fn collect_quietly(
     let store = Store::open_or_create(store_dir)?;
     remove_leftovers(&store)?;
     let opts = aws.options(start, end);
-    let caller = Arc::new(Caller::new(aws.retry(), &[]));
-    let mut writer = store.writer();
-    let summary = collect::collect(
-        clients,
-        &caller,
-        &store,
-        &mut writer,
-        &opts,
-        &collect::NoProgress,
-    )
-    .await
-    .with_context(|| format!("collecting {start} .. {end}"))?;
-    tracing::info!(
-        traces = summary.traces,
-        traces_seen = summary.traces_seen,
-        log_events = summary.log_events,
-        rejected = summary.rejected,
-        "Collected."
-    );
-    for skipped in &summary.skipped {
-        tracing::warn!(
-            source = skipped.source,
-            action = skipped.action,
-            reason = crate::cli::output::sanitize(&skipped.reason),
-            "Skipped a source."
+    let mut spans = 0;
+    for clients in clients {
+        let caller = Arc::new(Caller::new(aws.retry(), &[]));
+        let mut writer = store.writer();
+        let summary = collect::collect(
+            clients,
+            &caller,
+            &store,
+            &mut writer,
+            &opts,
+            &collect::NoProgress,
+        )
+        .await
+        .with_context(|| format!("collecting {start} .. {end}"))?;
+        tracing::info!(
+            region = summary.origin.region,
+            traces = summary.traces,
+            traces_seen = summary.traces_seen,
+            log_events = summary.log_events,
+            rejected = summary.rejected,
+            "Collected."
         );
-    }
-    Ok(Collected {
-        spans: writer
+        for skipped in &summary.skipped {
+            tracing::warn!(
+                source = skipped.source,
+                action = skipped.action,
+                reason = crate::cli::output::sanitize(&skipped.reason),
+                "Skipped a source."
+            );
+        }
+        spans += writer
             .stats()
             .get(hopscope_schema::spans::TABLE)
-            .map_or(0, |s| s.rows),
-    })
+            .map_or(0, |s| s.rows);
+    }
+    Ok(Collected { spans })
 }

@@ -147,13 +147,28 @@ fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
     tmux.wait_for_exit();
 }
 
-/// `tui --live` on an empty store: traces sent to X-Ray after the first window show up in the
-/// hops and the map without a key pressed, and `q` stops the collection too.
+/// `tui --live` on an empty store: traces sent after the first window show up in the hops and
+/// the map without a key pressed, and `q` stops the collection too. The account is in the
+/// Transaction Search world with nothing indexed: the dashboard sees what `collect` sees there.
 /// Runs against the AWS test peer that scripts/test starts.
 #[test]
 fn tui_live_collects_in_the_background_and_refreshes() {
     let endpoint = aws_peer::endpoint();
     let region = "ap-northeast-3";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    // Spans of now go to aws/spans: the peer's clock, which other tests may have set to the
+    // samples' day, goes back to now.
+    aws_peer::control(
+        "POST",
+        "/_peer/clock",
+        &serde_json::json!({"now": now}).to_string(),
+    );
+    let world = serde_json::json!({"region": region, "destination": "CloudWatchLogs",
+        "indexing_percentage": 0});
+    aws_peer::control("POST", "/_peer/world", &world.to_string());
     let dir = tempfile::tempdir().unwrap();
     let command = format!(
         "env -u AWS_PROFILE NO_COLOR=1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
@@ -194,7 +209,7 @@ fn tui_live_collects_in_the_background_and_refreshes() {
 
 /// `n` traces of a Lambda function reading a DynamoDB table, started in the last minute: X-Ray
 /// segment documents, three spans per trace.
-fn traces(function: &str, table: &str, n: u64) -> Vec<String> {
+pub(crate) fn traces(function: &str, table: &str, n: u64) -> Vec<String> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -228,7 +243,7 @@ fn traces(function: &str, table: &str, n: u64) -> Vec<String> {
 
 /// X-Ray PutTraceSegments, sent to the peer as the SDK would (moto reads the Region from the
 /// credential scope and checks no signature).
-fn put_trace_segments(region: &str, documents: &[String]) {
+pub(crate) fn put_trace_segments(region: &str, documents: &[String]) {
     let body = serde_json::json!({ "TraceSegmentDocuments": documents }).to_string();
     let answer = aws_peer::request(
         "POST",

@@ -990,3 +990,152 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(err.trim().is_empty(), "{err}");
     assert_ne!(out.status.code(), Some(101));
 }
+
+/// A CloudWatch Logs JSON call to the peer in `region`, as the SDK sends it.
+fn logs_call(region: &str, target: &str, body: &serde_json::Value) -> String {
+    aws_peer::request(
+        "POST",
+        "/",
+        &format!(
+            "X-Amz-Target: Logs_20140328.{target}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20261122/{region}/logs/aws4_request, \
+             SignedHeaders=host, Signature=0\r\n"
+        ),
+        &body.to_string(),
+    )
+}
+
+/// Row counts of the collected tables in `store`.
+fn counts(store: &Path) -> Vec<String> {
+    let tables = [
+        "spans",
+        "log_events",
+        "lambda_invocations",
+        "lambda_functions",
+    ];
+    tables
+        .iter()
+        .map(|t| {
+            let out = hopscope(
+                store,
+                &[
+                    "sql",
+                    "--format",
+                    "csv",
+                    &format!("SELECT count(*) AS n FROM {t}"),
+                ],
+            );
+            assert!(out.status.success(), "{t}: {}", stderr(&out));
+            format!("{t} {}", stdout(&out).lines().nth(1).unwrap_or_default())
+        })
+        .collect()
+}
+
+/// `alarms check --collect` collects what `collect` collects, in an account of 2026: traces only
+/// in Transaction Search (aws/spans, nothing indexed), a function logging to a shared custom
+/// group, its configuration. Neither command has a source flag.
+#[test]
+fn alarms_check_collect_sees_exactly_what_collect_sees() {
+    let endpoint = aws_peer::endpoint();
+    let region = "il-central-1";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    // Data of now: the clock other tests may have set to the samples' day goes back to now.
+    aws_peer::control(
+        "POST",
+        "/_peer/clock",
+        &serde_json::json!({"now": now.as_secs_f64()}).to_string(),
+    );
+    let world = serde_json::json!({"region": region, "destination": "CloudWatchLogs", "indexing_percentage": 0});
+    aws_peer::control("POST", "/_peer/world", &world.to_string());
+    let (function, group) = ("orders-api", "/team/shared-logs");
+    let lambda = serde_json::json!({"region": region, "functions": [{"FunctionName": function,
+        "MemorySize": 256, "Timeout": 3, "LoggingConfig": {"LogGroup": group}}]});
+    aws_peer::control("POST", "/_peer/lambda", &lambda.to_string());
+    dashboard::put_trace_segments(region, &dashboard::traces(function, "orders", 3));
+    let stream = format!("2026/12/06/{function}[$LATEST]0123456789abcdef");
+    logs_call(
+        region,
+        "CreateLogGroup",
+        &serde_json::json!({"logGroupName": group}),
+    );
+    logs_call(
+        region,
+        "CreateLogStream",
+        &serde_json::json!({"logGroupName": group, "logStreamName": stream}),
+    );
+    let at = now.as_millis() as i64 - 20_000;
+    let lines = [
+        "START RequestId: 6f1c Version: $LATEST",
+        "END RequestId: 6f1c",
+        "REPORT RequestId: 6f1c\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 256 MB\tMax Memory Used: 80 MB\tStatus: timeout",
+    ];
+    let events: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, m)| serde_json::json!({"timestamp": at + i as i64, "message": m}))
+        .collect();
+    let put = logs_call(
+        region,
+        "PutLogEvents",
+        &serde_json::json!({"logGroupName": group, "logStreamName": stream, "logEvents": events}),
+    );
+    assert!(
+        put.starts_with("HTTP/1.1 200") && !put.contains("rejected"),
+        "{put}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let aws = ["--region", region, "--endpoint-url", &endpoint];
+    let collected = dir.path().join("collected");
+    let out = hopscope(
+        &collected,
+        &[&["collect", "--since", "5m"][..], &aws].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Traces from Transaction Search"), "{text}");
+    assert!(text.contains("3 of the 3 traces seen"), "{text}");
+
+    let rule = dir.path().join("timeouts.toml");
+    std::fs::write(
+        &rule,
+        format!("[[rule]]\nname = \"t\"\nfunction = \"{function}\"\nstatistic = \"timeout_count\"\ncomparison = \">\"\nthreshold = 0\nperiod = \"5m\"\ntreat_missing_data = \"not_breaching\"\n"),
+    )
+    .unwrap();
+    let checked = dir.path().join("checked");
+    let out = hopscope(
+        &checked,
+        &[
+            &[
+                "alarms",
+                "check",
+                "--collect",
+                "--rules",
+                rule.to_str().unwrap(),
+            ][..],
+            &aws,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the timeout alarms: {}",
+        stderr(&out)
+    );
+
+    let both = counts(&collected);
+    assert_eq!(
+        both,
+        [
+            "spans 9",
+            "log_events 3",
+            "lambda_invocations 1",
+            "lambda_functions 1"
+        ],
+        "collect"
+    );
+    assert_eq!(counts(&checked), both, "alarms check --collect");
+}
