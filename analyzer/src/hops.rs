@@ -79,6 +79,8 @@ pub struct HopReport {
     pub traces: i64,
     pub baseline_traces: i64,
     pub hops: Vec<Hop>,
+    /// What share of the window's traces the store holds, when collections recorded it.
+    pub coverage: Option<crate::coverage::Coverage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -215,6 +217,7 @@ impl HopReport {
             traces,
             baseline_traces,
             hops,
+            coverage: crate::coverage::Coverage::of(session, Some(window)).await?,
         })
     }
 }

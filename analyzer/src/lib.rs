@@ -2,6 +2,7 @@
 
 pub mod alarms;
 mod columns;
+pub mod coverage;
 mod entry;
 pub mod error;
 pub mod hdr;

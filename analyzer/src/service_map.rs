@@ -82,6 +82,8 @@ impl<T: Ord> PartialOrd for Last<T> {
 pub struct ServiceMap {
     pub nodes: Vec<MapNode>,
     pub edges: Vec<MapEdge>,
+    /// What share of the window's traces the store holds, when collections recorded it.
+    pub coverage: Option<crate::coverage::Coverage>,
 }
 
 impl ServiceMap {
@@ -142,6 +144,7 @@ impl ServiceMap {
         Ok(ServiceMap {
             nodes: nodes.into_values().collect(),
             edges,
+            coverage: crate::coverage::Coverage::of(session, window).await?,
         })
     }
 
@@ -255,6 +258,7 @@ mod tests {
                 faults: 0,
             }],
             edges: vec![edge("api \"v2\"", "fn", 1), edge("fn", "fn", 0)],
+            coverage: None,
         }
     }
 

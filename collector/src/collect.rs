@@ -35,6 +35,7 @@ use crate::error::{Error, Result};
 use crate::output::{Output, Rejection};
 use crate::store::{Store, StoreWriter};
 use hopscope_schema::Origin;
+use hopscope_schema::trace_coverage::{TraceCoverageRow, world as coverage_world};
 use priority::{Candidate, Candidates};
 
 /// Where traces are read from.
@@ -62,6 +63,15 @@ pub enum World {
 }
 
 impl World {
+    /// As the `trace_coverage` table names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            World::XRay => coverage_world::XRAY,
+            World::TransactionSearch => coverage_world::TRANSACTION_SEARCH,
+            World::Spans => coverage_world::SPANS,
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             World::XRay => "X-Ray (segments sent to X-Ray)",
@@ -139,6 +149,8 @@ pub struct Summary {
     pub function_configurations: usize,
     pub log_groups: usize,
     pub log_events: usize,
+    /// Events of `aws/spans` read (one span each).
+    pub span_events: usize,
     /// Functions whose metrics were asked for.
     pub functions: Vec<String>,
     /// Metric series asked for (Lambda's per function, and the other services' ListMetrics
@@ -297,6 +309,7 @@ pub async fn collect(
     match checkpoint::remaining(saved, opts.start, opts.end, opts.overlap) {
         None => summary.up_to_date.push(checkpoint_name.clone()),
         Some((start, end)) => {
+            let (seen_before, held_before) = (summary.traces_seen, summary.traces);
             let complete = match world {
                 Some(World::XRay) | None => {
                     classic(
@@ -342,6 +355,17 @@ pub async fn collect(
                 }
             };
             let complete = summary.denied("traces", complete)?.unwrap_or(false);
+            if complete && let Some(world) = world {
+                // In the same flush as the traces, before the checkpoint: a window is covered
+                // once, by the run that completed it.
+                out.coverage.append(&TraceCoverageRow {
+                    window_start: start.timestamp_micros(),
+                    window_end: end.timestamp_micros(),
+                    world: world.name(),
+                    traces_seen: (summary.traces_seen - seen_before) as i64,
+                    traces_held: (summary.traces - held_before) as i64,
+                });
+            }
             out.flush_all()?;
             if complete {
                 checkpoint::save(

@@ -9,6 +9,7 @@
 mod node;
 mod span;
 
+#[cfg(feature = "aws")]
 pub(crate) use node::xray_trace_id;
 
 use std::borrow::Cow;

@@ -10,7 +10,10 @@ use hopscope_schema::lambda_invocations::LambdaInvocationBatchBuilder;
 use hopscope_schema::log_events::LogEventBatchBuilder;
 use hopscope_schema::metric_points::MetricPointBatchBuilder;
 use hopscope_schema::spans::{SpanBatchBuilder, SpanRow};
-use hopscope_schema::{lambda_functions, lambda_invocations, log_events, metric_points, spans};
+use hopscope_schema::trace_coverage::TraceCoverageBatchBuilder;
+use hopscope_schema::{
+    lambda_functions, lambda_invocations, log_events, metric_points, spans, trace_coverage,
+};
 
 use crate::error::Result;
 use crate::{critical_path, xray};
@@ -82,6 +85,7 @@ pub struct Output<'s> {
     pub invocations: LambdaInvocationBatchBuilder,
     pub metrics: MetricPointBatchBuilder,
     pub functions: LambdaFunctionBatchBuilder,
+    pub coverage: TraceCoverageBatchBuilder,
     sink: &'s mut dyn BatchSink,
     batch_rows: usize,
     rejections: Vec<Rejection>,
@@ -131,6 +135,7 @@ impl<'s> Output<'s> {
             invocations: LambdaInvocationBatchBuilder::default(),
             metrics: MetricPointBatchBuilder::default(),
             functions: LambdaFunctionBatchBuilder::default(),
+            coverage: TraceCoverageBatchBuilder::default(),
             sink,
             batch_rows: batch_rows.max(1),
             rejections: Vec::new(),
@@ -148,6 +153,7 @@ impl<'s> Output<'s> {
         self.log_events.set_origin(origin);
         self.invocations.set_origin(origin);
         self.metrics.set_origin(origin);
+        self.coverage.set_origin(origin);
     }
 
     /// Counts one rejected record and keeps its reason.
@@ -203,6 +209,10 @@ impl<'s> Output<'s> {
         if full(self.functions.len(), 0) {
             self.sink
                 .write(lambda_functions::TABLE, self.functions.finish())?;
+        }
+        if full(self.coverage.len(), 0) {
+            self.sink
+                .write(trace_coverage::TABLE, self.coverage.finish())?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ pub mod metric_points;
 pub mod origin;
 pub mod spans;
 pub mod store_layout;
+pub mod trace_coverage;
 pub mod traces;
 mod types;
 
@@ -56,6 +57,7 @@ pub fn stored_tables() -> Vec<StoredTable> {
         table!(lambda_invocations),
         table!(metric_points),
         table!(lambda_functions),
+        table!(trace_coverage),
     ]
 }
 

@@ -172,7 +172,12 @@ fn print_summary(
                 100.0 * summary.traces as f64 / summary.traces_seen as f64
             )
         };
-        println!("Traces from {}{share}.", world.describe());
+        let spans = if summary.span_events > 0 {
+            format!(" ({} spans of aws/spans read)", summary.span_events)
+        } else {
+            String::new()
+        };
+        println!("Traces from {}{share}{spans}.", world.describe());
     }
     for skipped in &summary.skipped {
         let fix = skipped

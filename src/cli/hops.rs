@@ -10,6 +10,7 @@ use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport, HopStats, Wind
 
 use super::output::{low_sample_legend, sanitize, truncate};
 use super::time::{TimeArg, WindowArgs};
+use hopscope_analyzer::coverage::Coverage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum HopsFormat {
@@ -153,6 +154,9 @@ fn table(r: &HopReport, limit: usize) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "Window   {}  {} traces", range(&r.window), r.traces);
+    if let Some(note) = r.coverage.as_ref().and_then(Coverage::note) {
+        let _ = writeln!(out, "Held     {note}");
+    }
     match &r.baseline {
         Some(b) if r.baseline_traces > 0 => {
             let _ = writeln!(out, "Baseline {}  {} traces", range(b), r.baseline_traces);

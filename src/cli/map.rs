@@ -9,6 +9,7 @@ use hopscope_analyzer::service_map::ServiceMap;
 
 use super::output::{CENSORED_LEGEND, low_sample_legend, sanitize};
 use super::time::WindowArgs;
+use hopscope_analyzer::coverage::Coverage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MapFormat {
@@ -41,6 +42,9 @@ pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
         MapFormat::Dot => print!("{}", map.to_dot()),
         MapFormat::Mermaid => print!("{}", map.to_mermaid()),
         MapFormat::Table => {
+            if let Some(note) = map.coverage.as_ref().and_then(Coverage::note) {
+                println!("Held: {note}");
+            }
             println!(
                 "{:<34} {:<34} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>8} {:>14}",
                 "caller",

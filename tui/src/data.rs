@@ -478,6 +478,7 @@ mod tests {
                 edge("fn", "api", 1, 0),
                 edge("db", "fn", 1, 0),
             ],
+            coverage: None,
         };
         let tree = map_tree(&map);
         let lines: Vec<(u16, &str, bool, Health)> = tree

@@ -352,3 +352,71 @@ async fn all_time(s: &Session, slowest: usize) -> HopReport {
     };
     HopReport::load(s, &q).await.unwrap()
 }
+
+/// A window a trace budget held part of: the hop report and the map carry the coverage the
+/// collection recorded, and say what it means; windows no collection recorded carry none.
+#[tokio::test]
+async fn reports_say_what_share_of_the_windows_traces_the_store_holds() {
+    use hopscope_analyzer::coverage::Coverage;
+    use hopscope_collector::output::Output;
+    use hopscope_schema::trace_coverage::TraceCoverageRow;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let store = hopscope_collector::store::Store::open_or_create(&root).unwrap();
+    let mut writer = store.writer();
+    let mut out = Output::new(&mut writer, 1024);
+    let hour = |h: i64| 1_795_165_200_000_000 + h * 3_600_000_000; // 2026-11-20T09:00Z + h
+    let origin = hopscope_schema::Origin {
+        account_id: Some("123456789012".into()),
+        region: Some("eu-west-1".into()),
+    };
+    out.set_origin(&origin);
+    for (start, seen, held) in [(0, 1000, 300), (1, 500, 500)] {
+        out.coverage.append(&TraceCoverageRow {
+            window_start: hour(start),
+            window_end: hour(start + 1),
+            world: "transaction_search",
+            traces_seen: seen,
+            traces_held: held,
+        });
+    }
+    out.flush_all().unwrap();
+    drop(out);
+    let s = Session::open(&root).await.unwrap();
+    let window = |a: i64, b: i64| Window {
+        start_us: hour(a),
+        end_us: hour(b),
+    };
+    let first = Coverage::of(&s, Some(window(0, 1))).await.unwrap().unwrap();
+    assert_eq!((first.traces_seen, first.traces_held), (1000, 300));
+    assert_eq!(first.worlds, ["transaction_search"]);
+    let note = first.note().unwrap();
+    assert!(
+        note.contains("300 of the 1000 traces") && note.contains("30.0%"),
+        "{note}"
+    );
+    let both = Coverage::of(&s, Some(window(0, 2))).await.unwrap().unwrap();
+    assert_eq!((both.traces_seen, both.traces_held), (1500, 800));
+    let whole = Coverage::of(&s, Some(window(1, 2))).await.unwrap().unwrap();
+    assert_eq!(whole.note(), None, "all held: nothing to say");
+    assert_eq!(Coverage::of(&s, Some(window(5, 6))).await.unwrap(), None);
+
+    let q = HopQuery {
+        window: Some(window(0, 1)),
+        ..HopQuery::default()
+    };
+    assert_eq!(
+        HopReport::load(&s, &q).await.unwrap().coverage,
+        Some(first.clone())
+    );
+    let map = hopscope_analyzer::service_map::ServiceMap::load_in(&s, Some(window(0, 1)))
+        .await
+        .unwrap();
+    assert_eq!(map.coverage, Some(first));
+    // A store of imported files has no coverage rows: nothing is said.
+    let imported = Session::open(hopscope_test_support::sample_store())
+        .await
+        .unwrap();
+    assert_eq!(Coverage::of(&imported, None).await.unwrap(), None);
+}

@@ -87,7 +87,7 @@ pub async fn read(
                 .or_default()
                 .push(message.to_string());
         }
-        summary.log_events += page.events().len();
+        summary.span_events += page.events().len();
         progress.inc(0);
         token = page.next_token().map(str::to_string);
         if token.is_none() {

@@ -394,3 +394,54 @@ async fn two_regions_share_one_store_and_keep_their_rows_apart() {
         );
     }
 }
+
+/// Under a trace budget, the failed traces are retrieved first; the summary and the
+/// `trace_coverage` table say what share of the window's traces the store holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_budget_takes_the_failed_traces_first_and_says_what_it_left_out() {
+    let region = "ap-east-1";
+    transaction_search_world(region);
+    let c = clients(region).await;
+    let seeded = seed(&c).await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("collected");
+    let mut opts = CollectOptions::new(seeded.start, seeded.end);
+    opts.trace_budget = 5;
+    let summary = run(&c, &root, &opts).await;
+
+    let expected = imported(dir.path());
+    let spans = store_rows(&expected, "spans", &[]);
+    let trace_of = |row: &String| row.split(" | ").next().unwrap().to_string();
+    let all: BTreeSet<String> = spans.iter().map(trace_of).collect();
+    let failed: BTreeSet<String> = spans
+        .iter()
+        .filter(|r| r.contains("| fault=true") || r.contains("| error=true"))
+        .map(trace_of)
+        .collect();
+    assert!(
+        failed.len() >= 5,
+        "the users incident fails more than 5 traces"
+    );
+    let held: BTreeSet<String> = store_rows(&root, "spans", &[])
+        .iter()
+        .map(trace_of)
+        .collect();
+    assert_eq!((summary.traces, held.len()), (5, 5));
+    assert!(held.is_subset(&failed), "{held:?}");
+    assert_eq!(summary.traces_seen, all.len());
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains(&format!("holds {} traces; 5 were retrieved", all.len()))),
+        "{:?}",
+        summary.notes
+    );
+    assert_eq!(
+        table_rows(&root, "trace_coverage", &["window_start", "window_end"]),
+        [format!(
+            "world=transaction_search | traces_seen={} | traces_held=5 | account_id=123456789012 | region={region}",
+            all.len()
+        )]
+    );
+}
