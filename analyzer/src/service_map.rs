@@ -16,8 +16,13 @@ mod tally;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MapNode {
+    /// The service's name; `name [region]` (or `[account/region]`) when the map holds several
+    /// accounts or Regions, so that a service deployed in two stays two nodes.
     pub name: String,
     pub node_type: Option<String>,
+    /// Where its spans were collected (null for imported ones).
+    pub account_id: Option<String>,
+    pub region: Option<String>,
     pub root: bool,
     pub requests: i64,
     pub faults: i64,
@@ -28,6 +33,9 @@ pub struct MapEdge {
     pub caller: String,
     pub callee: String,
     pub callee_type: Option<String>,
+    /// Where the calls were collected (a trace is read in one account and Region).
+    pub account_id: Option<String>,
+    pub region: Option<String>,
     pub requests: i64,
     pub ok: i64,
     pub errors: i64,
@@ -86,6 +94,46 @@ pub struct ServiceMap {
     pub coverage: Option<crate::coverage::Coverage>,
 }
 
+/// How node names carry their account and Region: not at all while the map holds one (the usual
+/// case), by Region when the Regions differ, by account and Region when the accounts do.
+enum Qualifier {
+    None,
+    Region,
+    AccountAndRegion,
+}
+
+impl Qualifier {
+    fn of(groups: &[tally::Group]) -> Qualifier {
+        let origins: std::collections::BTreeSet<(&Option<String>, &Option<String>)> =
+            groups.iter().map(|g| (&g.account_id, &g.region)).collect();
+        let accounts: std::collections::BTreeSet<_> = origins.iter().map(|o| o.0).collect();
+        if origins.len() <= 1 {
+            Qualifier::None
+        } else if accounts.len() <= 1 {
+            Qualifier::Region
+        } else {
+            Qualifier::AccountAndRegion
+        }
+    }
+
+    fn of_name(&self, name: &str, account: &Option<String>, region: &Option<String>) -> String {
+        let part = |p: &Option<String>| p.clone().unwrap_or_else(|| "imported".into());
+        match self {
+            Qualifier::None => name.to_string(),
+            Qualifier::Region if region.is_none() && account.is_none() => {
+                format!("{name} [imported]")
+            }
+            Qualifier::Region => format!("{name} [{}]", part(region)),
+            Qualifier::AccountAndRegion if region.is_none() && account.is_none() => {
+                format!("{name} [imported]")
+            }
+            Qualifier::AccountAndRegion => {
+                format!("{name} [{}/{}]", part(account), part(region))
+            }
+        }
+    }
+}
+
 impl ServiceMap {
     /// Reads the map from a session. Edges between two spans of the same named node (a Lambda
     /// service and its function) are kept: X-Ray draws them too.
@@ -95,14 +143,19 @@ impl ServiceMap {
 
     /// The map of the spans that started in `window` (`None`: everything stored).
     pub async fn load_in(session: &Session, window: Option<Window>) -> Result<ServiceMap> {
+        let groups = tally::tally(session, window).await?;
+        let name = Qualifier::of(&groups);
         let mut nodes: BTreeMap<(String, Last<String>), MapNode> = BTreeMap::new();
         let mut edges = Vec::new();
-        for g in tally::tally(session, window).await? {
+        for g in groups {
+            let callee = name.of_name(&g.callee, &g.account_id, &g.region);
             let node = nodes
-                .entry((g.callee.clone(), Last(g.callee_type.clone())))
+                .entry((callee.clone(), Last(g.callee_type.clone())))
                 .or_insert_with(|| MapNode {
-                    name: g.callee.clone(),
+                    name: callee.clone(),
                     node_type: g.callee_type.clone(),
+                    account_id: g.account_id.clone(),
+                    region: g.region.clone(),
                     root: false,
                     requests: 0,
                     faults: 0,
@@ -114,9 +167,11 @@ impl ServiceMap {
                 continue;
             };
             edges.push(MapEdge {
-                caller,
-                callee: g.callee,
+                caller: name.of_name(&caller, &g.account_id, &g.region),
+                callee,
                 callee_type: g.callee_type,
+                account_id: g.account_id,
+                region: g.region,
                 requests: g.requests,
                 ok: g.ok,
                 errors: g.errors,
@@ -231,6 +286,8 @@ mod tests {
             caller: caller.into(),
             callee: callee.into(),
             callee_type: None,
+            account_id: None,
+            region: None,
             requests: 10,
             ok: 10 - faults,
             errors: 0,
@@ -253,6 +310,8 @@ mod tests {
             nodes: vec![MapNode {
                 name: "api \"v2\"".into(),
                 node_type: Some("AWS::ApiGateway::Stage".into()),
+                account_id: None,
+                region: None,
                 root: true,
                 requests: 10,
                 faults: 0,

@@ -116,17 +116,20 @@ fn service_edges_sql() -> String {
     )
 }
 
-/// Both sides of the service map in one pass: one row per caller -> callee pair over the spans
-/// that enter a node, where `caller` is null for spans entering it from outside the trace
+/// Both sides of the service map in one pass: one row per caller -> callee pair (in an account
+/// and Region: a collection's rows say which; imported ones leave them null) over the spans that
+/// enter a node, where `caller` is null for spans entering it from outside the trace
 /// (roots, and spans whose parent was not in the same import unit). Edges are the rows with a
 /// caller; a node is the sum of the rows of its callee, and a root when any has `roots`.
 pub(crate) fn service_map_select(filter: &str) -> String {
     format!(
-        "SELECT caller, caller_type, callee, callee_type, roots, {columns} FROM (
+        "SELECT caller, caller_type, callee, callee_type, {acc}, {reg}, roots, {columns} FROM (
            SELECT {ps} AS caller, {pst} AS caller_type, {sv} AS callee, {st} AS callee_type,
-                  sum(CASE WHEN {root} THEN 1 ELSE 0 END) AS roots, {aggregates}
+                  {acc}, {reg}, sum(CASE WHEN {root} THEN 1 ELSE 0 END) AS roots, {aggregates}
            FROM {SPANS} WHERE {enters} AND ({filter})
-           GROUP BY {ps}, {pst}, {sv}, {st})",
+           GROUP BY {ps}, {pst}, {sv}, {st}, {acc}, {reg})",
+        acc = s::ACCOUNT_ID,
+        reg = s::REGION,
         ps = s::PARENT_SERVICE,
         pst = s::PARENT_SERVICE_TYPE,
         sv = s::SERVICE,
@@ -142,11 +145,13 @@ pub(crate) fn service_map_select(filter: &str) -> String {
 fn service_nodes_sql() -> String {
     format!(
         "CREATE VIEW {SERVICE_NODES} AS
-         SELECT node, node_type, root, {columns} FROM (
-           SELECT {sv} AS node, {st} AS node_type,
+         SELECT node, node_type, {acc}, {reg}, root, {columns} FROM (
+           SELECT {sv} AS node, {st} AS node_type, {acc}, {reg},
                   sum(CASE WHEN {root} THEN 1 ELSE 0 END) > 0 AS root, {aggregates}
            FROM {SPANS} WHERE {enters}
-           GROUP BY {sv}, {st})",
+           GROUP BY {sv}, {st}, {acc}, {reg})",
+        acc = s::ACCOUNT_ID,
+        reg = s::REGION,
         sv = s::SERVICE,
         st = s::SERVICE_TYPE,
         root = s::ROOT,

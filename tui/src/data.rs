@@ -444,6 +444,8 @@ mod tests {
             caller: caller.into(),
             callee: callee.into(),
             callee_type: None,
+            account_id: None,
+            region: None,
             requests,
             ok: requests - faults,
             errors: 0,
@@ -467,6 +469,8 @@ mod tests {
             nodes: vec![MapNode {
                 name: "api".into(),
                 node_type: None,
+                account_id: None,
+                region: None,
                 root: true,
                 requests: 100,
                 faults: 0,

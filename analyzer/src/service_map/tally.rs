@@ -22,7 +22,7 @@ use crate::session::Session;
 use crate::window::{self, Window};
 
 /// What [`Partial::add_batch`] reads, in this order.
-const COLUMNS: [&str; 13] = [
+const COLUMNS: [&str; 15] = [
     s::START_TIME,
     s::PARENT_SERVICE,
     s::PARENT_SERVICE_TYPE,
@@ -36,6 +36,8 @@ const COLUMNS: [&str; 13] = [
     s::DWELL_MS,
     s::IN_PROGRESS,
     s::CAUSE_MESSAGE,
+    s::ACCOUNT_ID,
+    s::REGION,
 ];
 
 /// One caller -> callee pair over the spans that enter a node; `caller` is `None` for spans
@@ -45,6 +47,9 @@ pub(super) struct Group {
     pub caller: Option<String>,
     pub callee: String,
     pub callee_type: Option<String>,
+    /// Where the spans were collected (null when imported).
+    pub account_id: Option<String>,
+    pub region: Option<String>,
     pub roots: i64,
     pub requests: i64,
     pub ok: i64,
@@ -86,12 +91,16 @@ pub(super) async fn tally(session: &Session, window: Option<Window>) -> Result<V
     }
     total
         .into_iter()
-        .map(|((caller, _, callee, callee_type), acc)| acc.finish(caller, callee, callee_type))
+        .map(|((caller, _, callee, callee_type, account, region), acc)| {
+            acc.finish(caller, callee, callee_type, account, region)
+        })
         .collect()
 }
 
-/// Group key by name: caller, caller type, callee, callee type.
+/// Group key by name: caller, caller type, callee, callee type, account, Region.
 type Key = (
+    Option<Arc<str>>,
+    Option<Arc<str>>,
     Option<Arc<str>>,
     Option<Arc<str>>,
     Option<Arc<str>>,
@@ -138,6 +147,8 @@ impl Acc {
         caller: Option<Arc<str>>,
         callee: Option<Arc<str>>,
         callee_type: Option<Arc<str>>,
+        account_id: Option<Arc<str>>,
+        region: Option<Arc<str>>,
     ) -> Result<Group> {
         let durations = self.durations.histogram()?;
         let q = |p: f64| hdr::quantile_ms(durations, p).unwrap_or(f64::NAN);
@@ -146,6 +157,8 @@ impl Acc {
             caller: caller.map(|c| c.to_string()),
             callee: callee.map(|c| c.to_string()).unwrap_or_default(),
             callee_type: callee_type.map(|t| t.to_string()),
+            account_id: account_id.map(|a| a.to_string()),
+            region: region.map(|r| r.to_string()),
             roots: self.roots,
             requests: self.requests,
             ok: self.ok,
@@ -171,8 +184,9 @@ impl Acc {
 #[derive(Default)]
 struct Partial {
     names: Interner,
-    /// By the four ids (each + 1, 0 for null), packed by [`pack`].
-    groups: Groups<u128, Acc>,
+    /// By the four name ids (each + 1, 0 for null), packed by [`pack`], and the account and
+    /// Region ids packed the same way.
+    groups: Groups<(u128, u64), Acc>,
 }
 
 fn pack(ids: [u32; 4]) -> u128 {
@@ -180,6 +194,11 @@ fn pack(ids: [u32; 4]) -> u128 {
         let id = if id == NONE { 0 } else { u128::from(id) + 1 };
         (key << 32) | id
     })
+}
+
+fn pack_origin(account: u32, region: u32) -> u64 {
+    let id = |id: u32| if id == NONE { 0 } else { u64::from(id) + 1 };
+    (id(account) << 32) | id(region)
 }
 
 impl Partial {
@@ -203,6 +222,7 @@ impl Partial {
         );
         let in_progress = flags(c(11));
         let timed_out = crate::hops::timed_out(c(12))?;
+        let (account, region) = (self.names.column(c(13))?, self.names.column(c(14))?);
         for row in 0..b.num_rows() {
             if window.is_some_and(|w| {
                 let t = start.value(row);
@@ -216,7 +236,9 @@ impl Partial {
             if !enters_node(parent, (ids[2], known(ids[3]))) {
                 continue;
             }
-            let acc = self.groups.get(pack(ids));
+            let acc = self
+                .groups
+                .get((pack(ids), pack_origin(account[row], region[row])));
             acc.roots += i64::from(root(row));
             acc.requests += 1;
             acc.ok += i64::from(!error(row) && !fault(row));
@@ -252,8 +274,16 @@ impl Partial {
         self.groups
             .into_vec()
             .into_iter()
-            .map(|(key, acc)| {
-                let named = (name(key >> 96), name(key >> 64), name(key >> 32), name(key));
+            .map(|((key, origin), acc)| {
+                let origin = u128::from(origin);
+                let named = (
+                    name(key >> 96),
+                    name(key >> 64),
+                    name(key >> 32),
+                    name(key),
+                    name(origin >> 32),
+                    name(origin),
+                );
                 (named, acc)
             })
             .collect()

@@ -120,3 +120,101 @@ async fn a_windowed_map_counts_the_spans_in_its_window() {
         "the window holds some calls, not all"
     );
 }
+
+/// A store of two Regions holding the same application (the users scenario, two seeds): the map
+/// keeps each service once per Region, with that Region's numbers, as the views group them.
+#[tokio::test]
+async fn a_service_in_two_regions_is_two_nodes() {
+    use hopscope_collector::output::{FileCtx, Output};
+    use hopscope_collector::store::Store;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let store = Store::open_or_create(&root).unwrap();
+    let mut writer = store.writer();
+    let mut out = Output::new(&mut writer, 1 << 14);
+    let mut single_region = Vec::new();
+    for (region, seed) in [("eu-west-1", 42), ("us-east-1", 7)] {
+        let generated = dir.path().join(format!("users-{seed}"));
+        hopscope_scenarios::generate("users", 100, seed, &generated).unwrap();
+        out.set_origin(&hopscope_schema::Origin {
+            account_id: Some("123456789012".into()),
+            region: Some(region.into()),
+        });
+        let mut files: Vec<_> = std::fs::read_dir(generated.join("traces"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in &files {
+            let ctx = FileCtx {
+                path: file.to_str().unwrap(),
+                log_group: None,
+                now: hopscope_collector::output::clock_micros(),
+            };
+            let text = std::fs::read_to_string(file).unwrap();
+            hopscope_collector::xray::import_batch_get_traces(&text, &ctx, &mut out).unwrap();
+        }
+        // The same traces alone, for the numbers each Region's nodes must have.
+        let alone = hopscope_test_support::import_store(&[generated.join("traces")]);
+        let session = hopscope_analyzer::Session::open(alone.path())
+            .await
+            .unwrap();
+        single_region.push((region, ServiceMap::load(&session).await.unwrap()));
+    }
+    out.flush_all().unwrap();
+    drop(out);
+    let s = hopscope_analyzer::Session::open(&root).await.unwrap();
+    let map = ServiceMap::load(&s).await.unwrap();
+
+    for (region, alone) in &single_region {
+        let node = alone
+            .nodes
+            .iter()
+            .find(|n| n.name == "users-api/prod")
+            .unwrap();
+        let here = map
+            .nodes
+            .iter()
+            .find(|n| n.name == format!("users-api/prod [{region}]"))
+            .unwrap_or_else(|| panic!("{region}: {:?}", map.nodes));
+        assert_eq!(here.region.as_deref(), Some(*region));
+        assert_eq!(
+            (here.requests, here.faults, here.root),
+            (node.requests, node.faults, true)
+        );
+        for edge in &alone.edges {
+            let q = |n: &str| format!("{n} [{region}]");
+            let mine = map
+                .edges
+                .iter()
+                .find(|e| e.caller == q(&edge.caller) && e.callee == q(&edge.callee))
+                .unwrap_or_else(|| panic!("{region}: no {} -> {}", edge.caller, edge.callee));
+            assert_eq!(
+                (mine.requests, mine.faults, mine.p99_ms),
+                (edge.requests, edge.faults, edge.p99_ms)
+            );
+        }
+    }
+    assert_eq!(
+        map.nodes.len(),
+        single_region
+            .iter()
+            .map(|(_, m)| m.nodes.len())
+            .sum::<usize>()
+    );
+    let view = csv(
+        &s,
+        "SELECT region, sum(requests) AS requests FROM service_nodes
+         WHERE node = 'users-api/prod' GROUP BY region ORDER BY region",
+    )
+    .await;
+    let expected: String = single_region
+        .iter()
+        .map(|(r, m)| {
+            let n = m.nodes.iter().find(|n| n.name == "users-api/prod").unwrap();
+            format!("{r},{}\n", n.requests)
+        })
+        .collect();
+    assert_eq!(view, format!("region,requests\n{expected}"));
+}
