@@ -442,7 +442,7 @@ fn parse_metric(cx: &mut Ctx, table: &Table, span: &Range<usize>) -> Option<Metr
         Some((s, sp)) => match Statistic::parse(&s) {
             Some(st) => Some((st, sp)),
             None => {
-                cx.problem(&sp, format!("unknown statistic {s:?}"), "use count, sum, avg, min, max, pNN (p99, p99.9), tmNN (tm90), error_rate, fault_rate, throttle_count, timeout_count, cold_start_ratio or memory_used_ratio");
+                cx.problem(&sp, format!("unknown statistic {s:?}"), "use count, sum, avg, min, max, pNN (p99, p99.9), tmNN (tm90), error_rate, fault_rate, throttle_count, timeout_count, cold_start_ratio, memory_used_ratio or timeout_used_ratio");
                 None
             }
         },

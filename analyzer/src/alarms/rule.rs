@@ -99,6 +99,9 @@ pub enum Statistic {
     TimeoutCount,
     ColdStartRatio,
     MemoryUsedRatio,
+    /// max(duration / the configured timeout of the invocation's version, from
+    /// `lambda_functions`): how close the function runs to being killed.
+    TimeoutUsedRatio,
 }
 
 impl Statistic {
@@ -120,6 +123,7 @@ impl Statistic {
             "timeout_count" => Statistic::TimeoutCount,
             "cold_start_ratio" => Statistic::ColdStartRatio,
             "memory_used_ratio" => Statistic::MemoryUsedRatio,
+            "timeout_used_ratio" => Statistic::TimeoutUsedRatio,
             _ => {
                 if let Some(rest) = s.strip_prefix("tm") {
                     Statistic::TrimmedMean(number(rest)?)
@@ -147,6 +151,7 @@ impl Statistic {
             Statistic::TimeoutCount => "timeout_count".into(),
             Statistic::ColdStartRatio => "cold_start_ratio".into(),
             Statistic::MemoryUsedRatio => "memory_used_ratio".into(),
+            Statistic::TimeoutUsedRatio => "timeout_used_ratio".into(),
         }
     }
 }

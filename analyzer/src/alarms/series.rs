@@ -9,6 +9,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::error::DataFusionError;
+use hopscope_schema::lambda_functions as lf;
 use hopscope_schema::lambda_invocations::{self as li, status};
 use hopscope_schema::metric_points as mp;
 use hopscope_schema::spans::{self, col as s};
@@ -67,6 +68,42 @@ pub fn series_sql(rule: &MetricRule, name: &str, start: i64, end: i64, has_key: 
             ns = mp::col::NAMESPACE,
             stat = mp::col::STATISTIC,
             w = window(mp::col::TIMESTAMP),
+        );
+    }
+    if let (Target::Function { .. }, Statistic::TimeoutUsedRatio) = (&rule.target, rule.statistic) {
+        // Each invocation against the timeout of its version's configuration in effect then
+        // (the latest `lambda_functions` row before it): no configuration collected, no datapoint.
+        return format!(
+            "SELECT key, t, max(ratio) AS value, count(ratio) AS samples FROM (
+               SELECT CAST(i.{f} AS VARCHAR) AS key, {t} AS t,
+                      i.{d} / (1000.0 * c.{timeout}) AS ratio,
+                      row_number() OVER (PARTITION BY i.{f}, i.{rid}, i.{ts}
+                                         ORDER BY c.{modified} DESC) AS rn
+               FROM {inv} i JOIN {cfg} c
+                 ON CAST(c.{cf} AS VARCHAR) = CAST(i.{f} AS VARCHAR)
+                AND CAST(c.{cv} AS VARCHAR) = coalesce(CAST(i.{v} AS VARCHAR), '$LATEST')
+                AND c.{modified} <= i.{ts}
+                AND (c.{creg} IS NULL OR i.{reg} IS NULL OR CAST(c.{creg} AS VARCHAR) = CAST(i.{reg} AS VARCHAR))
+                AND (c.{cacc} IS NULL OR i.{acc} IS NULL OR CAST(c.{cacc} AS VARCHAR) = CAST(i.{acc} AS VARCHAR))
+               WHERE i.{f} IS NOT NULL AND c.{timeout} > 0 AND {w})
+             WHERE rn = 1 GROUP BY key, t",
+            f = li::col::FUNCTION,
+            v = li::col::VERSION,
+            d = li::col::DURATION_MS,
+            rid = li::col::REQUEST_ID,
+            ts = li::col::TIMESTAMP,
+            reg = li::col::REGION,
+            acc = li::col::ACCOUNT_ID,
+            t = bin(&format!("i.{}", li::col::TIMESTAMP)),
+            w = window(&format!("i.{}", li::col::TIMESTAMP)),
+            inv = li::TABLE,
+            cfg = lf::TABLE,
+            cf = lf::col::FUNCTION,
+            cv = lf::col::VERSION,
+            timeout = lf::col::TIMEOUT_S,
+            modified = lf::col::LAST_MODIFIED,
+            creg = lf::col::REGION,
+            cacc = lf::col::ACCOUNT_ID,
         );
     }
     // Base rows: key, t, x (the value statistics aggregate) and the flags rates count.
@@ -157,6 +194,8 @@ pub fn series_sql(rule: &MetricRule, name: &str, start: i64, end: i64, has_key: 
         Statistic::TimeoutCount => (count("is_timeout"), "count(*)"),
         Statistic::ColdStartRatio => (rate("is_cold"), "count(*)"),
         Statistic::MemoryUsedRatio => ("max(memory_ratio)".into(), "count(memory_ratio)"),
+        // Built above for functions; `supported` allows it for no other target.
+        Statistic::TimeoutUsedRatio => ("CAST(NULL AS DOUBLE)".into(), "0"),
     };
     format!("SELECT key, t, {value} AS value, {samples} AS samples FROM ({base}) b GROUP BY key, t")
 }

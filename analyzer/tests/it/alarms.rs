@@ -713,3 +713,66 @@ async fn service_rules_keep_one_alarm_per_resource_from_metric_points() {
     .collect();
     assert_eq!(states, expected);
 }
+
+/// `timeout_used_ratio` measures each invocation against the timeout its version had then, from
+/// `lambda_functions`: the ETL's 30 s timeouts run at 100% of a 30 s limit, and after the limit
+/// is raised to 900 s the same calls use 3%.
+#[tokio::test]
+async fn timeout_used_ratio_reads_the_configured_timeout_in_effect() {
+    use hopscope_collector::output::Output;
+    use hopscope_schema::lambda_functions::LambdaFunctionRow;
+
+    let store = hopscope_test_support::import_store(&[hopscope_test_support::samples_dir()
+        .join("etl")
+        .join("logs")]);
+    let text = r#"
+[[rule]]
+name = "near-timeout"
+function = "worldbank-etl"
+statistic = "timeout_used_ratio"
+comparison = ">"
+threshold = 0.9
+period = "5m"
+treat_missing_data = "missing"
+"#;
+    let (rules, problems) = parse_file(Path::new("t.toml"), text);
+    assert!(problems.is_empty(), "{problems:?}");
+    let evaluate = || async {
+        let s = Session::open(store.path()).await.unwrap();
+        let statuses = alarms::evaluate_rules(&s, &rules, END, &StateFile::default())
+            .await
+            .unwrap();
+        let a = &statuses[0];
+        (a.state, a.latest.as_ref().map(|l| l.value))
+    };
+    // No configuration collected: no datapoint.
+    assert_eq!(evaluate().await, (State::InsufficientData, None));
+
+    let hour = 3_600_000_000;
+    let configure = |timeout_s: i32, last_modified: i64| {
+        let writer_store = hopscope_collector::store::Store::open_or_create(store.path()).unwrap();
+        let mut writer = writer_store.writer();
+        let mut out = Output::new(&mut writer, 16);
+        out.functions.append(&LambdaFunctionRow {
+            function: "worldbank-etl".into(),
+            version: "$LATEST".into(),
+            timeout_s: Some(timeout_s),
+            last_modified,
+            observed_at: last_modified,
+            revision_id: Some(format!("r{timeout_s}")),
+            ..Default::default()
+        });
+        out.flush_all().unwrap();
+    };
+    configure(30, END - 12 * hour);
+    let (state, value) = evaluate().await;
+    assert_eq!(state, State::Alarm);
+    let value = value.unwrap();
+    assert!((0.99..=1.01).contains(&value), "{value}");
+
+    // Raised to 900 s an hour before: the last period's calls use a thirtieth of it.
+    configure(900, END - hour);
+    let (state, value) = evaluate().await;
+    assert_eq!(state, State::Ok);
+    assert!(value.unwrap() < 0.04, "{value:?}");
+}
