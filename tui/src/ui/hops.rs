@@ -12,17 +12,37 @@ use super::format::{count, dur, fit, pct_ms, sparkline};
 use crate::app::{App, OverviewFocus, visible_offset};
 use crate::data::{Health, SERIES_BUCKETS};
 
+/// The panel's title: the traces ranked and the baseline's, and the share of the window's traces
+/// the store holds when a trace budget left some out (counts are then of those held).
+fn title(report: Option<&hopscope_analyzer::hops::HopReport>) -> String {
+    let Some(r) = report else {
+        return " Slow hops ".into();
+    };
+    let held = r
+        .coverage
+        .as_ref()
+        .filter(|c| c.is_partial())
+        .map_or_else(String::new, |c| {
+            format!(
+                " (held {:.0}% of {})",
+                100.0 * c.traces_held as f64 / c.traces_seen.max(1) as f64,
+                c.traces_seen
+            )
+        });
+    if r.baseline.is_some() {
+        format!(
+            " Slow hops: {} traces{held}, baseline {} traces before ",
+            r.traces, r.baseline_traces
+        )
+    } else {
+        format!(" Slow hops: {} traces{held}, no baseline ", r.traces)
+    }
+}
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = Theme { color: app.color };
     let report = app.overview.data.as_ref().and_then(|o| o.report.as_ref());
-    let title = match report {
-        Some(r) if r.baseline.is_some() => format!(
-            " Slow hops: {} traces, baseline {} traces before ",
-            r.traces, r.baseline_traces
-        ),
-        Some(r) => format!(" Slow hops: {} traces, no baseline ", r.traces),
-        None => " Slow hops ".into(),
-    };
+    let title = title(report);
     let block = Block::default()
         .borders(Borders::TOP)
         .title(Span::styled(title, theme.title()));
@@ -204,5 +224,40 @@ mod tests {
         assert_eq!(super::change(Some(500.0), Some(5.0)), "+100x");
         assert_eq!(super::change(Some(5.0), None), "new");
         assert_eq!(super::change(None, Some(5.0)), "-");
+    }
+
+    #[test]
+    fn the_title_says_what_share_of_the_traces_a_budget_held() {
+        use hopscope_analyzer::coverage::Coverage;
+        use hopscope_analyzer::hops::{HopReport, Window};
+
+        let mut report = HopReport {
+            window: Window {
+                start_us: 0,
+                end_us: 1,
+            },
+            baseline: None,
+            traces: 300,
+            baseline_traces: 0,
+            hops: Vec::new(),
+            coverage: None,
+        };
+        let title = |r: &HopReport| super::title(Some(r));
+        assert_eq!(title(&report), " Slow hops: 300 traces, no baseline ");
+        report.coverage = Some(Coverage {
+            traces_seen: 1000,
+            traces_held: 300,
+            worlds: vec!["transaction_search".into()],
+        });
+        assert_eq!(
+            title(&report),
+            " Slow hops: 300 traces (held 30% of 1000), no baseline "
+        );
+        report.coverage = Some(Coverage {
+            traces_seen: 300,
+            traces_held: 300,
+            worlds: vec!["xray".into()],
+        });
+        assert_eq!(title(&report), " Slow hops: 300 traces, no baseline ");
     }
 }
