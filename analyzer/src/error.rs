@@ -29,6 +29,9 @@ pub enum Error {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// A Logs Insights query that cannot run, at its line and column.
+    #[error("{0}")]
+    Query(#[from] crate::insights::QueryError),
     /// A query error, as DataFusion words it. Not chained as a source: DataFusion's message
     /// already carries its causes, and printing the chain would repeat them.
     #[error("{0}")]
