@@ -103,6 +103,8 @@ pub enum ExprKind {
     Match {
         expr: Box<Expr>,
         pattern: MatchPattern,
+        /// Where the pattern is, for errors in a regular expression.
+        pattern_span: Span,
         negated: bool,
     },
     In {

@@ -276,7 +276,7 @@ impl Parser<'_> {
             return Err(self.expected(what));
         }
         let expr = self.expr()?;
-        let text = normalize(self.text(expr.span));
+        let text = self.name_of(&expr);
         let alias = if self.eat_word("as")? {
             Some(self.name()?.0)
         } else {
@@ -290,7 +290,7 @@ impl Parser<'_> {
             return Err(self.expected("a field to sort by"));
         }
         let expr = self.expr()?;
-        let text = normalize(self.text(expr.span));
+        let text = self.name_of(&expr);
         let descending = if self.eat_word("desc")? {
             true
         } else {
@@ -302,6 +302,15 @@ impl Parser<'_> {
             text,
             descending,
         })
+    }
+
+    /// The column name of an expression written without `as`: a field's own name (without
+    /// backticks), else the text as written.
+    fn name_of(&self, expr: &Expr) -> String {
+        match &expr.kind {
+            ExprKind::Field(name) => name.clone(),
+            _ => normalize(self.text(expr.span)),
+        }
     }
 
     /// Whether the next token can start an expression.
@@ -397,6 +406,7 @@ impl Parser<'_> {
             kind: ExprKind::Match {
                 expr: Box::new(left),
                 pattern,
+                pattern_span: t.span,
                 negated,
             },
             span,

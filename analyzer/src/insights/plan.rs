@@ -56,6 +56,9 @@ const AGGREGATES: [&str; 11] = [
     "latest",
 ];
 
+/// Logs Insights aggregates hopscope does not run (refused with the list of those it does).
+const UNSUPPORTED_AGGREGATES: [&str; 2] = ["sortsfirst", "sortslast"];
+
 /// The relation after some commands, and how it is shown.
 struct Stage {
     df: DataFrame,
@@ -181,12 +184,14 @@ impl<'a> Planner<'a> {
             }
             CommandKind::Stats { items, by } => return self.stats(stage, items, by),
             CommandKind::Sort(keys) => {
-                let keys = keys
-                    .iter()
-                    .map(|k| self.sort_key(stage.schema(), k))
-                    .collect::<Result<Vec<_>>>()?;
-                stage.df = stage.df.sort(keys.clone())?;
-                stage.ordering = keys;
+                let mut order = Vec::new();
+                for key in keys {
+                    order.extend(self.sort_key(&mut stage, key)?);
+                }
+                if !order.is_empty() {
+                    stage.df = stage.df.sort(order.clone())?;
+                }
+                stage.ordering = order;
             }
             CommandKind::Limit(n) => {
                 let order = stage.order();
@@ -246,13 +251,46 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
-    fn sort_key(&self, schema: &DFSchema, key: &SortKey) -> Result<SortExpr> {
+    /// The order of one `sort` key. Text sorts as Logs Insights sorts it: values that are
+    /// numbers after all others and by value (so "9" before "10"), the rest by text. A
+    /// discovered field the relation no longer has (`stats ... | sort @timestamp`) orders
+    /// nothing, as in Logs Insights.
+    fn sort_key(&self, stage: &mut Stage, key: &SortKey) -> Result<Vec<SortExpr>> {
+        let asc = !key.descending;
+        let schema = stage.schema();
         let value = if has_column(schema, &key.text) {
             ident(&key.text)
         } else {
-            self.expr(schema, &key.expr)?
+            match &key.expr.kind {
+                ExprKind::Field(name)
+                    if name.starts_with('@') && field::ALL.contains(&name.as_str()) =>
+                {
+                    return Ok(Vec::new());
+                }
+                _ => self.expr(schema, &key.expr)?,
+            }
         };
-        Ok(value.sort(!key.descending, false))
+        if !is_text(&value.get_type(schema)?) {
+            return Ok(vec![value.sort(asc, false)]);
+        }
+        // The keys are columns of their own: a `try_cast` has its operand's name, and
+        // DataFusion's optimizer then mistakes `try_cast(x) IS NOT NULL` for `x IS NOT NULL`.
+        let n = schema.fields().len();
+        let (is_number, number) = (
+            format!("__sort_is_number_{n}"),
+            format!("__sort_number_{n}"),
+        );
+        let as_number = try_cast(value.clone(), DataType::Float64);
+        stage.df = stage
+            .df
+            .clone()
+            .with_column(&number, as_number.clone())?
+            .with_column(&is_number, as_number.is_not_null())?;
+        Ok(vec![
+            ident(is_number).sort(asc, false),
+            ident(number).sort(asc, false),
+            value.sort(asc, false),
+        ])
     }
 
     /// The result: the chosen fields, in order, at most [`DEFAULT_LIMIT`] rows unless a
@@ -327,9 +365,7 @@ impl<'a> Planner<'a> {
         aggregates: &mut Vec<Expr>,
     ) -> Result<Ast> {
         let kind = match &e.kind {
-            ExprKind::Call { name, args }
-                if AGGREGATES.contains(&name.to_ascii_lowercase().as_str()) =>
-            {
+            ExprKind::Call { name, args } if is_aggregate(name) => {
                 let value = self.aggregate(schema, name, args, e.span)?;
                 let column = format!("__agg{}", aggregates.len());
                 aggregates.push(value.alias(&column));
@@ -361,10 +397,12 @@ impl<'a> Planner<'a> {
             ExprKind::Match {
                 expr,
                 pattern,
+                pattern_span,
                 negated,
             } => ExprKind::Match {
                 expr: Box::new(self.lift(schema, expr, items, groups, aggregates)?),
                 pattern: pattern.clone(),
+                pattern_span: *pattern_span,
                 negated: *negated,
             },
             ExprKind::In {
@@ -522,8 +560,7 @@ impl<'a> Planner<'a> {
                         "a regular expression names its fields itself, with (?<name>...): drop 'as'",
                     ));
                 }
-                let compiled = regex::Regex::new(re)
-                    .map_err(|e| self.error(*span, format!("bad regular expression: {e}")))?;
+                let compiled = self.regex(re, *span)?;
                 let fields: Vec<(usize, String)> = compiled
                     .capture_names()
                     .enumerate()
@@ -704,6 +741,16 @@ impl<'a> Planner<'a> {
         ))
     }
 
+    /// `re` compiled by the engine DataFusion runs it with, or why not (on one line).
+    fn regex(&self, re: &str, span: Span) -> Result<regex::Regex> {
+        regex::Regex::new(re).map_err(|err| {
+            let text = err.to_string();
+            let reason = text.lines().last().unwrap_or_default();
+            let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+            self.error(span, format!("bad regular expression /{re}/: {reason}"))
+        })
+    }
+
     /// A boolean expression for `filter`.
     fn condition(&self, schema: &DFSchema, e: &Ast) -> Result<Expr> {
         let value = self.expr(schema, e)?;
@@ -767,15 +814,14 @@ impl<'a> Planner<'a> {
             ExprKind::Match {
                 expr,
                 pattern,
+                pattern_span,
                 negated,
             } => {
                 let text = self.text(schema, expr)?;
                 let matched = match pattern {
                     MatchPattern::Substring(s) => f::strpos(text, lit(s.clone())).gt(lit(0)),
                     MatchPattern::Regex(re) => {
-                        regex::Regex::new(re).map_err(|err| {
-                            self.error(e.span, format!("bad regular expression /{re}/: {err}"))
-                        })?;
+                        self.regex(re, *pattern_span)?;
                         f::regexp_like(text, lit(re.clone()), None)
                     }
                 };
@@ -868,6 +914,12 @@ impl<'a> Planner<'a> {
         if has_column(schema, name) {
             return Ok(ident(name));
         }
+        if field::ALL.contains(&name) {
+            return Err(self.error(
+                span,
+                format!("{name} is not there any more: an earlier stats or pattern keeps only the fields it makes"),
+            ));
+        }
         if name.starts_with('@') {
             return Err(self.error(
                 span,
@@ -913,7 +965,7 @@ impl<'a> Planner<'a> {
 
     fn call(&self, schema: &DFSchema, name: &str, args: &[Ast], span: Span) -> Result<Expr> {
         let lower = name.to_ascii_lowercase();
-        if AGGREGATES.contains(&lower.as_str()) {
+        if is_aggregate(&lower) {
             return Err(self.error(span, format!("{name}() is an aggregate: use it in stats")));
         }
         let arity = |n: std::ops::RangeInclusive<usize>| -> Result<()> {
@@ -1228,6 +1280,12 @@ fn glob_regex(glob: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `name` is an aggregate, one hopscope runs or not.
+fn is_aggregate(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    AGGREGATES.contains(&lower.as_str()) || UNSUPPORTED_AGGREGATES.contains(&lower.as_str())
 }
 
 fn has_column(schema: &DFSchema, name: &str) -> bool {
