@@ -117,7 +117,7 @@ fn lines() -> Vec<String> {
             1 + rng.below(3000),
             60 + rng.below(200),
             rng.next() >> 32,
-            rng.next() as u128 * 3,
+            u128::from(rng.next()) * 3,
             rng.next()
         ));
     }
