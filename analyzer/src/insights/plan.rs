@@ -188,10 +188,11 @@ impl<'a> Planner<'a> {
                 for key in keys {
                     order.extend(self.sort_key(&mut stage, key)?);
                 }
+                // Keys that order nothing (a dropped field) leave the order as it was.
                 if !order.is_empty() {
                     stage.df = stage.df.sort(order.clone())?;
+                    stage.ordering = order;
                 }
-                stage.ordering = order;
             }
             CommandKind::Limit(n) => {
                 let order = stage.order();
