@@ -7,6 +7,7 @@ mod demo;
 mod generate;
 mod hops;
 mod import;
+mod logs;
 mod map;
 mod output;
 mod repeat;
@@ -57,6 +58,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Run SQL over the store's tables; with no query, open an interactive shell
     Sql(sql::SqlArgs),
+    /// Run a CloudWatch Logs Insights query over the stored log events (fields, filter,
+    /// stats, parse, pattern, diff, ...)
+    Logs(logs::LogsArgs),
     /// Print the service map (nodes and caller -> callee edges) as a table, JSON, DOT or Mermaid
     /// (of everything stored, or of --since/--until)
     Map(map::MapArgs),
@@ -115,6 +119,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Collect(args) => runtime.block_on(collect::run(&store()?, args)),
         Command::Import(args) => import::run(&store()?, args),
         Command::Sql(args) => runtime.block_on(sql::run(&store()?, args)),
+        Command::Logs(args) => runtime.block_on(logs::run(&store()?, args)),
         Command::Map(args) => runtime.block_on(map::run(&store()?, args)),
         Command::Hops(args) => runtime.block_on(hops::run(&store()?, args)),
         Command::Trace(args) => runtime.block_on(trace::run(&store()?, args)),

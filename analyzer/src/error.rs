@@ -29,10 +29,20 @@ pub enum Error {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// A Logs Insights query that cannot run, at its line and column (not chained as a
+    /// source: the message is the whole story).
+    #[error("{0}")]
+    Query(crate::insights::QueryError),
     /// A query error, as DataFusion words it. Not chained as a source: DataFusion's message
     /// already carries its causes, and printing the chain would repeat them.
     #[error("{0}")]
     DataFusion(DataFusionError),
+}
+
+impl From<crate::insights::QueryError> for Error {
+    fn from(e: crate::insights::QueryError) -> Self {
+        Error::Query(e)
+    }
 }
 
 impl From<DataFusionError> for Error {

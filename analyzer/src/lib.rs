@@ -7,6 +7,7 @@ mod entry;
 pub mod error;
 pub mod hdr;
 pub mod hops;
+pub mod insights;
 mod interned;
 mod partials;
 pub mod service_map;

@@ -138,6 +138,16 @@ fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
     tmux.keys(&["C-u", "SELECT 6 * 7 AS answer", "Enter"]);
     tmux.wait_for(&["answer", "42", "1 rows in"]);
 
+    // Logs: a search, the selected line in full, and Enter to its trace.
+    tmux.keys(&["o", "l"]);
+    tmux.wait_for(&["Logs", "Log lines:", "Patterns:"]);
+    tmux.keys(&["/", "REPORT RequestId", "Enter"]);
+    tmux.wait_for(&["/REPORT RequestId", "Max Memory Used", "Enter: trace"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Waterfall", "critical path"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&["Log lines:"]);
+
     // Back to the overview, pick another time range, quit.
     tmux.keys(&["o", "t"]);
     tmux.wait_for(&["Time range", "last 15m"]);

@@ -1,6 +1,7 @@
 //! The `hopscope` binary as users run it: commands, output formats and exit codes.
 
 mod dashboard;
+mod logs;
 mod terminal;
 
 use std::path::{Path, PathBuf};

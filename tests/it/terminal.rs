@@ -139,6 +139,20 @@ fn every_command_shows_escapes_as_text_on_a_terminal_and_pipes_keep_the_bytes() 
         };
         assert!(text.contains(&shown), "{format}: {text}");
     }
+    // The same lines through a Logs Insights query, and through its patterns.
+    let paste = "filter @message like /paste/ | fields @message";
+    for format in ["table", "csv", "json", "ndjson"] {
+        let (text, status) = on_terminal(&store, &["logs", "--format", format, paste]);
+        assert!(status.success(), "logs {format}: {text}");
+        let shown = match format {
+            "json" | "ndjson" => clipboard_shown.replace('\\', r"\\"),
+            _ => clipboard_shown.to_owned(),
+        };
+        assert!(text.contains(&shown), "logs {format}: {text}");
+    }
+    let (text, status) = on_terminal(&store, &["logs", "pattern @message"]);
+    assert!(status.success(), "{text}");
+    assert!(text.contains(r"\x1b]52;c;aGk=\x07"), "patterns: {text}");
     let names = "SELECT name, annotations FROM spans ORDER BY id";
     let (text, _) = on_terminal(&store, &["sql", names]);
     assert_shown_not_obeyed("sql table", &text);

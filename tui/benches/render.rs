@@ -119,6 +119,7 @@ fn trace_app() -> App {
         },
         log_scroll: 0,
         logs_focused: false,
+        focus_request: None,
         // No invocations in this trace: every span shows all of the trace's log lines.
         span_invocation: vec![None; SPANS],
     });

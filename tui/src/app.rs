@@ -10,8 +10,8 @@ use hopscope_analyzer::text::sanitize;
 use hopscope_analyzer::trace_detail::{Invocation, LogLine, TraceDetail};
 
 use crate::data::{
-    AlarmLine, Anchor, Answer, HopDetail, MapLine, Overview, Query, Request, Response, SqlResult,
-    TimeRange,
+    AlarmLine, Anchor, Answer, HopDetail, LogsResult, MapLine, Overview, Query, Request, Response,
+    SqlResult, TimeRange,
 };
 
 /// The screens.
@@ -21,6 +21,7 @@ pub enum Screen {
     Hop,
     Trace,
     Sql,
+    Logs,
 }
 
 impl Screen {
@@ -30,6 +31,7 @@ impl Screen {
             Screen::Hop => "Hop",
             Screen::Trace => "Trace",
             Screen::Sql => "SQL",
+            Screen::Logs => "Logs",
         }
     }
 }
@@ -68,6 +70,8 @@ pub struct TraceView {
     pub log_scroll: usize,
     /// Arrow keys scroll the logs rather than the spans.
     pub logs_focused: bool,
+    /// The request whose invocation to select once the trace arrives (opened from a log line).
+    pub focus_request: Option<String>,
 }
 
 impl TraceView {
@@ -88,6 +92,19 @@ impl TraceView {
         self.trace()
             .map_or_else(Vec::new, |t| t.logs_of(self.selected_invocation()))
     }
+}
+
+/// The logs screen: the range's lines that match the search, newest first, the selected one in
+/// full, and their patterns against the baseline's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogsView {
+    /// What `/` searched for: a Logs Insights query (`filter level = "ERROR"`) or text.
+    pub search: String,
+    pub result: Slot<LogsResult>,
+    pub lines: Cursor,
+    pub patterns: Cursor,
+    /// Arrow keys move in the patterns rather than the lines.
+    pub patterns_focused: bool,
 }
 
 /// What a key asks for; keys map to actions in [`crate::keys::action`].
@@ -122,6 +139,7 @@ pub enum Action {
     Copy,
     GoOverview,
     GoSql,
+    GoLogs,
     /// Start editing the SQL query.
     EditQuery,
     /// Text editing in the filter prompt or the SQL editor.
@@ -303,6 +321,7 @@ pub struct App {
     pub hop: Option<HopView>,
     pub trace: Option<TraceView>,
     pub sql: SqlView,
+    pub logs: LogsView,
     /// The `/` filter of each screen.
     pub filters: BTreeMap<Screen, String>,
     /// The filter being typed, when the prompt is open.
@@ -340,6 +359,7 @@ impl App {
                 history: vec![SQL_EXAMPLE.into()],
                 ..SqlView::default()
             },
+            logs: LogsView::default(),
             filters: BTreeMap::new(),
             prompt: None,
             overlay: None,
@@ -360,7 +380,11 @@ impl App {
         self.prompt.is_some() || (self.screen == Screen::Sql && self.sql.editing)
     }
 
+    /// The `/` text of the screen: its filter, or on the logs screen its search.
     pub fn filter(&self) -> &str {
+        if self.screen == Screen::Logs {
+            return &self.logs.search;
+        }
         self.filters.get(&self.screen).map_or("", String::as_str)
     }
 
@@ -480,8 +504,7 @@ impl App {
             return self.update_overlay(overlay, action);
         }
         if let Some(prompt) = self.prompt.take() {
-            self.update_prompt(prompt, action);
-            return Vec::new();
+            return self.update_prompt(prompt, action);
         }
         if self.screen == Screen::Sql && self.sql.editing {
             return self.update_editor(action);
@@ -512,6 +535,13 @@ impl App {
             Action::GoSql => {
                 self.go_to(Screen::Sql);
                 self.sql.editing = true;
+            }
+            Action::GoLogs => {
+                self.go_to(Screen::Logs);
+                let logs = &self.logs.result;
+                if logs.data.is_none() && logs.pending.is_none() {
+                    return self.load_logs();
+                }
             }
             Action::Copy => return self.copy(),
             other => return self.update_screen(other),
@@ -624,6 +654,50 @@ impl App {
                     _ => {}
                 }
             }
+            Screen::Logs => {
+                let view = &mut self.logs;
+                let (lines, patterns) = view
+                    .result
+                    .data
+                    .as_ref()
+                    .map_or((0, 0), |r| (r.lines.len(), r.patterns.len()));
+                match action {
+                    Action::NextPanel => view.patterns_focused = !view.patterns_focused,
+                    Action::Enter if view.patterns_focused => {
+                        self.note = Some("Enter on a log line opens its trace".into());
+                    }
+                    Action::Enter => {
+                        let line = view
+                            .result
+                            .data
+                            .as_ref()
+                            .and_then(|r| r.lines.get(view.lines.selected));
+                        let Some(line) = line else {
+                            return Vec::new();
+                        };
+                        let Some(trace_id) = line.trace_id.clone() else {
+                            self.note = Some("No X-Ray trace for this line's request".into());
+                            return Vec::new();
+                        };
+                        let request = line.request_id.clone();
+                        let effects = self.open_trace(trace_id);
+                        if let Some(t) = &mut self.trace {
+                            t.focus_request = request;
+                        }
+                        return effects;
+                    }
+                    _ if view.patterns_focused => {
+                        if let Some(d) = delta(patterns) {
+                            view.patterns.step(d, patterns, page);
+                        }
+                    }
+                    _ => {
+                        if let Some(d) = delta(lines) {
+                            view.lines.step(d, lines, page);
+                        }
+                    }
+                }
+            }
         }
         Vec::new()
     }
@@ -675,24 +749,27 @@ impl App {
         Vec::new()
     }
 
-    fn update_prompt(&mut self, mut text: String, action: Action) {
+    fn update_prompt(&mut self, mut text: String, action: Action) -> Vec<Effect> {
         match action {
             Action::Edit(Edit::Insert(c)) => text.push(c),
             Action::Edit(Edit::Backspace) => {
                 text.pop();
             }
             Action::Edit(Edit::Clear) => text.clear(),
-            Action::Enter => {
-                self.set_filter(text);
-                return;
-            }
-            Action::Back => return,
+            Action::Enter => return self.set_filter(text),
+            Action::Back => return Vec::new(),
             _ => {}
         }
         self.prompt = Some(text);
+        Vec::new()
     }
 
-    fn set_filter(&mut self, text: String) {
+    fn set_filter(&mut self, text: String) -> Vec<Effect> {
+        // The logs screen searches the store; the others filter what they hold.
+        if self.screen == Screen::Logs {
+            self.logs.search = text;
+            return self.load_logs();
+        }
         if text.is_empty() {
             self.filters.remove(&self.screen);
         } else {
@@ -713,7 +790,9 @@ impl App {
                 }
             }
             Screen::Sql => self.sql.rows = Cursor::default(),
+            Screen::Logs => {}
         }
+        Vec::new()
     }
 
     /// The hop screen of the selected hop (or map edge).
@@ -785,6 +864,7 @@ impl App {
             span_invocation: Vec::new(),
             log_scroll: 0,
             logs_focused: false,
+            focus_request: None,
         });
         self.go_to(Screen::Trace);
         vec![Effect::Request(Request {
@@ -869,9 +949,25 @@ impl App {
         })]
     }
 
-    /// Reloads what the screens show for the current range and baseline: the overview, and the
-    /// alarms when there are rules. An open hop screen keeps the data it has: it is reopened from
-    /// the new overview.
+    /// The logs screen's lines and patterns for the range, the baseline and the search.
+    fn load_logs(&mut self) -> Vec<Effect> {
+        let id = self.next_request();
+        self.logs.result.start(id, self.now_us);
+        vec![Effect::Request(Request {
+            id,
+            query: Query::Logs {
+                range: self.range,
+                now_us: self.now_us,
+                search: self.logs.search.clone(),
+                baseline: self.baseline,
+            },
+        })]
+    }
+
+    /// Reloads what the screens show for the current range and baseline: the overview, the
+    /// alarms when there are rules, and the logs once their screen was opened (with `--live`,
+    /// the new lines: a live tail). An open hop screen keeps the data it has: it is reopened
+    /// from the new overview.
     fn refresh(&mut self) -> Vec<Effect> {
         let id = self.next_request();
         self.overview.start(id, self.now_us);
@@ -894,6 +990,9 @@ impl App {
             let id = self.next_request();
             self.alarms.start(id, self.now_us);
             effects.push(Effect::Request(Request { id, query }));
+        }
+        if self.screen == Screen::Logs || self.logs.result.data.is_some() {
+            effects.extend(self.load_logs());
         }
         effects
     }
@@ -930,6 +1029,21 @@ impl App {
                         .map(TraceDetail::span_invocations)
                         .unwrap_or_default();
                     view.spans = Cursor::default();
+                    // Opened from a log line: its invocation's first span.
+                    if let Some(request) = view.focus_request.take() {
+                        let invocations = view.trace().map(|t| &t.invocations);
+                        let at = view.visible.iter().position(|&span| {
+                            view.span_invocation
+                                .get(span)
+                                .copied()
+                                .flatten()
+                                .and_then(|i| invocations?.get(i))
+                                .is_some_and(|inv| inv.request_id == request)
+                        });
+                        if let Some(at) = at {
+                            view.spans.selected = at;
+                        }
+                    }
                 }
             }
             Ok(Answer::Sql(r)) => {
@@ -938,11 +1052,21 @@ impl App {
                     self.sql.column = 0;
                 }
             }
+            Ok(Answer::Logs(l)) => {
+                if self.logs.result.finish(id, Ok(*l)) {
+                    let data = self.logs.result.data.as_ref();
+                    self.logs.lines.clamp(data.map_or(0, |r| r.lines.len()));
+                    self.logs
+                        .patterns
+                        .clamp(data.map_or(0, |r| r.patterns.len()));
+                }
+            }
             Err(e) => {
                 // An error belongs to whichever slot waits for this id.
                 let _ = self.overview.finish(id, Err(e.clone()))
                     || self.alarms.finish(id, Err(e.clone()))
-                    || self.sql.result.finish(id, Err(e));
+                    || self.sql.result.finish(id, Err(e.clone()))
+                    || self.logs.result.finish(id, Err(e));
             }
         }
     }
@@ -986,6 +1110,17 @@ impl App {
                     row.get(self.sql.column).cloned()
                 })
             }
+            Screen::Logs => self.logs.result.data.as_ref().and_then(|r| {
+                if self.logs.patterns_focused {
+                    r.patterns
+                        .get(self.logs.patterns.selected)
+                        .map(|p| p.pattern.clone())
+                } else {
+                    r.lines
+                        .get(self.logs.lines.selected)
+                        .map(|l| l.message.clone())
+                }
+            }),
         };
         match text {
             Some(t) => {
@@ -1490,5 +1625,76 @@ mod tests {
         assert_eq!(visible_offset(0, 12, 10), 3);
         assert_eq!(visible_offset(8, 2, 10), 2);
         assert_eq!(visible_offset(3, 3, 0), 3);
+    }
+
+    fn logs_request(effects: &[Effect]) -> Option<(u64, String, bool)> {
+        effects.iter().find_map(|e| match e {
+            Effect::Request(Request {
+                id,
+                query: Query::Logs {
+                    search, baseline, ..
+                },
+            }) => Some((*id, search.clone(), *baseline)),
+            _ => None,
+        })
+    }
+
+    fn log_row(trace: Option<&str>) -> crate::data::LogRow {
+        crate::data::LogRow {
+            time: "10:00:00.000".into(),
+            group: "/aws/lambda/f".into(),
+            request_id: Some("r-1".into()),
+            trace_id: trace.map(Into::into),
+            message: "Task timed out after 30.00 seconds".into(),
+        }
+    }
+
+    #[test]
+    fn the_logs_screen_loads_once_searches_and_follows_refreshes() {
+        let mut app = app();
+        let (id, search, baseline) =
+            logs_request(&app.update(Action::GoLogs)).expect("a logs request");
+        assert_eq!(
+            (app.screen, search.as_str(), baseline),
+            (Screen::Logs, "", true)
+        );
+        // Open again while loading: no second request.
+        app.update(Action::GoOverview);
+        assert!(logs_request(&app.update(Action::GoLogs)).is_none());
+        app.update(Action::Data(Response {
+            id,
+            result: Ok(Answer::Logs(Box::new(LogsResult {
+                window: None,
+                lines: vec![
+                    log_row(None),
+                    log_row(Some("1-6b002802-ea6b51fe19e88b41d94b23fd")),
+                ],
+                patterns: Vec::new(),
+            }))),
+        }));
+        // `/` searches the store.
+        app.update(Action::Filter);
+        for c in "timed out".chars() {
+            app.update(Action::Edit(Edit::Insert(c)));
+        }
+        let (_, search, _) = logs_request(&app.update(Action::Enter)).expect("a search");
+        assert_eq!((search.as_str(), app.filter()), ("timed out", "timed out"));
+        // A refresh (`r`, a live window) reloads the logs too, with the search.
+        let (_, search, _) = logs_request(&app.update(Action::Refresh)).expect("reloaded");
+        assert_eq!(search, "timed out");
+        // A line with no trace says so; one with a trace opens it.
+        assert!(app.update(Action::Enter).is_empty());
+        assert_eq!(
+            app.note.as_deref(),
+            Some("No X-Ray trace for this line's request")
+        );
+        app.update(Action::Down);
+        let effects = app.update(Action::Enter);
+        assert!(effects.iter().any(|e| matches!(e, Effect::Request(Request { query: Query::Trace { trace_id }, .. }) if trace_id == "1-6b002802-ea6b51fe19e88b41d94b23fd")));
+        assert_eq!(app.screen, Screen::Trace);
+        assert_eq!(
+            app.trace.as_ref().unwrap().focus_request.as_deref(),
+            Some("r-1")
+        );
     }
 }

@@ -10,6 +10,7 @@ use hopscope_analyzer::alarms::state::AlarmStore;
 use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, Severity, State};
 use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport};
 pub use hopscope_analyzer::hops::{HopDetail, Percentile, Window};
+use hopscope_analyzer::insights::{self, Scope, field, output};
 use hopscope_analyzer::service_map::ServiceMap;
 use hopscope_analyzer::text::{TextTable, sanitize};
 use hopscope_analyzer::trace_detail::TraceDetail;
@@ -17,6 +18,10 @@ pub use hopscope_analyzer::window::Anchor;
 
 /// Result rows kept for the SQL screen; the status line says how many there were in all.
 pub const MAX_SQL_ROWS: usize = 10_000;
+/// Log lines the logs screen shows, newest first.
+pub const MAX_LOG_LINES: usize = 1_000;
+/// Patterns the logs screen shows, new and grown first.
+pub const MAX_PATTERNS: usize = 200;
 
 /// The time range the dashboard shows: a span of time ending at its anchor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +85,14 @@ pub enum Query {
     Trace { trace_id: String },
     /// A user's SQL.
     Sql { text: String },
+    /// The log lines of the range that match a search, and their patterns (against the
+    /// baseline's when `baseline`).
+    Logs {
+        range: TimeRange,
+        now_us: i64,
+        search: String,
+        baseline: bool,
+    },
 }
 
 impl Query {
@@ -91,6 +104,7 @@ impl Query {
             Query::Alarms { .. } => "alarms",
             Query::Trace { .. } => "trace",
             Query::Sql { .. } => "sql",
+            Query::Logs { .. } => "logs",
         }
     }
 }
@@ -110,6 +124,59 @@ pub enum Answer {
     /// `None`: the store has no span of that trace.
     Trace(Option<Box<TraceDetail>>),
     Sql(SqlResult),
+    Logs(Box<LogsResult>),
+}
+
+/// What the logs screen shows (text sanitized).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogsResult {
+    /// The range's window; `None` when the store holds no spans to anchor it on.
+    pub window: Option<Window>,
+    /// Matching lines, newest first, at most [`MAX_LOG_LINES`].
+    pub lines: Vec<LogRow>,
+    /// The lines' patterns, new and grown first with a baseline, else the most common first.
+    pub patterns: Vec<PatternRow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRow {
+    /// `HH:MM:SS.mmm` (UTC; the milliseconds left out when they are zero).
+    pub time: String,
+    pub group: String,
+    pub request_id: Option<String>,
+    /// The X-Ray trace of the line's invocation: the line's own, or its request's.
+    pub trace_id: Option<String>,
+    /// The line, tabs as spaces, the trailing newline dropped.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternRow {
+    pub pattern: String,
+    pub count: i64,
+    /// Lines of the baseline window (with a baseline).
+    pub previous: Option<i64>,
+    /// `new`, `grown`, `unchanged`, `shrunk` or `gone` (with a baseline).
+    pub change: Option<String>,
+}
+
+/// The commands a search runs: a Logs Insights query as typed when it starts with a command
+/// (`filter level = "ERROR"`, `parse @message ...`), else a search for the text in `@message`.
+pub fn search_commands(search: &str) -> Option<String> {
+    let search = search.trim();
+    if search.is_empty() {
+        return None;
+    }
+    let first = search
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if ["filter", "parse", "fields", "display", "dedup", "unnest"].contains(&first.as_str()) {
+        return Some(search.to_string());
+    }
+    let quoted = search.replace('\\', "\\\\").replace('"', "\\\"");
+    Some(format!("filter @message like \"{quoted}\""))
 }
 
 /// Points of the p99 sparkline of each hop.
@@ -363,7 +430,156 @@ pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
                 elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
             }))
         }
+        Query::Logs {
+            range,
+            now_us,
+            search,
+            baseline,
+        } => load_logs(session, range, now_us, &search, baseline)
+            .await
+            .map(|l| Answer::Logs(Box::new(l))),
     }
+}
+
+/// The logs screen's lines and patterns: two Logs Insights queries over the range, after the
+/// search's commands.
+async fn load_logs(
+    session: &Session,
+    range: TimeRange,
+    now_us: i64,
+    search: &str,
+    baseline: bool,
+) -> Result<LogsResult, String> {
+    let window = resolve(session, range, now_us).await?;
+    let scope = Scope {
+        window,
+        log_groups: Vec::new(),
+    };
+    let then = |rest: &str| match search_commands(search) {
+        Some(first) => format!("{first} | {rest}"),
+        None => rest.to_string(),
+    };
+    let lines = run(
+        session,
+        &then(&format!(
+            "fields {}, {}, {}, {}, {} | sort {} desc | limit {MAX_LOG_LINES}",
+            field::TIMESTAMP,
+            field::LOG,
+            field::REQUEST_ID,
+            field::XRAY_TRACE_ID,
+            field::MESSAGE,
+            field::TIMESTAMP
+        )),
+        &scope,
+        MAX_LOG_LINES,
+    )
+    .await?;
+    let cell = |table: &TextTable, row: &[String], name: &str| {
+        table
+            .columns
+            .iter()
+            .position(|c| c == name)
+            .and_then(|i| row.get(i))
+            .filter(|v| !v.is_empty())
+            .cloned()
+    };
+    let mut rows: Vec<LogRow> = lines
+        .rows
+        .iter()
+        .map(|r| LogRow {
+            // `2026-11-20T10:59:45.438Z` -> `10:59:45.438`.
+            time: cell(&lines, r, field::TIMESTAMP)
+                .map(|t| t.get(11..).unwrap_or(&t).trim_end_matches('Z').to_string())
+                .unwrap_or_default(),
+            group: cell(&lines, r, field::LOG).unwrap_or_default(),
+            request_id: cell(&lines, r, field::REQUEST_ID),
+            trace_id: cell(&lines, r, field::XRAY_TRACE_ID),
+            // Sanitized text: a tab or newline of the line is `\t`, `\n` here.
+            message: cell(&lines, r, field::MESSAGE)
+                .unwrap_or_default()
+                .trim_end_matches("\\n")
+                .replace("\\t", "  "),
+        })
+        .collect();
+    fill_trace_ids(session, &mut rows).await?;
+    let diff = baseline && window.is_some();
+    let patterns = run(
+        session,
+        &then(if diff {
+            "pattern @message | diff"
+        } else {
+            "pattern @message"
+        }),
+        &scope,
+        MAX_PATTERNS,
+    )
+    .await?;
+    let patterns = patterns
+        .rows
+        .iter()
+        .map(|r| PatternRow {
+            pattern: cell(&patterns, r, output::PATTERN).unwrap_or_default(),
+            count: cell(&patterns, r, output::SAMPLE_COUNT)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0),
+            previous: cell(&patterns, r, output::PREVIOUS_SAMPLE_COUNT)
+                .and_then(|c| c.parse().ok()),
+            change: cell(&patterns, r, output::CHANGE_TYPE),
+        })
+        .collect();
+    Ok(LogsResult {
+        window,
+        lines: rows,
+        patterns,
+    })
+}
+
+async fn run(
+    session: &Session,
+    query: &str,
+    scope: &Scope,
+    max_rows: usize,
+) -> Result<TextTable, String> {
+    let out = insights::run(session, query, scope)
+        .await
+        .map_err(|e| e.to_string())?;
+    TextTable::from_batches(&out.batches, max_rows).map_err(|e| e.to_string())
+}
+
+/// Gives the lines of an invocation its trace: only REPORT lines carry the XRAY trace id, so
+/// the others take their request's from `lambda_invocations`.
+async fn fill_trace_ids(session: &Session, rows: &mut [LogRow]) -> Result<(), String> {
+    let wanted: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r.trace_id.is_none())
+        .filter_map(|r| r.request_id.as_deref())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let list = wanted
+        .iter()
+        .map(|id| format!("'{}'", id.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let batches = session
+        .collect(&format!(
+            "SELECT request_id, trace_id FROM lambda_invocations WHERE trace_id IS NOT NULL AND request_id IN ({list})"
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    let table = TextTable::from_batches(&batches, usize::MAX).map_err(|e| e.to_string())?;
+    let traces: BTreeMap<&str, &str> = table
+        .rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    for row in rows.iter_mut().filter(|r| r.trace_id.is_none()) {
+        if let Some(t) = row.request_id.as_deref().and_then(|id| traces.get(id)) {
+            row.trace_id = Some((*t).to_string());
+        }
+    }
+    Ok(())
 }
 
 async fn load_overview(

@@ -2,7 +2,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::app::{Action, App, Edit};
+use crate::app::{Action, App, Edit, Screen};
 
 /// The action a key asks for in the app's current state (typing or commanding), if any.
 pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
@@ -42,7 +42,10 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('k') | KeyCode::Up => Action::Up,
         KeyCode::Char('j') | KeyCode::Down => Action::Down,
         KeyCode::Char('h') | KeyCode::Left => Action::Left,
-        KeyCode::Char('l') | KeyCode::Right => Action::Right,
+        // `l` scrolls the SQL result sideways, as `h` does; elsewhere it opens the logs.
+        KeyCode::Char('l') if app.screen == Screen::Sql => Action::Right,
+        KeyCode::Right => Action::Right,
+        KeyCode::Char('l') => Action::GoLogs,
         KeyCode::PageUp => Action::PageUp,
         KeyCode::PageDown => Action::PageDown,
         KeyCode::Char('g') | KeyCode::Home => Action::Top,
@@ -84,6 +87,10 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("y", "copy the selected id to the clipboard (OSC 52)"),
             ("o", "overview"),
             ("s, :", "SQL screen"),
+            (
+                "l",
+                "logs of the range: search, patterns against the baseline",
+            ),
             ("Tab", "next panel"),
         ],
     ),
@@ -93,7 +100,10 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("j, Down / k, Up", "next / previous row"),
             ("Ctrl-d, PgDn / Ctrl-u, PgUp", "page down / up"),
             ("g, Home / G, End", "first / last row"),
-            ("h, Left / l, Right", "scroll columns (SQL result)"),
+            (
+                "h, Left / l, Right",
+                "scroll columns (SQL result; elsewhere l opens the logs)",
+            ),
         ],
     ),
     (
@@ -127,6 +137,18 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("Tab", "switch between the waterfall and the log lines"),
             ("/", "show only spans whose name, node or operation matches"),
             ("y", "copy the trace id"),
+        ],
+    ),
+    (
+        "Logs",
+        &[
+            (
+                "/",
+                "search: a Logs Insights query (filter level = \"ERROR\") or text in the line",
+            ),
+            ("Tab", "switch between the lines and the patterns (new: +)"),
+            ("Enter", "the selected line's trace, at its invocation"),
+            ("y", "copy the selected line or pattern"),
         ],
     ),
     (
@@ -177,13 +199,18 @@ mod tests {
             (KeyCode::Char('j'), KeyCode::Down, Action::Down),
             (KeyCode::Char('k'), KeyCode::Up, Action::Up),
             (KeyCode::Char('h'), KeyCode::Left, Action::Left),
-            (KeyCode::Char('l'), KeyCode::Right, Action::Right),
             (KeyCode::Char('g'), KeyCode::Home, Action::Top),
             (KeyCode::Char('G'), KeyCode::End, Action::Bottom),
         ] {
             assert_eq!(press(&app, a), Some(want.clone()));
             assert_eq!(press(&app, b), Some(want));
         }
+        assert_eq!(press(&app, KeyCode::Char('l')), Some(Action::GoLogs));
+        assert_eq!(press(&app, KeyCode::Right), Some(Action::Right));
+        let mut sql = app.clone();
+        sql.update(Action::GoSql);
+        sql.update(Action::Back);
+        assert_eq!(press(&sql, KeyCode::Char('l')), Some(Action::Right));
         let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
         assert_eq!(action(&app, ctrl('d')), Some(Action::PageDown));
         assert_eq!(action(&app, ctrl('u')), Some(Action::PageUp));

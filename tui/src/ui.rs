@@ -8,6 +8,7 @@ mod header;
 mod help;
 pub(crate) mod hop;
 mod hops;
+mod logs;
 mod map;
 mod picker;
 mod sql;
@@ -35,6 +36,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Hop => hop::render(frame, body, app),
         Screen::Trace => trace::render(frame, body, app),
         Screen::Sql => sql::render(frame, body, app),
+        Screen::Logs => logs::render(frame, body, app),
     }
     footer::render(frame, footer, app);
     match &app.overlay {

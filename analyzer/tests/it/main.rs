@@ -4,6 +4,7 @@ mod alarms;
 mod hdr;
 mod hop_rule;
 mod hops;
+mod insights;
 mod service_map;
 mod sql;
 mod trace_detail;

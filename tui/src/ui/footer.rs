@@ -35,6 +35,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             .and_then(|v| v.detail.pending)
             .map(|p| ("trace", p)),
         Screen::Sql => app.sql.result.pending.map(|p| ("query", p)),
+        Screen::Logs => app.logs.result.pending.map(|p| ("logs", p)),
     };
     if let Some((what, p)) = pending {
         let secs = (app.now_us - p.since_us).max(0) as f64 / 1e6;
@@ -48,6 +49,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Screen::Hop => app.hop.as_ref().and_then(|v| v.detail.error.as_deref()),
         Screen::Trace => app.trace.as_ref().and_then(|v| v.detail.error.as_deref()),
         Screen::Sql => None,
+        Screen::Logs => app.logs.result.error.as_deref(),
     };
     if let Some(e) = error {
         spans.push(Span::styled(

@@ -144,3 +144,64 @@ async fn every_screen_on_the_sample_scenarios() {
     act(&session, &mut app, Action::TimePicker).await;
     snapshot("time_picker", &app);
 }
+
+/// The logs screen: the range's lines, a search, the timeouts' pattern new against the baseline,
+/// and Enter on a line to its trace, at its invocation.
+#[tokio::test]
+async fn the_logs_screen_searches_marks_new_patterns_and_jumps_to_the_trace() {
+    let session = Session::open(sample_store()).await.unwrap();
+    let mut app = app(&session).await;
+    act(&session, &mut app, Action::GoLogs).await;
+    assert_eq!(app.screen, Screen::Logs);
+    let logs = app.logs.result.data.as_ref().expect("the range's lines");
+    assert!(logs.lines.len() > 100, "{}", logs.lines.len());
+    snapshot("logs", &app);
+
+    act(&session, &mut app, Action::Filter).await;
+    for c in "Task timed out".chars() {
+        act(&session, &mut app, Action::Edit(Edit::Insert(c))).await;
+    }
+    act(&session, &mut app, Action::Enter).await;
+    let logs = app.logs.result.data.as_ref().expect("the search's lines");
+    let window = logs.window.expect("a window");
+    let counted = session
+        .collect(&format!(
+            "SELECT count(*) FROM log_events WHERE message LIKE '%Task timed out%'
+             AND timestamp >= to_timestamp_micros({}) AND timestamp < to_timestamp_micros({})",
+            window.start_us, window.end_us
+        ))
+        .await
+        .unwrap();
+    let counted: i64 = hopscope_analyzer::text::TextTable::from_batches(&counted, 1)
+        .unwrap()
+        .rows[0][0]
+        .parse()
+        .unwrap();
+    assert_eq!(logs.lines.len() as i64, counted);
+    assert!(
+        logs.lines
+            .iter()
+            .all(|l| l.message.contains("Task timed out"))
+    );
+    // The etl scenario's API hangs from 10:24: its timeouts are new against the hour before.
+    let timeouts = logs
+        .patterns
+        .iter()
+        .find(|p| p.pattern.contains("Task timed out"))
+        .expect("the timeouts' pattern");
+    assert_eq!(timeouts.change.as_deref(), Some("new"), "{timeouts:?}");
+    assert_eq!(timeouts.count, counted);
+    snapshot("logs_search", &app);
+
+    let line = app.logs.result.data.as_ref().unwrap().lines[0].clone();
+    act(&session, &mut app, Action::Enter).await;
+    assert_eq!(app.screen, Screen::Trace);
+    let view = app.trace.as_ref().unwrap();
+    assert_eq!(Some(&view.trace_id), line.trace_id.as_ref());
+    let invocation = view
+        .selected_invocation()
+        .expect("the line's invocation selected");
+    assert_eq!(Some(&invocation.request_id), line.request_id.as_ref());
+    act(&session, &mut app, Action::Back).await;
+    assert_eq!(app.screen, Screen::Logs);
+}
