@@ -120,13 +120,8 @@ impl Qualifier {
         let part = |p: &Option<String>| p.clone().unwrap_or_else(|| "imported".into());
         match self {
             Qualifier::None => name.to_string(),
-            Qualifier::Region if region.is_none() && account.is_none() => {
-                format!("{name} [imported]")
-            }
+            _ if account.is_none() && region.is_none() => format!("{name} [imported]"),
             Qualifier::Region => format!("{name} [{}]", part(region)),
-            Qualifier::AccountAndRegion if region.is_none() && account.is_none() => {
-                format!("{name} [imported]")
-            }
             Qualifier::AccountAndRegion => {
                 format!("{name} [{}/{}]", part(account), part(region))
             }

@@ -106,6 +106,13 @@ pub struct CollectOptions {
 }
 
 impl CollectOptions {
+    /// Whether `function` is one `functions` selects (all when there is no pattern).
+    pub fn wants(&self, function: &str) -> bool {
+        self.functions
+            .as_ref()
+            .is_none_or(|p| glob_match(p, function))
+    }
+
     pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
         Self {
             start,
@@ -138,7 +145,7 @@ pub struct Summary {
     pub apis: BTreeMap<Api, ApiStats>,
     /// The account and Region collected from.
     pub origin: Origin,
-    /// The trace world the traces were read in.
+    /// The trace world the traces were read in (always set by [`collect`]).
     pub world: Option<World>,
     /// Traces imported whole.
     pub traces: usize,
@@ -223,11 +230,6 @@ pub async fn collect(
     summary.origin = origin.clone();
     // Checkpoints are kept per account and Region: one store holds several.
     let scoped = |source: &str| scoped_source(source, &origin);
-    let wanted = |function: &str| {
-        opts.functions
-            .as_ref()
-            .is_none_or(|p| glob_match(p, function))
-    };
 
     progress.stage("Lambda functions", 0);
     let discovered = functions::discover(
@@ -244,7 +246,7 @@ pub async fn collect(
         .iter()
         .flatten()
         .map(|f| f.name.clone())
-        .filter(|f| wanted(f))
+        .filter(|f| opts.wants(f))
         .collect();
 
     let (groups, read_spans) =
@@ -290,17 +292,17 @@ pub async fn collect(
         opts.traces
     };
     let world = match source {
-        TraceSource::XRay => Some(World::XRay),
-        TraceSource::Spans => Some(World::Spans),
+        TraceSource::XRay => World::XRay,
+        TraceSource::Spans => World::Spans,
         TraceSource::Auto => {
             let found = detect_world(&clients.xray, caller).await;
             summary
                 .denied("the trace world (assumed X-Ray)", found)?
-                .or(Some(World::XRay))
+                .unwrap_or(World::XRay)
         }
     };
-    summary.world = world;
-    let checkpoint_name = scoped(if world == Some(World::Spans) {
+    summary.world = Some(world);
+    let checkpoint_name = scoped(if world == World::Spans {
         "spans"
     } else {
         "xray"
@@ -311,7 +313,7 @@ pub async fn collect(
         Some((start, end)) => {
             let (seen_before, held_before) = (summary.traces_seen, summary.traces);
             let complete = match world {
-                Some(World::XRay) | None => {
+                World::XRay => {
                     classic(
                         clients,
                         caller,
@@ -325,7 +327,7 @@ pub async fn collect(
                     )
                     .await
                 }
-                Some(World::TransactionSearch) => {
+                World::TransactionSearch => {
                     transaction_search(
                         clients,
                         caller,
@@ -340,7 +342,7 @@ pub async fn collect(
                     )
                     .await
                 }
-                Some(World::Spans) => {
+                World::Spans => {
                     progress.stage("aws/spans", 0);
                     match spans::read(&clients.logs, caller, start, end, &mut summary, progress)
                         .await
@@ -355,7 +357,7 @@ pub async fn collect(
                 }
             };
             let complete = summary.denied("traces", complete)?.unwrap_or(false);
-            if complete && let Some(world) = world {
+            if complete {
                 // In the same flush as the traces, before the checkpoint: a window is covered
                 // once, by the run that completed it.
                 out.coverage.append(&TraceCoverageRow {
@@ -377,7 +379,7 @@ pub async fn collect(
         }
     }
 
-    summary.functions = functions.into_iter().filter(|f| wanted(f)).collect();
+    summary.functions = functions.into_iter().filter(|f| opts.wants(f)).collect();
     let metrics_source = scoped("metrics");
     let saved = checkpoint::load(store, &metrics_source)?;
     match checkpoint::remaining(saved, opts.start, opts.end, opts.overlap) {
@@ -468,11 +470,6 @@ async fn log_groups(
     discovered: Option<&[functions::Function]>,
     summary: &mut Summary,
 ) -> Result<(Vec<String>, bool)> {
-    let wanted = |function: &str| {
-        opts.functions
-            .as_ref()
-            .is_none_or(|p| glob_match(p, function))
-    };
     if !opts.log_groups.is_empty() {
         let read_spans = opts.log_groups.iter().any(|g| g == SPANS_GROUP);
         let groups = opts
@@ -486,7 +483,7 @@ async fn log_groups(
     let mut groups: BTreeSet<String> = discovered
         .into_iter()
         .flatten()
-        .filter(|f| wanted(&f.name))
+        .filter(|f| opts.wants(&f.name))
         .map(|f| f.log_group.clone())
         .collect();
     // Groups of functions ListFunctions no longer lists (deleted, or the listing was denied).
@@ -495,7 +492,7 @@ async fn log_groups(
         groups.extend(
             named
                 .into_iter()
-                .filter(|g| g.strip_prefix(LAMBDA_PREFIX).is_none_or(&wanted)),
+                .filter(|g| g.strip_prefix(LAMBDA_PREFIX).is_none_or(|f| opts.wants(f))),
         );
     }
     Ok((groups.into_iter().collect(), false))

@@ -19,10 +19,13 @@ use crate::output::{FileCtx, Output};
 /// Where CloudWatch Transaction Search stores spans.
 pub const SPANS_GROUP: &str = "aws/spans";
 
-/// The window's span lines, by W3C trace id (lines with no readable trace id under "").
+/// The window's span lines, by W3C trace id (lines with no readable trace id under ""), and what
+/// they say of each trace, read as the lines arrive.
 #[derive(Debug, Default)]
 pub struct SpanLines {
     pub by_trace: BTreeMap<String, Vec<String>>,
+    /// Per trace: whether any span failed, and its root's duration.
+    facts: BTreeMap<String, (bool, Option<f64>)>,
 }
 
 /// The fields of a span line that choose what to fetch.
@@ -77,10 +80,18 @@ pub async fn read(
             })
             .await?;
         for message in page.events().iter().filter_map(|e| e.message()) {
-            let trace = serde_json::from_str::<Head>(message)
-                .ok()
-                .and_then(|h| h.trace_id)
+            let head = serde_json::from_str::<Head>(message).ok();
+            let trace = head
+                .as_ref()
+                .and_then(|h| h.trace_id.clone())
                 .unwrap_or_default();
+            if let Some(head) = head.filter(|_| !trace.is_empty()) {
+                let (failed, duration_ms) = lines.facts.entry(trace.clone()).or_default();
+                *failed |= head.status.as_ref().is_some_and(Status::is_error);
+                if head.parent_span_id.as_deref().is_none_or(str::is_empty) {
+                    *duration_ms = head.duration_nano.map(|n| n / 1e6);
+                }
+            }
             lines
                 .by_trace
                 .entry(trace)
@@ -114,25 +125,12 @@ impl SpanLines {
     /// What the spans say of each trace: failed if any span did, its root's duration.
     pub fn candidates(&self) -> Candidates {
         let mut all = Candidates::default();
-        for (trace, lines) in &self.by_trace {
-            if trace.is_empty() {
-                continue;
-            }
-            let mut candidate = Candidate {
+        for (trace, &(failed, duration_ms)) in &self.facts {
+            all.add(Candidate {
                 id: crate::otel::xray_trace_id(trace).into_owned(),
-                failed: false,
-                duration_ms: None,
-            };
-            for head in lines
-                .iter()
-                .filter_map(|l| serde_json::from_str::<Head>(l).ok())
-            {
-                candidate.failed |= head.status.as_ref().is_some_and(Status::is_error);
-                if head.parent_span_id.as_deref().is_none_or(str::is_empty) {
-                    candidate.duration_ms = head.duration_nano.map(|n| n / 1e6);
-                }
-            }
-            all.add(candidate);
+                failed,
+                duration_ms,
+            });
         }
         all
     }
