@@ -4,7 +4,7 @@ use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder, UInt16Builder,
+    TimestampMicrosecondBuilder, UInt16Builder, UInt32Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
@@ -82,6 +82,9 @@ pub mod col {
     pub const AWS_REQUEST_ID: &str = "aws_request_id";
     pub const AWS_ACCOUNT_ID: &str = "aws_account_id";
     pub const AWS_RESOURCE: &str = "aws_resource";
+    /// Retries the AWS SDK made inside this call (X-Ray `aws.retries`): each one an attempt
+    /// the service rejected (throttled, failed) before the one the span ends with.
+    pub const AWS_RETRIES: &str = "aws_retries";
     pub const RESOURCE_ARN: &str = "resource_arn";
     pub const SQL_URL: &str = "sql_url";
     pub const SQL_DATABASE_TYPE: &str = "sql_database_type";
@@ -146,6 +149,7 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         s(AWS_REQUEST_ID),
         d(AWS_ACCOUNT_ID),
         s(AWS_RESOURCE),
+        Field::new(AWS_RETRIES, DataType::UInt32, true),
         s(RESOURCE_ARN),
         s(SQL_URL),
         d(SQL_DATABASE_TYPE),
@@ -230,6 +234,7 @@ pub struct SpanRow<'a> {
     pub aws_request_id: Option<&'a str>,
     pub aws_account_id: Option<&'a str>,
     pub aws_resource: Option<&'a str>,
+    pub aws_retries: Option<u32>,
     pub resource_arn: Option<&'a str>,
     pub sql_url: Option<&'a str>,
     pub sql_database_type: Option<&'a str>,
@@ -293,6 +298,7 @@ pub struct SpanBatchBuilder {
     aws_request_id: StringBuilder,
     aws_account_id: DictBuilder,
     aws_resource: StringBuilder,
+    aws_retries: UInt32Builder,
     resource_arn: StringBuilder,
     sql_url: StringBuilder,
     sql_database_type: DictBuilder,
@@ -350,6 +356,7 @@ impl SpanBatchBuilder {
         self.aws_request_id.append_option(r.aws_request_id);
         self.aws_account_id.append_option(r.aws_account_id);
         self.aws_resource.append_option(r.aws_resource);
+        self.aws_retries.append_option(r.aws_retries);
         self.resource_arn.append_option(r.resource_arn);
         self.sql_url.append_option(r.sql_url);
         self.sql_database_type.append_option(r.sql_database_type);
@@ -426,6 +433,7 @@ impl SpanBatchBuilder {
             finish_reserving(&mut self.aws_request_id),
             Arc::new(self.aws_account_id.finish()),
             finish_reserving(&mut self.aws_resource),
+            Arc::new(self.aws_retries.finish()),
             finish_reserving(&mut self.resource_arn),
             finish_reserving(&mut self.sql_url),
             Arc::new(self.sql_database_type.finish()),

@@ -401,6 +401,7 @@ impl Fields<'_> {
             aws_request_id: self.aws_request_id.as_deref(),
             aws_account_id: self.aws_account_id.as_deref(),
             aws_resource: self.aws_resource.as_deref(),
+            aws_retries: None,
             resource_arn: self.resource_arn.as_deref(),
             sql_url: None,
             sql_database_type: self.sql_database_type.as_deref(),

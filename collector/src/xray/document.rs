@@ -77,6 +77,7 @@ pub struct Aws<'a> {
     pub topic_arn: Str<'a>,
     pub function_arn: Str<'a>,
     pub resource_names: Vec<Cow<'a, str>>,
+    pub retries: Option<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -441,6 +442,7 @@ impl Node<'_> {
             aws_request_id: aws.and_then(|a| a.request_id.as_deref()),
             aws_account_id: aws.and_then(|a| a.account_id.as_deref()),
             aws_resource: aws.and_then(aws_resource),
+            aws_retries: aws.and_then(|a| a.retries),
             resource_arn: d
                 .resource_arn
                 .as_deref()

@@ -405,6 +405,9 @@ impl<'a> Reader<'a> {
                     AwsKey::ResourceNames => {
                         aws.resource_names = r.strings("aws.resource_names", p)?;
                     }
+                    AwsKey::Retries => {
+                        aws.retries = r.lenient_int()?.and_then(|n| u32::try_from(n).ok());
+                    }
                     AwsKey::Other => r.j.next_skip()?,
                 }
                 Ok(())
@@ -500,6 +503,7 @@ keys!(AwsKey {
     TopicArn = "topic_arn",
     FunctionArn = "function_arn",
     ResourceNames = "resource_names",
+    Retries = "retries",
 });
 
 /// `s` as a slice of `text` when it is one (jiter lends a slice of the document for a string
@@ -576,6 +580,18 @@ mod tests {
             .map(|(k, v)| (k.as_ref(), *v))
             .collect();
         assert_eq!(keys, [("j", "2"), ("k", "3")]);
+    }
+
+    #[test]
+    fn sdk_retries_are_read_as_a_count() {
+        let e = entries(
+            r#"{"id":"a","subsegments":[{"id":"b","aws":{"operation":"PutItem","retries":2}},{"id":"c","aws":{"retries":"1"}},{"id":"d","aws":{"retries":-1}}]}"#,
+        );
+        let retries: Vec<_> = e[1..]
+            .iter()
+            .map(|e| e.doc.aws.as_ref().and_then(|a| a.retries))
+            .collect();
+        assert_eq!(retries, [Some(2), Some(1), None]);
     }
 
     #[test]
