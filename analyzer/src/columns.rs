@@ -61,3 +61,27 @@ pub fn micros(b: &RecordBatch, col: usize) -> Vec<Option<i64>> {
         .map(|i| a.is_valid(i).then(|| a.value(i)))
         .collect()
 }
+
+/// A `Map<Utf8, Utf8>` column (annotations) as key-value pairs per row; a NULL map is empty,
+/// a NULL value reads as "".
+pub fn string_maps(b: &RecordBatch, col: usize) -> Vec<Vec<(String, String)>> {
+    let maps = b.column(col).as_map();
+    (0..maps.len())
+        .map(|i| {
+            if !maps.is_valid(i) {
+                return Vec::new();
+            }
+            let entries = maps.value(i);
+            let (k, v) = (
+                entries.column(0).as_string::<i32>(),
+                entries.column(1).as_string::<i32>(),
+            );
+            (0..entries.len())
+                .map(|j| {
+                    let value = if v.is_valid(j) { v.value(j) } else { "" };
+                    (k.value(j).to_owned(), value.to_owned())
+                })
+                .collect()
+        })
+        .collect()
+}

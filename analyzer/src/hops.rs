@@ -10,7 +10,6 @@
 //! by how much critical time per trace they added; without one, by the critical time they hold.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 use serde::Serialize;
@@ -343,19 +342,25 @@ struct Period {
     hops: Vec<HopRow>,
 }
 
-/// `caller IS NOT DISTINCT FROM 'x' AND callee = 'y'` for each hop, as one disjunction.
-fn hop_filter(hops: &[Hop]) -> String {
+/// The spans of one hop, as a SQL predicate: `hop_caller` is `caller` (NULL: the trace's
+/// client) and `service` is `callee`.
+pub(crate) fn hop_predicate(caller: Option<&str>, callee: &str) -> String {
     let lit = |v: &str| format!("'{}'", v.replace('\'', "''"));
+    let caller = caller.map_or_else(
+        || format!("{} IS NULL", s::HOP_CALLER),
+        |c| format!("{} = {}", s::HOP_CALLER, lit(c)),
+    );
+    format!("({caller} AND {} = {})", s::SERVICE, lit(callee))
+}
+
+/// The spans of any of `hops`, as one disjunction.
+fn hop_filter(hops: &[Hop]) -> String {
     let mut out = String::new();
     for (i, h) in hops.iter().enumerate() {
         if i > 0 {
             out.push_str(" OR ");
         }
-        let caller = h.caller.as_deref().map_or_else(
-            || format!("{} IS NULL", s::HOP_CALLER),
-            |c| format!("{} = {}", s::HOP_CALLER, lit(c)),
-        );
-        let _ = write!(out, "({caller} AND {} = {})", s::SERVICE, lit(&h.callee));
+        out.push_str(&hop_predicate(h.caller.as_deref(), &h.callee));
     }
     out
 }

@@ -17,6 +17,7 @@ pub mod text;
 pub mod top_n;
 pub mod trace_detail;
 pub mod views;
+pub mod why;
 pub mod window;
 
 pub use error::Error;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use hopscope_schema::lambda_invocations::{TABLE as INVOCATIONS, col as inv};
 use hopscope_schema::log_events::{TABLE as LOGS, col as log};
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
@@ -296,35 +296,13 @@ fn read_spans(b: &RecordBatch, out: &mut Vec<WaterfallSpan>, namespaces: &mut Ve
     let (error, fault, throttle, in_progress) = (flag(11), flag(12), flag(13), flag(14));
     let status = columns::opt_ints(b, 15);
     let (operation, cause_type, cause_message) = (text(16), text(17), text(18));
-    let annotations = b.column(19).as_map();
+    let mut annotations = columns::string_maps(b, 19);
     let request_id = text(20);
     for i in 0..b.num_rows() {
         let cause = match (&cause_type[i], &cause_message[i]) {
             (Some(t), Some(m)) => Some(format!("{t}: {m}")),
             (Some(one), None) | (None, Some(one)) => Some(one.clone()),
             (None, None) => None,
-        };
-        let pairs = if annotations.is_valid(i) {
-            let entries = annotations.value(i);
-            let (k, v) = (
-                entries.column(0).as_string::<i32>(),
-                entries.column(1).as_string::<i32>(),
-            );
-            (0..entries.len())
-                .map(|j| {
-                    (
-                        k.value(j).to_owned(),
-                        if v.is_valid(j) {
-                            v.value(j)
-                        } else {
-                            Default::default()
-                        }
-                        .to_owned(),
-                    )
-                })
-                .collect()
-        } else {
-            Vec::new()
         };
         namespaces.push(namespace[i].clone());
         out.push(WaterfallSpan {
@@ -349,7 +327,7 @@ fn read_spans(b: &RecordBatch, out: &mut Vec<WaterfallSpan>, namespaces: &mut Ve
             aws_operation: operation[i].clone(),
             request_id: request_id[i].clone(),
             cause,
-            annotations: pairs,
+            annotations: std::mem::take(&mut annotations[i]),
         });
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::Error;
 use crate::lambda::FunctionSpec;
 use crate::random::{Micros, Random};
-use crate::scenario::{ExpectedAlarm, Scenario, TimeRange};
+use crate::scenario::{ExpectedAlarm, ExpectedWhy, Scenario, TimeRange};
 use crate::sim::Sim;
 
 /// How requests arrive over the window.
@@ -135,6 +135,16 @@ impl ArrivalTimes {
 }
 
 /// An alarm the starter pack raises on a scenario.
+/// `hopscope why` on `caller -> callee` ranks `attribute = value` first.
+fn why(caller: Option<&str>, callee: &str, attribute: &str, value: &str) -> ExpectedWhy {
+    ExpectedWhy {
+        caller: caller.map(str::to_owned),
+        callee: callee.to_owned(),
+        attribute: attribute.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
 fn alarm(rule: &str, key: &str, why: &str) -> ExpectedAlarm {
     ExpectedAlarm {
         rule: rule.to_owned(),

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-pub use scenario::{Cause, Culprit, ExpectedAlarm, Scenario, TimeRange, load_scenario};
+pub use scenario::{
+    Cause, Culprit, ExpectedAlarm, ExpectedWhy, Scenario, TimeRange, load_scenario,
+};
 
 use crate::arch::ArrivalTimes;
 use crate::lambda::Lambdas;

@@ -24,6 +24,8 @@ pub struct Scenario {
     pub culprit: Culprit,
     /// What an engineer should see in traces, logs and metrics.
     pub expected: Vec<String>,
+    /// What `hopscope why` ranks first over the incident, on the hop a responder asks about.
+    pub why: ExpectedWhy,
     /// The alarms the starter pack (`rules/`) raises when evaluated at the end of the window,
     /// and no other: the incident's cause, and the symptoms it causes on other nodes.
     #[serde(default)]
@@ -38,6 +40,18 @@ pub struct ExpectedAlarm {
     pub key: String,
     /// Why this incident raises it.
     pub why: String,
+}
+
+/// The evidence that leads `hopscope why CALLER CALLEE` over the incident against the time
+/// before it: an attribute (as the report names it) and its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedWhy {
+    /// `None`: the trace's client (the hop into the entry point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    pub callee: String,
+    pub attribute: String,
+    pub value: String,
 }
 
 /// A half-open time range `[start, end)`, written as RFC 3339.

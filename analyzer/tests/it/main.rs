@@ -8,6 +8,7 @@ mod insights;
 mod service_map;
 mod sql;
 mod trace_detail;
+mod why;
 
 use hopscope_analyzer::Session;
 pub use hopscope_test_support::{sample_store, scenario_stores};

@@ -79,6 +79,12 @@ pub(crate) fn scenario() -> Scenario {
             "both functions' Duration metrics rise; no timeouts, few errors".to_owned(),
             "background: ~1% of Lex calls answer 400 (BadRequestException) all day".to_owned(),
         ],
+        why: super::why(
+            Some("chatbot-api/prod"),
+            PROXY,
+            "slow call beneath",
+            "BedrockRuntime InvokeModel",
+        ),
         alarms: vec![
             super::alarm(
                 "lambda-p99-duration",

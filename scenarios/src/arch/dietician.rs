@@ -60,6 +60,12 @@ pub(crate) fn scenario() -> Scenario {
             "background: ~1% of uploads fail with InvalidFileException (old .xls files) all day"
                 .to_owned(),
         ],
+        why: super::why(
+            None,
+            FUNCTION,
+            "slow call beneath",
+            &format!("{}@{} {SLOW_QUERY}", DB.name, DB.host),
+        ),
         alarms: vec![super::alarm(
             "lambda-p99-duration",
             "dietician-meal-plan-parser",

@@ -91,6 +91,7 @@ pub(crate) fn scenario() -> Scenario {
              fail validation; ~2% of GETs answer 404"
                 .to_owned(),
         ],
+        why: super::why(Some("dragons-api/prod"), LIST, "cold start", "yes"),
         alarms: vec![super::alarm(
             "lambda-cold-start-ratio",
             "listDragons",

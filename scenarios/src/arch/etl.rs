@@ -59,6 +59,12 @@ pub(crate) fn scenario() -> Scenario {
                 .to_owned(),
             "background: ~1% 502 Bad Gateway from the API (HTTPError raised) all day".to_owned(),
         ],
+        why: super::why(
+            None,
+            FUNCTION,
+            "unanswered call beneath",
+            &format!("{HOST} GET /v2/country"),
+        ),
         alarms: vec![super::alarm(
             "lambda-timeouts",
             "worldbank-etl",

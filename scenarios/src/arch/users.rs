@@ -59,6 +59,12 @@ pub(crate) fn scenario() -> Scenario {
              all day"
                 .to_owned(),
         ],
+        why: super::why(
+            Some("users-api/prod"),
+            FUNCTION,
+            "failed call beneath",
+            "DynamoDB:users PutItem: throttled 400 ProvisionedThroughputExceededException",
+        ),
         alarms: vec![
             super::alarm(
                 "lambda-dependency-throttles",
