@@ -16,6 +16,7 @@ mod terminal;
 mod time;
 mod trace;
 mod tui;
+mod why;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,10 @@ pub enum Command {
     /// Rank the hops (caller -> callee) by the critical-path latency they added, against a baseline
     /// (window: --since/--until, else the last hour of data stored)
     Hops(hops::HopsArgs),
+    /// Why a hop is slow: what its slow and failed calls have in common that its calls before
+    /// lacked (cold starts, versions, statements, calls beneath that were slow or failed, ...),
+    /// and where their time went
+    Why(why::WhyArgs),
     /// Print one trace as a waterfall with its critical path, Lambda REPORT data and log lines
     Trace(trace::TraceArgs),
     /// Load the embedded sample scenarios into a store and open the dashboard on them (on a
@@ -122,6 +127,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => runtime.block_on(logs::run(&store()?, args)),
         Command::Map(args) => runtime.block_on(map::run(&store()?, args)),
         Command::Hops(args) => runtime.block_on(hops::run(&store()?, args)),
+        Command::Why(args) => runtime.block_on(why::run(&store()?, args)),
         Command::Trace(args) => runtime.block_on(trace::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
         Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),

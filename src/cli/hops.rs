@@ -73,8 +73,23 @@ impl std::str::FromStr for BaselineArg {
 
 /// The window and baseline the arguments ask for, resolved against `now`.
 fn query(args: &HopsArgs, now: DateTime<Utc>) -> anyhow::Result<HopQuery> {
-    let window = args.window.resolve(now)?;
-    let baseline = match &args.baseline {
+    let (window, baseline) = window_and_baseline(&args.window, args.baseline.as_ref(), now)?;
+    Ok(HopQuery {
+        window,
+        baseline,
+        slowest_traces: args.traces,
+        series_buckets: 0,
+    })
+}
+
+/// `--since`/`--until` and `--baseline`, resolved against `now`.
+pub fn window_and_baseline(
+    window: &WindowArgs,
+    baseline: Option<&BaselineArg>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Option<Window>, Baseline)> {
+    let window = window.resolve(now)?;
+    let baseline = match baseline {
         None => Baseline::Preceding,
         Some(BaselineArg::Off) => Baseline::Off,
         Some(BaselineArg::Before(d)) => match window {
@@ -99,12 +114,7 @@ fn query(args: &HopsArgs, now: DateTime<Utc>) -> anyhow::Result<HopQuery> {
             })
         }
     };
-    Ok(HopQuery {
-        window,
-        baseline,
-        slowest_traces: args.traces,
-        series_buckets: 0,
-    })
+    Ok((window, baseline))
 }
 
 pub async fn run(store: &Path, args: HopsArgs) -> anyhow::Result<ExitCode> {
@@ -118,14 +128,14 @@ pub async fn run(store: &Path, args: HopsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn time(us: i64) -> String {
+pub fn time(us: i64) -> String {
     DateTime::<Utc>::from_timestamp_micros(us).map_or_else(
         || us.to_string(),
         |t| t.format("%Y-%m-%d %H:%M").to_string(),
     )
 }
 
-fn range(w: &Window) -> String {
+pub fn range(w: &Window) -> String {
     format!("{} .. {} UTC", time(w.start_us), time(w.end_us))
 }
 
