@@ -61,3 +61,10 @@ pub fn micros(b: &RecordBatch, col: usize) -> Vec<Option<i64>> {
         .map(|i| a.is_valid(i).then(|| a.value(i)))
         .collect()
 }
+
+/// Flags: NULL reads as false.
+pub fn bools(b: &RecordBatch, col: usize) -> Vec<bool> {
+    let c = cast(b.column(col), &DataType::Boolean).expect("flags cast to Boolean");
+    let a = c.as_boolean();
+    (0..a.len()).map(|i| a.is_valid(i) && a.value(i)).collect()
+}
