@@ -1,6 +1,7 @@
 //! Command-line surface: global options and one module per command.
 
 mod alarms;
+mod amplification;
 mod aws_args;
 mod collect;
 mod demo;
@@ -14,6 +15,7 @@ mod repeat;
 mod sql;
 mod terminal;
 mod time;
+mod timeouts;
 mod trace;
 mod tui;
 mod why;
@@ -72,6 +74,14 @@ pub enum Command {
     /// lacked (cold starts, versions, statements, calls beneath that were slow or failed, ...),
     /// and where their time went
     Why(why::WhyArgs),
+    /// Every Lambda timeout and call that never answered, by hop: which downstream call was in
+    /// flight when the caller gave up, for how long, and whether a retry followed (window:
+    /// --since/--until, else the last hour of data stored)
+    Timeouts(timeouts::TimeoutsArgs),
+    /// How much work one request became, per entry point: invocations and downstream calls per
+    /// request, SDK and Lambda retries, repeated identical calls (N+1), SQS redeliveries, with
+    /// the worst traces (window: --since/--until, else the last hour of data stored)
+    Amplification(amplification::AmplificationArgs),
     /// Print one trace as a waterfall with its critical path, Lambda REPORT data and log lines
     Trace(trace::TraceArgs),
     /// Load the embedded sample scenarios into a store and open the dashboard on them (on a
@@ -128,6 +138,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Map(args) => runtime.block_on(map::run(&store()?, args)),
         Command::Hops(args) => runtime.block_on(hops::run(&store()?, args)),
         Command::Why(args) => runtime.block_on(why::run(&store()?, args)),
+        Command::Timeouts(args) => runtime.block_on(timeouts::run(&store()?, args)),
+        Command::Amplification(args) => runtime.block_on(amplification::run(&store()?, args)),
         Command::Trace(args) => runtime.block_on(trace::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
         Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),

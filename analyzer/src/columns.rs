@@ -85,3 +85,10 @@ pub fn string_maps(b: &RecordBatch, col: usize) -> Vec<Vec<(String, String)>> {
         })
         .collect()
 }
+
+/// Flags: NULL reads as false.
+pub fn bools(b: &RecordBatch, col: usize) -> Vec<bool> {
+    let c = cast(b.column(col), &DataType::Boolean).expect("flags cast to Boolean");
+    let a = c.as_boolean();
+    (0..a.len()).map(|i| a.is_valid(i) && a.value(i)).collect()
+}

@@ -35,8 +35,8 @@ const INIT_SUBSEGMENTS: &str = "('Initialization', 'Restore')";
 /// What the Lambda runtime logs, and X-Ray records as the cause, when a function times out.
 pub(crate) const TIMEOUT_MESSAGE: &str = "Task timed out";
 const OVERHEAD_SUBSEGMENT: &str = "Overhead";
-const LAMBDA_SERVICE: &str = "AWS::Lambda";
-const LAMBDA_FUNCTION: &str = "AWS::Lambda::Function";
+pub(crate) const LAMBDA_SERVICE: &str = "AWS::Lambda";
+pub(crate) const LAMBDA_FUNCTION: &str = "AWS::Lambda::Function";
 
 /// What to compare the window with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The analyzer: a DataFusion session over the store. [`session`] decides the SQL surface.
 
 pub mod alarms;
+pub mod amplification;
 mod columns;
 pub mod coverage;
 mod entry;
@@ -9,13 +10,16 @@ pub mod hdr;
 pub mod hops;
 pub mod insights;
 mod interned;
+mod operation;
 mod partials;
 pub mod service_map;
 pub mod session;
 pub mod significance;
 pub mod text;
+pub mod timeouts;
 pub mod top_n;
 pub mod trace_detail;
+mod trace_spans;
 pub mod views;
 pub mod why;
 pub mod window;

@@ -9,7 +9,7 @@ use hopscope_analyzer::Session;
 use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport, HopStats, Window};
 
 use super::output::{low_sample_legend, sanitize, truncate};
-use super::time::{TimeArg, WindowArgs};
+use super::time::{TimeArg, WindowArgs, range};
 use hopscope_analyzer::coverage::Coverage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -126,17 +126,6 @@ pub async fn run(store: &Path, args: HopsArgs) -> anyhow::Result<ExitCode> {
         HopsFormat::Table => print!("{}", table(&report, args.limit)),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn time(us: i64) -> String {
-    DateTime::<Utc>::from_timestamp_micros(us).map_or_else(
-        || us.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M").to_string(),
-    )
-}
-
-pub fn range(w: &Window) -> String {
-    format!("{} .. {} UTC", time(w.start_us), time(w.end_us))
 }
 
 /// The hop as `caller -> callee`, the trace's client shown as `client`.

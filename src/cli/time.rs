@@ -77,6 +77,17 @@ impl WindowArgs {
     }
 }
 
+/// A window as its reports head it: `2026-11-20 10:00 .. 2026-11-20 11:00 UTC`.
+pub fn range(w: &Window) -> String {
+    let minute = |us: i64| {
+        DateTime::<Utc>::from_timestamp_micros(us).map_or_else(
+            || us.to_string(),
+            |t| t.format("%Y-%m-%d %H:%M").to_string(),
+        )
+    };
+    format!("{} .. {} UTC", minute(w.start_us), minute(w.end_us))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,9 @@ use clap::{Args, ValueEnum};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::why::{Comparison, WhyQuery, WhyReport};
 
-use super::hops::{BaselineArg, range, window_and_baseline};
+use super::hops::{BaselineArg, window_and_baseline};
 use super::output::{sanitize, truncate};
-use super::time::WindowArgs;
+use super::time::{WindowArgs, range};
 
 /// How `why` names the trace's client as a caller (as `hops` shows it).
 const CLIENT: &str = "client";

@@ -1,6 +1,7 @@
 //! The `hopscope` binary as users run it: commands, output formats and exit codes.
 
 mod dashboard;
+mod forensics;
 mod logs;
 mod terminal;
 

@@ -11,6 +11,7 @@ use std::process::{ExitStatus, Stdio};
 use super::{command, hopscope, stderr, stdout};
 
 const TRACE_ID: &str = "1-6a1e9a00-0123456789abcdef01234567";
+const TIMED_OUT_TRACE_ID: &str = "1-6a1e9a00-0123456789abcdef01234568";
 /// OSC 52: writes "hi" to the clipboard of the terminal that obeys it.
 const CLIPBOARD: &str = "\u{1b}]52;c;aGk=\u{7}";
 
@@ -41,8 +42,44 @@ fn hostile_inputs(dir: &Path) -> Vec<PathBuf> {
         "start_time": start,
         "end_time": start + 0.1,
     });
+    // A function that timed out waiting on a call that never answered, after calling
+    // another twice: the timeouts and amplification reports name them.
+    let call = |id: &str, end: Option<f64>| {
+        let mut c = serde_json::json!({
+            "id": id,
+            "namespace": "remote",
+            "start_time": start + 0.1,
+            "http": {"request": {"method": "GET", "url": "https://h.example/x\u{1b}[31m"}},
+        });
+        match end {
+            Some(end) => {
+                c["name"] = "dup\u{1b}]0;pwned\u{7}".into();
+                c["end_time"] = end.into();
+            }
+            None => {
+                c["name"] = "hang\u{1b}]0;pwned\u{7}".into();
+                c["in_progress"] = true.into();
+            }
+        }
+        c
+    };
+    let timed_out = serde_json::json!({
+        "trace_id": TIMED_OUT_TRACE_ID,
+        "id": "dddddddddddddddd",
+        "name": "job\u{1b}[2J",
+        "origin": "AWS::Lambda::Function",
+        "start_time": start,
+        "end_time": start + 3.0,
+        "fault": true,
+        "cause": {"exceptions": [{"type": "Sandbox.Timedout", "message": "Task timed out after 3.00 seconds"}]},
+        "subsegments": [
+            call("eeeeeeeeeeeeeee1", Some(start + 0.2)),
+            call("eeeeeeeeeeeeeee2", Some(start + 0.3)),
+            call("eeeeeeeeeeeeeee3", None),
+        ],
+    });
     let traces = dir.join("traces.ndjson");
-    std::fs::write(&traces, format!("{segment}\n{bad}\n")).unwrap();
+    std::fs::write(&traces, format!("{segment}\n{bad}\n{timed_out}\n")).unwrap();
     let event = |ms: i64, message: &str| serde_json::json!({"id": format!("{ms}"), "timestamp": 1_795_165_200_000_i64 + ms, "message": message});
     let logs = serde_json::json!({
         "messageType": "DATA_MESSAGE",
@@ -167,6 +204,10 @@ fn every_command_shows_escapes_as_text_on_a_terminal_and_pipes_keep_the_bytes() 
         vec!["hops", "--baseline", "off"],
         vec!["hops", "--format", "json"],
         vec!["trace", TRACE_ID],
+        vec!["timeouts"],
+        vec!["timeouts", "--format", "json"],
+        vec!["amplification"],
+        vec!["amplification", "--format", "json"],
     ] {
         let (text, status) = on_terminal(&store, &args);
         assert!(status.success(), "{args:?}: {text}");

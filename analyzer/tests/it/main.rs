@@ -1,12 +1,15 @@
 //! Integration tests of the analyzer over a store built from the committed sample scenarios.
 
 mod alarms;
+mod amplification;
+mod constructed;
 mod hdr;
 mod hop_rule;
 mod hops;
 mod insights;
 mod service_map;
 mod sql;
+mod timeouts;
 mod trace_detail;
 mod why;
 
