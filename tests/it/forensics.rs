@@ -120,6 +120,7 @@ fn help_documents_the_forensic_commands() {
     for (command, says) in [
         ("timeouts", "in flight when the caller gave up"),
         ("amplification", "repeated identical calls"),
+        ("why", "slow and failed calls have in common"),
     ] {
         let out = hopscope(dir.path(), &[command, "--help"]);
         assert!(out.status.success());
@@ -136,4 +137,47 @@ fn help_documents_the_forensic_commands() {
         let words = help.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(words.contains(says), "{command}: {help}");
     }
+}
+
+#[test]
+fn why_names_the_users_throttles_with_the_counts_sql_gives() {
+    let (_dir, store) = scenario_store("users");
+    let window = [
+        "--since",
+        "2026-11-20T10:30:00Z",
+        "--until",
+        "2026-11-20T11:00:00Z",
+    ];
+    let mut args = vec!["why", "users-api/prod", "users-api-create-user"];
+    args.extend(window);
+    let out = hopscope(&store, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let calls = sql_number(
+        &store,
+        "SELECT count(*) FROM spans WHERE hop_caller = 'users-api/prod'
+           AND service = 'users-api-create-user' AND (parent_service IS DISTINCT FROM service)
+           AND start_time >= '2026-11-20T10:30:00Z' AND start_time < '2026-11-20T11:00:00Z'",
+    );
+    assert!(text.contains(&format!("{calls} calls")), "{text}");
+    let first = text
+        .lines()
+        .find(|l| l.contains("% "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        first.ends_with(
+            "failed call beneath: DynamoDB:users PutItem: throttled 400 ProvisionedThroughputExceededException"
+        ),
+        "{text}"
+    );
+    args.extend(["--format", "json"]);
+    let out = hopscope(&store, &args);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["calls"].as_i64(), Some(calls));
+    assert_eq!(report["evidence"][0]["attribute"], "failed_call");
+
+    // A hop with no calls says so and how to find the names.
+    let out = hopscope(&store, &["why", "client", "nope"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("hopscope hops"), "{}", stdout(&out));
 }

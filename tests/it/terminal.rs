@@ -208,6 +208,8 @@ fn every_command_shows_escapes_as_text_on_a_terminal_and_pipes_keep_the_bytes() 
         vec!["timeouts", "--format", "json"],
         vec!["amplification"],
         vec!["amplification", "--format", "json"],
+        vec!["why", "client", "api\u{1b}[2J", "--baseline", "off"],
+        vec!["why", "client", "api\u{1b}[2J", "--format", "json"],
     ] {
         let (text, status) = on_terminal(&store, &args);
         assert!(status.success(), "{args:?}: {text}");
