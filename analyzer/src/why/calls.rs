@@ -61,14 +61,14 @@ pub(super) async fn calls(session: &Session, hop: Hop<'_>, window: Window) -> Re
     for b in session.collect(&sql).await? {
         let (trace, id) = (columns::strings(&b, 0), columns::strings(&b, 1));
         let (start, duration) = (columns::micros(&b, 2), columns::opt_floats(&b, 3));
-        let failed = columns::opt_ints(&b, 4);
+        let failed = columns::bools(&b, 4);
         for i in 0..b.num_rows() {
             out.push(Call {
                 trace_id: trace[i].clone().unwrap_or_default(),
                 id: id[i].clone().unwrap_or_default(),
                 start_us: start[i].unwrap_or(0),
                 duration_ms: duration[i].unwrap_or(0.0),
-                failed: failed[i].unwrap_or(0) != 0,
+                failed: failed[i],
             });
         }
     }
@@ -309,7 +309,7 @@ const SPAN_COLUMNS: [&str; 26] = [
 
 fn read_spans(b: &datafusion::arrow::array::RecordBatch) -> Vec<Span> {
     let text = |c: usize| columns::strings(b, c);
-    let flag = |c: usize| columns::opt_ints(b, c);
+    let flag = |c: usize| columns::bools(b, c);
     let (id, parent, service, service_type, kind, name) =
         (text(1), text(2), text(3), text(4), text(5), text(6));
     let critical = columns::opt_floats(b, 7);
@@ -320,7 +320,6 @@ fn read_spans(b: &datafusion::arrow::array::RecordBatch) -> Vec<Span> {
     let mut annotations = columns::string_maps(b, 21);
     let (user, request_id, account, region) = (text(22), text(23), text(24), text(25));
     let mut services: HashMap<String, Arc<str>> = HashMap::new();
-    let on = |v: &[Option<i64>], i: usize| v[i].unwrap_or(0) != 0;
     (0..b.num_rows())
         .map(|i| {
             let svc = service[i].clone().unwrap_or_default();
@@ -336,10 +335,10 @@ fn read_spans(b: &datafusion::arrow::array::RecordBatch) -> Vec<Span> {
                 kind: kind[i].clone().unwrap_or_default(),
                 name: name[i].clone().unwrap_or_default(),
                 critical_ms: critical[i].unwrap_or(0.0),
-                in_progress: on(&in_progress, i),
-                error: on(&error, i),
-                fault: on(&fault, i),
-                throttle: on(&throttle, i),
+                in_progress: in_progress[i],
+                error: error[i],
+                fault: fault[i],
+                throttle: throttle[i],
                 http_method: method[i].clone(),
                 http_url: url[i].clone(),
                 http_status: status[i],

@@ -343,29 +343,11 @@ fn key_of(span: &Span) -> String {
 }
 
 /// `GET /v2/country` for `GET https://api.worldbank.org/v2/country/all/indicator/X?page=2`:
-/// the method and the first two path segments, any with a digit (an id) as `{id}` unless a
-/// version (`v2`).
+/// the method and the first two segments of the call's route (ids as `{id}`, the rule of
+/// [`crate::operation::route`]), where calls of one kind of resource meet.
 pub(super) fn route_of(span: &Span) -> Option<String> {
-    let url = span.http_url.as_deref()?;
-    let path = url
-        .split_once("://")
-        .map_or(url, |(_, rest)| rest.find('/').map_or("", |i| &rest[i..]));
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    let segments: Vec<&str> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .take(2)
-        .map(|seg| {
-            let version = seg.len() > 1
-                && seg.starts_with(['v', 'V'])
-                && seg[1..].bytes().all(|b| b.is_ascii_digit());
-            if !version && seg.bytes().any(|b| b.is_ascii_digit()) {
-                "{id}"
-            } else {
-                seg
-            }
-        })
-        .collect();
+    let route = crate::operation::route(span.http_url.as_deref()?);
+    let segments: Vec<&str> = route.split('/').filter(|s| !s.is_empty()).take(2).collect();
     let path = format!("/{}", segments.join("/"));
     Some(match &span.http_method {
         Some(m) => format!("{m} {path}"),
