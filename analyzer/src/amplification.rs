@@ -120,10 +120,7 @@ impl AmplifiedTrace {
 
 /// The amplification of the requests that started in `window` (`None`: the last hour of data).
 pub async fn load(session: &Session, window: Option<Window>) -> Result<AmplificationReport> {
-    let window = match window {
-        Some(w) => w,
-        None => crate::window::last_hour(session).await?,
-    };
+    let window = crate::window::or_last_hour(session, window).await?;
     let traces_sql = format!(
         "SELECT DISTINCT {tid} FROM {SPANS} WHERE {pid} IS NULL AND {w}",
         tid = s::TRACE_ID,

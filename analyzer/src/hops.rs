@@ -47,6 +47,17 @@ pub enum Baseline {
     Off,
 }
 
+impl Baseline {
+    /// The baseline window of `window`, if any.
+    pub fn of(self, window: Window) -> Option<Window> {
+        match self {
+            Baseline::Preceding => Some(window.preceding()),
+            Baseline::Window(w) => Some(w),
+            Baseline::Off => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HopQuery {
     /// `None`: the last hour of data in the store.
@@ -157,15 +168,8 @@ pub struct HopStats {
 
 impl HopReport {
     pub async fn load(session: &Session, q: &HopQuery) -> Result<HopReport> {
-        let window = match q.window {
-            Some(w) => w,
-            None => crate::window::last_hour(session).await?,
-        };
-        let baseline = match q.baseline {
-            Baseline::Preceding => Some(window.preceding()),
-            Baseline::Window(w) => Some(w),
-            Baseline::Off => None,
-        };
+        let window = crate::window::or_last_hour(session, q.window).await?;
+        let baseline = q.baseline.of(window);
         let windows: Vec<Window> = std::iter::once(window).chain(baseline).collect();
         let mut periods = tally::tally(session, &windows, q.slowest_traces)
             .await?

@@ -144,10 +144,7 @@ fn candidate_sql() -> String {
 
 /// The timeouts of the spans that started in `window` (`None`: the last hour of data).
 pub async fn load(session: &Session, window: Option<Window>) -> Result<TimeoutReport> {
-    let window = match window {
-        Some(w) => w,
-        None => crate::window::last_hour(session).await?,
-    };
+    let window = crate::window::or_last_hour(session, window).await?;
     let traces_sql = format!(
         "SELECT DISTINCT {tid} FROM {SPANS} WHERE {w} AND {c}",
         tid = s::TRACE_ID,

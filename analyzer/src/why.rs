@@ -136,15 +136,8 @@ const TIME_PARTS: usize = 8;
 
 impl WhyReport {
     pub async fn load(session: &Session, q: &WhyQuery) -> Result<WhyReport> {
-        let window = match q.window {
-            Some(w) => w,
-            None => crate::window::last_hour(session).await?,
-        };
-        let baseline = match q.baseline {
-            Baseline::Preceding => Some(window.preceding()),
-            Baseline::Window(w) => Some(w),
-            Baseline::Off => None,
-        };
+        let window = crate::window::or_last_hour(session, q.window).await?;
+        let baseline = q.baseline.of(window);
         let hop = calls::Hop {
             caller: q.caller.as_deref(),
             callee: &q.callee,

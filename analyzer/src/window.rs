@@ -77,6 +77,14 @@ pub async fn resolve(
     }))
 }
 
+/// `window`, or when none is given the last hour of data ([`last_hour`]).
+pub async fn or_last_hour(session: &Session, window: Option<Window>) -> Result<Window> {
+    match window {
+        Some(w) => Ok(w),
+        None => last_hour(session).await,
+    }
+}
+
 /// The hour of data that ends with the newest span (to the next whole minute); the last hour
 /// when there is no span at all.
 pub(crate) async fn last_hour(session: &Session) -> Result<Window> {
