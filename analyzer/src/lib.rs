@@ -2,6 +2,7 @@
 
 pub mod alarms;
 pub mod amplification;
+pub mod changes;
 mod columns;
 pub mod coverage;
 mod entry;

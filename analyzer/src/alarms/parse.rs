@@ -442,7 +442,7 @@ fn parse_metric(cx: &mut Ctx, table: &Table, span: &Range<usize>) -> Option<Metr
         Some((s, sp)) => match Statistic::parse(&s) {
             Some(st) => Some((st, sp)),
             None => {
-                cx.problem(&sp, format!("unknown statistic {s:?}"), "use count, sum, avg, min, max, pNN (p99, p99.9), tmNN (tm90), error_rate, fault_rate, throttle_count, timeout_count, cold_start_ratio, memory_used_ratio or timeout_used_ratio");
+                cx.problem(&sp, format!("unknown statistic {s:?}"), "use count, sum, avg, min, max, pNN (p99, p99.9), tmNN (tm90), error_rate, fault_rate, throttle_count, concurrency, timeout_count, cold_start_ratio, memory_used_ratio or timeout_used_ratio");
                 None
             }
         },
@@ -488,7 +488,10 @@ fn parse_metric(cx: &mut Ctx, table: &Table, span: &Range<usize>) -> Option<Metr
         (Some(s), _) => s,
         // CloudWatch's metrics are the only record of throttled invocations and count errors
         // the REPORT line does not show (an uncaught exception in Node.js ends with status success).
-        (None, Some((Statistic::ThrottleCount | Statistic::ErrorRate, _))) => Source::Metrics,
+        (
+            None,
+            Some((Statistic::ThrottleCount | Statistic::ErrorRate | Statistic::Concurrency, _)),
+        ) => Source::Metrics,
         _ => Source::Logs,
     };
     if let (Some(t), Some((st, sp))) = (&target, &statistic)
@@ -670,12 +673,13 @@ fn supported(target: &Target, statistic: Statistic, source: Source) -> Result<()
         Target::Function { .. } => match source {
             Source::Logs => match statistic {
                 ThrottleCount => Err("throttled invocations never run, so they are only in the metrics: use `source = \"metrics\"`".into()),
+                Concurrency => Err("concurrent executions are only in the metrics: use `source = \"metrics\"`".into()),
                 FaultRate => Err("Lambda has no fault/error distinction: use `error_rate`".into()),
                 _ => Ok(()),
             },
             Source::Metrics => match statistic {
-                Count | ErrorRate | ThrottleCount => Ok(()),
-                _ => Err("from AWS/Lambda metrics only count, error_rate and throttle_count are computed: use `source = \"logs\"` for this statistic".into()),
+                Count | ErrorRate | ThrottleCount | Concurrency => Ok(()),
+                _ => Err("from AWS/Lambda metrics only count, error_rate, throttle_count and concurrency are computed: use `source = \"logs\"` for this statistic".into()),
             },
         },
         Target::Service { .. } | Target::Edge { .. } => {

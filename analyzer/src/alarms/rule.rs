@@ -96,6 +96,9 @@ pub enum Statistic {
     ErrorRate,
     FaultRate,
     ThrottleCount,
+    /// The peak of a function's concurrent executions in the period (metrics
+    /// `ConcurrentExecutions`, statistic Maximum).
+    Concurrency,
     TimeoutCount,
     ColdStartRatio,
     MemoryUsedRatio,
@@ -120,6 +123,7 @@ impl Statistic {
             "error_rate" => Statistic::ErrorRate,
             "fault_rate" => Statistic::FaultRate,
             "throttle_count" => Statistic::ThrottleCount,
+            "concurrency" => Statistic::Concurrency,
             "timeout_count" => Statistic::TimeoutCount,
             "cold_start_ratio" => Statistic::ColdStartRatio,
             "memory_used_ratio" => Statistic::MemoryUsedRatio,
@@ -148,6 +152,7 @@ impl Statistic {
             Statistic::ErrorRate => "error_rate".into(),
             Statistic::FaultRate => "fault_rate".into(),
             Statistic::ThrottleCount => "throttle_count".into(),
+            Statistic::Concurrency => "concurrency".into(),
             Statistic::TimeoutCount => "timeout_count".into(),
             Statistic::ColdStartRatio => "cold_start_ratio".into(),
             Statistic::MemoryUsedRatio => "memory_used_ratio".into(),

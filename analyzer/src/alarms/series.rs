@@ -40,6 +40,7 @@ pub fn series_sql(rule: &MetricRule, name: &str, start: i64, end: i64, has_key: 
         )
     };
     if let (Target::Function { .. }, Source::Metrics) = (&rule.target, rule.source) {
+        // Counts are summed per period; concurrency is a peak, CloudWatch's Maximum.
         let metric = |m: &str| {
             format!(
                 "sum(CASE WHEN {} = '{m}' THEN {} END)",
@@ -54,13 +55,22 @@ pub fn series_sql(rule: &MetricRule, name: &str, start: i64, end: i64, has_key: 
                 metric("Invocations")
             ),
             Statistic::ThrottleCount => metric("Throttles"),
+            Statistic::Concurrency => format!(
+                "max(CASE WHEN {} = 'ConcurrentExecutions' THEN {} END)",
+                mp::col::METRIC,
+                mp::col::VALUE
+            ),
             _ => metric("Invocations"),
+        };
+        let aggregate = match rule.statistic {
+            Statistic::Concurrency => "Maximum",
+            _ => "Sum",
         };
         let dims = mp::col::DIMENSIONS;
         return format!(
             "SELECT CAST({dims}['FunctionName'] AS VARCHAR) AS key, {t} AS t, {value} AS value, count(*) AS samples
              FROM {table}
-             WHERE {ns} = 'AWS/Lambda' AND {stat} = 'Sum' AND {dims}['FunctionName'] IS NOT NULL
+             WHERE {ns} = 'AWS/Lambda' AND {stat} = '{aggregate}' AND {dims}['FunctionName'] IS NOT NULL
                AND {dims}['Resource'] IS NULL AND {dims}['ExecutedVersion'] IS NULL AND {w}
              GROUP BY 1, 2 HAVING {value} IS NOT NULL",
             t = bin(mp::col::TIMESTAMP),
@@ -191,6 +201,8 @@ pub fn series_sql(rule: &MetricRule, name: &str, start: i64, end: i64, has_key: 
         Statistic::ErrorRate => (rate("is_error"), "count(*)"),
         Statistic::FaultRate => (rate("is_fault"), "count(*)"),
         Statistic::ThrottleCount => (count("is_throttle"), "count(*)"),
+        // Built above for functions; `supported` allows it for no other target.
+        Statistic::Concurrency => ("CAST(NULL AS DOUBLE)".into(), "0"),
         Statistic::TimeoutCount => (count("is_timeout"), "count(*)"),
         Statistic::ColdStartRatio => (rate("is_cold"), "count(*)"),
         Statistic::MemoryUsedRatio => ("max(memory_ratio)".into(), "count(memory_ratio)"),

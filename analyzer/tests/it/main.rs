@@ -2,6 +2,7 @@
 
 mod alarms;
 mod amplification;
+mod changes;
 mod constructed;
 mod hdr;
 mod hop_rule;
