@@ -3,6 +3,7 @@
 mod alarms;
 mod amplification;
 mod aws_args;
+mod changes;
 mod collect;
 mod demo;
 mod generate;
@@ -82,6 +83,11 @@ pub enum Command {
     /// request, SDK and Lambda retries, repeated identical calls (N+1), SQS redeliveries, with
     /// the worst traces (window: --since/--until, else the last hour of data stored)
     Amplification(amplification::AmplificationArgs),
+    /// What changed around an incident: new Lambda versions and configurations, first
+    /// invocations of each version, alarm changes, and where each function's p99, errors, cold
+    /// starts, throttles and concurrency shifted; the hour before the first alarm first (window:
+    /// --since/--until, else the last hour of data stored)
+    Changes(changes::ChangesArgs),
     /// Print one trace as a waterfall with its critical path, Lambda REPORT data and log lines
     Trace(trace::TraceArgs),
     /// Load the embedded sample scenarios into a store and open the dashboard on them (on a
@@ -140,6 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Why(args) => runtime.block_on(why::run(&store()?, args)),
         Command::Timeouts(args) => runtime.block_on(timeouts::run(&store()?, args)),
         Command::Amplification(args) => runtime.block_on(amplification::run(&store()?, args)),
+        Command::Changes(args) => runtime.block_on(changes::run(&store()?, args)),
         Command::Trace(args) => runtime.block_on(trace::run(&store()?, args)),
         Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
         Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),

@@ -158,6 +158,28 @@ fn is_text(t: &DataType) -> bool {
     )
 }
 
+/// Values as a line of block characters scaled to their maximum; gaps as spaces (the lanes of
+/// the dashboard and of the commands that print series).
+pub fn sparkline(values: &[Option<f64>]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    values
+        .iter()
+        .map(|v| match v {
+            Some(v) if v.is_finite() && max > 0.0 => {
+                BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            }
+            Some(_) => BARS[0],
+            None => ' ',
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -166,6 +188,12 @@ mod tests {
     use datafusion::arrow::datatypes::{Field, Schema};
 
     use super::*;
+
+    #[test]
+    fn sparklines_scale_to_the_maximum_and_keep_gaps() {
+        assert_eq!(sparkline(&[Some(1.0), None, Some(8.0), Some(0.0)]), "▂ █▁");
+        assert_eq!(sparkline(&[Some(0.0), None]), "▁ ");
+    }
 
     #[test]
     fn sanitize_shows_escapes_and_whitespace_instead_of_obeying_them() {

@@ -1,5 +1,5 @@
-//! `hopscope timeouts` and `hopscope amplification` on the sample incidents: what they print
-//! agrees with plain SQL over the same store.
+//! `hopscope timeouts`, `amplification`, `why` and `changes` on the sample incidents: what they
+//! print agrees with plain SQL over the same store.
 
 use super::{hopscope, scenario_store, stderr, stdout};
 
@@ -121,6 +121,7 @@ fn help_documents_the_forensic_commands() {
         ("timeouts", "in flight when the caller gave up"),
         ("amplification", "repeated identical calls"),
         ("why", "slow and failed calls have in common"),
+        ("changes", "the hour before the first alarm first"),
     ] {
         let out = hopscope(dir.path(), &[command, "--help"]);
         assert!(out.status.success());
@@ -180,4 +181,70 @@ fn why_names_the_users_throttles_with_the_counts_sql_gives() {
     let out = hopscope(&store, &["why", "client", "nope"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("hopscope hops"), "{}", stdout(&out));
+}
+
+#[test]
+fn changes_lead_with_the_dragons_deploy_storm_before_its_first_alarm() {
+    let (_dir, store) = scenario_store("dragons");
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
+    let mut args = vec![
+        "changes",
+        "--since",
+        "2026-11-20T09:00:00Z",
+        "--until",
+        "2026-11-20T11:00:00Z",
+        "--rules",
+        rules,
+    ];
+    let out = hopscope(&store, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("First alarm  10:40:00  lambda-cold-start-ratio listDragons"),
+        "{text}"
+    );
+    let mut lead_up = text
+        .lines()
+        .skip_while(|l| *l != "In the hour before the first alarm")
+        .skip(1)
+        .take_while(|l| !l.is_empty());
+    let first = lead_up.next().unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        first.starts_with("  10:24:00  shift") && first.ends_with("cold starts 1% -> 33%"),
+        "{text}"
+    );
+    assert!(
+        lead_up
+            .next()
+            .unwrap()
+            .ends_with("version 8 after 7 (1 invocations in the range)"),
+        "{text}"
+    );
+    // Every version after the first is a change, in JSON.
+    args.extend(["--format", "json"]);
+    let out = hopscope(&store, &args);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first_seen = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "first_seen")
+        .count();
+    let versions = sql_number(
+        &store,
+        "SELECT count(DISTINCT version) FROM lambda_invocations WHERE function = 'listDragons'",
+    );
+    assert_eq!(first_seen as i64, versions - 1);
+    assert_eq!(report["alarms_from"], "replayed");
+
+    // With no rules and no recorded history there is no alarm to lead up to.
+    let empty = tempfile::tempdir().unwrap();
+    let out = hopscope(
+        &store,
+        &["changes", "--rules", empty.path().to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("First alarm  none in the window"), "{text}");
+    assert!(!text.contains("In the hour before"), "{text}");
 }

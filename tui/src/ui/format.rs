@@ -1,6 +1,7 @@
 //! Numbers and times as the screens print them.
 
 use chrono::DateTime;
+pub use hopscope_analyzer::text::sparkline;
 
 /// Milliseconds in at most five characters, with precision that fits their size: `0.42`,
 /// `8.1`, `412`, `12.3s`, `123s`, `15m`, `2.5h` (a `~` mark still fits a six-character column).
@@ -101,27 +102,6 @@ pub fn date_minute(us: i64) -> String {
         .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
-/// Values as a line of block characters scaled to their maximum; gaps as spaces.
-pub fn sparkline(values: &[Option<f64>]) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let max = values
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|v| v.is_finite())
-        .fold(0.0_f64, f64::max);
-    values
-        .iter()
-        .map(|v| match v {
-            Some(v) if v.is_finite() && max > 0.0 => {
-                BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
-            }
-            Some(_) => BARS[0],
-            None => ' ',
-        })
-        .collect()
-}
-
 /// `text` cut to `width` characters, with `…` when cut.
 pub fn fit(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
@@ -169,7 +149,6 @@ mod tests {
         assert_eq!(count(950), "950");
         assert_eq!(count(12_345), "12.3k");
         assert_eq!(clock(1_795_165_200_000_000), "09:00:00");
-        assert_eq!(sparkline(&[Some(1.0), None, Some(8.0), Some(0.0)]), "▂ █▁");
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("abc", 4), "abc");
     }
