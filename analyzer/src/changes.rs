@@ -29,7 +29,8 @@ pub const LEAD_UP_US: i64 = 3_600_000_000;
 pub struct ChangesQuery {
     /// `None`: the last hour of data.
     pub window: Option<Window>,
-    /// Lambda functions (globs) whose changes and lanes to show; empty: every function.
+    /// Lambda functions (globs) whose changes, lanes and alarms to show (every alarm when none
+    /// of theirs changed); empty: every function.
     pub functions: Vec<String>,
     /// Points of each lane across the window (at least one minute each).
     pub points: usize,
@@ -132,8 +133,20 @@ impl ChangesReport {
         };
         let mut changes = configurations::load(session, range, &wanted).await?;
         changes.extend(versions::load(session, range, &wanted).await?);
-        let (alarm_changes, alarms_from) =
+        let (mut alarm_changes, alarms_from) =
             alarm_changes::load(session, range, &query.rules).await?;
+        // With functions named, their own alarms (on the function, or an edge into or out of
+        // it); the system's when none of theirs changed.
+        if !query.functions.is_empty() {
+            let theirs: Vec<_> = alarm_changes
+                .iter()
+                .filter(|a| a.key.split(" -> ").any(&wanted))
+                .cloned()
+                .collect();
+            if !theirs.is_empty() {
+                alarm_changes = theirs;
+            }
+        }
         let lanes = lanes::load(session, window, query.points, &wanted).await?;
         changes.extend(lanes.lanes.iter().filter_map(Lane::shift_change));
         let first_alarm = alarm_changes::first_alarm(&alarm_changes, window);

@@ -5,13 +5,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hopscope_analyzer::alarms::Rule;
+use hopscope_analyzer::amplification::AmplificationReport;
+use hopscope_analyzer::changes::ChangesReport;
 use hopscope_analyzer::hops::Hop;
 use hopscope_analyzer::text::sanitize;
+use hopscope_analyzer::timeouts::TimeoutReport;
 use hopscope_analyzer::trace_detail::{Invocation, LogLine, TraceDetail};
+use hopscope_analyzer::why::WhyReport;
 
 use crate::data::{
     AlarmLine, Anchor, Answer, HopDetail, LogsResult, MapLine, Overview, Query, Request, Response,
-    SqlResult, TimeRange,
+    SqlResult, TimeRange, Window,
 };
 
 /// The screens.
@@ -22,6 +26,7 @@ pub enum Screen {
     Trace,
     Sql,
     Logs,
+    Amplification,
 }
 
 impl Screen {
@@ -32,6 +37,7 @@ impl Screen {
             Screen::Trace => "Trace",
             Screen::Sql => "SQL",
             Screen::Logs => "Logs",
+            Screen::Amplification => "Amplification",
         }
     }
 }
@@ -51,8 +57,62 @@ pub struct HopView {
     /// Its rank in the overview (0: the culprit).
     pub rank: usize,
     pub detail: Slot<HopDetail>,
+    /// The window and baseline it was opened on: what a new terminal size asks again for.
+    pub window: Window,
+    pub baseline: Option<Window>,
     /// Selection in the slowest traces.
     pub traces: Cursor,
+    /// What the lower half shows (Tab moves on).
+    pub pane: HopPane,
+    pub why: Slot<WhyReport>,
+    pub changes: Slot<ChangesReport>,
+    pub timeouts: Slot<TimeoutReport>,
+    /// First line shown of the why, changes and timeouts panes.
+    pub scroll: usize,
+}
+
+/// The lower half of the hop screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HopPane {
+    /// The slowest traces and the error types.
+    Traces,
+    /// What the slow calls have in common, and where their time went.
+    Why,
+    /// The callee's lanes and what changed before the first alarm.
+    Changes,
+    /// The hop's timeouts and what they waited on.
+    Timeouts,
+}
+
+impl HopPane {
+    pub const ALL: [HopPane; 4] = [
+        HopPane::Traces,
+        HopPane::Why,
+        HopPane::Changes,
+        HopPane::Timeouts,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            HopPane::Traces => "Traces",
+            HopPane::Why => "Why",
+            HopPane::Changes => "Changes",
+            HopPane::Timeouts => "Timeouts",
+        }
+    }
+
+    fn next(self) -> HopPane {
+        let i = HopPane::ALL.iter().position(|&p| p == self).unwrap_or(0);
+        HopPane::ALL[(i + 1) % HopPane::ALL.len()]
+    }
+}
+
+/// The amplification screen: entry points ranked by the extra work per request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AmplificationView {
+    pub report: Slot<AmplificationReport>,
+    /// Selection among the entry points.
+    pub entries: Cursor,
 }
 
 /// The trace screen.
@@ -140,6 +200,7 @@ pub enum Action {
     GoOverview,
     GoSql,
     GoLogs,
+    GoAmplification,
     /// Start editing the SQL query.
     EditQuery,
     /// Text editing in the filter prompt or the SQL editor.
@@ -322,6 +383,7 @@ pub struct App {
     pub trace: Option<TraceView>,
     pub sql: SqlView,
     pub logs: LogsView,
+    pub amplification: AmplificationView,
     /// The `/` filter of each screen.
     pub filters: BTreeMap<Screen, String>,
     /// The filter being typed, when the prompt is open.
@@ -360,6 +422,7 @@ impl App {
                 ..SqlView::default()
             },
             logs: LogsView::default(),
+            amplification: AmplificationView::default(),
             filters: BTreeMap::new(),
             prompt: None,
             overlay: None,
@@ -487,13 +550,11 @@ impl App {
                 return Vec::new();
             }
             Action::Resize(w, h) => {
+                let before = self.size;
                 self.size = (w, h);
-                return Vec::new();
+                return self.refetch_for_size(before);
             }
-            Action::Data(response) => {
-                self.receive(response);
-                return Vec::new();
-            }
+            Action::Data(response) => return self.receive(response),
             Action::Live(note) => {
                 self.live = Some(note);
                 return self.refresh();
@@ -541,6 +602,13 @@ impl App {
                 let logs = &self.logs.result;
                 if logs.data.is_none() && logs.pending.is_none() {
                     return self.load_logs();
+                }
+            }
+            Action::GoAmplification => {
+                self.go_to(Screen::Amplification);
+                let slot = &self.amplification.report;
+                if slot.data.is_none() && slot.pending.is_none() {
+                    return self.load_amplification();
                 }
             }
             Action::Copy => return self.copy(),
@@ -598,6 +666,18 @@ impl App {
                 let Some(view) = &mut self.hop else {
                     return Vec::new();
                 };
+                if action == Action::NextPanel {
+                    view.pane = view.pane.next();
+                    view.scroll = 0;
+                    return Vec::new();
+                }
+                if view.pane != HopPane::Traces {
+                    // The other panes are read, not picked from: the keys scroll them.
+                    if let Some(d) = delta(usize::MAX / 2) {
+                        view.scroll = view.scroll.saturating_add_signed(d);
+                    }
+                    return Vec::new();
+                }
                 let len = view.hop.slowest_traces.len();
                 if let Some(d) = delta(len) {
                     view.traces.step(d, len, page);
@@ -607,6 +687,28 @@ impl App {
                 {
                     let trace_id = t.trace_id.clone();
                     return self.open_trace(trace_id);
+                }
+            }
+            Screen::Amplification => {
+                let view = &mut self.amplification;
+                let entries = view
+                    .report
+                    .data
+                    .as_ref()
+                    .map_or(&[][..], |r| &r.entry_points[..]);
+                let len = entries.len();
+                if action == Action::Enter {
+                    let Some(trace) = entries
+                        .get(view.entries.selected)
+                        .and_then(|e| e.worst_traces.first())
+                    else {
+                        return Vec::new();
+                    };
+                    let trace_id = trace.trace_id.clone();
+                    return self.open_trace(trace_id);
+                }
+                if let Some(d) = delta(len) {
+                    view.entries.step(d, len, page / 3);
                 }
             }
             Screen::Trace => {
@@ -790,7 +892,7 @@ impl App {
                 }
             }
             Screen::Sql => self.sql.rows = Cursor::default(),
-            Screen::Logs => {}
+            Screen::Logs | Screen::Amplification => {}
         }
         Vec::new()
     }
@@ -831,24 +933,106 @@ impl App {
             .as_ref()
             .and_then(|o| o.report.as_ref())
             .and_then(|r| r.baseline);
-        let id = self.next_request();
-        let mut detail = Slot::default();
-        detail.start(id, self.now_us);
-        self.hop = Some(HopView {
-            hop: hop.clone(),
+        let mut view = HopView {
+            hop,
             rank,
-            detail,
+            detail: Slot::default(),
+            window,
+            baseline,
             traces: Cursor::default(),
-        });
-        self.go_to(Screen::Hop);
-        vec![Effect::Request(Request {
-            id,
-            query: Query::Hop {
-                hop: Box::new(hop),
+            pane: self.hop.as_ref().map_or(HopPane::Traces, |v| v.pane),
+            why: Slot::default(),
+            changes: Slot::default(),
+            timeouts: Slot::default(),
+            scroll: 0,
+        };
+        // The detail, and the panes below it, each as its own request: the histogram shows
+        // while why and the changes are still being worked out.
+        let queries = vec![
+            self.detail_query(&view),
+            Query::Why {
+                hop: Box::new(view.hop.clone()),
                 window,
                 baseline,
-                buckets: crate::ui::hop::histogram_rows(self.size.1),
             },
+            self.changes_query(&view),
+            Query::Timeouts { window },
+        ];
+        let effects = self.start_hop_queries(&mut view, queries);
+        self.hop = Some(view);
+        self.go_to(Screen::Hop);
+        effects
+    }
+
+    /// The hop's histogram, with a bar per row the terminal has for it.
+    fn detail_query(&self, view: &HopView) -> Query {
+        Query::Hop {
+            hop: Box::new(view.hop.clone()),
+            window: view.window,
+            baseline: view.baseline,
+            buckets: crate::ui::hop::histogram_rows(self.size.1),
+        }
+    }
+
+    /// The callee's changes, with a lane point per column the terminal has for it.
+    fn changes_query(&self, view: &HopView) -> Query {
+        Query::Changes {
+            function: Some(view.hop.callee.clone()),
+            window: view.window,
+            rules: self
+                .rules
+                .as_ref()
+                .map_or_else(|_| Arc::default(), Arc::clone),
+            points: crate::ui::changes::lane_points(self.size.0),
+        }
+    }
+
+    /// Requests `queries` of the hop screen, each into its slot of `view`.
+    fn start_hop_queries(&mut self, view: &mut HopView, queries: Vec<Query>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for query in queries {
+            let id = self.next_request();
+            match query {
+                Query::Hop { .. } => view.detail.start(id, self.now_us),
+                Query::Why { .. } => view.why.start(id, self.now_us),
+                Query::Changes { .. } => view.changes.start(id, self.now_us),
+                _ => view.timeouts.start(id, self.now_us),
+            }
+            effects.push(Effect::Request(Request { id, query }));
+        }
+        effects
+    }
+
+    /// The hop screen's histogram has a bar per row and its lanes a point per column: a new
+    /// size asks for them again (what is on screen stays until the answers arrive).
+    fn refetch_for_size(&mut self, before: (u16, u16)) -> Vec<Effect> {
+        let Some(mut view) = self.hop.take() else {
+            return Vec::new();
+        };
+        let mut queries = Vec::new();
+        if crate::ui::hop::histogram_rows(before.1) != crate::ui::hop::histogram_rows(self.size.1) {
+            queries.push(self.detail_query(&view));
+        }
+        if crate::ui::changes::lane_points(before.0) != crate::ui::changes::lane_points(self.size.0)
+        {
+            queries.push(self.changes_query(&view));
+        }
+        let effects = self.start_hop_queries(&mut view, queries);
+        self.hop = Some(view);
+        effects
+    }
+
+    /// The amplification of the overview's window.
+    fn load_amplification(&mut self) -> Vec<Effect> {
+        let Some(window) = self.overview.data.as_ref().and_then(|o| o.window) else {
+            self.note = Some("No data in the range yet".into());
+            return Vec::new();
+        };
+        let id = self.next_request();
+        self.amplification.report.start(id, self.now_us);
+        vec![Effect::Request(Request {
+            id,
+            query: Query::Amplification { window },
         })]
     }
 
@@ -994,10 +1178,16 @@ impl App {
         if self.screen == Screen::Logs || self.logs.result.data.is_some() {
             effects.extend(self.load_logs());
         }
+        // Its window comes with the new overview: it is asked for again when that arrives.
+        if self.amplification.report.data.is_some() || self.screen == Screen::Amplification {
+            self.amplification = AmplificationView::default();
+        }
         effects
     }
 
-    fn receive(&mut self, response: Response) {
+    /// Takes an answer in; what it makes necessary (the amplification of a new window) comes
+    /// back as effects.
+    fn receive(&mut self, response: Response) -> Vec<Effect> {
         let Response { id, result } = response;
         match result {
             Ok(Answer::Overview(o)) => {
@@ -1006,6 +1196,13 @@ impl App {
                     self.map.clamp(len);
                     let len = self.visible_hops().len();
                     self.hops.clamp(len);
+                    let slot = &self.amplification.report;
+                    if self.screen == Screen::Amplification
+                        && slot.data.is_none()
+                        && slot.pending.is_none()
+                    {
+                        return self.load_amplification();
+                    }
                 }
             }
             Ok(Answer::Alarms(lines)) => {
@@ -1017,6 +1214,32 @@ impl App {
             Ok(Answer::Hop(h)) => {
                 if let Some(view) = &mut self.hop {
                     view.detail.finish(id, Ok(*h));
+                }
+            }
+            Ok(Answer::Why(r)) => {
+                if let Some(view) = &mut self.hop {
+                    view.why.finish(id, Ok(*r));
+                }
+            }
+            Ok(Answer::Changes(r)) => {
+                if let Some(view) = &mut self.hop {
+                    view.changes.finish(id, Ok(*r));
+                }
+            }
+            Ok(Answer::Timeouts(r)) => {
+                if let Some(view) = &mut self.hop {
+                    view.timeouts.finish(id, Ok(*r));
+                }
+            }
+            Ok(Answer::Amplification(r)) => {
+                if self.amplification.report.finish(id, Ok(*r)) {
+                    let len = self
+                        .amplification
+                        .report
+                        .data
+                        .as_ref()
+                        .map_or(0, |r| r.entry_points.len());
+                    self.amplification.entries.clamp(len);
                 }
             }
             Ok(Answer::Trace(t)) => {
@@ -1063,12 +1286,23 @@ impl App {
             }
             Err(e) => {
                 // An error belongs to whichever slot waits for this id.
+                let hop = self.hop.as_mut();
+                let trace = self.trace.as_mut();
                 let _ = self.overview.finish(id, Err(e.clone()))
                     || self.alarms.finish(id, Err(e.clone()))
                     || self.sql.result.finish(id, Err(e.clone()))
-                    || self.logs.result.finish(id, Err(e));
+                    || self.logs.result.finish(id, Err(e.clone()))
+                    || self.amplification.report.finish(id, Err(e.clone()))
+                    || trace.is_some_and(|t| t.detail.finish(id, Err(e.clone())))
+                    || hop.is_some_and(|h| {
+                        h.detail.finish(id, Err(e.clone()))
+                            || h.why.finish(id, Err(e.clone()))
+                            || h.changes.finish(id, Err(e.clone()))
+                            || h.timeouts.finish(id, Err(e))
+                    });
             }
         }
+        Vec::new()
     }
 
     fn copy(&mut self) -> Vec<Effect> {
@@ -1110,6 +1344,10 @@ impl App {
                     row.get(self.sql.column).cloned()
                 })
             }
+            Screen::Amplification => self.amplification.report.data.as_ref().and_then(|r| {
+                let entry = r.entry_points.get(self.amplification.entries.selected)?;
+                entry.worst_traces.first().map(|t| t.trace_id.clone())
+            }),
             Screen::Logs => self.logs.result.data.as_ref().and_then(|r| {
                 if self.logs.patterns_focused {
                     r.patterns

@@ -8,12 +8,16 @@ use std::time::Instant;
 use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::state::AlarmStore;
 use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, Severity, State};
+use hopscope_analyzer::amplification::{self, AmplificationReport};
+use hopscope_analyzer::changes::{ChangesQuery, ChangesReport};
 use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport};
 pub use hopscope_analyzer::hops::{HopDetail, Percentile, Window};
 use hopscope_analyzer::insights::{self, Scope, field, output};
 use hopscope_analyzer::service_map::ServiceMap;
 use hopscope_analyzer::text::{TextTable, sanitize};
+use hopscope_analyzer::timeouts::{self, TimeoutReport};
 use hopscope_analyzer::trace_detail::TraceDetail;
+use hopscope_analyzer::why::{WhyQuery, WhyReport};
 pub use hopscope_analyzer::window::Anchor;
 
 /// Result rows kept for the SQL screen; the status line says how many there were in all.
@@ -81,6 +85,26 @@ pub enum Query {
         range: TimeRange,
         now_us: i64,
     },
+    /// Why the hop is slow: its slow calls against the baseline's (or the window's others).
+    Why {
+        hop: Box<Hop>,
+        window: Window,
+        baseline: Option<Window>,
+    },
+    /// What changed in the window: of `function` when it names a Lambda function with any
+    /// lane or change, else of every function; alarm changes replayed from `rules` when none
+    /// were recorded.
+    Changes {
+        function: Option<String>,
+        window: Window,
+        rules: Arc<Vec<Rule>>,
+        /// Lane points: as many as the pane has columns for.
+        points: usize,
+    },
+    /// Every timeout of the window and what it waited on.
+    Timeouts { window: Window },
+    /// How much work one request became, per entry point.
+    Amplification { window: Window },
     /// One trace's waterfall, invocations and logs.
     Trace { trace_id: String },
     /// A user's SQL.
@@ -102,6 +126,10 @@ impl Query {
             Query::Overview { .. } => "overview",
             Query::Hop { .. } => "hop",
             Query::Alarms { .. } => "alarms",
+            Query::Why { .. } => "why",
+            Query::Changes { .. } => "changes",
+            Query::Timeouts { .. } => "timeouts",
+            Query::Amplification { .. } => "amplification",
             Query::Trace { .. } => "trace",
             Query::Sql { .. } => "sql",
             Query::Logs { .. } => "logs",
@@ -121,6 +149,10 @@ pub enum Answer {
     Overview(Box<Overview>),
     Hop(Box<HopDetail>),
     Alarms(Vec<AlarmLine>),
+    Why(Box<WhyReport>),
+    Changes(Box<ChangesReport>),
+    Timeouts(Box<TimeoutReport>),
+    Amplification(Box<AmplificationReport>),
     /// `None`: the store has no span of that trace.
     Trace(Option<Box<TraceDetail>>),
     Sql(SqlResult),
@@ -416,6 +448,40 @@ pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
         } => load_alarms(session, &rules, range, now_us)
             .await
             .map(Answer::Alarms),
+        Query::Why {
+            hop,
+            window,
+            baseline,
+        } => {
+            let q = WhyQuery {
+                caller: hop.caller.clone(),
+                callee: hop.callee.clone(),
+                window: Some(window),
+                baseline: baseline.map_or(Baseline::Off, Baseline::Window),
+                limit: WHY_EVIDENCE,
+            };
+            WhyReport::load(session, &q)
+                .await
+                .map(|r| Answer::Why(Box::new(r)))
+                .map_err(|e| e.to_string())
+        }
+        Query::Changes {
+            function,
+            window,
+            rules,
+            points,
+        } => load_changes(session, function, window, &rules, points)
+            .await
+            .map(|r| Answer::Changes(Box::new(r)))
+            .map_err(|e| e.to_string()),
+        Query::Timeouts { window } => timeouts::load(session, Some(window))
+            .await
+            .map(|r| Answer::Timeouts(Box::new(r)))
+            .map_err(|e| e.to_string()),
+        Query::Amplification { window } => amplification::load(session, Some(window))
+            .await
+            .map(|r| Answer::Amplification(Box::new(r)))
+            .map_err(|e| e.to_string()),
         Query::Trace { trace_id } => TraceDetail::load(session, &trace_id)
             .await
             .map(|t| Answer::Trace(t.map(|t| Box::new(t.sanitized()))))
@@ -439,6 +505,32 @@ pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
             .await
             .map(|l| Answer::Logs(Box::new(l))),
     }
+}
+
+/// Evidence lines the why pane keeps.
+pub const WHY_EVIDENCE: usize = 12;
+
+/// The changes of `function` when it is a Lambda function the store knows, else of every one
+/// (a hop into an API or a database has no lanes of its own).
+async fn load_changes(
+    session: &Session,
+    function: Option<String>,
+    window: Window,
+    rules: &[Rule],
+    points: usize,
+) -> hopscope_analyzer::error::Result<ChangesReport> {
+    let mut q = ChangesQuery {
+        window: Some(window),
+        functions: function.into_iter().collect(),
+        points,
+        rules: rules.to_vec(),
+    };
+    let report = ChangesReport::load(session, &q).await?;
+    if q.functions.is_empty() || !report.lanes.is_empty() {
+        return Ok(report);
+    }
+    q.functions.clear();
+    ChangesReport::load(session, &q).await
 }
 
 /// The logs screen's lines and patterns: two Logs Insights queries over the range, after the

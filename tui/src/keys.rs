@@ -46,6 +46,7 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('l') if app.screen == Screen::Sql => Action::Right,
         KeyCode::Right => Action::Right,
         KeyCode::Char('l') => Action::GoLogs,
+        KeyCode::Char('a') => Action::GoAmplification,
         KeyCode::PageUp => Action::PageUp,
         KeyCode::PageDown => Action::PageDown,
         KeyCode::Char('g') | KeyCode::Home => Action::Top,
@@ -91,6 +92,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
                 "l",
                 "logs of the range: search, patterns against the baseline",
             ),
+            ("a", "amplification: extra work per request, by entry point"),
             ("Tab", "next panel"),
         ],
     ),
@@ -123,8 +125,13 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
     (
         "Hop",
         &[
+            ("Tab", "next pane: slowest traces, why, changes, timeouts"),
             ("Enter", "the selected slowest trace"),
             ("y", "copy its trace id"),
+            (
+                "j / k",
+                "why, changes, timeouts: scroll (Ctrl-d / Ctrl-u a page)",
+            ),
         ],
     ),
     (
@@ -137,6 +144,17 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("Tab", "switch between the waterfall and the log lines"),
             ("/", "show only spans whose name, node or operation matches"),
             ("y", "copy the trace id"),
+        ],
+    ),
+    (
+        "Amplification",
+        &[
+            (
+                "j / k",
+                "select an entry point: its repeated calls and worst traces",
+            ),
+            ("Enter", "the selected entry point's worst trace"),
+            ("y", "copy that trace's id"),
         ],
     ),
     (

@@ -2,6 +2,8 @@
 //! or queries; it draws what the [`App`] holds.
 
 mod alarms;
+mod amplification;
+pub(crate) mod changes;
 mod footer;
 mod format;
 mod header;
@@ -13,7 +15,9 @@ mod map;
 mod picker;
 mod sql;
 mod theme;
+mod timeouts;
 mod trace;
+mod why;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -37,6 +41,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Trace => trace::render(frame, body, app),
         Screen::Sql => sql::render(frame, body, app),
         Screen::Logs => logs::render(frame, body, app),
+        Screen::Amplification => amplification::render(frame, body, app),
     }
     footer::render(frame, footer, app);
     match &app.overlay {

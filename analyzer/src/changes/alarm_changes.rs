@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::session::Session;
 
 /// A change of an alarm's state, and which alarm.
+#[derive(Clone)]
 pub(crate) struct AlarmChange {
     pub change: Change,
     pub rule: String,

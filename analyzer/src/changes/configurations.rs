@@ -42,7 +42,7 @@ const SETTINGS: &[(&str, &str)] = &[
 pub(crate) async fn load(
     session: &Session,
     range: Window,
-    wanted: &dyn Fn(&str) -> bool,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Vec<Change>> {
     let settings: Vec<String> = SETTINGS
         .iter()

@@ -131,7 +131,7 @@ pub(crate) async fn load(
     session: &Session,
     window: Window,
     points: usize,
-    wanted: &dyn Fn(&str) -> bool,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Lanes> {
     let period_secs = period_secs(window, points);
     let period_us = period_secs * 1_000_000;

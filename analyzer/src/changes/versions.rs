@@ -23,7 +23,7 @@ pub(crate) struct Seen {
 pub(crate) async fn load(
     session: &Session,
     range: Window,
-    wanted: &dyn Fn(&str) -> bool,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Vec<Change>> {
     let ts = col::TIMESTAMP;
     let sql = format!(

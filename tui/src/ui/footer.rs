@@ -7,7 +7,7 @@ use ratatui::widgets::Paragraph;
 
 use super::Theme;
 use super::format::fit;
-use crate::app::{App, Screen};
+use crate::app::{App, HopPane, Screen};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = Theme { color: app.color };
@@ -24,11 +24,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
     let pending = match app.screen {
         Screen::Overview => app.overview.pending.map(|p| ("hops", p)),
-        Screen::Hop => app
-            .hop
-            .as_ref()
-            .and_then(|v| v.detail.pending)
-            .map(|p| ("hop", p)),
+        Screen::Hop => app.hop.as_ref().and_then(|v| {
+            let pane = match v.pane {
+                HopPane::Traces => None,
+                HopPane::Why => v.why.pending.map(|p| ("why", p)),
+                HopPane::Changes => v.changes.pending.map(|p| ("changes", p)),
+                HopPane::Timeouts => v.timeouts.pending.map(|p| ("timeouts", p)),
+            };
+            v.detail.pending.map(|p| ("hop", p)).or(pane)
+        }),
         Screen::Trace => app
             .trace
             .as_ref()
@@ -36,6 +40,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             .map(|p| ("trace", p)),
         Screen::Sql => app.sql.result.pending.map(|p| ("query", p)),
         Screen::Logs => app.logs.result.pending.map(|p| ("logs", p)),
+        Screen::Amplification => app
+            .amplification
+            .report
+            .pending
+            .map(|p| ("amplification", p)),
     };
     if let Some((what, p)) = pending {
         let secs = (app.now_us - p.since_us).max(0) as f64 / 1e6;
@@ -46,10 +55,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     let error = match app.screen {
         Screen::Overview => app.overview.error.as_deref(),
-        Screen::Hop => app.hop.as_ref().and_then(|v| v.detail.error.as_deref()),
+        Screen::Hop => app.hop.as_ref().and_then(|v| {
+            let pane = match v.pane {
+                HopPane::Traces => None,
+                HopPane::Why => v.why.error.as_deref(),
+                HopPane::Changes => v.changes.error.as_deref(),
+                HopPane::Timeouts => v.timeouts.error.as_deref(),
+            };
+            v.detail.error.as_deref().or(pane)
+        }),
         Screen::Trace => app.trace.as_ref().and_then(|v| v.detail.error.as_deref()),
         Screen::Sql => None,
         Screen::Logs => app.logs.result.error.as_deref(),
+        Screen::Amplification => app.amplification.report.error.as_deref(),
     };
     if let Some(e) = error {
         spans.push(Span::styled(
@@ -63,6 +81,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let filter = app.filter();
     if !filter.is_empty() {
         spans.push(Span::styled(format!("/{filter} "), theme.key()));
+    }
+    if app.screen == Screen::Hop {
+        spans.push(Span::styled("Tab", theme.key()));
+        spans.push(Span::raw(" pane "));
     }
     for (key, what) in [
         ("?", "help"),

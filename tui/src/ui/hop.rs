@@ -1,5 +1,6 @@
 //! The hop screen: latency histogram, percentiles now vs baseline, outcomes, cold starts, where
-//! the critical time went, error types and the slowest traces.
+//! the critical time went; below, one pane at a time (Tab): the slowest traces and error types,
+//! why the hop is slow, what changed, and its timeouts.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -9,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::Theme;
 use super::format::{LOW_SAMPLE_MARK, count, dur, dur_range, fit, pct_dur};
 use super::hops::{change, hop_name};
-use crate::app::{App, visible_offset};
+use crate::app::{App, HopPane, visible_offset};
 use crate::data::Percentile;
 use hopscope_analyzer::hops::HopStats;
 use hopscope_analyzer::text::sanitize;
@@ -221,6 +222,61 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         stats,
     );
 
+    let pane_title = HopPane::ALL
+        .iter()
+        .map(|&p| {
+            if p == view.pane {
+                format!("[{}]", p.title())
+            } else {
+                p.title().to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    if view.pane != HopPane::Traces {
+        let width = bottom.width as usize;
+        let pane_lines = |slot_pending: bool, error: Option<&String>| -> Vec<Line<'static>> {
+            if slot_pending {
+                vec![Line::raw("Loading…")]
+            } else {
+                vec![Line::raw(
+                    error.cloned().unwrap_or_else(|| "No data.".into()),
+                )]
+            }
+        };
+        let lines = match view.pane {
+            HopPane::Why => view.why.data.as_ref().map_or_else(
+                || pane_lines(view.why.pending.is_some(), view.why.error.as_ref()),
+                |r| super::why::lines(r, width, theme),
+            ),
+            HopPane::Changes => view.changes.data.as_ref().map_or_else(
+                || pane_lines(view.changes.pending.is_some(), view.changes.error.as_ref()),
+                |r| super::changes::lines(r, width, theme),
+            ),
+            _ => view.timeouts.data.as_ref().map_or_else(
+                || {
+                    pane_lines(
+                        view.timeouts.pending.is_some(),
+                        view.timeouts.error.as_ref(),
+                    )
+                },
+                |r| super::timeouts::lines(r, h, width, theme),
+            ),
+        };
+        // Scrolled no further than the last screenful.
+        let rows = bottom.height.saturating_sub(1) as usize;
+        let scroll = view.scroll.min(lines.len().saturating_sub(rows));
+        frame.render_widget(
+            Paragraph::new(lines)
+                .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0))
+                .block(block_owned(
+                    format!(" {pane_title} (Tab, j/k scroll) "),
+                    theme,
+                )),
+            bottom,
+        );
+        return;
+    }
     let [traces, errors] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     let rows_shown = traces.height.saturating_sub(1) as usize;
@@ -247,7 +303,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             .collect()
     };
     frame.render_widget(
-        Paragraph::new(trace_lines).block(block(" Slowest traces (Enter opens, y copies) ")),
+        Paragraph::new(trace_lines).block(block_owned(
+            format!(" {pane_title} · slowest (Enter opens, y copies) "),
+            theme,
+        )),
         traces,
     );
     let error_lines: Vec<Line> = match detail {
@@ -268,6 +327,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(error_lines).block(block(" Error types ")),
         errors,
     );
+}
+
+fn block_owned(title: String, theme: Theme) -> Block<'static> {
+    Block::default()
+        .borders(Borders::TOP)
+        .title(Span::styled(title, theme.title()))
 }
 
 #[cfg(test)]

@@ -46,14 +46,18 @@ fn frame(app: &App, width: u16, height: u16) -> String {
     out
 }
 
-fn snapshot(name: &str, app: &App) {
+/// The frame at 80x24, 160x48 and 200x60, each after the terminal took that size (so what is
+/// fetched per row or column, the histogram's bars and the lanes' points, fits it); back at
+/// 80x24 after.
+async fn snapshot(session: &Session, app: &mut App, name: &str) {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"in [0-9.]+ ms", "in [elapsed] ms");
-    settings.bind(|| {
-        for (w, h) in [(80, 24), (160, 48), (200, 60)] {
-            insta::assert_snapshot!(format!("{name}_{w}x{h}"), frame(app, w, h));
-        }
-    });
+    for (w, h) in [(80, 24), (160, 48), (200, 60)] {
+        act(session, app, Action::Resize(w, h)).await;
+        let text = frame(app, w, h);
+        settings.bind(|| insta::assert_snapshot!(format!("{name}_{w}x{h}"), text));
+    }
+    act(session, app, Action::Resize(80, 24)).await;
 }
 
 async fn app(session: &Session) -> App {
@@ -86,13 +90,13 @@ async fn every_screen_on_the_sample_scenarios() {
     let mut app = app(&session).await;
     assert!(app.overview.error.is_none(), "{:?}", app.overview.error);
     assert!(app.alarms.error.is_none(), "{:?}", app.alarms.error);
-    snapshot("overview", &app);
+    snapshot(&session, &mut app, "overview").await;
 
     // The alarms panel has the focus after two Tabs; at 80x24 its one line shows the selection.
     act(&session, &mut app, Action::NextPanel).await;
     act(&session, &mut app, Action::NextPanel).await;
     act(&session, &mut app, Action::Down).await;
-    snapshot("overview_alarms", &app);
+    snapshot(&session, &mut app, "overview_alarms").await;
     act(&session, &mut app, Action::NextPanel).await;
 
     // The culprit of the users scenario: DynamoDB throttling.
@@ -101,15 +105,15 @@ async fn every_screen_on_the_sample_scenarios() {
         act(&session, &mut app, Action::Edit(Edit::Insert(c))).await;
     }
     act(&session, &mut app, Action::Enter).await;
-    snapshot("overview_filtered", &app);
+    snapshot(&session, &mut app, "overview_filtered").await;
     act(&session, &mut app, Action::Enter).await;
     assert_eq!(app.screen, Screen::Hop);
-    snapshot("hop", &app);
+    snapshot(&session, &mut app, "hop").await;
 
     act(&session, &mut app, Action::Enter).await;
     assert_eq!(app.screen, Screen::Trace);
     act(&session, &mut app, Action::Down).await;
-    snapshot("trace", &app);
+    snapshot(&session, &mut app, "trace").await;
     // Down to the first span of a Lambda invocation: the logs narrow to that request's.
     for _ in 0..20 {
         if app.trace.as_ref().unwrap().selected_invocation().is_some() {
@@ -127,7 +131,7 @@ async fn every_screen_on_the_sample_scenarios() {
         Some(r) => r == request,
         None => l.message.contains(request.as_str()),
     }));
-    snapshot("trace_request", &app);
+    snapshot(&session, &mut app, "trace_request").await;
 
     act(&session, &mut app, Action::GoSql).await;
     act(&session, &mut app, Action::Edit(Edit::Clear)).await;
@@ -135,14 +139,14 @@ async fn every_screen_on_the_sample_scenarios() {
         act(&session, &mut app, Action::Edit(Edit::Insert(c))).await;
     }
     act(&session, &mut app, Action::Enter).await;
-    snapshot("sql", &app);
+    snapshot(&session, &mut app, "sql").await;
 
     act(&session, &mut app, Action::Help).await;
-    snapshot("help", &app);
+    snapshot(&session, &mut app, "help").await;
     act(&session, &mut app, Action::Back).await;
     act(&session, &mut app, Action::GoOverview).await;
     act(&session, &mut app, Action::TimePicker).await;
-    snapshot("time_picker", &app);
+    snapshot(&session, &mut app, "time_picker").await;
 }
 
 /// The logs screen: the range's lines, a search, the timeouts' pattern new against the baseline,
@@ -155,7 +159,7 @@ async fn the_logs_screen_searches_marks_new_patterns_and_jumps_to_the_trace() {
     assert_eq!(app.screen, Screen::Logs);
     let logs = app.logs.result.data.as_ref().expect("the range's lines");
     assert!(logs.lines.len() > 100, "{}", logs.lines.len());
-    snapshot("logs", &app);
+    snapshot(&session, &mut app, "logs").await;
 
     act(&session, &mut app, Action::Filter).await;
     for c in "Task timed out".chars() {
@@ -191,7 +195,7 @@ async fn the_logs_screen_searches_marks_new_patterns_and_jumps_to_the_trace() {
         .expect("the timeouts' pattern");
     assert_eq!(timeouts.change.as_deref(), Some("new"), "{timeouts:?}");
     assert_eq!(timeouts.count, counted);
-    snapshot("logs_search", &app);
+    snapshot(&session, &mut app, "logs_search").await;
 
     let line = app.logs.result.data.as_ref().unwrap().lines[0].clone();
     act(&session, &mut app, Action::Enter).await;
@@ -204,4 +208,121 @@ async fn the_logs_screen_searches_marks_new_patterns_and_jumps_to_the_trace() {
     assert_eq!(Some(&invocation.request_id), line.request_id.as_ref());
     act(&session, &mut app, Action::Back).await;
     assert_eq!(app.screen, Screen::Logs);
+}
+
+/// Opens the overview's hop whose callee matches `filter`.
+async fn open_hop(session: &Session, app: &mut App, filter: &str) {
+    act(session, app, Action::GoOverview).await;
+    act(session, app, Action::Filter).await;
+    act(session, app, Action::Edit(Edit::Clear)).await;
+    for c in filter.chars() {
+        act(session, app, Action::Edit(Edit::Insert(c))).await;
+    }
+    act(session, app, Action::Enter).await;
+    act(session, app, Action::Enter).await;
+    assert_eq!(app.screen, Screen::Hop);
+}
+
+/// The hop screen's panes (why, what changed, timeouts) and the amplification screen, on the
+/// scenario whose cause each shows best.
+#[tokio::test]
+async fn the_hop_panes_and_the_amplification_screen() {
+    let session = Session::open(sample_store()).await.unwrap();
+    let mut app = app(&session).await;
+
+    // Dragons: cold starts lead why; the deploy storm is the change before the first alarm.
+    open_hop(&session, &mut app, "listDragons").await;
+    let view = app.hop.as_ref().unwrap();
+    assert_eq!(view.hop.callee, "listDragons");
+    act(&session, &mut app, Action::NextPanel).await;
+    let view = app.hop.as_ref().unwrap();
+    assert_eq!(view.pane, hopscope_tui::app::HopPane::Why);
+    let why = view.why.data.as_ref().expect("why answered");
+    assert_eq!(why.evidence[0].value, "yes", "{:?}", why.evidence[0]);
+    snapshot(&session, &mut app, "hop_why").await;
+    act(&session, &mut app, Action::NextPanel).await;
+    let changes = app
+        .hop
+        .as_ref()
+        .unwrap()
+        .changes
+        .data
+        .as_ref()
+        .expect("changes answered");
+    assert!(changes.lanes.iter().all(|l| l.function == "listDragons"));
+    assert!(changes.changes[0].lead_up, "{:?}", changes.changes[0]);
+    snapshot(&session, &mut app, "hop_changes").await;
+    // A lane point per column at most, each whole minutes: 24 columns at 80 give 3-minute
+    // points over the hour, 120 at 200 give a point a minute (asked again on resize); the
+    // histogram a bar per row.
+    let points = |app: &App| {
+        app.hop
+            .as_ref()
+            .unwrap()
+            .changes
+            .data
+            .as_ref()
+            .unwrap()
+            .lanes[0]
+            .points
+            .len()
+    };
+    let bars = |app: &App| {
+        app.hop
+            .as_ref()
+            .unwrap()
+            .detail
+            .data
+            .as_ref()
+            .unwrap()
+            .buckets
+            .len()
+    };
+    assert_eq!(points(&app), 20);
+    let narrow = bars(&app);
+    act(&session, &mut app, Action::Resize(200, 60)).await;
+    assert_eq!(points(&app), 60);
+    assert!(
+        bars(&app) > narrow,
+        "{} bars at 200x60, {narrow} at 80x24",
+        bars(&app)
+    );
+    act(&session, &mut app, Action::Resize(80, 24)).await;
+    // The pane scrolls, no further than its last screenful.
+    act(&session, &mut app, Action::PageDown).await;
+    assert!(app.hop.as_ref().unwrap().scroll > 0);
+
+    // ETL: the timeouts pane names what the function waited on. A hop opened next keeps the
+    // pane that was showing.
+    open_hop(&session, &mut app, "worldbank-etl").await;
+    act(&session, &mut app, Action::NextPanel).await;
+    let view = app.hop.as_ref().unwrap();
+    assert_eq!(view.pane, hopscope_tui::app::HopPane::Timeouts);
+    assert_eq!(view.scroll, 0);
+    // The hop into the API that never answered: its callers' timeouts waited on it.
+    assert_eq!(view.hop.callee, "api.worldbank.org");
+    let timeouts = view.timeouts.data.as_ref().expect("timeouts answered");
+    assert_eq!(timeouts.hops[0].callee, "worldbank-etl");
+    snapshot(&session, &mut app, "hop_timeouts").await;
+    let text = frame(&app, 80, 24);
+    assert!(
+        text.contains("client -> worldbank-etl gave up waiting on this hop's callee"),
+        "{text}"
+    );
+
+    act(&session, &mut app, Action::GoAmplification).await;
+    assert_eq!(app.screen, Screen::Amplification);
+    let report = app
+        .amplification
+        .report
+        .data
+        .as_ref()
+        .expect("amplification answered");
+    assert!(!report.entry_points.is_empty());
+    let worst = report.entry_points[0].worst_traces[0].trace_id.clone();
+    snapshot(&session, &mut app, "amplification").await;
+    // Enter opens the selected entry point's worst trace.
+    act(&session, &mut app, Action::Enter).await;
+    assert_eq!(app.screen, Screen::Trace);
+    assert_eq!(app.trace.as_ref().unwrap().trace_id, worst);
 }
