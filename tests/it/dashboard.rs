@@ -15,6 +15,10 @@ struct Tmux {
 impl Tmux {
     /// `name` keeps the servers of tests running at once apart.
     fn start(name: &str, command: &str) -> Tmux {
+        Tmux::start_sized(name, command, 100, 30)
+    }
+
+    fn start_sized(name: &str, command: &str, width: u16, height: u16) -> Tmux {
         let version = Command::new("tmux").arg("-V").output();
         assert!(
             version.is_ok_and(|o| o.status.success()),
@@ -29,12 +33,19 @@ impl Tmux {
             "-s",
             "demo",
             "-x",
-            "100",
+            &width.to_string(),
             "-y",
-            "30",
+            &height.to_string(),
             command,
         ]);
         tmux
+    }
+
+    /// Gives the terminal a new size, as a user dragging the window would.
+    fn resize(&self, width: u16, height: u16) {
+        let (w, h) = (width.to_string(), height.to_string());
+        let out = self.run(&["resize-window", "-t", "demo", "-x", &w, "-y", &h]);
+        assert!(out.status.success(), "resize-window: {out:?}");
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
@@ -116,7 +127,7 @@ fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
 
     // The top hop, then its slowest trace.
     tmux.keys(&["Enter"]);
-    tmux.wait_for(&["Latency histogram", "Now vs baseline", "Slowest traces"]);
+    tmux.wait_for(&["Latency histogram", "Now vs baseline", "[Traces] Why Changes Timeouts"]);
     tmux.keys(&["j", "k", "Enter"]);
     tmux.wait_for(&["Waterfall", "critical path", "Logs:"]);
     tmux.keys(&["j", "Tab", "j"]);
@@ -153,6 +164,51 @@ fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
     tmux.wait_for(&["Time range", "last 15m"]);
     tmux.keys(&["k", "Enter"]);
     tmux.wait_for(&["last 15m of data"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for_exit();
+}
+
+/// The hop screen's panes and the amplification screen in a real terminal, at 80x24 and again
+/// after the window grows to 200x60 (the lanes and the histogram are asked again for the size).
+#[test]
+fn the_hop_panes_and_amplification_answer_keys_at_80x24_and_200x60() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!(
+        "NO_COLOR=1 {} --store {} demo --traces 60",
+        env!("CARGO_BIN_EXE_hopscope"),
+        dir.path().join("store").display()
+    );
+    let tmux = Tmux::start_sized("panes", &command, 80, 24);
+    tmux.wait_for(&["Slow hops", "caller -> callee"]);
+    // The top hop: the ETL's calls to the World Bank API that never answered.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Latency histogram", "[Traces] Why Changes Timeouts"]);
+    for (width, height) in [(80, 24), (200, 60)] {
+        tmux.resize(width, height);
+        tmux.keys(&["Tab"]);
+        tmux.wait_for(&["Traces [Why] Changes Timeouts", "slow calls"]);
+        tmux.keys(&["Tab"]);
+        let changes = tmux.wait_for(&["Traces Why [Changes] Timeouts", "changes ! alarm ^ deploy"]);
+        assert!(
+            changes.contains("cold starts"),
+            "{width}x{height}:\n{changes}"
+        );
+        tmux.keys(&["Tab"]);
+        tmux.wait_for(&[
+            "Traces Why Changes [Timeouts]",
+            "gave up waiting on this hop's callee",
+        ]);
+        tmux.keys(&["Tab"]);
+        tmux.wait_for(&["[Traces] Why Changes Timeouts", "Error types"]);
+        tmux.keys(&["a"]);
+        tmux.wait_for(&["Extra work per request", "entry point", "worst "]);
+        tmux.keys(&["Escape"]);
+        tmux.wait_for(&["Latency histogram"]);
+    }
+    tmux.keys(&["?"]);
+    tmux.wait_for(&["next pane: slowest traces, why, changes, timeouts"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&["? help"]);
     tmux.keys(&["q"]);
     tmux.wait_for_exit();
 }

@@ -974,10 +974,13 @@ impl App {
         }
     }
 
-    /// The callee's changes, with a lane point per column the terminal has for it.
+    /// The changes of the callee (else the caller), with a lane point per column the terminal
+    /// has for it.
     fn changes_query(&self, view: &HopView) -> Query {
         Query::Changes {
-            function: Some(view.hop.callee.clone()),
+            functions: std::iter::once(view.hop.callee.clone())
+                .chain(view.hop.caller.clone())
+                .collect(),
             window: view.window,
             rules: self
                 .rules

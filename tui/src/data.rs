@@ -91,11 +91,11 @@ pub enum Query {
         window: Window,
         baseline: Option<Window>,
     },
-    /// What changed in the window: of `function` when it names a Lambda function with any
-    /// lane or change, else of every function; alarm changes replayed from `rules` when none
-    /// were recorded.
+    /// What changed in the window: of the first of `functions` that names a Lambda function
+    /// the store has lanes of (the hop's callee, else its caller), else of every function;
+    /// alarm changes replayed from `rules` when none were recorded.
     Changes {
-        function: Option<String>,
+        functions: Vec<String>,
         window: Window,
         rules: Arc<Vec<Rule>>,
         /// Lane points: as many as the pane has columns for.
@@ -466,11 +466,11 @@ pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
                 .map_err(|e| e.to_string())
         }
         Query::Changes {
-            function,
+            functions,
             window,
             rules,
             points,
-        } => load_changes(session, function, window, &rules, points)
+        } => load_changes(session, &functions, window, &rules, points)
             .await
             .map(|r| Answer::Changes(Box::new(r)))
             .map_err(|e| e.to_string()),
@@ -510,24 +510,27 @@ pub async fn answer(session: &Session, query: Query) -> Result<Answer, String> {
 /// Evidence lines the why pane keeps.
 pub const WHY_EVIDENCE: usize = 12;
 
-/// The changes of `function` when it is a Lambda function the store knows, else of every one
-/// (a hop into an API or a database has no lanes of its own).
+/// The changes of the first of `functions` the store has lanes of, else of every function (a
+/// hop from an API into a database has no function on either side).
 async fn load_changes(
     session: &Session,
-    function: Option<String>,
+    functions: &[String],
     window: Window,
     rules: &[Rule],
     points: usize,
 ) -> hopscope_analyzer::error::Result<ChangesReport> {
     let mut q = ChangesQuery {
         window: Some(window),
-        functions: function.into_iter().collect(),
+        functions: Vec::new(),
         points,
         rules: rules.to_vec(),
     };
-    let report = ChangesReport::load(session, &q).await?;
-    if q.functions.is_empty() || !report.lanes.is_empty() {
-        return Ok(report);
+    for function in functions {
+        q.functions = vec![function.clone()];
+        let report = ChangesReport::load(session, &q).await?;
+        if !report.lanes.is_empty() {
+            return Ok(report);
+        }
     }
     q.functions.clear();
     ChangesReport::load(session, &q).await

@@ -1,6 +1,6 @@
-//! The hop screen's changes pane: the callee's lanes (p99, errors, cold starts, throttles,
-//! concurrency) with a lane of changes beneath them on the same time axis, then the changes in
-//! words, the hour before the first alarm first.
+//! The hop screen's changes pane: a lane of changes above the function's lanes (p99, errors,
+//! cold starts, throttles, concurrency) on the same time axis, then the changes in words, the
+//! hour before the first alarm first.
 
 use hopscope_analyzer::changes::{AlarmsFrom, Change, ChangeKind, ChangesReport};
 use hopscope_analyzer::text::sanitize;
@@ -45,28 +45,6 @@ pub fn lines(r: &ChangesReport, width: usize, theme: Theme) -> Vec<Line<'static>
     });
     let period_us = r.period_secs * 1_000_000;
     let points = r.lanes.first().map_or(0, |l| l.points.len());
-    let mut function = None;
-    for lane in &r.lanes {
-        let name = if function == Some(&lane.function) {
-            String::new()
-        } else {
-            function = Some(&lane.function);
-            sanitize(&lane.function)
-        };
-        let shift = lane.shift.map_or(String::new(), |s| {
-            format!(
-                " {}→{} {}",
-                lane.metric.show(s.before),
-                lane.metric.show(s.after),
-                clock(s.at_us).get(..5).unwrap_or_default()
-            )
-        });
-        out.push(Line::from(vec![
-            Span::raw(format!("{:<18}{:<12}", fit(&name, 17), lane.metric.label())),
-            Span::styled(sparkline(&lane.points), theme.warn()),
-            Span::styled(shift, theme.key()),
-        ]));
-    }
     if points > 0 {
         // The lane of changes, on the lanes' time axis: ! an alarm, ^ a deployment or
         // configuration, | a version first seen, ~ a shift.
@@ -94,6 +72,28 @@ pub fn lines(r: &ChangesReport, width: usize, theme: Theme) -> Vec<Line<'static>
             ),
             theme.dim(),
         ));
+    }
+    let mut function = None;
+    for lane in &r.lanes {
+        let name = if function == Some(&lane.function) {
+            String::new()
+        } else {
+            function = Some(&lane.function);
+            sanitize(&lane.function)
+        };
+        let shift = lane.shift.map_or(String::new(), |s| {
+            format!(
+                " {}→{} {}",
+                lane.metric.show(s.before),
+                lane.metric.show(s.after),
+                clock(s.at_us).get(..5).unwrap_or_default()
+            )
+        });
+        out.push(Line::from(vec![
+            Span::raw(format!("{:<18}{:<12}", fit(&name, 17), lane.metric.label())),
+            Span::styled(sparkline(&lane.points), theme.warn()),
+            Span::styled(shift, theme.key()),
+        ]));
     }
     let lead_up = r.changes.iter().filter(|c| c.lead_up).count();
     for (title, part) in [

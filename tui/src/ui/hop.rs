@@ -304,7 +304,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     };
     frame.render_widget(
         Paragraph::new(trace_lines).block(block_owned(
-            format!(" {pane_title} · slowest (Enter opens, y copies) "),
+            // The pane's keys are in the help: the title is the tabs, at every width.
+            format!(" {pane_title} "),
             theme,
         )),
         traces,
