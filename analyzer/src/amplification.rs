@@ -111,6 +111,43 @@ pub struct Repeat {
     pub calls: i64,
 }
 
+/// The ranking as a table with a name column `name_width` wide: its header line.
+pub fn table_header(name_width: usize) -> String {
+    format!(
+        "{:>2}  {:<name_width$} {:>8} {:>7} {:>9} {:>6} {:>5} {:>8} {:>7} {:>9}",
+        "#",
+        "entry point",
+        "requests",
+        "inv/req",
+        "calls/req",
+        "SDK rt",
+        "async",
+        "repeated",
+        "redeliv",
+        "extra/req"
+    )
+}
+
+/// Width of a table line besides the name column.
+pub const TABLE_WIDTH_BESIDES_NAME: usize = 71;
+
+/// One entry point's line of the table (its name sanitized and cut to `name_width`).
+pub fn table_row(rank: usize, e: &EntryPoint, name_width: usize) -> String {
+    format!(
+        "{:>2}  {:<name_width$} {:>8} {:>7.2} {:>9.2} {:>6} {:>5} {:>8} {:>7} {:>9.2}",
+        rank,
+        crate::text::fit(&sanitize(&e.entry), name_width),
+        e.requests,
+        e.invocations_per_request,
+        e.calls_per_request,
+        e.sdk_retries,
+        e.async_retries,
+        e.repeated_calls,
+        e.redeliveries,
+        e.extra_per_request,
+    )
+}
+
 impl AmplifiedTrace {
     /// Retries, repeated calls and redeliveries.
     pub fn extra(&self) -> i64 {

@@ -180,6 +180,20 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
         .collect()
 }
 
+/// `text` cut to `width` characters, with `…` when cut (tables and panes that keep their
+/// columns).
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

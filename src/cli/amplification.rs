@@ -67,6 +67,9 @@ fn counted(n: i64, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
+/// The entry point's column of the table.
+const NAME_WIDTH: usize = 40;
+
 fn table(r: &AmplificationReport, limit: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -84,35 +87,9 @@ fn table(r: &AmplificationReport, limit: usize) -> String {
         return out;
     }
     out.push_str("Ranked by extra work (retries, repeated calls, redeliveries) per request.\n\n");
-    let _ = writeln!(
-        out,
-        "{:>2}  {:<40} {:>8} {:>7} {:>9} {:>7} {:>7} {:>8} {:>7} {:>9}",
-        "#",
-        "entry point",
-        "requests",
-        "inv/req",
-        "calls/req",
-        "SDK rt",
-        "async",
-        "repeated",
-        "redeliv",
-        "extra/req"
-    );
+    let _ = writeln!(out, "{}", amplification::table_header(NAME_WIDTH));
     for (i, e) in r.entry_points.iter().take(limit).enumerate() {
-        let _ = writeln!(
-            out,
-            "{:>2}  {:<40} {:>8} {:>7.2} {:>9.2} {:>7} {:>7} {:>8} {:>7} {:>9.2}",
-            i + 1,
-            truncate(&sanitize(&e.entry), 40),
-            e.requests,
-            e.invocations_per_request,
-            e.calls_per_request,
-            e.sdk_retries,
-            e.async_retries,
-            e.repeated_calls,
-            e.redeliveries,
-            e.extra_per_request,
-        );
+        let _ = writeln!(out, "{}", amplification::table_row(i + 1, e, NAME_WIDTH));
         let _ = writeln!(out, "    {}", e.summary());
         for rc in &e.repeated {
             let _ = writeln!(out, "    repeated: {}", truncate(&rc.summary(), 150));

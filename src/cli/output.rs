@@ -37,15 +37,8 @@ pub fn low_sample_legend() -> String {
 /// The line under a table that counts censored calls.
 pub const CENSORED_LEGEND: &str = "censored: calls that never answered, counted at the time their caller waited; Lambda timeouts at the timeout";
 
-/// Cuts `text` to `width` characters, marking the cut with `…`.
-pub fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
+/// Cuts `text` to `width` characters, marking the cut with `…` (the dashboard's own rule).
+pub use hopscope_analyzer::text::fit as truncate;
 
 /// Writes `batches` to stdout in `format`. On a terminal, text values show their control
 /// characters escaped in every format (also in the SQL shell, whose stdout is not routed

@@ -127,7 +127,11 @@ fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
 
     // The top hop, then its slowest trace.
     tmux.keys(&["Enter"]);
-    tmux.wait_for(&["Latency histogram", "Now vs baseline", "[Traces] Why Changes Timeouts"]);
+    tmux.wait_for(&[
+        "Latency histogram",
+        "Now vs baseline",
+        "[Traces] Why Changes Timeouts",
+    ]);
     tmux.keys(&["j", "k", "Enter"]);
     tmux.wait_for(&["Waterfall", "critical path", "Logs:"]);
     tmux.keys(&["j", "Tab", "j"]);

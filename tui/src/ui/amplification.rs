@@ -10,11 +10,8 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::Theme;
 use super::format::{count, fit};
 use crate::app::{App, visible_offset};
-use hopscope_analyzer::amplification::Repeat;
+use hopscope_analyzer::amplification::{self, Repeat};
 use hopscope_analyzer::text::sanitize;
-
-/// Columns besides the entry point's name: the rank before it, the numbers after it.
-const NUMBERS: usize = 68;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = Theme { color: app.color };
@@ -43,39 +40,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let [list, detail] =
         Layout::vertical([Constraint::Percentage(45), Constraint::Fill(1)]).areas(area);
     let width = list.width as usize;
-    let name_width = width.saturating_sub(NUMBERS).max(12);
+    let name_width = width
+        .saturating_sub(amplification::TABLE_WIDTH_BESIDES_NAME)
+        .max(12);
     let mut lines = vec![Line::styled(
-        format!(
-            "{:>2}  {:<name_width$} {:>8} {:>7} {:>9} {:>6} {:>5} {:>8} {:>7} {:>6}",
-            "#",
-            "entry point",
-            "requests",
-            "inv/req",
-            "calls/req",
-            "SDK rt",
-            "async",
-            "repeated",
-            "redeliv",
-            "extra",
-        ),
+        amplification::table_header(name_width),
         theme.header(),
     )];
     let rows = list.height.saturating_sub(2) as usize;
     let offset = visible_offset(view.entries.offset, view.entries.selected, rows);
     for (i, e) in r.entry_points.iter().enumerate().skip(offset).take(rows) {
-        let text = format!(
-            "{:>2}  {:<name_width$} {:>8} {:>7.2} {:>9.2} {:>6} {:>5} {:>8} {:>7} {:>6.2}",
-            i + 1,
-            fit(&sanitize(&e.entry), name_width),
-            count(e.requests),
-            e.invocations_per_request,
-            e.calls_per_request,
-            count(e.sdk_retries),
-            count(e.async_retries),
-            count(e.repeated_calls),
-            count(e.redeliveries),
-            e.extra_per_request,
-        );
+        let text = amplification::table_row(i + 1, e, name_width);
         lines.push(if i == view.entries.selected {
             Line::styled(text, theme.selected())
         } else {

@@ -1,7 +1,7 @@
 //! Numbers and times as the screens print them.
 
 use chrono::DateTime;
-pub use hopscope_analyzer::text::sparkline;
+pub use hopscope_analyzer::text::{fit, sparkline};
 
 /// Milliseconds in at most five characters, with precision that fits their size: `0.42`,
 /// `8.1`, `412`, `12.3s`, `123s`, `15m`, `2.5h` (a `~` mark still fits a six-character column).
@@ -100,19 +100,6 @@ pub fn clock(us: i64) -> String {
 pub fn date_minute(us: i64) -> String {
     DateTime::from_timestamp_micros(us)
         .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
-}
-
-/// `text` cut to `width` characters, with `…` when cut.
-pub fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out: String = text.chars().take(width - 1).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]
