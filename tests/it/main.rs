@@ -125,10 +125,33 @@ fn import_then_sql_answers_from_every_scenario() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "functions,cold_starts,timeouts\n8,113,66\n");
+    let configurations = |store: &Path| {
+        stdout(&hopscope(
+            store,
+            &[
+                "sql",
+                "--format",
+                "csv",
+                "SELECT count(DISTINCT function) AS functions, count(*) AS configurations,
+                        min(TRY_CAST(CAST(version AS VARCHAR) AS INT)) AS first_version,
+                        max(TRY_CAST(CAST(version AS VARCHAR) AS INT)) AS last_version
+                 FROM lambda_functions",
+            ],
+        ))
+    };
+    // Every function's $LATEST, and listDragons' versions 7 to 29.
+    assert_eq!(
+        configurations(&store),
+        "functions,configurations,first_version,last_version\n8,31,7,29\n"
+    );
 
     // A second import of the same data changes no count.
     let again = hopscope(&store, &["import", samples().to_str().unwrap()]);
     assert!(again.status.success());
+    assert_eq!(
+        configurations(&store),
+        "functions,configurations,first_version,last_version\n8,31,7,29\n"
+    );
     let count = |store: &Path| {
         stdout(&hopscope(
             store,
