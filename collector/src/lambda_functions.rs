@@ -188,7 +188,7 @@ pub fn import(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Result<()>
             return Ok(());
         }
     };
-    let entries = match (list.functions, list.versions) {
+    let (key, entries) = match (list.functions, list.versions) {
         (Some(entries), _) => ("Functions", entries),
         (None, Some(entries)) => ("Versions", entries),
         (None, None) => {
@@ -196,7 +196,6 @@ pub fn import(text: &str, ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Result<()>
             return out.flush_full();
         }
     };
-    let (key, entries) = entries;
     for (i, entry) in entries.iter().enumerate() {
         import_entry(entry.get(), &format!("{key}[{i}]"), ctx, out);
     }
