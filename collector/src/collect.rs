@@ -23,8 +23,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 pub use api::{Api, ApiStats, Caller};
 // The policy `Caller::new` takes, where its callers look for it.
+pub use crate::lambda_functions::LAMBDA_PREFIX;
 pub use crate::retry::RetryPolicy;
-pub use logs::LAMBDA_PREFIX;
 pub use metrics::{MAX_QUERIES, SERIES, SERVICE_SERIES};
 pub use retrieval::RETRIEVAL_BATCH;
 pub use spans::SPANS_GROUP;

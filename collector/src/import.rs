@@ -10,7 +10,7 @@ pub use detect::Format;
 
 use crate::error::{Error, Result};
 use crate::output::{BatchSink, FileCtx, Output, Rejection, clock_micros, with_writer_thread};
-use crate::{cwlogs, lambda_logs, metrics, otel, xray};
+use crate::{cwlogs, lambda_functions, lambda_logs, metrics, otel, xray};
 
 /// Options of one import run.
 #[derive(Debug, Clone)]
@@ -256,6 +256,7 @@ pub fn import_bytes(bytes: &[u8], ctx: &FileCtx<'_>, out: &mut Output<'_>) -> Re
         Format::LogEvents => cwlogs::import(text, ctx, out)?,
         Format::LambdaLogText => lambda_logs::import_text(text, ctx, out)?,
         Format::MetricData => metrics::import(text, ctx, out)?,
+        Format::FunctionConfigurations => lambda_functions::import(text, ctx, out)?,
         Format::Known(what) => {
             out.records += 1;
             out.reject(

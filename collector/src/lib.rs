@@ -2,9 +2,10 @@
 //!
 //! The sources are files (`hopscope import`) and, with the `aws` feature, AWS itself
 //! ([`collect`], clients built in [`aws`]): X-Ray documents and API responses, CloudWatch
-//! Logs responses and Lambda log text, CloudWatch metric responses and OTel spans. Each parser is a
-//! pure function from text to rows; [`import`] detects formats and drives them, [`store`] writes
-//! the batches as Parquet, atomically and without duplicates.
+//! Logs responses and Lambda log text, CloudWatch metric responses, OTel spans and Lambda
+//! function configurations. Each parser is a pure function from text to rows; [`import`] detects
+//! formats and drives them, [`store`] writes the batches as Parquet, atomically and without
+//! duplicates.
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -15,6 +16,7 @@ pub mod critical_path;
 pub mod cwlogs;
 pub mod error;
 pub mod import;
+pub mod lambda_functions;
 pub mod lambda_logs;
 pub mod metrics;
 pub mod otel;

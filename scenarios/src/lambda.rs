@@ -7,10 +7,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::Error;
-use crate::random::{Latency, MS, Micros, SEC, iso_ms, log_event_id};
+mod versions;
+
+use crate::random::{Latency, MS, Micros, Random, SEC, iso_ms, log_event_id};
 use crate::sim::{ACCOUNT, REGION, Sim};
 use crate::xray::{Aws, Cause, Doc, Exception, Http, XraySdk, write_or};
+use crate::{Error, GenSummary};
+
+/// Where [`Lambdas::finish`] writes the GetMetricData answer, under the output directory.
+const METRICS_FILE: &str = "metrics/lambda.json";
+/// Where [`Lambdas::finish`] writes each function's ListVersionsByFunction answer.
+pub(crate) const FUNCTIONS_DIR: &str = "functions";
 
 /// How long an idle sandbox is kept warm; Lambda does not publish it, 5 to 15 minutes is what
 /// users observe.
@@ -284,16 +291,34 @@ impl Lambdas {
             .unwrap_or_else(|| panic!("function {name} is declared by its architecture"))
     }
 
-    /// Closes every log stream and writes `metrics/lambda.json`; returns
-    /// (log events, invocations, metric points).
-    pub(crate) fn finish(self, metrics_path: &Path) -> Result<(u64, u64, u64), Error> {
-        let points = write_metrics(metrics_path, self.window_start, &self.functions)?;
+    /// Closes every log stream, writes `metrics/lambda.json` and `functions/<function>.json`
+    /// (drawing from `rnd` after every trace, so no other file depends on them), and counts
+    /// what was written into `summary`.
+    pub(crate) fn finish(
+        self,
+        rnd: &mut Random,
+        out_dir: &Path,
+        summary: &mut GenSummary,
+    ) -> Result<(), Error> {
+        summary.metric_points = write_metrics(
+            &out_dir.join(METRICS_FILE),
+            self.window_start,
+            &self.functions,
+        )?;
+        summary.function_configurations = versions::write(
+            &out_dir.join(FUNCTIONS_DIR),
+            rnd,
+            self.window_start,
+            &self.functions,
+        )?;
         for function in self.functions {
             for sandbox in function.sandboxes {
                 sandbox.log.close()?;
             }
         }
-        Ok((self.log_events, self.invocations, points))
+        summary.log_events = self.log_events;
+        summary.invocations = self.invocations;
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Deterministic generator of AWS observability data (X-Ray BatchGetTraces answers, Lambda
-//! CloudWatch Logs subscription messages, Lambda GetMetricData answers) for five reference
-//! architectures, each with one incident whose culprit hop is written down in `scenario.toml`.
+//! CloudWatch Logs subscription messages, Lambda GetMetricData and ListVersionsByFunction
+//! answers) for five reference architectures, each with one incident whose culprit hop is
+//! written down in `scenario.toml`.
 //!
 //! The same (scenario, traces, seed) always gives the same bytes: one ChaCha8 stream drives
 //! every choice, times derive from the fixed incident day 2026-11-20, and output order never
@@ -48,6 +49,8 @@ pub struct GenSummary {
     /// Lambda invocations (one START/END/REPORT each).
     pub invocations: u64,
     pub metric_points: u64,
+    /// Function version configurations in `functions/`.
+    pub function_configurations: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +69,7 @@ pub enum Error {
 }
 
 /// Generates `traces` traces of `scenario` with `seed` into `out_dir` (created):
-/// `scenario.toml`, `traces/`, `logs/` and `metrics/lambda.json`.
+/// `scenario.toml`, `traces/`, `logs/`, `metrics/lambda.json` and `functions/`.
 pub fn generate(
     scenario: &str,
     traces: usize,
@@ -77,7 +80,7 @@ pub fn generate(
         name: scenario.to_owned(),
     })?;
     let spec = (arch.scenario)();
-    for dir in ["traces", "logs", "metrics"] {
+    for dir in ["traces", "logs", "metrics", lambda::FUNCTIONS_DIR] {
         let path = out_dir.join(dir);
         std::fs::create_dir_all(&path).map_err(|source| Error::Io { path, source })?;
     }
@@ -119,12 +122,7 @@ pub fn generate(
         summary.spans += writer.write(&sim.trace_id, &sim.segments)?;
     }
     writer.close()?;
-    let (log_events, invocations, metric_points) = sim
-        .lambdas
-        .finish(&out_dir.join("metrics").join("lambda.json"))?;
-    summary.log_events = log_events;
-    summary.invocations = invocations;
-    summary.metric_points = metric_points;
+    sim.lambdas.finish(&mut sim.rnd, out_dir, &mut summary)?;
     Ok(summary)
 }
 

@@ -38,7 +38,7 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 fn regenerate_samples() {
     for name in SCENARIOS {
         let dir = samples_dir().join(name);
-        for sub in ["traces", "logs", "metrics"] {
+        for sub in ["traces", "logs", "metrics", lambda::FUNCTIONS_DIR] {
             let _ = std::fs::remove_dir_all(dir.join(sub));
         }
         generate(name, SAMPLE_TRACES, SAMPLE_SEED, &dir).unwrap();
@@ -107,9 +107,11 @@ struct Output {
     summary: GenSummary,
     scenario: Scenario,
     documents: Vec<Value>,
-    /// (file, events) per log stream file.
-    streams: Vec<(PathBuf, Vec<Value>)>,
+    /// (file, log stream name, events) per log stream file.
+    streams: Vec<(PathBuf, String, Vec<Value>)>,
     metrics: Value,
+    /// Function name -> its ListVersionsByFunction answer.
+    functions: BTreeMap<String, Value>,
 }
 
 fn read_output(name: &str, traces: usize) -> Output {
@@ -118,6 +120,7 @@ fn read_output(name: &str, traces: usize) -> Output {
     let mut documents = Vec::new();
     let mut streams = Vec::new();
     let mut metrics = Value::Null;
+    let mut functions = BTreeMap::new();
     for (path, bytes) in files(tmp.path()) {
         let text = String::from_utf8(bytes).unwrap();
         if path.starts_with("traces") {
@@ -134,9 +137,17 @@ fn read_output(name: &str, traces: usize) -> Output {
         } else if path.starts_with("logs") {
             let message: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(message["messageType"], "DATA_MESSAGE");
-            streams.push((path, message["logEvents"].as_array().unwrap().clone()));
+            let stream = message["logStream"].as_str().unwrap().to_owned();
+            streams.push((
+                path,
+                stream,
+                message["logEvents"].as_array().unwrap().clone(),
+            ));
         } else if path.starts_with("metrics") {
             metrics = serde_json::from_str(&text).unwrap();
+        } else if path.starts_with(lambda::FUNCTIONS_DIR) {
+            let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            functions.insert(name, serde_json::from_str(&text).unwrap());
         }
     }
     let scenario = load_scenario(&tmp.path().join("scenario.toml")).unwrap();
@@ -146,6 +157,7 @@ fn read_output(name: &str, traces: usize) -> Output {
         documents,
         streams,
         metrics,
+        functions,
     }
 }
 
@@ -182,7 +194,7 @@ fn lambda_logs_agree_with_the_traces() {
             }
         }
         let mut reports = 0;
-        for (path, events) in &out.streams {
+        for (path, _, events) in &out.streams {
             let messages: Vec<&str> = events
                 .iter()
                 .map(|e| e["message"].as_str().unwrap())
@@ -266,7 +278,10 @@ fn lambda_logs_agree_with_the_traces() {
         assert_eq!(out.summary.segments, out.documents.len() as u64);
         assert_eq!(
             out.summary.log_events,
-            out.streams.iter().map(|(_, e)| e.len() as u64).sum::<u64>()
+            out.streams
+                .iter()
+                .map(|(_, _, e)| e.len() as u64)
+                .sum::<u64>()
         );
     }
 }
@@ -338,4 +353,135 @@ fn the_incident_shows_on_the_culprit_only_inside_its_window() {
             "{name}: p90 {inside:.1} ms in the incident vs {outside:.1} ms before"
         );
     }
+}
+
+/// Lambda's `LastModified` in epoch milliseconds, the unit of log event timestamps.
+fn last_modified_ms(text: &str) -> i64 {
+    chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.3f%z")
+        .unwrap()
+        .timestamp_millis()
+}
+
+/// Every version an invocation ran (its `START` line and its log stream's `[version]` agree) has
+/// a configuration in `functions/`, dated no later than that version's first `START`; each
+/// function lists `$LATEST` first and its versions in order.
+#[test]
+fn function_versions_cover_every_version_the_logs_name() {
+    for name in SCENARIOS {
+        let out = read_output(name, SAMPLE_TRACES);
+        let arch = arch::architecture(name).unwrap();
+        assert_eq!(
+            out.functions.keys().map(String::as_str).collect::<Vec<_>>(),
+            {
+                let mut names: Vec<&str> = arch.functions.iter().map(|f| f.name).collect();
+                names.sort();
+                names
+            },
+            "{name}: one file per function"
+        );
+        // (function, version) -> first START, epoch ms.
+        let mut first_start: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for (path, stream, events) in &out.streams {
+            let function = path.file_stem().unwrap().to_str().unwrap();
+            let function = &function[..function.rfind('-').unwrap()];
+            let in_stream = &stream[stream.find('[').unwrap() + 1..stream.find(']').unwrap()];
+            for event in events {
+                let message = event["message"].as_str().unwrap();
+                let Some(version) = message
+                    .strip_prefix("START ")
+                    .and_then(|m| m.split("Version: ").nth(1))
+                else {
+                    continue;
+                };
+                let version = version.trim_end();
+                assert_eq!(version, in_stream, "{name}: {}", path.display());
+                let t = event["timestamp"].as_i64().unwrap();
+                let first = first_start
+                    .entry((function.to_owned(), version.to_owned()))
+                    .or_insert(t);
+                *first = (*first).min(t);
+            }
+        }
+        assert!(!first_start.is_empty(), "{name}: no START lines");
+        for ((function, version), start) in &first_start {
+            let versions = out.functions[function]["Versions"].as_array().unwrap();
+            let config = versions
+                .iter()
+                .find(|v| v["Version"] == version.as_str())
+                .unwrap_or_else(|| {
+                    panic!("{name}: {function} version {version} has no configuration")
+                });
+            let modified = last_modified_ms(config["LastModified"].as_str().unwrap());
+            assert!(
+                modified <= *start,
+                "{name}: {function}:{version} modified at {modified}, first START at {start}"
+            );
+            assert_eq!(
+                config["FunctionArn"],
+                format!(
+                    "arn:aws:lambda:{}:{}:function:{function}:{version}",
+                    crate::sim::REGION,
+                    crate::sim::ACCOUNT
+                )
+            );
+            assert_eq!(
+                config["LoggingConfig"]["LogGroup"],
+                format!("/aws/lambda/{function}")
+            );
+        }
+        for (function, answer) in &out.functions {
+            let versions: Vec<&str> = answer["Versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["Version"].as_str().unwrap())
+                .collect();
+            assert_eq!(versions[0], "$LATEST", "{name}: {function}");
+            let numbers: Vec<u32> = versions[1..].iter().map(|v| v.parse().unwrap()).collect();
+            assert!(
+                numbers.windows(2).all(|w| w[1] == w[0] + 1),
+                "{name}: {function}: {versions:?}"
+            );
+        }
+    }
+}
+
+/// The deploy storm: listDragons starts on version 7, published days before the window, and
+/// each deploy publishes the next version with new code and a new revision.
+#[test]
+fn the_deploy_storm_publishes_one_version_per_deploy_with_new_code() {
+    let out = read_output("dragons", SAMPLE_TRACES);
+    let versions = out.functions["listDragons"]["Versions"].as_array().unwrap();
+    let window_start = out.scenario.window.start.timestamp_millis();
+    let incident_start = out.scenario.incident.start.timestamp_millis();
+    let published = &versions[1..];
+    assert_eq!(published[0]["Version"], "7");
+    assert!(
+        last_modified_ms(published[0]["LastModified"].as_str().unwrap())
+            < window_start - 86_400_000
+    );
+    assert!(published.len() > 5, "{} versions", published.len());
+    for pair in published.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        assert_ne!(before["CodeSha256"], after["CodeSha256"]);
+        assert_ne!(before["RevisionId"], after["RevisionId"]);
+        let t = last_modified_ms(after["LastModified"].as_str().unwrap());
+        assert!(t >= incident_start, "{after}");
+        assert!(t > last_modified_ms(before["LastModified"].as_str().unwrap()));
+    }
+    let latest = &versions[0];
+    let last = published.last().unwrap();
+    assert_eq!(latest["CodeSha256"], last["CodeSha256"]);
+    assert_eq!(latest["LastModified"], last["LastModified"]);
+    assert_eq!(latest["MemorySize"], 512);
+    assert_eq!(latest["Timeout"], 15);
+    assert_eq!(latest["Runtime"], "python3.12");
+    assert_eq!(latest["TracingConfig"]["Mode"], "Active");
+    assert_eq!(latest["LoggingConfig"]["LogFormat"], "Text");
+    // Functions invoked as $LATEST have nothing published.
+    let validate = out.functions["validateDragon"]["Versions"]
+        .as_array()
+        .unwrap();
+    assert_eq!(validate.len(), 1);
+    assert_eq!(validate[0]["MemorySize"], 128);
 }

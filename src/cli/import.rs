@@ -15,7 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct ImportArgs {
     /// Files or directories to import: BatchGetTraces responses, X-Ray segment documents (JSON,
     /// NDJSON, daemon payloads), aws/spans OTel spans, CloudWatch Logs events (FilterLogEvents,
-    /// GetLogEvents, subscription payloads), Lambda log text, GetMetricData responses; .gz too
+    /// GetLogEvents, subscription payloads), Lambda log text, GetMetricData responses, Lambda
+    /// ListFunctions / ListVersionsByFunction / GetFunctionConfiguration responses; .gz too
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 

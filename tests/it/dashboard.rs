@@ -108,10 +108,11 @@ impl Drop for Tmux {
 #[test]
 fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
     let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
     let command = format!(
         "NO_COLOR=1 {} --store {} demo --traces 60",
         env!("CARGO_BIN_EXE_hopscope"),
-        dir.path().join("store").display()
+        store.display()
     );
     let tmux = Tmux::start("demo", &command);
 
@@ -170,6 +171,19 @@ fn demo_opens_the_dashboard_and_every_screen_answers_keys() {
     tmux.wait_for(&["last 15m of data"]);
     tmux.keys(&["q"]);
     tmux.wait_for_exit();
+
+    // The demo imported the generated functions/ too: each function's configurations.
+    let out = crate::hopscope(
+        &store,
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(DISTINCT function) AS functions, count(*) AS configurations FROM lambda_functions",
+        ],
+    );
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    assert_eq!(crate::stdout(&out), "functions,configurations\n8,31\n");
 }
 
 /// The hop screen's panes and the amplification screen in a real terminal, at 80x24 and again

@@ -125,10 +125,33 @@ fn import_then_sql_answers_from_every_scenario() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "functions,cold_starts,timeouts\n8,113,66\n");
+    let configurations = |store: &Path| {
+        stdout(&hopscope(
+            store,
+            &[
+                "sql",
+                "--format",
+                "csv",
+                "SELECT count(DISTINCT function) AS functions, count(*) AS configurations,
+                        min(TRY_CAST(CAST(version AS VARCHAR) AS INT)) AS first_version,
+                        max(TRY_CAST(CAST(version AS VARCHAR) AS INT)) AS last_version
+                 FROM lambda_functions",
+            ],
+        ))
+    };
+    // Every function's $LATEST, and listDragons' versions 7 to 29.
+    assert_eq!(
+        configurations(&store),
+        "functions,configurations,first_version,last_version\n8,31,7,29\n"
+    );
 
     // A second import of the same data changes no count.
     let again = hopscope(&store, &["import", samples().to_str().unwrap()]);
     assert!(again.status.success());
+    assert_eq!(
+        configurations(&store),
+        "functions,configurations,first_version,last_version\n8,31,7,29\n"
+    );
     let count = |store: &Path| {
         stdout(&hopscope(
             store,
@@ -559,7 +582,7 @@ fn alarms_check_exits_2_in_alarm_and_notifies_a_change_once() {
     let out = check("2026-11-20T10:00:00Z");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("0 ALARM, 10 OK, 0 INSUFFICIENT_DATA"),
+        stdout(&out).contains("0 ALARM, 11 OK, 0 INSUFFICIENT_DATA"),
         "{}",
         stdout(&out)
     );
@@ -567,12 +590,13 @@ fn alarms_check_exits_2_in_alarm_and_notifies_a_change_once() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let table = stdout(&out);
     let alarm_lines: Vec<&str> = table.lines().filter(|l| l.starts_with("ALARM")).collect();
-    assert_eq!(alarm_lines.len(), 4, "{table}");
+    assert_eq!(alarm_lines.len(), 5, "{table}");
     assert!(alarm_lines.iter().any(|l| l.contains(" lambda-timeouts ")
         && l.contains(
             "Threshold Crossed: 3 out of the last 3 datapoints [11.0 (20/11/26 10:55:00)"
         )));
-    // Only lambda-timeouts notifies: the -high building blocks have no actions.
+    // Only lambda-timeouts and lambda-near-timeout (the sample's functions/ give the configured
+    // timeout) notify: the -high building blocks have no actions.
     let again = check("2026-11-20T11:00:00Z");
     assert_eq!(again.status.code(), Some(2));
     assert!(!stdout(&again).contains(" yes "), "{}", stdout(&again));
@@ -582,11 +606,26 @@ fn alarms_check_exits_2_in_alarm_and_notifies_a_change_once() {
         .map(|b| serde_json::from_str(b).unwrap())
         .filter(|v: &serde_json::Value| v["to"] == "ALARM")
         .collect();
-    assert_eq!(changes.len(), 1, "{bodies:?}");
-    assert_eq!(changes[0]["rule"], "lambda-timeouts");
-    assert_eq!(changes[0]["key"], "worldbank-etl");
-    assert_eq!(changes[0]["from"], "OK");
-    assert_eq!(changes[0]["severity"], "critical");
+    let mut notified: Vec<(&str, &str, &str, &str)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["rule"].as_str().unwrap(),
+                c["key"].as_str().unwrap(),
+                c["from"].as_str().unwrap(),
+                c["severity"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    notified.sort_unstable();
+    assert_eq!(
+        notified,
+        [
+            ("lambda-near-timeout", "worldbank-etl", "OK", "warning"),
+            ("lambda-timeouts", "worldbank-etl", "OK", "critical"),
+        ],
+        "{bodies:?}"
+    );
 
     let history = hopscope_analyzer::alarms::state::AlarmStore::new(&store)
         .history()
@@ -596,7 +635,7 @@ fn alarms_check_exits_2_in_alarm_and_notifies_a_change_once() {
             .iter()
             .filter(|t| t.to == hopscope_analyzer::alarms::State::Alarm)
             .count(),
-        4
+        5
     );
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(store.join("_alarms/state.json")).unwrap()).unwrap();

@@ -11,9 +11,6 @@ use crate::cwlogs::{GroupImport, LogEvent};
 use crate::error::Result;
 use crate::output::{FileCtx, Output};
 
-/// Where Lambda functions log.
-pub const LAMBDA_PREFIX: &str = "/aws/lambda/";
-
 /// Log groups whose name starts with `prefix`, every page of DescribeLogGroups.
 pub async fn discover(
     client: &aws_sdk_cloudwatchlogs::Client,

@@ -21,6 +21,9 @@ pub enum Format {
     LambdaLogText,
     /// GetMetricData / GetMetricStatistics answers.
     MetricData,
+    /// Lambda ListFunctions / ListVersionsByFunction answers, or one GetFunctionConfiguration
+    /// answer.
+    FunctionConfigurations,
     /// A file that starts like a JSON document but is not valid JSON.
     InvalidJson,
     /// A recognised AWS document that holds no rows for hopscope (e.g. GetServiceGraph).
@@ -38,6 +41,7 @@ impl std::fmt::Display for Format {
             Format::LogEvents => "CloudWatch Logs events",
             Format::LambdaLogText => "Lambda log text",
             Format::MetricData => "CloudWatch metric data",
+            Format::FunctionConfigurations => "Lambda function configurations",
             Format::InvalidJson => "invalid JSON",
             Format::Known(what) => what,
             Format::Unsupported => "unsupported",
@@ -46,7 +50,7 @@ impl std::fmt::Display for Format {
     }
 }
 
-pub const UNSUPPORTED_HINT: &str = "format not recognised: hopscope imports BatchGetTraces responses, X-Ray segment documents (JSON, NDJSON or daemon payloads), aws/spans OTel spans, CloudWatch Logs events (FilterLogEvents, GetLogEvents, subscription payloads), Lambda log text and GetMetricData responses";
+pub const UNSUPPORTED_HINT: &str = "format not recognised: hopscope imports BatchGetTraces responses, X-Ray segment documents (JSON, NDJSON or daemon payloads), aws/spans OTel spans, CloudWatch Logs events (FilterLogEvents, GetLogEvents, subscription payloads), Lambda log text, GetMetricData responses and Lambda ListFunctions, ListVersionsByFunction or GetFunctionConfiguration responses";
 
 pub fn known_hint(what: &str) -> &'static str {
     match what {
@@ -185,6 +189,11 @@ fn classify(k: &TopKeys) -> Format {
         Format::OtelSpans
     } else if has("MetricDataResults") || has("Datapoints") {
         Format::MetricData
+    } else if has("Functions")
+        || has("Versions")
+        || (has("FunctionName") && has("FunctionArn") && has("LastModified"))
+    {
+        Format::FunctionConfigurations
     } else if has("events")
         || has("logEvents")
         || has("awslogs")
@@ -333,6 +342,22 @@ mod tests {
     )]
     fn json_that_is_not_valid_is_not_log_text(#[case] text: &str, #[case] format: Format) {
         assert_eq!(detect(text), format);
+    }
+
+    #[rstest]
+    #[case::list_functions(r#"{"Functions": [{"FunctionName": "f"}], "NextMarker": "m"}"#)]
+    #[case::list_functions_empty(r#"{"Functions": []}"#)]
+    #[case::list_versions_by_function(r#"{"Versions": [], "NextMarker": null}"#)]
+    #[case::get_function_configuration(
+        r#"{"FunctionName": "f", "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f", "Version": "$LATEST", "LastModified": "2024-03-01T12:30:45.123+0000", "MemorySize": 128}"#
+    )]
+    fn detects_lambda_function_configurations(#[case] text: &str) {
+        assert_eq!(detect(text), Format::FunctionConfigurations);
+    }
+
+    #[test]
+    fn a_function_name_alone_is_not_a_configuration() {
+        assert_eq!(detect(r#"{"FunctionName": "f"}"#), Format::Unsupported);
     }
 
     #[test]

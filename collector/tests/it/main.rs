@@ -2,6 +2,7 @@
 
 mod collect;
 mod corpus;
+mod functions;
 mod publish;
 mod store;
 mod worlds;
