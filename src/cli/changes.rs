@@ -102,7 +102,7 @@ fn table(r: &ChangesReport, rules_note: Option<&str>, limit: usize) -> String {
     let width = r
         .changes
         .iter()
-        .map(|c| c.subject.chars().count())
+        .map(|c| sanitize(&c.subject).chars().count())
         .max()
         .unwrap_or(0)
         .min(40);
@@ -118,7 +118,7 @@ fn table(r: &ChangesReport, rules_note: Option<&str>, limit: usize) -> String {
             &r.changes[lead_up..],
         ),
     ] {
-        if part.is_empty() {
+        if part.is_empty() || shown >= limit {
             continue;
         }
         let _ = writeln!(out, "\n{title}");
@@ -151,7 +151,7 @@ fn table(r: &ChangesReport, rules_note: Option<&str>, limit: usize) -> String {
         );
         let fwidth = moving
             .iter()
-            .map(|l| l.function.chars().count())
+            .map(|l| sanitize(&l.function).chars().count())
             .max()
             .unwrap_or(0)
             .min(40);

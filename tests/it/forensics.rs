@@ -213,6 +213,12 @@ fn changes_lead_with_the_dragons_deploy_storm_before_its_first_alarm() {
         first.starts_with("  10:24:00  shift") && first.ends_with("cold starts 1% -> 33%"),
         "{text}"
     );
+    // Then the deploy that caused it (the sample's functions/), and its first invocation.
+    let published = lead_up.next().unwrap();
+    assert!(
+        published.starts_with("  10:25:00  published") && published.contains("version 8: code "),
+        "{text}"
+    );
     assert!(
         lead_up
             .next()

@@ -96,7 +96,20 @@ fn hostile_inputs(dir: &Path) -> Vec<PathBuf> {
     });
     let log_file = dir.join("evil-logs.json");
     std::fs::write(&log_file, logs.to_string()).unwrap();
-    vec![traces, log_file]
+    // Two published versions of a function with an escape in its name: `changes` shows the
+    // second as a deploy against the first.
+    let version = |v: &str, at: &str, memory: i64, code: &str| {
+        serde_json::json!({"FunctionName": "evil\u{1b}[2J", "Version": v, "LastModified": at,
+            "FunctionArn": format!("arn:aws:lambda:eu-west-1:123456789012:function:evil:{v}"),
+            "MemorySize": memory, "Timeout": 3, "CodeSha256": code})
+    };
+    let functions = dir.join("evil-functions.json");
+    let versions = serde_json::json!({"Versions": [
+        version("1", "2026-11-20T08:30:00.000+0000", 128, "aaaaaaaaaaaa"),
+        version("2", "2026-11-20T08:50:00.000+0000", 256, "bbbbbbbbbbbb"),
+    ]});
+    std::fs::write(&functions, versions.to_string()).unwrap();
+    vec![traces, log_file, functions]
 }
 
 /// Runs `hopscope --store STORE ARGS` with stdout and stderr on a new pseudo-terminal (stdin
@@ -210,6 +223,8 @@ fn every_command_shows_escapes_as_text_on_a_terminal_and_pipes_keep_the_bytes() 
         vec!["amplification", "--format", "json"],
         vec!["why", "client", "api\u{1b}[2J", "--baseline", "off"],
         vec!["why", "client", "api\u{1b}[2J", "--format", "json"],
+        vec!["changes"],
+        vec!["changes", "--format", "json"],
     ] {
         let (text, status) = on_terminal(&store, &args);
         assert!(status.success(), "{args:?}: {text}");

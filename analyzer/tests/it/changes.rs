@@ -134,6 +134,42 @@ async fn every_new_version_is_a_change_at_its_first_invocation() {
     for (v, t) in &expected {
         assert_eq!(seen[v], *t, "version {v}");
     }
+    // Every publish of the storm is a change at its LastModified, against the version before:
+    // 8 to 29 (29 was published too late for any invocation).
+    let published: Vec<(String, i64)> = r
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Published)
+        .map(|c| {
+            (
+                c.detail.split([' ', ':']).nth(1).unwrap().to_string(),
+                c.at_us,
+            )
+        })
+        .collect();
+    let modified: Vec<(String, i64)> = crate::csv(
+        &s,
+        "SELECT CAST(version AS VARCHAR) AS v, arrow_cast(last_modified, 'Int64') AS t
+         FROM lambda_functions WHERE function = 'listDragons' AND version NOT IN ('$LATEST', '7')
+         ORDER BY 2",
+    )
+    .await
+    .lines()
+    .skip(1)
+    .map(|l| {
+        let (v, t) = l.split_once(',').unwrap();
+        (v.to_string(), t.parse().unwrap())
+    })
+    .collect();
+    assert_eq!(published.len(), 22, "{published:?}");
+    assert_eq!(published, modified);
+    assert!(
+        r.changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Published)
+            .all(|c| c.detail.contains(": code ")),
+        "each publish brings new code"
+    );
     // Only listDragons' lanes, and its cold starts rose from almost none.
     assert!(r.lanes.iter().all(|l| l.function == "listDragons"));
     let cold = r

@@ -65,19 +65,11 @@ pub(crate) fn scenario() -> Scenario {
             "unanswered call beneath",
             &format!("{HOST} GET /v2/country"),
         ),
-        alarms: vec![
-            super::alarm(
-                "lambda-timeouts",
-                "worldbank-etl",
-                "the cause: calls to the hanging API end in 30 s timeouts",
-            ),
-            super::alarm(
-                "lambda-near-timeout",
-                "worldbank-etl",
-                "the symptom: the invocations use all of the 30 s timeout their configuration \
-                 (functions/worldbank-etl.json) sets",
-            ),
-        ],
+        alarms: vec![super::alarm(
+            "lambda-timeouts",
+            "worldbank-etl",
+            "the cause: calls to the hanging API end in 30 s timeouts",
+        )],
     }
 }
 
