@@ -2,6 +2,7 @@
 //! and a power cut loses at most the write in progress.
 
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hopscope_schema::store_layout::TEMP_PREFIX;
@@ -33,6 +34,16 @@ pub fn write(path: &Path, body: impl FnOnce(&mut File) -> Result<()>) -> Result<
         return Err(e);
     }
     sync_dir(dir)
+}
+
+/// Writes `path` whole with `bytes` (see [`write`]).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    write(path, |file| {
+        file.write_all(bytes).map_err(|source| Error::Write {
+            path: path.into(),
+            source,
+        })
+    })
 }
 
 /// A fresh temporary name in `dir` for `path`: unique, so concurrent writers of one path never
@@ -74,8 +85,6 @@ fn sync_dir(_dir: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use super::*;
 
     fn names(dir: &Path) -> Vec<String> {
@@ -88,13 +97,7 @@ mod tests {
     }
 
     fn write_text(path: &Path, text: &str) -> Result<()> {
-        write(path, |file| {
-            file.write_all(text.as_bytes())
-                .map_err(|source| Error::Write {
-                    path: path.into(),
-                    source,
-                })
-        })
+        write_bytes(path, text.as_bytes())
     }
 
     #[test]
