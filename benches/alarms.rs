@@ -20,12 +20,11 @@ use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::parse::parse_file;
 use hopscope_analyzer::alarms::state::StateFile;
 use hopscope_analyzer::alarms::{self, Rule};
-use hopscope_collector::output::BatchSink;
-use hopscope_collector::store::Store;
 use hopscope_schema::lambda_invocations::{
     self as li, LambdaInvocationBatchBuilder, LambdaInvocationRow, status,
 };
 use hopscope_schema::metric_points::{self as mp, MetricPointBatchBuilder, MetricPointRow};
+use hopscope_store::{BatchSink, Store};
 
 const FUNCTIONS: usize = 200;
 const MINUTES: i64 = 24 * 60;

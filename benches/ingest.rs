@@ -15,9 +15,9 @@ use arrow::array::RecordBatch;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
 use hopscope_collector::output::{FileCtx, Output};
-use hopscope_collector::store::Store;
 use hopscope_collector::xray::{import_batch_get_traces, import_segment_documents};
 use hopscope_schema::spans;
+use hopscope_store::Store;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 

@@ -33,9 +33,9 @@ pub use xray::BATCH;
 use crate::aws::Clients;
 use crate::error::{Error, Result};
 use crate::output::{Output, Rejection};
-use crate::store::{Store, StoreWriter};
 use hopscope_schema::Origin;
 use hopscope_schema::trace_coverage::{TraceCoverageRow, world as coverage_world};
+use hopscope_store::{Store, StoreWriter};
 use priority::{Candidate, Candidates};
 
 /// Where traces are read from.

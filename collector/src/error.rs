@@ -14,28 +14,10 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("writing Parquet {path}: {source}")]
-    Parquet {
-        path: PathBuf,
-        source: parquet::errors::ParquetError,
-    },
-    #[error("starting the store writer thread: {0}")]
-    WriterThread(std::io::Error),
-    /// Batches handed to a writer thread after it stopped on an error (reported once, earlier).
-    #[error("the store writer stopped after an earlier error")]
-    WriterStopped,
-    #[error("{0}")]
-    Arrow(#[from] arrow::error::ArrowError),
-    #[error(
-        "store {path} was written by a newer hopscope (schema version {found}, this build reads up to {supported}); upgrade hopscope or choose another --store"
-    )]
-    NewerStore {
-        path: PathBuf,
-        found: u32,
-        supported: u32,
-    },
     #[error("store {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Store(#[from] hopscope_store::Error),
     /// An AWS call that failed for good (not retryable, or out of attempts).
     #[cfg(feature = "aws")]
     #[error("{operation} failed after {attempts} attempt(s): {}", aws_sdk_xray::error::DisplayErrorContext(source.as_ref()))]

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 pub use detect::Format;
 
 use crate::error::{Error, Result};
-use crate::output::{BatchSink, FileCtx, Output, Rejection, clock_micros, with_writer_thread};
+use hopscope_store::{BatchSink, with_writer_thread};
+
+use crate::output::{FileCtx, Output, Rejection, clock_micros};
 use crate::{cwlogs, lambda_functions, lambda_logs, metrics, otel, xray};
 
 /// Options of one import run.

@@ -4,8 +4,8 @@
 //! ([`collect`], clients built in [`aws`]): X-Ray documents and API responses, CloudWatch
 //! Logs responses and Lambda log text, CloudWatch metric responses, OTel spans and Lambda
 //! function configurations. Each parser is a pure function from text to rows; [`import`] detects
-//! formats and drives them, [`store`] writes the batches as Parquet, atomically and without
-//! duplicates.
+//! formats and drives them, and the batches go to the store ([`hopscope_store`]), which writes
+//! them as Parquet, atomically and without duplicates.
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -25,7 +25,6 @@ pub mod output;
 pub mod publish;
 #[cfg(feature = "aws")]
 pub mod retry;
-pub mod store;
 pub mod xray;
 
 pub use error::Error;

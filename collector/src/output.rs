@@ -1,10 +1,7 @@
 //! Where parsers put what they read: row builders per table, and rejections.
 
-mod writer_thread;
-
 use std::fmt::Display;
 
-use arrow::array::RecordBatch;
 use hopscope_schema::lambda_functions::LambdaFunctionBatchBuilder;
 use hopscope_schema::lambda_invocations::LambdaInvocationBatchBuilder;
 use hopscope_schema::log_events::LogEventBatchBuilder;
@@ -14,11 +11,10 @@ use hopscope_schema::trace_coverage::TraceCoverageBatchBuilder;
 use hopscope_schema::{
     lambda_functions, lambda_invocations, log_events, metric_points, spans, trace_coverage,
 };
+use hopscope_store::BatchSink;
 
 use crate::error::Result;
 use crate::{critical_path, xray};
-
-pub use writer_thread::with_writer_thread;
 
 /// What a parser knows about the file it reads.
 #[derive(Debug, Clone, Copy)]
@@ -53,24 +49,6 @@ pub struct Rejection {
 impl Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.file, self.record, self.reason)
-    }
-}
-
-/// Receives finished batches (the store, or a test's Vec).
-pub trait BatchSink {
-    fn write(&mut self, table: &'static str, batch: RecordBatch) -> Result<()>;
-
-    /// Returns once every batch written so far is durably stored (a checkpoint may then be
-    /// saved). Sinks that finish each batch within `write` keep this default.
-    fn sync(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
-
-impl BatchSink for Vec<(&'static str, RecordBatch)> {
-    fn write(&mut self, table: &'static str, batch: RecordBatch) -> Result<()> {
-        self.push((table, batch));
-        Ok(())
     }
 }
 
@@ -184,7 +162,7 @@ impl<'s> Output<'s> {
     /// Writes out everything buffered and waits until the sink has stored it.
     pub fn flush_all(&mut self) -> Result<()> {
         self.flush(true)?;
-        self.sink.sync()
+        Ok(self.sink.sync()?)
     }
 
     fn flush(&mut self, all: bool) -> Result<()> {

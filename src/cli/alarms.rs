@@ -18,7 +18,7 @@ use hopscope_analyzer::alarms::{
 };
 use hopscope_collector::aws::Clients;
 use hopscope_collector::collect::{Caller, RetryPolicy};
-use hopscope_collector::store::Store;
+use hopscope_store::Store;
 
 use super::aws_args::AwsArgs;
 use super::output::sanitize;

@@ -11,7 +11,7 @@ use chrono::Utc;
 use clap::Args;
 use hopscope_collector::aws::Clients;
 use hopscope_collector::collect::{self, Caller, CollectOptions, Progress, Summary};
-use hopscope_collector::store::{Store, StoreWriter, remove_leftovers};
+use hopscope_store::{Store, StoreWriter, remove_leftovers};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::aws_args::AwsArgs;

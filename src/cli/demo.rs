@@ -9,7 +9,7 @@ use hopscope_analyzer::Session;
 use hopscope_analyzer::hdr::{HDR_HISTOGRAM, HDR_QUANTILE};
 use hopscope_analyzer::significance;
 use hopscope_collector::import::ImportOptions;
-use hopscope_collector::store::Store;
+use hopscope_store::Store;
 use hopscope_tui::{Anchor, TimeRange};
 
 use super::output::{self, Format};

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use hopscope_collector::import::{ImportOptions, ImportSummary, import_files, list_files};
 use hopscope_collector::output::Rejection;
-use hopscope_collector::store::{Store, StoreWriter};
+use hopscope_store::{Store, StoreWriter};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Args)]

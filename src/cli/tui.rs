@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::Rule;
-use hopscope_collector::store::Store;
+use hopscope_store::Store;
 use hopscope_tui::{Anchor, Options, TimeRange};
 use tokio::sync::watch;
 use tracing_subscriber::fmt::MakeWriter;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
-use hopscope_collector::store::Store;
 use hopscope_scenarios::{SCENARIOS, Scenario, load_scenario};
+use hopscope_store::Store;
 
 /// The committed sample scenarios, one directory each.
 pub fn samples_dir() -> PathBuf {

@@ -6,7 +6,8 @@
 //! lock                                   the evaluator allowed to write: pid and command
 //! ```
 //!
-//! The state is small and replaced whole (temporary file + rename). History files are numbered
+//! Both are written through [`hopscope_store::atomic::write`]: the state is small and replaced
+//! whole, and a killed run's temporaries are cleared as the store's are. History files are numbered
 //! and never rewritten: an evaluation with changes writes the next file, then the state that
 //! counts it. A run killed in between leaves a file the state does not count: readers skip it,
 //! and the next evaluation, which finds the same changes again, writes over it. So each change
@@ -29,7 +30,8 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::WriterProperties;
 use hopscope_schema::alarm_history::{self, AlarmHistoryBatchBuilder, AlarmHistoryRow, col};
-use hopscope_schema::store_layout::{DATA_EXTENSION, TEMP_PREFIX, VERSION_METADATA_KEY};
+use hopscope_schema::store_layout::{DATA_EXTENSION, VERSION_METADATA_KEY};
+use hopscope_store::atomic;
 use serde::{Deserialize, Serialize};
 
 use super::eval::State;
@@ -218,11 +220,7 @@ impl AlarmStore {
             state.history_files = number;
         }
         let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
-        let path = self.dir.join(STATE_FILE);
-        let tmp = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{STATE_FILE}-{}", std::process::id()));
-        write_then_rename(&tmp, &path, |f| f.write_all(&json))
+        atomic::write_bytes(&self.dir.join(STATE_FILE), &json).map_err(std::io::Error::other)
     }
 
     /// The history, oldest first: every file the state counts, in order.
@@ -261,21 +259,7 @@ fn history_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("part-{number:020}{DATA_EXTENSION}"))
 }
 
-/// Writes `tmp` with `body`, syncs it, and renames it to `path`: readers see the old file or
-/// the whole new one.
-fn write_then_rename(
-    tmp: &Path,
-    path: &Path,
-    body: impl FnOnce(&mut File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut file = File::create(tmp)?;
-    body(&mut file)?;
-    file.sync_all()?;
-    std::fs::rename(tmp, path)
-}
-
-/// History file `number` in `dir`, as the store writes data files: a temporary name (never
-/// read) renamed once complete.
+/// History file `number` in `dir`, written as the store writes data files.
 fn write_history_file(dir: &Path, number: u64, transitions: &[Transition]) -> std::io::Result<()> {
     let mut b = AlarmHistoryBatchBuilder::default();
     for t in transitions {
@@ -306,17 +290,19 @@ fn write_history_file(dir: &Path, number: u64, transitions: &[Transition]) -> st
             hopscope_schema::SCHEMA_VERSION.to_string(),
         )]))
         .build();
-    let tmp = dir.join(format!(
-        "{TEMP_PREFIX}{number:020}-{}{DATA_EXTENSION}.partial",
-        std::process::id()
-    ));
-    write_then_rename(&tmp, &history_path(dir, number), |f| {
-        let mut w = ArrowWriter::try_new(&mut *f, alarm_history::schema(), Some(props))
-            .map_err(std::io::Error::other)?;
-        w.write(&batch).map_err(std::io::Error::other)?;
-        w.close().map_err(std::io::Error::other)?;
+    let path = history_path(dir, number);
+    let parquet_err = |source| hopscope_store::Error::Parquet {
+        path: path.clone(),
+        source,
+    };
+    atomic::write(&path, |file| {
+        let mut w = ArrowWriter::try_new(file, alarm_history::schema(), Some(props))
+            .map_err(parquet_err)?;
+        w.write(&batch).map_err(parquet_err)?;
+        w.close().map_err(parquet_err)?;
         Ok(())
     })
+    .map_err(std::io::Error::other)
 }
 
 fn parse_state(s: &str) -> Result<State, String> {

@@ -750,7 +750,7 @@ treat_missing_data = "missing"
 
     let hour = 3_600_000_000;
     let configure = |timeout_s: i32, last_modified: i64| {
-        let writer_store = hopscope_collector::store::Store::open_or_create(store.path()).unwrap();
+        let writer_store = hopscope_store::Store::open_or_create(store.path()).unwrap();
         let mut writer = writer_store.writer();
         let mut out = Output::new(&mut writer, 16);
         out.functions.append(&LambdaFunctionRow {

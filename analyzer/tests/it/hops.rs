@@ -363,7 +363,7 @@ async fn reports_say_what_share_of_the_windows_traces_the_store_holds() {
 
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
-    let store = hopscope_collector::store::Store::open_or_create(&root).unwrap();
+    let store = hopscope_store::Store::open_or_create(&root).unwrap();
     let mut writer = store.writer();
     let mut out = Output::new(&mut writer, 1024);
     let hour = |h: i64| 1_795_165_200_000_000 + h * 3_600_000_000; // 2026-11-20T09:00Z + h

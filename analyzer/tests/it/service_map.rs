@@ -126,7 +126,7 @@ async fn a_windowed_map_counts_the_spans_in_its_window() {
 #[tokio::test]
 async fn a_service_in_two_regions_is_two_nodes() {
     use hopscope_collector::output::{FileCtx, Output};
-    use hopscope_collector::store::Store;
+    use hopscope_store::Store;
 
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::store::{Store, write_atomically};
+use hopscope_store::{Store, atomic};
 
 pub const DIR: &str = "_checkpoints";
 
@@ -80,10 +80,11 @@ pub fn save(store: &Store, source: &str, checkpoint: &Checkpoint) -> Result<()> 
         from: checkpoint.from.to_rfc3339(),
         until: checkpoint.until.to_rfc3339(),
     };
-    write_atomically(
+    atomic::write_bytes(
         &path,
         &serde_json::to_vec(&stored).expect("checkpoint serializes"),
-    )
+    )?;
+    Ok(())
 }
 
 /// What is left to collect of `[start, end]` given a source's checkpoint, re-reading `overlap`

@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hopscope_collector::aws::{AwsOptions, Clients};
 use hopscope_collector::collect::{self, Api, Caller, CollectOptions, NoProgress, RetryPolicy};
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
-use hopscope_collector::store::{Store, data_files};
+use hopscope_store::{Store, data_files};
 use hopscope_test_support::aws_peer;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimestampMicrosecondType};
 use hopscope_collector::import::{Format, ImportOptions, import_files, list_files};
-use hopscope_collector::store::Store;
 use hopscope_schema::lambda_functions::{TABLE, col};
+use hopscope_store::Store;
 use serde_json::Value;
 
 /// A text column of `batch` at row `i` (dictionary columns cast to strings).

@@ -5,7 +5,7 @@ use std::path::Path;
 use arrow::array::RecordBatch;
 use hopscope_collector::Error;
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
-use hopscope_collector::store::{Store, data_files, remove_leftovers};
+use hopscope_store::{Store, data_files, remove_leftovers};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn import(
@@ -129,7 +129,10 @@ fn a_newer_store_is_refused_with_the_fix() {
     )
     .unwrap();
     let err = Store::open_or_create(dir.path()).unwrap_err();
-    assert!(matches!(err, Error::NewerStore { found: 99, .. }), "{err}");
+    assert!(
+        matches!(err, hopscope_store::Error::NewerStore { found: 99, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("upgrade hopscope"), "{err}");
 }
 
@@ -210,6 +213,9 @@ fn a_store_write_error_stops_the_import() {
     };
     let err = import_files(&files, &opts, &mut store.writer(), |_| {}).unwrap_err();
     // The writer's own error (reading the partition it dedupes against), not a stand-in.
-    assert!(matches!(err, Error::Read { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Store(hopscope_store::Error::Read { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("spans/hour="), "{err}");
 }

@@ -11,7 +11,7 @@ use hopscope_collector::collect::{
     self, Api, Caller, CollectOptions, NoProgress, Summary, TraceSource, World,
 };
 use hopscope_collector::output::{FileCtx, Output};
-use hopscope_collector::store::Store;
+use hopscope_store::Store;
 use hopscope_test_support::aws_peer;
 use serde_json::json;
 

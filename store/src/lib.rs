@@ -1,13 +1,19 @@
-//! The store: Parquet files partitioned by table and hour of event time (see
-//! [`hopscope_schema::store_layout`]).
+//! The hopscope store on disk, shared by the collector (which writes data into it) and the
+//! analyzer (which keeps its alarm state in it): Parquet files partitioned by table and hour of
+//! event time (see [`hopscope_schema::store_layout`]), their key indexes, the marker, checkpoints
+//! and alarm state.
 //!
-//! Every file is written to a temporary name and renamed once complete, so a killed run leaves
-//! only whole files behind. Rows are deduplicated on their table's natural key against what the
-//! hour partition already holds, so importing or collecting the same data again adds nothing, and
-//! a rerun after a crash completes what was missing. What a partition holds is read from its key
-//! index on disk (see [`keys`]), so memory follows the batch size, not the store.
+//! Every file is written through [`atomic::write`], so a killed run leaves only whole files
+//! behind, and temporaries that [`remove_leftovers`] clears. Rows are deduplicated on their
+//! table's natural key against what the hour partition already holds, so importing or collecting
+//! the same data again adds nothing, and a rerun after a crash completes what was missing. What a
+//! partition holds is read from its key index on disk (see [`keys`]), so memory follows the batch
+//! size, not the store.
 
+pub mod atomic;
+mod error;
 mod keys;
+mod sink;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -31,9 +37,9 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use twox_hash::XxHash3_128;
 
-use crate::error::{Error, Result};
-use crate::output::BatchSink;
+pub use error::{Error, Result};
 use keys::BatchKeys;
+pub use sink::{BatchSink, with_writer_thread};
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
@@ -61,7 +67,7 @@ impl Store {
                 path: root.into(),
                 source,
             })?;
-            write_atomically(&marker, marker_json().as_bytes())?;
+            atomic::write_bytes(&marker, marker_json().as_bytes())?;
         }
         Self::check_version(root)?;
         Ok(Store { root: root.into() })
@@ -299,8 +305,8 @@ fn writer_properties(table: &StoredTable) -> WriterProperties {
         .build()
 }
 
-/// Writes `batch` as a new Parquet file in `dir`: to a temporary name first, synced, then renamed.
-/// Its key index (`hashes`, ascending) is in place before it is.
+/// Writes `batch` as a new Parquet file in `dir`, atomically. Its key index (`hashes`,
+/// ascending) is in place before it is.
 fn write_parquet(
     root: &Path,
     dir: &Path,
@@ -312,46 +318,26 @@ fn write_parquet(
         path: dir.into(),
         source,
     })?;
-    let id = uuid::Uuid::new_v4().simple();
-    let tmp = dir.join(format!("{TEMP_PREFIX}{id}{DATA_EXTENSION}.partial"));
-    let path = dir.join(format!("part-{id}{DATA_EXTENSION}"));
-    let file = File::create(&tmp).map_err(|source| Error::Write {
-        path: tmp.clone(),
-        source,
-    })?;
+    let path = dir.join(format!(
+        "part-{}{DATA_EXTENSION}",
+        uuid::Uuid::new_v4().simple()
+    ));
     let parquet_err = |source| Error::Parquet {
-        path: tmp.clone(),
-        source,
-    };
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(table)))
-        .map_err(parquet_err)?;
-    writer.write(batch).map_err(parquet_err)?;
-    let file = writer.into_inner().map_err(parquet_err)?;
-    file.sync_all().map_err(|source| Error::Write {
-        path: tmp.clone(),
-        source,
-    })?;
-    keys::write_index(&keys::index_path(root, &path), hashes)?;
-    std::fs::rename(&tmp, &path).map_err(|source| Error::Write {
         path: path.clone(),
         source,
+    };
+    atomic::write(&path, |file| {
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(table)))
+            .map_err(parquet_err)?;
+        writer.write(batch).map_err(parquet_err)?;
+        writer.close().map_err(parquet_err)?;
+        keys::write_index(&keys::index_path(root, &path), hashes)
     })?;
     Ok(path)
 }
 
-pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, body).map_err(|source| Error::Write {
-        path: tmp.clone(),
-        source,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|source| Error::Write {
-        path: path.into(),
-        source,
-    })
-}
-
-/// Removes temporary files a killed run left behind (they are never read either way).
+/// Removes the temporaries of [`atomic::write`]s a killed run left behind, anywhere in the
+/// store (they are never read either way).
 pub fn remove_leftovers(store: &Store) -> Result<usize> {
     let mut removed = 0;
     let mut stack = vec![store.root().to_path_buf()];
@@ -488,6 +474,56 @@ mod tests {
         std::fs::remove_file(data).unwrap();
         let again = write_once(&store, spans_over(2));
         assert_eq!((again.rows, again.duplicates), (1, 1));
+    }
+
+    /// Starts rewriting `path` and stops as a killed run would: the temporary stays behind.
+    fn interrupted_write(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let interrupted = std::panic::catch_unwind(|| {
+            atomic::write(path, |file| {
+                std::io::Write::write_all(file, b"half").unwrap();
+                panic!("killed mid-write");
+            })
+        });
+        assert!(interrupted.is_err());
+    }
+
+    #[test]
+    fn a_leftover_of_every_kind_of_write_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        write_once(&store, spans_over(1));
+        let stored = walkdir(dir.path());
+        // The marker, a data file and its key index, as written above.
+        assert_eq!(stored.len(), 3, "{stored:?}");
+        let mut targets = stored.clone();
+        // Files other crates write through `atomic::write`: a checkpoint (collector), the alarm
+        // state and a history file (analyzer).
+        for other in [
+            "_checkpoints/logs%3A%2Faws%2Flambda%2Forders.json",
+            "_alarms/state.json",
+            "_alarms/history/part-00000000000000000001.parquet",
+        ] {
+            targets.push(dir.path().join(other));
+        }
+        for target in &targets {
+            interrupted_write(target);
+        }
+        let data_file = stored
+            .iter()
+            .find(|p| p.starts_with(dir.path().join(TABLE)));
+        let partition = data_file.unwrap().parent().unwrap();
+        assert_eq!(
+            data_files(partition).unwrap().len(),
+            1,
+            "leftovers are no data"
+        );
+        assert_eq!(remove_leftovers(&store).unwrap(), targets.len());
+        let mut left = walkdir(dir.path());
+        left.sort();
+        let mut expected = stored;
+        expected.sort();
+        assert_eq!(left, expected);
     }
 
     #[test]

@@ -23,10 +23,10 @@ enum Message {
 /// Runs `f` with a sink that hands each batch to a thread writing it into `sink`, in order, and
 /// returns once that thread has written everything handed over. An error of `sink` is returned
 /// by the `write` or `sync` call that follows it and, if `f` did not see it, by this function.
-pub fn with_writer_thread<R>(
+pub fn with_writer_thread<R, E: From<Error>>(
     sink: &mut (dyn BatchSink + Send),
-    f: impl FnOnce(&mut dyn BatchSink) -> Result<R>,
-) -> Result<R> {
+    f: impl FnOnce(&mut dyn BatchSink) -> Result<R, E>,
+) -> Result<R, E> {
     let failure = Mutex::new(None);
     let result = std::thread::scope(|scope| {
         let (tx, rx) = sync_channel(QUEUED_BATCHES);
@@ -47,7 +47,7 @@ pub fn with_writer_thread<R>(
         result
     });
     match failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
-        Some(e) => Err(e),
+        Some(e) => Err(e.into()),
         None => result,
     }
 }
@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn every_batch_arrives_in_order_when_the_writer_lags() {
         let mut sink = Slow(Vec::new());
-        with_writer_thread(&mut sink, |front| {
+        with_writer_thread(&mut sink, |front| -> Result<()> {
             for n in 0..50 {
                 front.write("t", batch(n))?;
             }
@@ -169,7 +169,7 @@ mod tests {
             }
         }
         let mut sink = Reporting(written_tx);
-        with_writer_thread(&mut sink, |front| {
+        with_writer_thread(&mut sink, |front| -> Result<()> {
             for n in 0..3 {
                 front.write("t", batch(n))?;
             }

@@ -14,11 +14,10 @@
 //! the partition's index files through (16 bytes a stored row, from the page cache once warm).
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use hopscope_schema::store_layout::TEMP_PREFIX;
-
+use crate::atomic;
 use crate::error::{Error, Result};
 
 /// The index directory under a store root.
@@ -182,21 +181,7 @@ pub(super) fn write_index(path: &Path, sorted: &[u128]) -> Result<()> {
     let mut body = MAGIC.to_vec();
     body.extend_from_slice(&bytes_of(sorted));
     // Synced before the rename: a short index after a power cut would let duplicates in.
-    let tmp = dir.join(format!(
-        "{TEMP_PREFIX}{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("keys")
-    ));
-    let write_err = |source| Error::Write {
-        path: tmp.clone(),
-        source,
-    };
-    let mut file = File::create(&tmp).map_err(write_err)?;
-    file.write_all(&body).map_err(write_err)?;
-    file.sync_all().map_err(write_err)?;
-    std::fs::rename(&tmp, path).map_err(|source| Error::Write {
-        path: path.into(),
-        source,
-    })
+    atomic::write_bytes(path, &body)
 }
 
 fn bytes_of(keys: &[u128]) -> Vec<u8> {
