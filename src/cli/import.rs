@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use hopscope_collector::import::{ImportOptions, ImportSummary, import_files, list_files};
 use hopscope_collector::output::Rejection;
-use hopscope_store::{Store, StoreWriter};
+use hopscope_store::{Store, StoreWriter, remove_leftovers};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Args)]
@@ -32,6 +32,8 @@ pub struct ImportArgs {
 
 pub fn run(store_dir: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_or_create(store_dir)?;
+    // What a killed run left (never read either way), as collect does.
+    remove_leftovers(&store)?;
     let mut writer = store.writer();
     let opts = ImportOptions {
         log_group: args.log_group.clone(),

@@ -47,11 +47,23 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// A fresh temporary name in `dir` for `path`: unique, so concurrent writers of one path never
-/// share a temporary.
+/// share a temporary, and naming the writing process, so that [`crate::remove_leftovers`] leaves
+/// the temporaries of a live writer alone.
 fn temp_path(dir: &Path, path: &Path) -> PathBuf {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let id = uuid::Uuid::new_v4().simple();
-    dir.join(format!("{TEMP_PREFIX}{name}-{id}.partial"))
+    let pid = std::process::id();
+    dir.join(format!("{TEMP_PREFIX}{pid}-{name}-{id}.partial"))
+}
+
+/// The process that wrote a temporary, from its name (`None`: not named by [`temp_path`]).
+pub(crate) fn writer_of(temp_name: &str) -> Option<u32> {
+    temp_name
+        .strip_prefix(TEMP_PREFIX)?
+        .split_once('-')?
+        .0
+        .parse()
+        .ok()
 }
 
 fn write_synced(tmp: &Path, body: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {

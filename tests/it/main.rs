@@ -1178,3 +1178,31 @@ fn alarms_check_collect_sees_exactly_what_collect_sees() {
     );
     assert_eq!(counts(&checked), both, "alarms check --collect");
 }
+
+/// Import clears the temporaries a killed writer left, and leaves those of a writer still
+/// running on the same store (its rename would fail otherwise).
+#[test]
+fn import_clears_a_dead_writers_temporaries_and_keeps_a_running_ones() {
+    let (_dir, store) = scenario_store("dragons");
+    let mut running = Command::new("sleep").arg("60").spawn().unwrap();
+    let mut dead = Command::new("true").spawn().unwrap();
+    dead.wait().unwrap();
+    let temp = |pid: u32| {
+        let path = store.join(format!(
+            "{}{pid}-part.parquet-0.partial",
+            hopscope_schema::store_layout::TEMP_PREFIX
+        ));
+        std::fs::write(&path, b"half a file").unwrap();
+        path
+    };
+    let (live, left) = (temp(running.id()), temp(dead.id()));
+    let out = hopscope(
+        &store,
+        &["import", samples().join("dragons").to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(live.exists(), "a running writer's temporary was removed");
+    assert!(!left.exists(), "a dead writer's temporary was kept");
+    running.kill().unwrap();
+    running.wait().unwrap();
+}
