@@ -36,6 +36,30 @@ pub fn write(path: &Path, body: impl FnOnce(&mut File) -> Result<()>) -> Result<
     sync_dir(dir)
 }
 
+/// Creates `dir` and any parents missing, each synced into its parent: a power cut must not
+/// lose a new partition's directory entry, and with it the files [`write`] synced inside.
+pub fn create_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        create_dir(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        // Another writer made it in between: as good.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(source) => {
+            return Err(Error::Write {
+                path: dir.into(),
+                source,
+            });
+        }
+        Ok(()) => {}
+    }
+    sync_dir(parent.unwrap_or(Path::new(".")))
+}
+
 /// Writes `path` whole with `bytes` (see [`write`]).
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     write(path, |file| {
@@ -110,6 +134,21 @@ mod tests {
 
     fn write_text(path: &Path, text: &str) -> Result<()> {
         write_bytes(path, text.as_bytes())
+    }
+
+    #[test]
+    fn directories_are_created_with_their_parents_and_again_without_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("spans/hour=2026-11-20T10");
+        create_dir(&deep).unwrap();
+        assert!(deep.is_dir());
+        create_dir(&deep).unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"").unwrap();
+        assert!(matches!(
+            create_dir(&file.join("below")),
+            Err(Error::Write { .. })
+        ));
     }
 
     #[test]

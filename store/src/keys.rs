@@ -174,10 +174,7 @@ fn open_index(path: &Path) -> Result<Option<BufReader<File>>> {
 /// Writes the index of a data file about to be renamed into place; `sorted` ascending, distinct.
 pub(super) fn write_index(path: &Path, sorted: &[u128]) -> Result<()> {
     let dir = path.parent().expect("index files are inside the store");
-    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-        path: dir.into(),
-        source,
-    })?;
+    crate::atomic::create_dir(dir)?;
     let mut body = MAGIC.to_vec();
     body.extend_from_slice(&bytes_of(sorted));
     // Synced before the rename: a short index after a power cut would let duplicates in.

@@ -63,10 +63,7 @@ impl Store {
                     ),
                 });
             }
-            std::fs::create_dir_all(root).map_err(|source| Error::Write {
-                path: root.into(),
-                source,
-            })?;
+            atomic::create_dir(root)?;
             atomic::write_bytes(&marker, marker_json().as_bytes())?;
         }
         Self::check_version(root)?;
@@ -314,10 +311,7 @@ fn write_parquet(
     table: &StoredTable,
     hashes: &[u128],
 ) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-        path: dir.into(),
-        source,
-    })?;
+    atomic::create_dir(dir)?;
     let path = dir.join(format!(
         "part-{}{DATA_EXTENSION}",
         uuid::Uuid::new_v4().simple()

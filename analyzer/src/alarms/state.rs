@@ -211,11 +211,11 @@ impl AlarmStore {
         state: &mut StateFile,
         transitions: &[Transition],
     ) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        atomic::create_dir(&self.dir).map_err(std::io::Error::other)?;
         if !transitions.is_empty() {
             let number = state.history_files + 1;
             let dir = self.dir.join(HISTORY_DIR);
-            std::fs::create_dir_all(&dir)?;
+            atomic::create_dir(&dir).map_err(std::io::Error::other)?;
             write_history_file(&dir, number, transitions)?;
             state.history_files = number;
         }

@@ -72,10 +72,7 @@ pub fn load(store: &Store, source: &str) -> Result<Option<Checkpoint>> {
 pub fn save(store: &Store, source: &str, checkpoint: &Checkpoint) -> Result<()> {
     let path = path(store, source);
     let dir = path.parent().expect("checkpoint has a directory");
-    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-        path: dir.into(),
-        source,
-    })?;
+    atomic::create_dir(dir)?;
     let stored = Stored {
         from: checkpoint.from.to_rfc3339(),
         until: checkpoint.until.to_rfc3339(),
