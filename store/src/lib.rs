@@ -13,6 +13,8 @@
 pub mod atomic;
 mod error;
 mod keys;
+mod leftovers;
+mod parquet_files;
 mod sink;
 
 use std::collections::BTreeMap;
@@ -24,21 +26,18 @@ use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use hopscope_schema::store_layout::{
-    DATA_EXTENSION, HOUR_PARTITION, MARKER_FILE, MarkerError, TEMP_PREFIX, VERSION_METADATA_KEY,
-    check_marker, marker_json,
+    HOUR_PARTITION, MARKER_FILE, MarkerError, check_marker, marker_json,
 };
 use hopscope_schema::{SCHEMA_VERSION, StoredTable, stored_table};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
-use parquet::schema::types::ColumnPath;
 use twox_hash::XxHash3_128;
 
 pub use error::{Error, Result};
 use keys::BatchKeys;
+pub use leftovers::remove_leftovers;
+pub use parquet_files::data_files;
+use parquet_files::write_parquet;
 pub use sink::{BatchSink, with_writer_thread};
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
@@ -260,139 +259,6 @@ fn file_keys(path: &Path, table: &StoredTable) -> Result<Vec<u128>> {
     Ok(keys)
 }
 
-/// Finished data files directly in `dir` (none if it does not exist), in name order.
-pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(Error::Read {
-                path: dir.into(),
-                source,
-            });
-        }
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with(DATA_EXTENSION) && !name.starts_with(TEMP_PREFIX)
-        })
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-fn writer_properties(table: &StoredTable) -> WriterProperties {
-    let builder = table
-        .unique_text
-        .iter()
-        .fold(WriterProperties::builder(), |b, col| {
-            b.set_column_dictionary_enabled(ColumnPath::from(*col), false)
-        });
-    builder
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).expect("valid zstd level"),
-        ))
-        .set_max_row_group_row_count(Some(128 * 1024))
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            VERSION_METADATA_KEY.to_string(),
-            SCHEMA_VERSION.to_string(),
-        )]))
-        .build()
-}
-
-/// Writes `batch` as a new Parquet file in `dir`, atomically. Its key index (`hashes`,
-/// ascending) is in place before it is.
-fn write_parquet(
-    root: &Path,
-    dir: &Path,
-    batch: &RecordBatch,
-    table: &StoredTable,
-    hashes: &[u128],
-) -> Result<PathBuf> {
-    atomic::create_dir(dir)?;
-    let path = dir.join(format!(
-        "part-{}{DATA_EXTENSION}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let parquet_err = |source| Error::Parquet {
-        path: path.clone(),
-        source,
-    };
-    atomic::write(&path, |file| {
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(table)))
-            .map_err(parquet_err)?;
-        writer.write(batch).map_err(parquet_err)?;
-        writer.close().map_err(parquet_err)?;
-        keys::write_index(&keys::index_path(root, &path), hashes)
-    })?;
-    Ok(path)
-}
-
-/// Removes the temporaries of [`atomic::write`]s a killed run left behind, anywhere in the
-/// store (they are never read either way); those of another process still running are left
-/// to it, unless older than any write takes.
-pub fn remove_leftovers(store: &Store) -> Result<usize> {
-    let now = std::time::SystemTime::now();
-    let mut removed = 0;
-    let mut stack = vec![store.root().to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if !name.starts_with(TEMP_PREFIX) || being_written(name, &entry, now) {
-                continue;
-            }
-            std::fs::remove_file(&path).map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}
-
-/// How long a temporary may be in the writing: a write fills one file from memory and renames
-/// it, in seconds; one older than this was left by a writer that died (or whose process id came
-/// back to another program).
-const LONGEST_WRITE: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Whether another process that is still running may be writing the temporary `name`: another
-/// collect, import or `alarms watch` on the same store must keep its temporaries, or its rename
-/// fails. This process's own are leftovers: callers clear them before they write.
-fn being_written(name: &str, entry: &std::fs::DirEntry, now: std::time::SystemTime) -> bool {
-    let Some(pid) = atomic::writer_of(name) else {
-        return false;
-    };
-    if pid == std::process::id() || !process_runs(pid) {
-        return false;
-    }
-    let age = entry
-        .metadata()
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| now.duration_since(t).ok());
-    age.is_none_or(|age| age < LONGEST_WRITE)
-}
-
-/// Whether process `pid` runs on this machine (Linux's /proc; elsewhere assumed to, so only the
-/// age of a temporary decides).
-fn process_runs(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    !proc.is_dir() || proc.join(pid.to_string()).exists()
-}
-
 #[cfg(test)]
 mod tests {
     use hopscope_schema::spans::{SpanBatchBuilder, SpanRow, TABLE};
@@ -552,45 +418,6 @@ mod tests {
         let mut expected = stored;
         expected.sort();
         assert_eq!(left, expected);
-    }
-
-    /// Another writer's temporary stays while that process runs (its rename would fail
-    /// otherwise); a dead writer's, or one older than any write takes, goes.
-    #[test]
-    fn the_temporaries_of_a_running_writer_stay() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_or_create(dir.path()).unwrap();
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        let mut done = std::process::Command::new("true").spawn().unwrap();
-        done.wait().unwrap();
-        let temp = |pid: u32, name: &str| {
-            let path = dir
-                .path()
-                .join(format!("{TEMP_PREFIX}{pid}-{name}-0.partial"));
-            std::fs::write(&path, b"partial").unwrap();
-            path
-        };
-        let running = temp(child.id(), "running");
-        let stale = temp(child.id(), "stale");
-        File::options()
-            .write(true)
-            .open(&stale)
-            .unwrap()
-            .set_modified(std::time::SystemTime::now() - 2 * LONGEST_WRITE)
-            .unwrap();
-        let dead = temp(done.id(), "dead");
-        let unnamed = dir.path().join(format!("{TEMP_PREFIX}keys.partial"));
-        std::fs::write(&unnamed, b"partial").unwrap();
-        assert_eq!(remove_leftovers(&store).unwrap(), 3);
-        assert!(running.exists());
-        assert!(!stale.exists() && !dead.exists() && !unnamed.exists());
-        child.kill().unwrap();
-        child.wait().unwrap();
-        assert_eq!(remove_leftovers(&store).unwrap(), 1);
-        assert!(!running.exists());
     }
 
     #[test]

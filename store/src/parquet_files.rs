@@ -1,0 +1,86 @@
+//! The store's Parquet files: the one set of writer settings, how a data file is written
+//! (with its key index, atomically), and which files of a partition are data.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use hopscope_schema::store_layout::{DATA_EXTENSION, TEMP_PREFIX, VERSION_METADATA_KEY};
+use hopscope_schema::{SCHEMA_VERSION, StoredTable};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+
+use crate::error::{Error, Result};
+use crate::{atomic, keys};
+
+/// Finished data files directly in `dir` (none if it does not exist), in name order.
+pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(Error::Read {
+                path: dir.into(),
+                source,
+            });
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(DATA_EXTENSION) && !name.starts_with(TEMP_PREFIX)
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+pub(crate) fn writer_properties(table: &StoredTable) -> WriterProperties {
+    let builder = table
+        .unique_text
+        .iter()
+        .fold(WriterProperties::builder(), |b, col| {
+            b.set_column_dictionary_enabled(ColumnPath::from(*col), false)
+        });
+    builder
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("valid zstd level"),
+        ))
+        .set_max_row_group_row_count(Some(128 * 1024))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            VERSION_METADATA_KEY.to_string(),
+            SCHEMA_VERSION.to_string(),
+        )]))
+        .build()
+}
+
+/// Writes `batch` as a new Parquet file in `dir`, atomically. Its key index (`hashes`,
+/// ascending) is in place before it is.
+pub(crate) fn write_parquet(
+    root: &Path,
+    dir: &Path,
+    batch: &RecordBatch,
+    table: &StoredTable,
+    hashes: &[u128],
+) -> Result<PathBuf> {
+    atomic::create_dir(dir)?;
+    let path = dir.join(format!(
+        "part-{}{DATA_EXTENSION}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let parquet_err = |source| Error::Parquet {
+        path: path.clone(),
+        source,
+    };
+    atomic::write(&path, |file| {
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(table)))
+            .map_err(parquet_err)?;
+        writer.write(batch).map_err(parquet_err)?;
+        writer.close().map_err(parquet_err)?;
+        keys::write_index(&keys::index_path(root, &path), hashes)
+    })?;
+    Ok(path)
+}
