@@ -4,20 +4,9 @@ use datafusion::error::DataFusionError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "no hopscope store at {path}: import data first (`hopscope --store {path} import PATH`) or point --store / HOPSCOPE_STORE at an existing store"
-    )]
-    NoStore { path: PathBuf },
-    #[error("store {path}: {reason}")]
-    BadStore { path: PathBuf, reason: String },
-    #[error(
-        "store {path} was written by a newer hopscope (schema version {found}, this build reads up to {supported}); upgrade hopscope"
-    )]
-    NewerStore {
-        path: PathBuf,
-        found: u32,
-        supported: u32,
-    },
+    /// The store is missing, unreadable or of a newer schema (the store crate says which).
+    #[error(transparent)]
+    Store(#[from] hopscope_store::Error),
     /// The I/O error ends the message and is not chained as a source, which would repeat it.
     #[error("reading {path}: {error}")]
     ReadAlarmState {

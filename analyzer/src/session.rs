@@ -17,10 +17,10 @@ use datafusion::datasource::listing::{
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::{AggregateUDF, Expr, ScalarUDF};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
-use hopscope_schema::store_layout::{DATA_EXTENSION, MarkerError, check_marker};
-use hopscope_schema::{SCHEMA_VERSION, stored_tables};
+use hopscope_schema::store_layout::DATA_EXTENSION;
+use hopscope_schema::stored_tables;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hdr::{HdrAggregateUdaf, HdrBucketsUdf, HdrCountUdf, HdrQuantileUdf};
 use crate::top_n::TopNUdaf;
 use crate::views;
@@ -42,7 +42,7 @@ pub struct Session {
 impl Session {
     /// Opens the store at `root` (which must exist and carry a supported schema version).
     pub async fn open(root: &Path) -> Result<Session> {
-        check_store(root)?;
+        hopscope_store::check_existing(root)?;
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("hopscope", "public");
@@ -167,21 +167,6 @@ fn text_as_views(schema: &Schema) -> SchemaRef {
         })
         .collect();
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
-}
-
-fn check_store(root: &Path) -> Result<()> {
-    check_marker(root).map_err(|e| match e {
-        MarkerError::Missing => Error::NoStore { path: root.into() },
-        MarkerError::Unreadable(reason) => Error::BadStore {
-            path: root.into(),
-            reason,
-        },
-        MarkerError::Newer { found } => Error::NewerStore {
-            path: root.into(),
-            found,
-            supported: SCHEMA_VERSION,
-        },
-    })
 }
 
 /// Registers `root/<name>/` (all hour partitions) as a Parquet listing table with the contract's

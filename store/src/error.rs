@@ -35,6 +35,10 @@ pub enum Error {
     },
     #[error("store {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
+    #[error(
+        "no hopscope store at {path}: import data first (`hopscope --store {path} import PATH`) or point --store / HOPSCOPE_STORE at an existing store"
+    )]
+    NoStore { path: PathBuf },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

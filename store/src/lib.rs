@@ -42,6 +42,23 @@ pub use sink::{BatchSink, with_writer_thread};
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
+/// Checks, writing nothing, that `root` holds a store this build reads: what readers (the
+/// analyzer's session) and writers both check.
+pub fn check_existing(root: &Path) -> Result<()> {
+    check_marker(root).map_err(|e| match e {
+        MarkerError::Missing => Error::NoStore { path: root.into() },
+        MarkerError::Newer { found } => Error::NewerStore {
+            path: root.into(),
+            found,
+            supported: SCHEMA_VERSION,
+        },
+        MarkerError::Unreadable(reason) => Error::BadStore {
+            path: root.into(),
+            reason,
+        },
+    })
+}
+
 /// A store directory, checked for its schema version.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -65,26 +82,8 @@ impl Store {
             atomic::create_dir(root)?;
             atomic::write_bytes(&marker, marker_json().as_bytes())?;
         }
-        Self::check_version(root)?;
+        check_existing(root)?;
         Ok(Store { root: root.into() })
-    }
-
-    fn check_version(root: &Path) -> Result<()> {
-        check_marker(root).map_err(|e| match e {
-            MarkerError::Newer { found } => Error::NewerStore {
-                path: root.into(),
-                found,
-                supported: SCHEMA_VERSION,
-            },
-            MarkerError::Unreadable(reason) => Error::BadStore {
-                path: root.into(),
-                reason,
-            },
-            MarkerError::Missing => Error::BadStore {
-                path: root.into(),
-                reason: format!("{MARKER_FILE} vanished while opening the store"),
-            },
-        })
     }
 
     pub fn root(&self) -> &Path {
@@ -418,6 +417,21 @@ mod tests {
         let mut expected = stored;
         expected.sort();
         assert_eq!(left, expected);
+    }
+
+    /// What a reader is told of a directory that is no store: its path and how to make one.
+    #[test]
+    fn a_missing_store_names_its_path_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_existing(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::NoStore { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&dir.path().display().to_string()) && text.contains("import PATH"),
+            "{text}"
+        );
+        Store::open_or_create(dir.path()).unwrap();
+        check_existing(dir.path()).unwrap();
     }
 
     #[test]
