@@ -11,7 +11,7 @@ mod versions;
 
 use crate::random::{Latency, MS, Micros, Random, SEC, iso_ms, log_event_id};
 use crate::sim::{ACCOUNT, REGION, Sim};
-use crate::xray::{Aws, Cause, Doc, Exception, Http, XraySdk, write_or};
+use crate::xray::{Aws, Cause, Doc, Exception, Http, XraySdk, write_json, write_or};
 use crate::{Error, GenSummary};
 
 /// Where [`Lambdas::finish`] writes the GetMetricData answer, under the output directory.
@@ -774,20 +774,7 @@ fn write_metrics(path: &Path, window_start: Micros, functions: &[Function]) -> R
         metric_data_queries: queries,
         metric_data_results: results,
     };
-    let out = File::create(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut w = BufWriter::new(out);
-    serde_json::to_writer_pretty(&mut w, &file).map_err(|e| Error::Write {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
-    write_or(path, &mut w, b"\n")?;
-    w.flush().map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    write_json(path, &file)?;
     Ok(points)
 }
 

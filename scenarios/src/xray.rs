@@ -338,6 +338,24 @@ impl TraceWriter {
     }
 }
 
+/// `value` as pretty JSON with a final newline: how the generator writes an API answer.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Error> {
+    let file = File::create(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut w = BufWriter::new(file);
+    serde_json::to_writer_pretty(&mut w, value).map_err(|e| Error::Write {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    write_or(path, &mut w, b"\n")?;
+    w.flush().map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 pub(crate) fn write_or(path: &Path, w: &mut impl Write, bytes: &[u8]) -> Result<(), Error> {
     w.write_all(bytes).map_err(|source| Error::Io {
         path: path.to_owned(),

@@ -9,8 +9,6 @@
 //! `[N]` log stream has a configuration dated no later than it. Versions before the first one
 //! invoked count as deleted.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use serde::Serialize;
@@ -19,7 +17,7 @@ use super::{Function, Runtime};
 use crate::Error;
 use crate::random::{Micros, Random, SEC};
 use crate::sim::ACCOUNT;
-use crate::xray::write_or;
+use crate::xray::write_json;
 
 const DAY: Micros = 86_400 * SEC;
 
@@ -156,7 +154,7 @@ pub(super) fn write(
         configurations.insert(0, latest);
         written += configurations.len() as u64;
         let path = dir.join(format!("{}.json", function.spec.name));
-        write_answer(
+        write_json(
             &path,
             &Answer {
                 versions: configurations,
@@ -228,23 +226,6 @@ fn last_modified(t: Micros) -> String {
         .expect("generated times are in range")
         .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
         .to_string()
-}
-
-fn write_answer(path: &Path, answer: &Answer<'_>) -> Result<(), Error> {
-    let file = File::create(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut w = BufWriter::new(file);
-    serde_json::to_writer_pretty(&mut w, answer).map_err(|e| Error::Write {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
-    write_or(path, &mut w, b"\n")?;
-    w.flush().map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })
 }
 
 #[cfg(test)]
