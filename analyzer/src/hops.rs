@@ -349,7 +349,7 @@ struct Period {
 /// The spans of one hop, as a SQL predicate: `hop_caller` is `caller` (NULL: the trace's
 /// client) and `service` is `callee`.
 pub(crate) fn hop_predicate(caller: Option<&str>, callee: &str) -> String {
-    let lit = |v: &str| format!("'{}'", v.replace('\'', "''"));
+    let lit = crate::sql_literal::string;
     let caller = caller.map_or_else(
         || format!("{} IS NULL", s::HOP_CALLER),
         |c| format!("{} = {}", s::HOP_CALLER, lit(c)),

@@ -16,6 +16,7 @@ mod partials;
 pub mod service_map;
 pub mod session;
 pub mod significance;
+mod sql_literal;
 pub mod text;
 pub mod timeouts;
 pub mod top_n;

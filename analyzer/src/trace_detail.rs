@@ -121,14 +121,10 @@ pub struct LogLine {
     pub message: String,
 }
 
-fn quote(v: &str) -> String {
-    format!("'{}'", v.replace('\'', "''"))
-}
-
 impl TraceDetail {
     /// The trace with this id, or `None` when the store has no span of it.
     pub async fn load(session: &Session, trace_id: &str) -> Result<Option<TraceDetail>> {
-        let id = quote(trace_id);
+        let id = crate::sql_literal::string(trace_id);
         let spans = load_spans(session, &id).await?;
         if spans.is_empty() {
             return Ok(None);

@@ -148,7 +148,7 @@ pub fn series_sql(rule: &MetricRule, name: &str, start: i64, end: i64, has_key: 
             th = s::THROTTLE,
             ps = s::PARENT_SERVICE,
             hop = crate::views::hop_predicate(),
-            ty = service_type.as_ref().map_or(String::new(), |ty| format!("AND {} = '{}'", s::SERVICE_TYPE, ty.replace('\'', "''"))),
+            ty = service_type.as_ref().map_or(String::new(), |ty| format!("AND {} = {}", s::SERVICE_TYPE, crate::sql_literal::string(ty))),
             table = spans::TABLE,
             w = window(s::START_TIME),
         ),
@@ -171,7 +171,7 @@ pub fn series_sql(rule: &MetricRule, name: &str, start: i64, end: i64, has_key: 
         Target::Query { sql } => format!(
             "SELECT CAST({key} AS VARCHAR) AS key, {t} AS t, CAST(q.value AS DOUBLE) AS x
              FROM ({sql}) q WHERE {w}",
-            key = if has_key { "q.key".to_string() } else { format!("'{}'", name.replace('\'', "''")) },
+            key = if has_key { "q.key".to_string() } else { crate::sql_literal::string(name) },
             t = bin("q.time"),
             w = window("q.time"),
         ),

@@ -9,11 +9,11 @@ use hopscope_schema::lambda_invocations::{
 use hopscope_schema::origin;
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 
-use crate::columns;
 use crate::error::Result;
 use crate::hops::{TIMEOUT_MESSAGE, hop_predicate};
 use crate::session::Session;
 use crate::window::Window;
+use crate::{columns, sql_literal};
 
 /// Trace ids (or request ids) per `IN (...)` list: keeps each statement small.
 const IDS_PER_QUERY: usize = 1_000;
@@ -76,7 +76,7 @@ pub(super) async fn calls(session: &Session, hop: Hop<'_>, window: Window) -> Re
     // subsegment) say when it raised or timed out: a failed one during a call fails the call.
     let failed_segments = format!(
         "SELECT {tid}, {st} FROM {SPANS}
-         WHERE {sv} = '{callee}' AND {k} = '{segment}'
+         WHERE {sv} = {callee} AND {k} = '{segment}'
            AND ({e} OR {f} OR {t} OR {ip} OR {cm} LIKE '%{TIMEOUT_MESSAGE}%')
            AND {window}",
         tid = s::TRACE_ID,
@@ -84,7 +84,7 @@ pub(super) async fn calls(session: &Session, hop: Hop<'_>, window: Window) -> Re
         sv = s::SERVICE,
         k = s::KIND,
         segment = kind::SEGMENT,
-        callee = hop.callee.replace('\'', "''"),
+        callee = sql_literal::string(hop.callee),
         e = s::ERROR,
         f = s::FAULT,
         t = s::THROTTLE,
@@ -236,7 +236,7 @@ pub(super) async fn subtrees<'c>(
             "SELECT {cols} FROM {SPANS} WHERE {tid} IN ({ids}) AND {window}",
             cols = SPAN_COLUMNS.join(", "),
             tid = s::TRACE_ID,
-            ids = quoted(chunk.iter().copied()),
+            ids = sql_literal::list(chunk.iter().copied()),
             window = span_window.predicate(s::START_TIME),
         );
         for b in session.collect(&sql).await? {
@@ -372,7 +372,7 @@ async fn invocations(
             m = inv::MEMORY_MB,
             ls = inv::LOG_STREAM,
             st = inv::STATUS,
-            ids = quoted(chunk.iter().copied()),
+            ids = sql_literal::list(chunk.iter().copied()),
         );
         for b in session.collect(&sql).await? {
             let (rid, version, stream, status) = (
@@ -397,12 +397,4 @@ async fn invocations(
         }
     }
     Ok(out)
-}
-
-/// `'a', 'b'`: SQL string literals.
-fn quoted<'a>(values: impl Iterator<Item = &'a str>) -> String {
-    values
-        .map(|v| format!("'{}'", v.replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
