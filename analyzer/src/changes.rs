@@ -12,6 +12,8 @@ mod configurations;
 mod lanes;
 mod versions;
 
+use hopscope_schema::lambda_invocations as li;
+use hopscope_schema::metric_points as mp;
 use serde::Serialize;
 
 use crate::alarms::rule::{Rule, glob_match};
@@ -161,6 +163,42 @@ impl ChangesReport {
             alarms_from,
         })
     }
+}
+
+/// The first of `candidates` that is a Lambda function with invocations, or the throttle and
+/// concurrency metrics its lanes read, in `window`: one whose report has lanes.
+pub async fn first_function(
+    session: &Session,
+    candidates: &[String],
+    window: Window,
+) -> Result<Option<String>> {
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let names = crate::sql_literal::list(candidates.iter().map(String::as_str));
+    let dims = mp::col::DIMENSIONS;
+    let sql = format!(
+        "SELECT CAST({f} AS VARCHAR) FROM {invocations} WHERE {f} IN ({names}) AND {iw}
+         UNION
+         SELECT CAST({dims}['FunctionName'] AS VARCHAR) FROM {metrics}
+         WHERE {ns} = 'AWS/Lambda' AND {dims}['FunctionName'] IN ({names}) AND {mw}
+           AND {dims}['Resource'] IS NULL AND {dims}['ExecutedVersion'] IS NULL AND {v} IS NOT NULL
+           AND (({m} = 'Throttles' AND {st} = 'Sum') OR ({m} = 'ConcurrentExecutions' AND {st} = 'Maximum'))",
+        f = li::col::FUNCTION,
+        invocations = li::TABLE,
+        iw = window.predicate(li::col::TIMESTAMP),
+        metrics = mp::TABLE,
+        ns = mp::col::NAMESPACE,
+        mw = window.predicate(mp::col::TIMESTAMP),
+        m = mp::col::METRIC,
+        st = mp::col::STATISTIC,
+        v = mp::col::VALUE,
+    );
+    let mut known = Vec::new();
+    for b in session.collect(&sql).await? {
+        known.extend(crate::columns::strings(&b, 0).into_iter().flatten());
+    }
+    Ok(candidates.iter().find(|c| known.contains(c)).cloned())
 }
 
 /// The lead-up to the first alarm first, each part oldest first.

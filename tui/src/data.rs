@@ -9,7 +9,7 @@ use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::state::AlarmStore;
 use hopscope_analyzer::alarms::{self, AlarmStatus, Rule, Severity, State};
 use hopscope_analyzer::amplification::{self, AmplificationReport};
-use hopscope_analyzer::changes::{ChangesQuery, ChangesReport};
+use hopscope_analyzer::changes::{self, ChangesQuery, ChangesReport};
 use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport};
 pub use hopscope_analyzer::hops::{HopDetail, Percentile, Window};
 use hopscope_analyzer::insights::{self, Scope, field, output};
@@ -519,20 +519,13 @@ async fn load_changes(
     rules: &[Rule],
     points: usize,
 ) -> hopscope_analyzer::error::Result<ChangesReport> {
-    let mut q = ChangesQuery {
+    let function = changes::first_function(session, functions, window).await?;
+    let q = ChangesQuery {
         window: Some(window),
-        functions: Vec::new(),
+        functions: function.into_iter().collect(),
         points,
         rules: rules.to_vec(),
     };
-    for function in functions {
-        q.functions = vec![function.clone()];
-        let report = ChangesReport::load(session, &q).await?;
-        if !report.lanes.is_empty() {
-            return Ok(report);
-        }
-    }
-    q.functions.clear();
     ChangesReport::load(session, &q).await
 }
 

@@ -257,3 +257,30 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// The hop pane asks for the first of the callee and the caller that is a function with lanes:
+/// the same one whose report has lanes.
+#[tokio::test]
+async fn the_first_function_is_the_first_with_lanes() {
+    let (scenario, store) = scenario_stores()
+        .iter()
+        .find(|(s, _)| s.name == "etl")
+        .unwrap();
+    let s = Session::open(store.path()).await.unwrap();
+    let window = query(scenario, Vec::new()).window.unwrap();
+    let candidates = ["api.worldbank.org".to_string(), "worldbank-etl".to_string()];
+    let first = hopscope_analyzer::changes::first_function(&s, &candidates, window)
+        .await
+        .unwrap();
+    assert_eq!(first.as_deref(), Some("worldbank-etl"));
+    for name in &candidates {
+        let mut q = query(scenario, Vec::new());
+        q.functions = vec![name.clone()];
+        let lanes = ChangesReport::load(&s, &q).await.unwrap().lanes;
+        assert_eq!(!lanes.is_empty(), first.as_ref() == Some(name), "{name}");
+    }
+    let none = hopscope_analyzer::changes::first_function(&s, &candidates[..1], window)
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+}
