@@ -194,6 +194,12 @@ pub fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// `HH:MM:SS` UTC of a time in microseconds.
+pub fn clock(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map_or_else(|| "?".into(), |t| t.format("%H:%M:%S").to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

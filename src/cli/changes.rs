@@ -5,11 +5,11 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::{Args, ValueEnum};
 use hopscope_analyzer::Session;
 use hopscope_analyzer::changes::{AlarmsFrom, Change, ChangesQuery, ChangesReport};
-use hopscope_analyzer::text::sparkline;
+use hopscope_analyzer::text::{clock, sparkline};
 
 use super::output::{sanitize, truncate};
 use super::time::{WindowArgs, range};
@@ -191,10 +191,4 @@ fn line(c: &Change, width: usize) -> String {
         truncate(&sanitize(&c.subject), width),
         truncate(&sanitize(&c.detail), DETAIL_WIDTH)
     )
-}
-
-/// `10:25:21` UTC (changes are minutes to hours apart; the window line gives the date).
-fn clock(us: i64) -> String {
-    DateTime::<Utc>::from_timestamp_micros(us)
-        .map_or_else(|| us.to_string(), |t| t.format("%H:%M:%S").to_string())
 }

@@ -1,7 +1,7 @@
 //! Numbers and times as the screens print them.
 
 use chrono::DateTime;
-pub use hopscope_analyzer::text::{fit, sparkline};
+pub use hopscope_analyzer::text::{clock, fit, sparkline};
 
 /// Milliseconds in at most five characters, with precision that fits their size: `0.42`,
 /// `8.1`, `412`, `12.3s`, `123s`, `15m`, `2.5h` (a `~` mark still fits a six-character column).
@@ -88,12 +88,6 @@ pub fn count(n: i64) -> String {
         n if n.abs() >= 10_000 => format!("{:.1}k", n as f64 / 1e3),
         n => n.to_string(),
     }
-}
-
-/// `HH:MM:SS` UTC of a time in microseconds.
-pub fn clock(us: i64) -> String {
-    DateTime::from_timestamp_micros(us)
-        .map_or_else(|| "?".into(), |t| t.format("%H:%M:%S").to_string())
 }
 
 /// `YYYY-MM-DD HH:MM` UTC of a time in microseconds.
