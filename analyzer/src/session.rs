@@ -14,7 +14,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::{FunctionRegistry, SendableRecordBatchStream};
 use datafusion::logical_expr::{AggregateUDF, Expr, ScalarUDF};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use hopscope_schema::store_layout::DATA_EXTENSION;
@@ -43,13 +43,40 @@ impl Session {
     /// Opens the store at `root` (which must exist and carry a supported schema version).
     pub async fn open(root: &Path) -> Result<Session> {
         hopscope_store::check_existing(root)?;
-        let config = SessionConfig::new()
-            .with_information_schema(true)
-            .with_default_catalog_and_schema("hopscope", "public");
-        let mut ctx = SessionContext::new_with_config(config);
+        let mut ctx = SessionContext::new_with_config(Session::config());
         register_functions(&mut ctx)?;
         for table in stored_tables() {
             register_stored(&ctx, root, table.name, table.schema)?;
+        }
+        for view in views::all() {
+            ctx.sql(&view.sql).await?;
+        }
+        Ok(Session {
+            ctx,
+            root: root.into(),
+        })
+    }
+
+    /// The configuration every hopscope context starts from.
+    pub fn config() -> SessionConfig {
+        SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("hopscope", "public")
+    }
+
+    /// A session over the store at `root` on a context built elsewhere (a Ballista client's,
+    /// which plans here and executes on a cluster). Registers the functions, every stored table
+    /// and the views as [`Session::open`] does, except that a missing table is an empty
+    /// [`ListingTable`] rather than a `MemTable`: only listing tables can be shipped to another
+    /// process. Register functions after `upgrade_for_ballista`, which replaces the lists.
+    pub async fn from_context(mut ctx: SessionContext, root: &Path) -> Result<Session> {
+        hopscope_store::check_existing(root)?;
+        register_functions(&mut ctx)?;
+        for table in stored_tables() {
+            ctx.register_table(
+                table.name,
+                listing_provider(root, table.name, table.schema)?,
+            )?;
         }
         for view in views::all() {
             ctx.sql(&view.sql).await?;
@@ -144,15 +171,17 @@ impl Session {
 }
 
 /// hopscope's own SQL functions (the names are the `pub const`s of each module), and the JSON
-/// functions of datafusion-functions-json for the `raw` documents and JSON log lines.
-fn register_functions(ctx: &mut SessionContext) -> Result<()> {
-    ctx.register_udaf(AggregateUDF::from(HdrAggregateUdaf::histogram()));
-    ctx.register_udaf(AggregateUDF::from(HdrAggregateUdaf::merge()));
-    ctx.register_udf(ScalarUDF::from(HdrQuantileUdf::default()));
-    ctx.register_udf(ScalarUDF::from(HdrCountUdf::default()));
-    ctx.register_udf(ScalarUDF::from(HdrBucketsUdf::default()));
-    ctx.register_udaf(AggregateUDF::from(TopNUdaf::default()));
-    datafusion_functions_json::register_all(ctx)?;
+/// functions of datafusion-functions-json for the `raw` documents and JSON log lines. Public
+/// for the processes that execute plans planned elsewhere (a Ballista scheduler and its
+/// executors), which resolve functions by name.
+pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
+    registry.register_udaf(Arc::new(AggregateUDF::from(HdrAggregateUdaf::histogram())))?;
+    registry.register_udaf(Arc::new(AggregateUDF::from(HdrAggregateUdaf::merge())))?;
+    registry.register_udf(Arc::new(ScalarUDF::from(HdrQuantileUdf::default())))?;
+    registry.register_udf(Arc::new(ScalarUDF::from(HdrCountUdf::default())))?;
+    registry.register_udf(Arc::new(ScalarUDF::from(HdrBucketsUdf::default())))?;
+    registry.register_udaf(Arc::new(AggregateUDF::from(TopNUdaf::default())))?;
+    datafusion_functions_json::register_all(registry)?;
     Ok(())
 }
 
@@ -178,11 +207,25 @@ fn register_stored(ctx: &SessionContext, root: &Path, name: &str, schema: Schema
 
 /// `root/<name>/` as a Parquet listing table read as `schema`, or an empty table when missing.
 fn stored_provider(root: &Path, name: &str, schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
-    let dir = root.join(name);
-    if !dir.is_dir() {
+    if !root.join(name).is_dir() {
         return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
     }
-    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    listing_provider(root, name, schema)
+}
+
+/// Where stored table `name` lives: the one place that turns a store and a table into the URL
+/// its files are listed under.
+fn table_url(root: &Path, name: &str) -> Result<ListingTableUrl> {
+    Ok(ListingTableUrl::parse(format!(
+        "{}/",
+        root.join(name).display()
+    ))?)
+}
+
+/// Stored table `name` as a Parquet listing table read as `schema`; a missing directory lists
+/// no file and reads as an empty table.
+fn listing_provider(root: &Path, name: &str, schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
+    let url = table_url(root, name)?;
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(DATA_EXTENSION);
     let config = ListingTableConfig::new(url)

@@ -1,0 +1,39 @@
+//! `hopscope cluster scheduler`: Ballista's scheduler, planning with hopscope's functions.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+
+use crate::{Error, Result};
+
+/// Where the scheduler listens and how clients and executors reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerOptions {
+    /// Address to bind (`0.0.0.0` for every interface).
+    pub bind: String,
+    pub port: u16,
+    /// Host name executors and clients reach this scheduler at.
+    pub external_host: String,
+}
+
+/// Runs the scheduler until the process ends (its gRPC service, in-memory cluster state).
+pub async fn run(options: &SchedulerOptions) -> Result<()> {
+    let address: SocketAddr = format!("{}:{}", options.bind, options.port)
+        .parse()
+        .map_err(|e: std::net::AddrParseError| Error::Config {
+            what: format!("scheduler address {}:{}", options.bind, options.port),
+            reason: e.to_string(),
+        })?;
+    let mut config = SchedulerConfig::default()
+        .with_hostname(options.external_host.clone())
+        .with_port(options.port)
+        .with_override_session_builder(Arc::new(crate::functions::session_state));
+    config.bind_host.clone_from(&options.bind);
+    let cluster = BallistaCluster::new_from_config(&config).await?;
+    tracing::info!(%address, "Starting the Ballista scheduler with hopscope's functions.");
+    start_server(cluster, address, Arc::new(config)).await?;
+    Ok(())
+}
