@@ -4,6 +4,8 @@ mod alarms;
 mod amplification;
 mod aws_args;
 mod changes;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod collect;
 mod demo;
 mod generate;
@@ -48,6 +50,13 @@ pub struct Cli {
         value_name = "FILTER"
     )]
     pub log: String,
+
+    /// Run `sql`, `map` and `hops` on an Apache DataFusion Ballista cluster: its scheduler as
+    /// df://HOST:PORT (see `hopscope cluster`). The scheduler and executors read the store at
+    /// the same path. The hand-written tallies of `map` and `hops` still run here
+    #[cfg(feature = "cluster")]
+    #[arg(long, global = true, value_name = "URL")]
+    pub cluster: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -100,6 +109,10 @@ pub enum Command {
     Gen(generate::GenArgs),
     /// Alarm rules: lint, check once, watch on a schedule, backtest over stored history
     Alarms(alarms::AlarmsArgs),
+    /// Run a scheduler or an executor of an Apache DataFusion Ballista cluster that knows
+    /// hopscope's SQL functions (for `--cluster`)
+    #[cfg(feature = "cluster")]
+    Cluster(cluster::ClusterArgs),
 }
 
 impl Command {
@@ -112,6 +125,11 @@ impl Command {
             Command::Sql(args) => args.query.is_none(),
             _ => false,
         }
+    }
+
+    /// The commands `--cluster` runs on a cluster.
+    fn runs_on_a_cluster(&self) -> bool {
+        matches!(self, Command::Sql(_) | Command::Map(_) | Command::Hops(_))
     }
 
     /// Import and collect write batch after batch; everything else mostly reads.
@@ -136,13 +154,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let store = || cli.store.clone().map_or_else(default_store, Ok);
+    #[cfg(feature = "cluster")]
+    let on = cli.cluster.as_deref();
+    #[cfg(not(feature = "cluster"))]
+    let on = None;
+    if on.is_some() && !cli.command.runs_on_a_cluster() {
+        anyhow::bail!("--cluster applies to sql, map and hops only");
+    }
     match cli.command {
         Command::Collect(args) => runtime.block_on(collect::run(&store()?, args)),
         Command::Import(args) => import::run(&store()?, args),
-        Command::Sql(args) => runtime.block_on(sql::run(&store()?, args)),
+        Command::Sql(args) => runtime.block_on(sql::run(&store()?, on, args)),
         Command::Logs(args) => runtime.block_on(logs::run(&store()?, args)),
-        Command::Map(args) => runtime.block_on(map::run(&store()?, args)),
-        Command::Hops(args) => runtime.block_on(hops::run(&store()?, args)),
+        Command::Map(args) => runtime.block_on(map::run(&store()?, on, args)),
+        Command::Hops(args) => runtime.block_on(hops::run(&store()?, on, args)),
         Command::Why(args) => runtime.block_on(why::run(&store()?, args)),
         Command::Timeouts(args) => runtime.block_on(timeouts::run(&store()?, args)),
         Command::Amplification(args) => runtime.block_on(amplification::run(&store()?, args)),
@@ -152,6 +177,30 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),
         Command::Gen(args) => generate::run(args),
         Command::Alarms(args) => runtime.block_on(alarms::run(&store()?, args)),
+        #[cfg(feature = "cluster")]
+        Command::Cluster(args) => runtime.block_on(cluster::run(args)),
+    }
+}
+
+/// Without the `cluster` feature every session is local.
+#[cfg(not(feature = "cluster"))]
+mod cluster {
+    use std::path::Path;
+
+    use hopscope_analyzer::Session;
+
+    #[derive(Debug, Clone, Copy)]
+    pub enum LocalPart {
+        ServiceMap,
+        Hops,
+    }
+
+    pub async fn open(
+        store: &Path,
+        _cluster: Option<&str>,
+        _local: Option<LocalPart>,
+    ) -> anyhow::Result<Session> {
+        Ok(Session::open(store).await?)
     }
 }
 

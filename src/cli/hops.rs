@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, ValueEnum};
-use hopscope_analyzer::Session;
 use hopscope_analyzer::hops::{Baseline, Hop, HopQuery, HopReport, HopStats, Window};
 
+use super::cluster::LocalPart;
 use super::output::{low_sample_legend, sanitize, truncate};
 use super::time::{TimeArg, WindowArgs, range};
 use hopscope_analyzer::coverage::Coverage;
@@ -117,9 +117,9 @@ pub fn window_and_baseline(
     Ok((window, baseline))
 }
 
-pub async fn run(store: &Path, args: HopsArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(store: &Path, cluster: Option<&str>, args: HopsArgs) -> anyhow::Result<ExitCode> {
     let q = query(&args, Utc::now())?;
-    let session = Session::open(store).await?;
+    let session = super::cluster::open(store, cluster, Some(LocalPart::Hops)).await?;
     let report = HopReport::load(&session, &q).await?;
     match args.format {
         HopsFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -4,9 +4,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use hopscope_analyzer::Session;
 use hopscope_analyzer::service_map::ServiceMap;
 
+use super::cluster::LocalPart;
 use super::output::{CENSORED_LEGEND, low_sample_legend, sanitize};
 use super::time::WindowArgs;
 use hopscope_analyzer::coverage::Coverage;
@@ -33,9 +33,9 @@ pub struct MapArgs {
     pub format: MapFormat,
 }
 
-pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(store: &Path, cluster: Option<&str>, args: MapArgs) -> anyhow::Result<ExitCode> {
     let window = args.window.resolve(chrono::Utc::now())?;
-    let session = Session::open(store).await?;
+    let session = super::cluster::open(store, cluster, Some(LocalPart::ServiceMap)).await?;
     let map = ServiceMap::load_in(&session, window).await?;
     match args.format {
         MapFormat::Json => println!("{}", serde_json::to_string_pretty(&map)?),

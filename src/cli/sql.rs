@@ -24,8 +24,8 @@ pub struct SqlArgs {
     pub output: Option<PathBuf>,
 }
 
-pub async fn run(store: &Path, args: SqlArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(store).await?;
+pub async fn run(store: &Path, cluster: Option<&str>, args: SqlArgs) -> anyhow::Result<ExitCode> {
+    let session = super::cluster::open(store, cluster, None).await?;
     let format = args
         .format
         .unwrap_or(if super::terminal::stdout_is_terminal() {
