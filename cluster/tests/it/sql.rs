@@ -1,6 +1,7 @@
 //! Every view and the query patterns of the analyzer's tests with hopscope's functions give the
 //! same answers on the cluster as in a local session.
 
+use datafusion::arrow::datatypes::DataType;
 use hopscope_analyzer::hdr::{HDR_BUCKETS, HDR_COUNT, HDR_HISTOGRAM, HDR_MERGE, HDR_QUANTILE};
 use hopscope_analyzer::top_n::TOP_N;
 use hopscope_analyzer::views;
@@ -19,8 +20,29 @@ async fn every_table_and_view_answers_the_same() {
     // The samples hold spans, log events, invocations, metrics and functions.
     assert!(with_rows >= 5, "{with_rows} tables with rows");
     for view in views::all() {
-        let n = same_answer(&local, &cluster, &format!("SELECT * FROM {}", view.name)).await;
-        assert!(n > 0, "{} is empty", view.name);
+        let schema = local
+            .context()
+            .table(view.name)
+            .await
+            .unwrap()
+            .schema()
+            .clone();
+        // A histogram's bytes depend on the order partitions were merged in (its highest
+        // trackable value grows as it resizes): compare what it holds.
+        let columns: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Binary => format!(
+                    "{HDR_COUNT}({c}), {HDR_QUANTILE}({c}, 0), {HDR_QUANTILE}({c}, 0.5), \
+                     {HDR_QUANTILE}({c}, 0.99), {HDR_QUANTILE}({c}, 1)",
+                    c = f.name()
+                ),
+                _ => format!("\"{}\"", f.name()),
+            })
+            .collect();
+        let sql = format!("SELECT {} FROM {}", columns.join(", "), view.name);
+        assert!(same_answer(&local, &cluster, &sql).await > 0, "{sql}");
     }
 }
 
@@ -53,8 +75,6 @@ async fn hdr_functions_answer_the_same() {
                         FROM m GROUP BY service)
              SELECT service, {read} FROM h"
         ),
-        // The histograms themselves, as bytes.
-        per_service("h"),
         format!(
             "WITH h AS (SELECT service, {HDR_HISTOGRAM}(duration_ms) AS h
                         FROM spans GROUP BY service),
