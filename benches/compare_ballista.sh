@@ -68,13 +68,15 @@ for i in 1 2; do
     pids+=($!)
 done
 url="df://localhost:$port"
-for _ in $(seq 1 100); do
-    if "$bin" --store "$store" --cluster "$url" sql --format csv "SELECT 1" >/dev/null 2>&1; then
+# A job waits for executors rather than failing: bound each try (a port still held by an earlier
+# run keeps an executor from starting).
+for _ in $(seq 1 50); do
+    if timeout 5 "$bin" --store "$store" --cluster "$url" sql --format csv "SELECT 1" >/dev/null 2>&1; then
         break
     fi
     sleep 0.2
 done
-"$bin" --store "$store" --cluster "$url" sql --format csv "SELECT 1" >/dev/null ||
+timeout 5 "$bin" --store "$store" --cluster "$url" sql --format csv "SELECT 1" >/dev/null ||
     { tail -20 "$tmp"/*.log >&2; exit 1; }
 echo "cluster: $url, 2 executors x $tasks task(s); $(nproc) CPUs on this machine"
 
