@@ -3,7 +3,7 @@
 //! Users' SQL runs read-only: no DDL, no DML (so no `COPY ... TO`, `INSERT`, `CREATE EXTERNAL
 //! TABLE`), no `SET`: a query cannot write or delete files, or change what later queries see.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
@@ -15,10 +15,12 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{AggregateUDF, Expr, ScalarUDF};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use hopscope_schema::store_layout::DATA_EXTENSION;
 use hopscope_schema::stored_tables;
+use hopscope_store::Location;
 
 use crate::error::Result;
 use crate::hdr::{HdrAggregateUdaf, HdrBucketsUdf, HdrCountUdf, HdrQuantileUdf};
@@ -36,32 +38,48 @@ pub struct TableInfo {
 /// A DataFusion session over one store.
 pub struct Session {
     ctx: SessionContext,
-    root: PathBuf,
+    location: Location,
 }
 
 impl Session {
-    /// Opens the store at `root` (which must exist and carry a supported schema version).
+    /// Opens the store at directory `root` (which must exist and carry a supported schema
+    /// version).
     pub async fn open(root: &Path) -> Result<Session> {
-        hopscope_store::check_existing(root)?;
+        Session::open_at(&Location::Local(root.into())).await
+    }
+
+    /// Opens the store at `location`, local or on S3.
+    pub async fn open_at(location: &Location) -> Result<Session> {
+        hopscope_store::check_existing_at(location)?;
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("hopscope", "public");
         let mut ctx = SessionContext::new_with_config(config);
         register_functions(&mut ctx)?;
+        if let Location::Remote(remote) = location {
+            let bucket = ObjectStoreUrl::parse(remote.url().bucket_url())?;
+            ctx.register_object_store(bucket.as_ref(), remote.objects());
+        }
         for table in stored_tables() {
-            register_stored(&ctx, root, table.name, table.schema)?;
+            register_stored(&ctx, location, table.name, table.schema)?;
         }
         for view in views::all() {
             ctx.sql(&view.sql).await?;
         }
         Ok(Session {
             ctx,
-            root: root.into(),
+            location: location.clone(),
         })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Where the store is.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The store's directory, for a local store (alarm state and history live there).
+    pub fn local_root(&self) -> Option<&Path> {
+        self.location.local_root()
     }
 
     /// The DataFusion context, for callers that add their own views in tests or tools.
@@ -110,7 +128,7 @@ impl Session {
             .map(|c| schema.index_of(c))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(DataFusionError::from)?;
-        let provider = stored_provider(&self.root, table, schema)?;
+        let provider = stored_provider(&self.location, table, schema)?;
         let state = self.ctx.state();
         let plan = provider
             .scan(&state, Some(&projection), &[filter], None)
@@ -169,20 +187,36 @@ fn text_as_views(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
-/// Registers `root/<name>/` (all hour partitions) as a Parquet listing table with the contract's
-/// schema, so an empty or missing table still answers queries with the right columns.
-fn register_stored(ctx: &SessionContext, root: &Path, name: &str, schema: SchemaRef) -> Result<()> {
-    ctx.register_table(name, stored_provider(root, name, schema)?)?;
+/// Registers `<store>/<name>/` (all hour partitions) as a Parquet listing table with the
+/// contract's schema, so an empty or missing table still answers queries with the right columns.
+fn register_stored(
+    ctx: &SessionContext,
+    location: &Location,
+    name: &str,
+    schema: SchemaRef,
+) -> Result<()> {
+    ctx.register_table(name, stored_provider(location, name, schema)?)?;
     Ok(())
 }
 
-/// `root/<name>/` as a Parquet listing table read as `schema`, or an empty table when missing.
-fn stored_provider(root: &Path, name: &str, schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
-    let dir = root.join(name);
-    if !dir.is_dir() {
-        return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
-    }
-    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+/// `<store>/<name>/` as a Parquet listing table read as `schema`, or an empty table when a local
+/// store has no such directory (an S3 prefix with nothing under it lists as empty).
+fn stored_provider(
+    location: &Location,
+    name: &str,
+    schema: SchemaRef,
+) -> Result<Arc<dyn TableProvider>> {
+    let url = match location {
+        Location::Local(root) => {
+            let dir = root.join(name);
+            if !dir.is_dir() {
+                return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
+            }
+            format!("{}/", dir.display())
+        }
+        Location::Remote(remote) => format!("{}/", remote.url_of(name)),
+    };
+    let url = ListingTableUrl::parse(url)?;
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(DATA_EXTENSION);
     let config = ListingTableConfig::new(url)

@@ -11,6 +11,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
+mod s3_store;
+pub use s3_store::s3_location;
+
 /// Where and how to reach AWS.
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
@@ -29,6 +32,36 @@ pub struct AwsOptions {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// One attempt: a FilterLogEvents page can take seconds on a busy log group.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The SDK configuration for `opts`: the standard chain with the options applied, our retries
+/// (none in the SDK) and timeouts, and one hyper + rustls client on ring.
+pub async fn load_config(opts: &AwsOptions) -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
+    if let Some(region) = &opts.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &opts.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(credentials) = &opts.credentials {
+        loader = loader.credentials_provider(credentials.clone());
+    }
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
 
 /// The clients the collector uses.
 #[derive(Debug, Clone)]
@@ -49,31 +82,7 @@ impl Clients {
     /// attempt passes through the rate limiter and is counted in the run's summary, and retries
     /// never multiply (SDK attempts x ours).
     pub async fn connect(opts: &AwsOptions) -> Clients {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .build(),
-            );
-        if let Some(region) = &opts.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some(profile) = &opts.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(credentials) = &opts.credentials {
-            loader = loader.credentials_provider(credentials.clone());
-        }
-        if let Some(url) = &opts.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
+        let config = load_config(opts).await;
         Clients {
             xray: aws_sdk_xray::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),

@@ -1,6 +1,6 @@
 //! `hopscope hops`: the hops ranked by the latency they added to what users saw.
 
-use std::path::Path;
+use hopscope_store::Location;
 use std::process::ExitCode;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -117,9 +117,9 @@ pub fn window_and_baseline(
     Ok((window, baseline))
 }
 
-pub async fn run(store: &Path, args: HopsArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(store: &Location, args: HopsArgs) -> anyhow::Result<ExitCode> {
     let q = query(&args, Utc::now())?;
-    let session = Session::open(store).await?;
+    let session = Session::open_at(store).await?;
     let report = HopReport::load(&session, &q).await?;
     match args.format {
         HopsFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -1,6 +1,6 @@
 //! `hopscope map`: the service map of everything in the store.
 
-use std::path::Path;
+use hopscope_store::Location;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -33,9 +33,9 @@ pub struct MapArgs {
     pub format: MapFormat,
 }
 
-pub async fn run(store: &Path, args: MapArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(store: &Location, args: MapArgs) -> anyhow::Result<ExitCode> {
     let window = args.window.resolve(chrono::Utc::now())?;
-    let session = Session::open(store).await?;
+    let session = Session::open_at(store).await?;
     let map = ServiceMap::load_in(&session, window).await?;
     match args.format {
         MapFormat::Json => println!("{}", serde_json::to_string_pretty(&map)?),

@@ -1,5 +1,6 @@
 //! `hopscope sql [QUERY]`: one query, or an interactive shell.
 
+use hopscope_store::Location;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -24,8 +25,8 @@ pub struct SqlArgs {
     pub output: Option<PathBuf>,
 }
 
-pub async fn run(store: &Path, args: SqlArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(store).await?;
+pub async fn run(store: &Location, args: SqlArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open_at(store).await?;
     let format = args
         .format
         .unwrap_or(if super::terminal::stdout_is_terminal() {
@@ -76,7 +77,7 @@ async fn shell(session: &Session, format: Format) -> anyhow::Result<ExitCode> {
     }
     println!(
         "hopscope SQL over {}. {SHELL_HELP}",
-        session.root().display()
+        session.location().display()
     );
     let mut buffer = String::new();
     loop {
