@@ -116,6 +116,12 @@ pub fn print_rows_and_rejections(
         println!("{table:<20} {:>10} {:>12}", stats.rows, stats.duplicates);
     }
     println!("Records read: {records}; rejected: {rejected}.");
+    if let Some(r) = writer.location().requests() {
+        println!(
+            "S3 requests: {} LIST, {} GET, {} PUT.",
+            r.lists, r.gets, r.puts
+        );
+    }
     for r in rejections.iter().take(show_rejected) {
         println!(
             "  rejected {}",

@@ -154,6 +154,10 @@ impl StoreWriter {
         &self.stats
     }
 
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
     /// `table/hour=YYYY-MM-DDTHH`, relative to the store's root.
     fn partition_dir(table: &str, hour: i64) -> String {
         let start =

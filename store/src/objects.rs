@@ -34,6 +34,14 @@ impl Location {
         }
     }
 
+    /// Requests sent so far by this process's store code, for a store on S3.
+    pub fn requests(&self) -> Option<crate::RequestCounts> {
+        match self {
+            Location::Local(_) => None,
+            Location::Remote(remote) => Some(remote.requests()),
+        }
+    }
+
     /// The directory, for a local store.
     pub fn local_root(&self) -> Option<&Path> {
         match self {

@@ -3,6 +3,7 @@
 mod dashboard;
 mod forensics;
 mod logs;
+mod s3_store;
 mod terminal;
 
 use std::path::{Path, PathBuf};
