@@ -240,3 +240,49 @@ fn a_bad_s3_location_or_a_command_that_needs_a_directory_names_the_fix() {
         "{text}"
     );
 }
+
+/// `collect` into a store on S3 keeps its checkpoint there: a rerun resumes from it and stores
+/// nothing twice.
+#[test]
+fn collect_into_s3_keeps_its_checkpoint_there_and_a_rerun_adds_nothing() {
+    let endpoint = aws_peer::endpoint();
+    let region = "me-south-1";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    aws_peer::control(
+        "POST",
+        "/_peer/clock",
+        &serde_json::json!({"now": now.as_secs_f64()}).to_string(),
+    );
+    super::dashboard::put_trace_segments(
+        region,
+        &super::dashboard::traces("orders-api", "orders", 3),
+    );
+    let store = new_bucket("collect");
+    let collect = [
+        "collect",
+        "--since",
+        "5m",
+        "--region",
+        region,
+        "--endpoint-url",
+        &endpoint,
+    ];
+    let first = stdout(&run_s3(&store, &collect));
+    assert!(first.contains("new rows"), "{first}");
+    let spans = s3_counts(&store)[0].clone();
+    assert_ne!(spans, "spans 0", "{first}");
+    let keys = object_keys(&store);
+    assert!(
+        keys.iter().any(|k| k.contains("/_checkpoints/")),
+        "{keys:?}"
+    );
+    let again = stdout(&run_s3(&store, &collect));
+    let line = again
+        .lines()
+        .find(|l| l.starts_with("spans"))
+        .unwrap_or("spans 0 0");
+    assert_eq!(line.split_whitespace().nth(1), Some("0"), "{again}");
+    assert_eq!(s3_counts(&store)[0], spans);
+}
