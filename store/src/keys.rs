@@ -58,7 +58,7 @@ impl BatchKeys {
     /// Drops the keys `index` holds: an index file's bytes after its magic. Nothing is dropped
     /// unless every key read is sound.
     fn drop_known(&mut self, index: &[u8]) -> std::result::Result<(), Fault> {
-        if index.len() % ENTRY != 0 {
+        if !index.len().is_multiple_of(ENTRY) {
             return Err(Fault::Corrupt("its length is not a whole number of keys"));
         }
         let entries = &self.entries;
@@ -112,18 +112,19 @@ pub(super) fn drop_known(
     rebuild: impl FnOnce() -> Result<Vec<u128>>,
 ) -> Result<()> {
     let path = index_path(data_file);
-    if let Some(index) = location.read(&path)? {
-        match index.strip_prefix(MAGIC.as_slice()) {
-            Some(keys) => match batch.drop_known(keys) {
-                Ok(()) => return Ok(()),
-                // Written whole, so only a damaged disk or a hand edit gets here: the data file
-                // still says which keys it holds.
-                Err(Fault::Corrupt(why)) => {
-                    tracing::warn!(index = %location.describe(&path).display(), "Key index {why}; rebuilding it from its data file.");
-                }
-            },
-            // Another hash scheme: rebuilt in this one.
-            None => {}
+    // An index of another hash scheme (another magic) is rebuilt in this one.
+    let index = location.read(&path)?;
+    if let Some(keys) = index
+        .as_ref()
+        .and_then(|i| i.strip_prefix(MAGIC.as_slice()))
+    {
+        match batch.drop_known(keys) {
+            Ok(()) => return Ok(()),
+            // Written whole, so only a damaged disk or a hand edit gets here: the data file
+            // still says which keys it holds.
+            Err(Fault::Corrupt(why)) => {
+                tracing::warn!(index = %location.describe(&path).display(), "Key index {why}; rebuilding it from its data file.");
+            }
         }
     }
     let mut hashes = rebuild()?;

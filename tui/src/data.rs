@@ -724,7 +724,7 @@ async fn load_alarms(
                 .load()
                 .map_err(|e| format!("reading {}: {e}", store.dir().display()))?
         }
-        None => Default::default(),
+        None => hopscope_analyzer::alarms::state::StateFile::default(),
     };
     let statuses = alarms::evaluate_rules(session, rules, at, &previous)
         .await

@@ -69,10 +69,10 @@ impl CredentialProvider for SdkCredentials {
         let fresh = |expiry: &Option<SystemTime>| {
             expiry.is_none_or(|e| SystemTime::now() + REFRESH_BEFORE_EXPIRY < e)
         };
-        if let Some((credential, expiry)) = &*self.lock() {
-            if fresh(expiry) {
-                return Ok(credential.clone());
-            }
+        if let Some((credential, expiry)) = &*self.lock()
+            && fresh(expiry)
+        {
+            return Ok(credential.clone());
         }
         let got = self.provider.provide_credentials().await.map_err(|e| {
             object_store::Error::Generic {
