@@ -165,17 +165,17 @@ impl StoreWriter {
         format!("{table}/{HOUR_PARTITION}{}", start.format("%Y-%m-%dT%H"))
     }
 
-    /// Drops from `batch` the keys of the data files of `dir` this writer has not checked it
-    /// against yet (`checked`: how many of the partition's files it has), listing the partition
-    /// when asked to or when first seen.
+    /// Drops from `batch` the keys of the data files of `dir` other than `checked` (those it was
+    /// checked against already), listing the partition when asked to or when first seen. The
+    /// partition's files, all of them now checked.
     fn check(
         &mut self,
         table: &StoredTable,
         dir: &str,
         batch: &mut BatchKeys,
         relist: bool,
-        checked: usize,
-    ) -> Result<usize> {
+        checked: &[String],
+    ) -> Result<Vec<String>> {
         if relist || !self.partitions.contains_key(dir) {
             let files = data_file_names(self.location.list(dir)?);
             let next = files
@@ -185,13 +185,11 @@ impl StoreWriter {
                 .unwrap_or(0)
                 + 1;
             let known = self.partitions.entry(dir.to_string()).or_default();
-            // A listing that missed a part written here (it cannot, on S3 or a disk) would
-            // only make this writer check again.
             known.next = next.max(known.next);
             known.files = files;
         }
         let files = self.partitions[dir].files.clone();
-        for file in files.iter().skip(checked) {
+        for file in files.iter().filter(|f| !checked.contains(f)) {
             if batch.is_empty() {
                 break;
             }
@@ -200,7 +198,7 @@ impl StoreWriter {
                 file_keys(&self.location, &path, table)
             })?;
         }
-        Ok(files.len())
+        Ok(files)
     }
 }
 
@@ -216,7 +214,7 @@ impl BatchSink for StoreWriter {
         for (hour, rows) in by_hour {
             let dir = Self::partition_dir(table, hour);
             let mut keys = BatchKeys::new(&rows, &hashes);
-            let mut checked = self.check(&t, &dir, &mut keys, false, 0)?;
+            let mut checked = self.check(&t, &dir, &mut keys, false, &[])?;
             let mut written = 0;
             while !keys.is_empty() {
                 let (fresh, fresh_hashes) = keys.fresh();
@@ -242,7 +240,7 @@ impl BatchSink for StoreWriter {
                     break;
                 }
                 // Another writer took this number: check against what it (and any other) wrote.
-                checked = self.check(&t, &dir, &mut keys, true, checked)?;
+                checked = self.check(&t, &dir, &mut keys, true, &checked)?;
             }
             let stats = self.stats.entry(table).or_default();
             stats.rows += written;
@@ -513,6 +511,24 @@ mod tests {
         assert_eq!(
             names,
             ["part-0000000001.parquet", "part-0000000002.parquet"]
+        );
+    }
+
+    #[test]
+    fn a_part_named_before_parts_were_numbered_still_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        write_once(&store, spans_over(1));
+        let numbered = walkdir(&dir.path().join(TABLE)).pop().unwrap();
+        let legacy = numbered.with_file_name("part-9f3c0d1e2b4a45c6a7b8c9d0e1f2a3b4.parquet");
+        std::fs::rename(&numbered, &legacy).unwrap();
+        std::fs::remove_dir_all(dir.path().join(keys::DIR)).unwrap();
+        let again = write_once(&store, spans_over(2));
+        assert_eq!((again.rows, again.duplicates), (1, 1));
+        // Its hour got nothing new: the legacy part held the row.
+        assert_eq!(
+            data_files(legacy.parent().unwrap()).unwrap(),
+            [legacy.clone()]
         );
     }
 
