@@ -526,10 +526,7 @@ mod tests {
         let again = write_once(&store, spans_over(2));
         assert_eq!((again.rows, again.duplicates), (1, 1));
         // Its hour got nothing new: the legacy part held the row.
-        assert_eq!(
-            data_files(legacy.parent().unwrap()).unwrap(),
-            [legacy.clone()]
-        );
+        assert_eq!(data_files(legacy.parent().unwrap()).unwrap(), vec![legacy]);
     }
 
     #[test]
