@@ -5,6 +5,7 @@
 //! change of the contract shows up in one place (and in the schema snapshot test).
 
 pub mod alarm_history;
+pub mod athena;
 pub mod lambda_functions;
 pub mod lambda_invocations;
 pub mod log_events;
