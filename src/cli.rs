@@ -2,6 +2,7 @@
 
 mod alarms;
 mod amplification;
+mod athena;
 mod aws_args;
 mod changes;
 mod collect;
@@ -35,7 +36,8 @@ use crate::allocator::Workload;
 #[derive(Debug, Parser)]
 #[command(name = "hopscope", version, propagate_version = true)]
 pub struct Cli {
-    /// Store directory [default: the user's data directory, e.g. ~/.local/share/hopscope/store]
+    /// Store directory [default: the user's data directory, e.g. ~/.local/share/hopscope/store];
+    /// for athena-ddl, the store's S3 URL (s3://BUCKET/PREFIX)
     #[arg(long, global = true, env = "HOPSCOPE_STORE", value_name = "DIR")]
     pub store: Option<PathBuf>,
 
@@ -100,6 +102,9 @@ pub enum Command {
     Gen(generate::GenArgs),
     /// Alarm rules: lint, check once, watch on a schedule, backtest over stored history
     Alarms(alarms::AlarmsArgs),
+    /// Print the Athena DDL (Glue tables with partition projection on `hour`) of the store on S3
+    /// (--store s3://BUCKET/PREFIX); with --apply, create or update the tables through Glue
+    AthenaDdl(athena::AthenaDdlArgs),
 }
 
 impl Command {
@@ -152,6 +157,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),
         Command::Gen(args) => generate::run(args),
         Command::Alarms(args) => runtime.block_on(alarms::run(&store()?, args)),
+        Command::AthenaDdl(args) => runtime.block_on(athena::run(&store()?, args)),
     }
 }
 
