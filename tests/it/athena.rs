@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{hopscope, scenario_store, stderr, stdout};
 
-/// Any store path will do where the command must not read it.
+/// A store on S3: `athena-ddl` only names it in the DDL, it never reads it.
 fn nowhere() -> PathBuf {
     PathBuf::from("s3://team-bucket/hopscope/prod")
 }
