@@ -100,7 +100,7 @@ async fn apply_table(
 
 /// The Glue form of the table the DDL declares: what `CREATE EXTERNAL TABLE ... STORED AS
 /// PARQUET` makes Athena store in the catalog.
-pub fn table_input(table: &AthenaTable) -> TableInput {
+fn table_input(table: &AthenaTable) -> TableInput {
     let column = |name: &str, glue_type: &str| {
         Column::builder()
             .name(name)

@@ -52,7 +52,11 @@ async fn apply_twice_creates_then_updates_each_table_once() {
         .send()
         .await
         .unwrap();
-    let mut names: Vec<_> = listed.table_list().iter().map(|t| t.name()).collect();
+    let mut names: Vec<_> = listed
+        .table_list()
+        .iter()
+        .map(aws_sdk_glue::types::Table::name)
+        .collect();
     names.sort_unstable();
     let mut want: Vec<_> = stored_tables().iter().map(|t| t.name).collect();
     want.sort_unstable();
