@@ -21,9 +21,10 @@ pub const DEFAULT_DATABASE: &str = "hopscope";
 /// `WHERE hour >= '2026-11-21T10'` compares as the directory names sort.
 pub const PARTITION_COLUMN: &str = "hour";
 
-/// The hours partition projection enumerates: from this one to the current hour. hopscope
-/// collects from X-Ray (30 days kept) and CloudWatch (15 months), so no store holds older data;
-/// a later start would hide imported history, an earlier one only lengthens unfiltered scans.
+/// The hours partition projection enumerates: from this one to the current hour. What hopscope
+/// collects is recent (X-Ray keeps 30 days, CloudWatch metrics 15 months); the start leaves room
+/// for imported history, and an earlier one would only lengthen the scans that do not filter on
+/// `hour`. Rows of older hours are not seen by Athena.
 pub const PROJECTION_START: &str = "2020-01-01T00";
 
 /// The `hour=` directory names as a Java date pattern (Athena's `projection.*.format`).
@@ -116,7 +117,10 @@ impl S3Location {
                 "prefix {prefix:?} has an empty path segment (`//`)"
             )));
         }
-        if let Some(c) = prefix.chars().find(|c| c.is_control() || *c == '\'') {
+        if let Some(c) = prefix
+            .chars()
+            .find(|c| c.is_control() || *c == '"' || *c == '\\')
+        {
             return Err(bad(format!(
                 "prefix {prefix:?} holds {c:?}, which a table location cannot carry"
             )));
@@ -337,9 +341,11 @@ pub fn ddl(database: &str, location: &S3Location) -> Result<String, AthenaError>
     Ok(text)
 }
 
-/// A Hive string literal: single quotes, with `\` and `'` escaped by a backslash.
+/// A string literal of Athena's DDL in double quotes, as AWS's partition projection examples
+/// write them: the date format's `'T'` needs no escape then. `\` and `"` are escaped by a
+/// backslash (no value holds them: the location is checked).
 fn hive_string(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 #[cfg(test)]
@@ -474,7 +480,8 @@ mod tests {
             ("s3://-bucket/x", "start and end"),
             ("s3://bucket./x", "start and end"),
             ("s3://bucket/a//b", "empty path segment"),
-            ("s3://bucket/it's", "holds '\\''"),
+            ("s3://bucket/a\"b", "holds '\"'"),
+            ("s3://bucket/a\\b", "holds '\\\\'"),
         ] {
             let err = S3Location::parse(url).unwrap_err().to_string();
             assert!(err.contains(says), "{url}: {err}");
@@ -490,8 +497,8 @@ mod tests {
     }
 
     #[test]
-    fn hive_strings_escape_quotes_and_backslashes() {
-        assert_eq!(hive_string(HOUR_FORMAT), r"'yyyy-MM-dd\'T\'HH'");
-        assert_eq!(hive_string(r"a\b"), r"'a\\b'");
+    fn ddl_strings_are_double_quoted_with_quotes_and_backslashes_escaped() {
+        assert_eq!(hive_string(HOUR_FORMAT), r#""yyyy-MM-dd'T'HH""#);
+        assert_eq!(hive_string(r#"a\b"c"#), r#""a\\b\"c""#);
     }
 }
