@@ -2,6 +2,7 @@
 
 mod alarms;
 mod amplification;
+mod athena;
 mod aws_args;
 mod changes;
 mod collect;
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use hopscope_collector::aws::{AwsOptions, s3_location};
-use hopscope_store::{Location, S3Url};
+use hopscope_store::{Location, S3Location};
 pub use terminal::for_stderr;
 
 use crate::allocator::Workload;
@@ -129,6 +130,9 @@ pub enum Command {
     Gen(generate::GenArgs),
     /// Alarm rules: lint, check once, watch on a schedule, backtest over stored history
     Alarms(alarms::AlarmsArgs),
+    /// Print the Athena DDL (Glue tables with partition projection on `hour`) of the store on S3
+    /// (--store s3://BUCKET/PREFIX); with --apply, create or update the tables through Glue
+    AthenaDdl(athena::AthenaDdlArgs),
 }
 
 impl Command {
@@ -189,11 +193,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Changes(args) => runtime.block_on(changes::run(&store()?, args)),
         Command::Trace(args) => runtime.block_on(trace::run(&store()?, args)),
         Command::Demo(args) => {
-            if let Some(Ok(url)) = cli
+            if let Some(url) = cli
                 .store
                 .as_deref()
                 .and_then(|p| p.to_str())
-                .and_then(S3Url::parse)
+                .filter(|p| p.starts_with("s3://"))
             {
                 bail!(
                     "`demo` loads the samples into a store directory of its own; {url} is on S3 (use `hopscope --store {url} import sample-traces` to share them)"
@@ -204,21 +208,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),
         Command::Gen(args) => generate::run(args),
         Command::Alarms(args) => runtime.block_on(alarms::run(&local("alarms")?, args)),
+        Command::AthenaDdl(args) => runtime.block_on(athena::run(&path()?, args)),
     }
 }
 
 /// The store `path` names: a directory, or a prefix on S3 reached as `aws` says.
 async fn location(path: PathBuf, aws: &StoreAwsArgs) -> anyhow::Result<Location> {
-    let Some(url) = path.to_str().and_then(S3Url::parse) else {
+    let Some(url) = path.to_str().filter(|p| p.starts_with("s3://")) else {
         return Ok(Location::Local(path));
     };
+    let url = S3Location::parse(url)?;
     let opts = AwsOptions {
         region: aws.store_region.clone(),
         profile: aws.store_profile.clone(),
         endpoint_url: aws.store_endpoint_url.clone(),
         credentials: None,
     };
-    s3_location(url?, &opts).await.map_err(anyhow::Error::msg)
+    s3_location(url, &opts).await.map_err(anyhow::Error::msg)
 }
 
 fn default_store() -> anyhow::Result<PathBuf> {

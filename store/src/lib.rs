@@ -36,12 +36,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use twox_hash::XxHash3_128;
 
 pub use error::{Error, Result};
+pub use hopscope_schema::S3Location;
 use keys::BatchKeys;
 pub use leftovers::remove_leftovers;
 pub use objects::Location;
 pub use parquet_files::data_files;
 use parquet_files::encode;
-pub use remote::{Remote, RequestCounts, S3Url};
+pub use remote::{Remote, RequestCounts};
 pub use sink::{BatchSink, with_writer_thread};
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;

@@ -19,64 +19,13 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
+use hopscope_schema::S3Location;
+
 use crate::error::{Error, Result};
 
 /// Bytes of key-index files kept in memory per store: 16 bytes a stored row, so the indexes of
 /// 16 M rows; past it the oldest are dropped and read again when needed.
 const INDEX_CACHE_BYTES: usize = 256 << 20;
-
-/// `s3://bucket/prefix`, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Url {
-    pub bucket: String,
-    /// Without leading or trailing `/`; empty for the bucket's root.
-    pub prefix: String,
-}
-
-impl S3Url {
-    /// Parses `s3://bucket[/prefix]`; `None` if `text` is no `s3://` URL at all.
-    pub fn parse(text: &str) -> Option<Result<S3Url>> {
-        let rest = text.strip_prefix("s3://")?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let bad = |reason: String| {
-            Some(Err(Error::BadLocation {
-                location: text.into(),
-                reason,
-            }))
-        };
-        // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
-        let valid_char =
-            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
-        if !(3..=63).contains(&bucket.len()) || !bucket.chars().all(valid_char) {
-            return bad(format!(
-                "{bucket:?} is no S3 bucket name (3 to 63 lowercase letters, digits, '-' or '.'); write s3://BUCKET/PREFIX"
-            ));
-        }
-        let prefix = prefix.trim_matches('/');
-        if let Err(e) = ObjectPath::parse(prefix) {
-            return bad(format!("the prefix {prefix:?} is no S3 key prefix: {e}"));
-        }
-        Some(Ok(S3Url {
-            bucket: bucket.into(),
-            prefix: prefix.into(),
-        }))
-    }
-
-    /// `s3://bucket`, the URL an object store is registered under.
-    pub fn bucket_url(&self) -> String {
-        format!("s3://{}", self.bucket)
-    }
-}
-
-impl fmt::Display for S3Url {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.prefix.is_empty() {
-            write!(f, "s3://{}", self.bucket)
-        } else {
-            write!(f, "s3://{}/{}", self.bucket, self.prefix)
-        }
-    }
-}
 
 /// Requests sent to the object store by this process's store code, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,7 +38,7 @@ pub struct RequestCounts {
 /// A store at an S3 URL.
 #[derive(Clone)]
 pub struct Remote {
-    url: S3Url,
+    url: S3Location,
     /// The client for callers on their own runtime (DataFusion).
     objects: Arc<dyn ObjectStore>,
     io: Arc<Io>,
@@ -126,7 +75,7 @@ impl Remote {
     /// The store at `url`; `connect` builds a client (called twice: one for the store's own
     /// runtime, one for the caller's).
     pub fn new(
-        url: S3Url,
+        url: S3Location,
         connect: impl Fn() -> object_store::Result<Arc<dyn ObjectStore>>,
     ) -> Result<Remote> {
         let client_err = |source| Error::Remote {
@@ -154,19 +103,19 @@ impl Remote {
         })
     }
 
-    pub fn url(&self) -> &S3Url {
+    pub fn url(&self) -> &S3Location {
         &self.url
     }
 
     /// A client for the caller's runtime, to register with DataFusion under
-    /// [`S3Url::bucket_url`].
+    /// [`S3Location::bucket_url`].
     pub fn objects(&self) -> Arc<dyn ObjectStore> {
         self.objects.clone()
     }
 
     /// `s3://bucket/prefix/relative`.
     pub fn url_of(&self, relative: &str) -> String {
-        format!("s3://{}/{}", self.url.bucket, self.key(relative))
+        format!("s3://{}/{}", self.url.bucket(), self.key(relative))
     }
 
     pub fn requests(&self) -> RequestCounts {
@@ -179,10 +128,10 @@ impl Remote {
 
     fn key(&self, relative: &str) -> String {
         let relative = relative.trim_matches('/');
-        match (self.url.prefix.is_empty(), relative.is_empty()) {
+        match (self.url.prefix().is_empty(), relative.is_empty()) {
             (true, _) => relative.into(),
-            (false, true) => self.url.prefix.clone(),
-            (false, false) => format!("{}/{relative}", self.url.prefix),
+            (false, true) => self.url.prefix().to_string(),
+            (false, false) => format!("{}/{relative}", self.url.prefix()),
         }
     }
 
@@ -347,34 +296,6 @@ impl IndexCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn s3_urls_are_checked_and_normalised() {
-        let url = S3Url::parse("s3://team-traces/prod/hopscope/")
-            .unwrap()
-            .unwrap();
-        assert_eq!(url.bucket, "team-traces");
-        assert_eq!(url.prefix, "prod/hopscope");
-        assert_eq!(url.to_string(), "s3://team-traces/prod/hopscope");
-        assert_eq!(
-            S3Url::parse("s3://bkt").unwrap().unwrap().to_string(),
-            "s3://bkt"
-        );
-        assert!(S3Url::parse("/var/lib/store").is_none());
-        let e = S3Url::parse("s3://Team_Traces/x")
-            .unwrap()
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("Team_Traces") && e.contains("s3://BUCKET/PREFIX"),
-            "{e}"
-        );
-        let e = S3Url::parse("s3://bkt/a//b")
-            .unwrap()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("a//b"), "{e}");
-    }
 
     #[test]
     fn the_index_cache_keeps_to_its_budget_dropping_the_oldest() {

@@ -1,5 +1,6 @@
 //! The `hopscope` binary as users run it: commands, output formats and exit codes.
 
+mod athena;
 mod dashboard;
 mod forensics;
 mod logs;

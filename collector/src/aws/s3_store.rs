@@ -6,18 +6,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use hopscope_store::{Location, Remote, S3Url};
+use hopscope_store::{Location, Remote, S3Location};
 use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::{ClientOptions, CredentialProvider, ObjectStore, RetryConfig};
 
-use super::{AwsOptions, CONNECT_TIMEOUT, load_config};
+use aws_config::retry::RetryConfig as SdkRetry;
+
+use super::{AwsOptions, CONNECT_TIMEOUT, sdk_config};
 
 /// Credentials are asked for again this long before they expire.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 
 /// The store at `url`, reached with `opts`.
-pub async fn s3_location(url: S3Url, opts: &AwsOptions) -> Result<Location, String> {
-    let config = load_config(opts).await;
+pub async fn s3_location(url: S3Location, opts: &AwsOptions) -> Result<Location, String> {
+    // object_store retries its own requests.
+    let config = sdk_config(opts, SdkRetry::disabled()).await;
     let region = config.region().map(ToString::to_string).ok_or_else(|| {
         format!(
             "no AWS Region for the store {url}: set AWS_REGION or give the profile a region (or --store-region)"
@@ -31,7 +34,7 @@ pub async fn s3_location(url: S3Url, opts: &AwsOptions) -> Result<Location, Stri
         cached: Mutex::new(None),
     });
     let endpoint = config.endpoint_url().map(ToString::to_string);
-    let bucket = url.bucket.clone();
+    let bucket = url.bucket().to_string();
     let connect = || -> object_store::Result<Arc<dyn ObjectStore>> {
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&bucket)
