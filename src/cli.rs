@@ -34,7 +34,7 @@ pub use terminal::for_stderr;
 use crate::allocator::Workload;
 
 /// Observability pipeline and trace analyzer for AWS serverless systems: X-Ray traces, Lambda
-/// logs and CloudWatch metrics in one local Parquet store, queried with SQL.
+/// logs and CloudWatch metrics in one Parquet store (a directory, or S3), queried with SQL.
 #[derive(Debug, Parser)]
 #[command(name = "hopscope", version, propagate_version = true)]
 pub struct Cli {
@@ -48,9 +48,6 @@ pub struct Cli {
     )]
     pub store: Option<PathBuf>,
 
-    #[command(flatten)]
-    pub store_aws: StoreAwsArgs,
-
     /// Log filter for diagnostics on stderr (e.g. `debug`, `hopscope_collector=trace`)
     #[arg(
         long,
@@ -60,6 +57,10 @@ pub struct Cli {
         value_name = "FILTER"
     )]
     pub log: String,
+
+    /// How a store on S3 is reached (its own heading in --help, so it comes last).
+    #[command(flatten)]
+    pub store_aws: StoreAwsArgs,
 
     #[command(subcommand)]
     pub command: Command,
