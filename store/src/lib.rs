@@ -88,7 +88,9 @@ impl Store {
     /// Opens the store at `location`, creating it (and its marker) if nothing is there yet.
     pub fn open_or_create_at(location: Location) -> Result<Store> {
         if location.read(MARKER_FILE)?.is_none() {
-            if !location.is_empty()? {
+            // Not empty but marked by now: another writer created the store in between (the
+            // marker is the first thing a new store gets).
+            if !location.is_empty()? && location.read(MARKER_FILE)?.is_none() {
                 return Err(Error::BadStore {
                     path: location.display().into(),
                     reason: format!(
@@ -533,11 +535,12 @@ mod tests {
     #[test]
     fn writers_racing_on_the_same_rows_store_each_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_or_create(dir.path()).unwrap();
         let written: usize = std::thread::scope(|scope| {
             let racers: Vec<_> = (0..4)
                 .map(|_| {
                     scope.spawn(|| {
+                        // Each opens (and so may create) the new store itself, as a process would.
+                        let store = Store::open_or_create(dir.path()).unwrap();
                         let mut w = store.writer();
                         for hours in [2, 4, 6] {
                             w.write(TABLE, spans_over(hours)).unwrap();

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use hopscope_schema::store_layout::TEMP_PREFIX;
 
 use crate::atomic;
 use crate::error::{Error, Result};
@@ -80,12 +81,15 @@ impl Location {
         }
     }
 
-    /// Whether the store's root holds nothing at all.
+    /// Whether the store's root holds nothing (but temporaries).
     pub fn is_empty(&self) -> Result<bool> {
         match self {
-            Location::Local(root) => {
-                Ok(std::fs::read_dir(root).map_or(true, |mut d| d.next().is_none()))
-            }
+            // A temporary is no content: it may be another writer's marker on its way in.
+            Location::Local(root) => Ok(std::fs::read_dir(root).map_or(true, |entries| {
+                !entries
+                    .flatten()
+                    .any(|e| !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            })),
             Location::Remote(remote) => remote.is_empty(),
         }
     }
