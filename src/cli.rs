@@ -2,6 +2,7 @@
 
 mod alarms;
 mod amplification;
+mod athena;
 mod aws_args;
 mod changes;
 #[cfg(feature = "cluster")]
@@ -26,19 +27,27 @@ mod why;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use hopscope_collector::aws::{AwsOptions, s3_location};
+use hopscope_store::{Location, S3Location};
 pub use terminal::for_stderr;
 
 use crate::allocator::Workload;
 
 /// Observability pipeline and trace analyzer for AWS serverless systems: X-Ray traces, Lambda
-/// logs and CloudWatch metrics in one local Parquet store, queried with SQL.
+/// logs and CloudWatch metrics in one Parquet store (a directory, or S3), queried with SQL.
 #[derive(Debug, Parser)]
 #[command(name = "hopscope", version, propagate_version = true)]
 pub struct Cli {
-    /// Store directory [default: the user's data directory, e.g. ~/.local/share/hopscope/store]
-    #[arg(long, global = true, env = "HOPSCOPE_STORE", value_name = "DIR")]
+    /// Store: a directory, or `s3://BUCKET/PREFIX` for a store on S3 shared by a team [default:
+    /// the user's data directory, e.g. ~/.local/share/hopscope/store]
+    #[arg(
+        long,
+        global = true,
+        env = "HOPSCOPE_STORE",
+        value_name = "DIR|s3://BUCKET/PREFIX"
+    )]
     pub store: Option<PathBuf>,
 
     /// Log filter for diagnostics on stderr (e.g. `debug`, `hopscope_collector=trace`)
@@ -58,8 +67,30 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     pub cluster: Option<String>,
 
+    /// How a store on S3 is reached (its own heading in --help, so it comes last).
+    #[command(flatten)]
+    pub store_aws: StoreAwsArgs,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How a store on S3 is reached: the standard AWS chain (credentials, `AWS_PROFILE`,
+/// `AWS_REGION`, `AWS_ENDPOINT_URL`), or these.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Store on S3")]
+pub struct StoreAwsArgs {
+    /// AWS profile for a store on S3 [default: AWS_PROFILE, else `default`]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub store_profile: Option<String>,
+
+    /// Region of a store's S3 bucket [default: AWS_REGION, else the profile's region]
+    #[arg(long, global = true, value_name = "REGION")]
+    pub store_region: Option<String>,
+
+    /// S3 endpoint for a store on S3, e.g. a local emulator [default: AWS_ENDPOINT_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub store_endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +144,9 @@ pub enum Command {
     /// hopscope's SQL functions (for `--cluster`)
     #[cfg(feature = "cluster")]
     Cluster(cluster::ClusterArgs),
+    /// Print the Athena DDL (Glue tables with partition projection on `hour`) of the store on S3
+    /// (--store s3://BUCKET/PREFIX); with --apply, create or update the tables through Glue
+    AthenaDdl(athena::AthenaDdlArgs),
 }
 
 impl Command {
@@ -153,7 +187,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let store = || cli.store.clone().map_or_else(default_store, Ok);
+    let path = || cli.store.clone().map_or_else(default_store, Ok);
+    let store = || runtime.block_on(location(path()?, &cli.store_aws));
+    // Alarm state lives beside the store, in its directory.
+    let local = |command: &str| -> anyhow::Result<PathBuf> {
+        match store()? {
+            Location::Local(root) => Ok(root),
+            Location::Remote(remote) => bail!(
+                "`{command}` keeps alarm state beside the store, which needs a store directory; {} is on S3 (use a local --store for {command})",
+                remote.url()
+            ),
+        }
+    };
     #[cfg(feature = "cluster")]
     let on = cli.cluster.as_deref();
     #[cfg(not(feature = "cluster"))]
@@ -173,10 +218,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Amplification(args) => runtime.block_on(amplification::run(&store()?, args)),
         Command::Changes(args) => runtime.block_on(changes::run(&store()?, args)),
         Command::Trace(args) => runtime.block_on(trace::run(&store()?, args)),
-        Command::Demo(args) => runtime.block_on(demo::run(cli.store.clone(), args)),
+        Command::Demo(args) => {
+            if let Some(url) = cli
+                .store
+                .as_deref()
+                .and_then(|p| p.to_str())
+                .filter(|p| p.starts_with("s3://"))
+            {
+                bail!(
+                    "`demo` loads the samples into a store directory of its own; {url} is on S3 (use `hopscope --store {url} import sample-traces` to share them)"
+                );
+            }
+            runtime.block_on(demo::run(cli.store.clone(), args))
+        }
         Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),
         Command::Gen(args) => generate::run(args),
-        Command::Alarms(args) => runtime.block_on(alarms::run(&store()?, args)),
+        Command::Alarms(args) => runtime.block_on(alarms::run(&local("alarms")?, args)),
+        Command::AthenaDdl(args) => runtime.block_on(athena::run(&path()?, args)),
         #[cfg(feature = "cluster")]
         Command::Cluster(args) => runtime.block_on(cluster::run(args)),
     }
@@ -185,8 +243,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Without the `cluster` feature every session is local.
 #[cfg(not(feature = "cluster"))]
 mod cluster {
-    use std::path::Path;
-
     use hopscope_analyzer::Session;
 
     #[derive(Debug, Clone, Copy)]
@@ -196,12 +252,27 @@ mod cluster {
     }
 
     pub async fn open(
-        store: &Path,
+        store: &hopscope_store::Location,
         _cluster: Option<&str>,
         _local: Option<LocalPart>,
     ) -> anyhow::Result<Session> {
-        Ok(Session::open(store).await?)
+        Ok(Session::open_at(store).await?)
     }
+}
+
+/// The store `path` names: a directory, or a prefix on S3 reached as `aws` says.
+async fn location(path: PathBuf, aws: &StoreAwsArgs) -> anyhow::Result<Location> {
+    let Some(url) = path.to_str().filter(|p| p.starts_with("s3://")) else {
+        return Ok(Location::Local(path));
+    };
+    let url = S3Location::parse(url)?;
+    let opts = AwsOptions {
+        region: aws.store_region.clone(),
+        profile: aws.store_profile.clone(),
+        endpoint_url: aws.store_endpoint_url.clone(),
+        credentials: None,
+    };
+    s3_location(url, &opts).await.map_err(anyhow::Error::msg)
 }
 
 fn default_store() -> anyhow::Result<PathBuf> {

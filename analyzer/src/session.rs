@@ -3,7 +3,7 @@
 //! Users' SQL runs read-only: no DDL, no DML (so no `COPY ... TO`, `INSERT`, `CREATE EXTERNAL
 //! TABLE`), no `SET`: a query cannot write or delete files, or change what later queries see.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
@@ -14,11 +14,13 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{FunctionRegistry, SendableRecordBatchStream};
 use datafusion::logical_expr::{AggregateUDF, Expr, ScalarUDF};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use hopscope_schema::store_layout::DATA_EXTENSION;
 use hopscope_schema::stored_tables;
+use hopscope_store::Location;
 
 use crate::error::Result;
 use crate::hdr::{HdrAggregateUdaf, HdrBucketsUdf, HdrCountUdf, HdrQuantileUdf};
@@ -36,24 +38,31 @@ pub struct TableInfo {
 /// A DataFusion session over one store.
 pub struct Session {
     ctx: SessionContext,
-    root: PathBuf,
+    location: Location,
 }
 
 impl Session {
-    /// Opens the store at `root` (which must exist and carry a supported schema version).
+    /// Opens the store at directory `root` (which must exist and carry a supported schema
+    /// version).
     pub async fn open(root: &Path) -> Result<Session> {
-        hopscope_store::check_existing(root)?;
+        Session::open_at(&Location::Local(root.into())).await
+    }
+
+    /// Opens the store at `location`, local or on S3.
+    pub async fn open_at(location: &Location) -> Result<Session> {
+        hopscope_store::check_existing_at(location)?;
         let mut ctx = SessionContext::new_with_config(Session::config());
         register_functions(&mut ctx)?;
+        register_object_store(&ctx, location)?;
         for table in stored_tables() {
-            register_stored(&ctx, root, table.name, table.schema)?;
+            register_stored(&ctx, location, table.name, table.schema)?;
         }
         for view in views::all() {
             ctx.sql(&view.sql).await?;
         }
         Ok(Session {
             ctx,
-            root: root.into(),
+            location: location.clone(),
         })
     }
 
@@ -64,18 +73,19 @@ impl Session {
             .with_default_catalog_and_schema("hopscope", "public")
     }
 
-    /// A session over the store at `root` on a context built elsewhere (a Ballista client's,
+    /// A session over the store at `location` on a context built elsewhere (a Ballista client's,
     /// which plans here and executes on a cluster). Registers the functions, every stored table
     /// and the views as [`Session::open`] does, except that a missing table is an empty
     /// [`ListingTable`] rather than a `MemTable`: only listing tables can be shipped to another
     /// process. Register functions after `upgrade_for_ballista`, which replaces the lists.
-    pub async fn from_context(mut ctx: SessionContext, root: &Path) -> Result<Session> {
-        hopscope_store::check_existing(root)?;
+    pub async fn from_context(mut ctx: SessionContext, location: &Location) -> Result<Session> {
+        hopscope_store::check_existing_at(location)?;
         register_functions(&mut ctx)?;
+        register_object_store(&ctx, location)?;
         for table in stored_tables() {
             ctx.register_table(
                 table.name,
-                listing_provider(root, table.name, table.schema)?,
+                listing_provider(location, table.name, table.schema)?,
             )?;
         }
         for view in views::all() {
@@ -83,12 +93,18 @@ impl Session {
         }
         Ok(Session {
             ctx,
-            root: root.into(),
+            location: location.clone(),
         })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Where the store is.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The store's directory, for a local store (alarm state and history live there).
+    pub fn local_root(&self) -> Option<&Path> {
+        self.location.local_root()
     }
 
     /// The DataFusion context, for callers that add their own views in tests or tools.
@@ -137,7 +153,7 @@ impl Session {
             .map(|c| schema.index_of(c))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(DataFusionError::from)?;
-        let provider = stored_provider(&self.root, table, schema)?;
+        let provider = stored_provider(&self.location, table, schema)?;
         let state = self.ctx.state();
         let plan = provider
             .scan(&state, Some(&projection), &[filter], None)
@@ -198,34 +214,60 @@ fn text_as_views(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
-/// Registers `root/<name>/` (all hour partitions) as a Parquet listing table with the contract's
-/// schema, so an empty or missing table still answers queries with the right columns.
-fn register_stored(ctx: &SessionContext, root: &Path, name: &str, schema: SchemaRef) -> Result<()> {
-    ctx.register_table(name, stored_provider(root, name, schema)?)?;
+/// Makes a store on S3 readable by `ctx`: its client, under `s3://bucket`.
+fn register_object_store(ctx: &SessionContext, location: &Location) -> Result<()> {
+    if let Location::Remote(remote) = location {
+        let bucket = ObjectStoreUrl::parse(remote.url().bucket_url())?;
+        ctx.register_object_store(bucket.as_ref(), remote.objects());
+    }
     Ok(())
 }
 
-/// `root/<name>/` as a Parquet listing table read as `schema`, or an empty table when missing.
-fn stored_provider(root: &Path, name: &str, schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
-    if !root.join(name).is_dir() {
+/// Registers `<store>/<name>/` (all hour partitions) as a Parquet listing table with the
+/// contract's schema, so an empty or missing table still answers queries with the right columns.
+fn register_stored(
+    ctx: &SessionContext,
+    location: &Location,
+    name: &str,
+    schema: SchemaRef,
+) -> Result<()> {
+    ctx.register_table(name, stored_provider(location, name, schema)?)?;
+    Ok(())
+}
+
+/// `<store>/<name>/` as a Parquet listing table read as `schema`, or an empty table when a local
+/// store has no such directory (an S3 prefix with nothing under it lists as empty).
+fn stored_provider(
+    location: &Location,
+    name: &str,
+    schema: SchemaRef,
+) -> Result<Arc<dyn TableProvider>> {
+    if let Location::Local(root) = location
+        && !root.join(name).is_dir()
+    {
         return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
     }
-    listing_provider(root, name, schema)
+    listing_provider(location, name, schema)
 }
 
 /// Where stored table `name` lives: the one place that turns a store and a table into the URL
 /// its files are listed under.
-fn table_url(root: &Path, name: &str) -> Result<ListingTableUrl> {
-    Ok(ListingTableUrl::parse(format!(
-        "{}/",
-        root.join(name).display()
-    ))?)
+fn table_url(location: &Location, name: &str) -> Result<ListingTableUrl> {
+    let url = match location {
+        Location::Local(root) => format!("{}/", root.join(name).display()),
+        Location::Remote(remote) => format!("{}/", remote.url_of(name)),
+    };
+    Ok(ListingTableUrl::parse(url)?)
 }
 
 /// Stored table `name` as a Parquet listing table read as `schema`; a missing directory lists
 /// no file and reads as an empty table.
-fn listing_provider(root: &Path, name: &str, schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
-    let url = table_url(root, name)?;
+fn listing_provider(
+    location: &Location,
+    name: &str,
+    schema: SchemaRef,
+) -> Result<Arc<dyn TableProvider>> {
+    let url = table_url(location, name)?;
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(DATA_EXTENSION);
     let config = ListingTableConfig::new(url)

@@ -15,7 +15,7 @@ pub mod executor;
 mod functions;
 pub mod scheduler;
 
-use std::path::Path;
+use hopscope_store::Location;
 
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED;
@@ -59,10 +59,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 const RULES_THAT_DO_NOT_SHIP: [&str; 2] =
     ["extract_leaf_expressions", "push_down_leaf_projections"];
 
-/// A session over the store at `root` whose SQL runs on the Ballista cluster at `url`
-/// (`df://HOST:PORT`); the store's tables are listed at `root`, which the scheduler and every
+/// A session over `store` whose SQL runs on the Ballista cluster at `url`
+/// (`df://HOST:PORT`); the store's tables are listed at its location, which the scheduler and every
 /// executor must see too.
-pub async fn connect(url: &str, root: &Path) -> Result<Session> {
+pub async fn connect(url: &str, store: &Location) -> Result<Session> {
     let rules = Optimizer::default()
         .rules
         .into_iter()
@@ -85,7 +85,7 @@ pub async fn connect(url: &str, root: &Path) -> Result<Session> {
             url: url.to_owned(),
             error,
         })?;
-    Ok(Session::from_context(ctx, root).await?)
+    Ok(Session::from_context(ctx, store).await?)
 }
 
 /// A report part that stays on the client with `--cluster`: a hand-written tally over

@@ -11,6 +11,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
+mod s3_store;
+pub use s3_store::s3_location;
+
 /// Where and how to reach AWS.
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
@@ -49,31 +52,7 @@ impl Clients {
     /// attempt passes through the rate limiter and is counted in the run's summary, and retries
     /// never multiply (SDK attempts x ours).
     pub async fn connect(opts: &AwsOptions) -> Clients {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .build(),
-            );
-        if let Some(region) = &opts.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some(profile) = &opts.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(credentials) = &opts.credentials {
-            loader = loader.credentials_provider(credentials.clone());
-        }
-        if let Some(url) = &opts.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
+        let config = sdk_config(opts, RetryConfig::disabled()).await;
         Clients {
             xray: aws_sdk_xray::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
@@ -83,4 +62,40 @@ impl Clients {
             region: config.region().map(std::string::ToString::to_string),
         }
     }
+}
+
+/// The Glue client of `hopscope athena-ddl --apply`. It keeps the SDK's standard retries (3
+/// attempts, backoff with jitter): its few calls do not go through a collection's rate limiter
+/// and retry loop.
+pub async fn glue(opts: &AwsOptions) -> aws_sdk_glue::Client {
+    aws_sdk_glue::Client::new(&sdk_config(opts, RetryConfig::standard()).await)
+}
+
+/// The configuration chain resolved with `opts` applied, on hyper 1 + rustls (ring).
+async fn sdk_config(opts: &AwsOptions, retry: RetryConfig) -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(retry)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
+    if let Some(region) = &opts.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &opts.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(credentials) = &opts.credentials {
+        loader = loader.credentials_provider(credentials.clone());
+    }
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
 }

@@ -35,6 +35,15 @@ pub enum Error {
         action: String,
         message: String,
     },
+    /// A Glue Data Catalog call of `athena-ddl --apply` that failed, with what to do about it.
+    #[cfg(feature = "aws")]
+    #[error("{operation} {target} failed ({message}): {fix}")]
+    Glue {
+        operation: &'static str,
+        target: String,
+        message: String,
+        fix: String,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -15,6 +15,8 @@ pub mod collect;
 pub mod critical_path;
 pub mod cwlogs;
 pub mod error;
+#[cfg(feature = "aws")]
+pub mod glue;
 pub mod import;
 pub mod lambda_functions;
 pub mod lambda_logs;

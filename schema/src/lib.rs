@@ -5,6 +5,9 @@
 //! change of the contract shows up in one place (and in the schema snapshot test).
 
 pub mod alarm_history;
+pub mod athena;
+pub mod s3_location;
+pub use s3_location::S3Location;
 pub mod lambda_functions;
 pub mod lambda_invocations;
 pub mod log_events;

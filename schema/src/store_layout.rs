@@ -57,7 +57,12 @@ pub fn check_marker(root: &std::path::Path) -> Result<(), MarkerError> {
             )));
         }
     };
-    let found: Marker = serde_json::from_slice(&bytes).map_err(|e| {
+    check_marker_bytes(&bytes)
+}
+
+/// [`check_marker`] on a marker's content, wherever it was read from (a directory or S3).
+pub fn check_marker_bytes(bytes: &[u8]) -> Result<(), MarkerError> {
+    let found: Marker = serde_json::from_slice(bytes).map_err(|e| {
         MarkerError::Unreadable(format!(
             "{MARKER_FILE} is unreadable ({e}); it should hold {}",
             marker_json()

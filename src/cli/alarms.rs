@@ -227,7 +227,8 @@ async fn collect(
 ) -> anyhow::Result<()> {
     let end = Utc::now();
     let start = end - alarms::lookback(rules);
-    super::collect::collect_quietly(store_dir, clients, aws, start, end).await?;
+    let location = hopscope_store::Location::Local(store_dir.into());
+    super::collect::collect_quietly(&location, clients, aws, start, end).await?;
     Ok(())
 }
 

@@ -1,8 +1,8 @@
 //! `hopscope amplification`: how much work one request became, per entry point, and how much
 //! of it was retries, repeated identical calls and redeliveries.
 
+use hopscope_store::Location;
 use std::fmt::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -36,9 +36,9 @@ pub struct AmplificationArgs {
     pub format: AmplificationFormat,
 }
 
-pub async fn run(store: &Path, args: AmplificationArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(store: &Location, args: AmplificationArgs) -> anyhow::Result<ExitCode> {
     let window = args.window.resolve(chrono::Utc::now())?;
-    let session = Session::open(store).await?;
+    let session = Session::open_at(store).await?;
     let report = amplification::load(&session, window).await?;
     match args.format {
         AmplificationFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),

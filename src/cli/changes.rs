@@ -1,8 +1,9 @@
 //! `hopscope changes`: what changed around an incident, the hour before the first alarm first,
 //! and each function's lanes with the point where they shifted.
 
+use hopscope_store::Location;
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::Utc;
@@ -50,13 +51,13 @@ pub struct ChangesArgs {
     pub format: ChangesFormat,
 }
 
-pub async fn run(store: &Path, args: ChangesArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(store: &Location, args: ChangesArgs) -> anyhow::Result<ExitCode> {
     let window = args.window.resolve(Utc::now())?;
     let (rules, rules_note) = match super::alarms::dashboard_rules(args.rules.as_deref())? {
         Ok(rules) => (rules, None),
         Err(why) => (Vec::new(), Some(why)),
     };
-    let session = Session::open(store).await?;
+    let session = Session::open_at(store).await?;
     let q = ChangesQuery {
         window,
         functions: args.function.clone(),

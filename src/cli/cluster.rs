@@ -1,7 +1,7 @@
 //! `--cluster df://HOST:PORT` and `hopscope cluster scheduler|executor`: SQL on an Apache
 //! DataFusion Ballista cluster whose processes know hopscope's functions.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -10,6 +10,7 @@ use hopscope_analyzer::Session;
 pub use hopscope_cluster::LocalPart;
 use hopscope_cluster::executor::ExecutorOptions;
 use hopscope_cluster::scheduler::SchedulerOptions;
+use hopscope_store::Location;
 
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
@@ -124,12 +125,12 @@ fn host_port(s: &str) -> anyhow::Result<(String, u16)> {
 /// The session `sql`, `map` and `hops` run on: a local one, or with `--cluster` one whose SQL
 /// runs on the cluster. A report with a part that stays on this client says so first, once.
 pub async fn open(
-    store: &Path,
+    store: &Location,
     cluster: Option<&str>,
     local: Option<LocalPart>,
 ) -> anyhow::Result<Session> {
     let Some(url) = cluster else {
-        return Ok(Session::open(store).await?);
+        return Ok(Session::open_at(store).await?);
     };
     if let Some(part) = local {
         eprintln!("{}", part.notice(url));

@@ -1,7 +1,6 @@
 //! `hopscope collect`: pull a window of X-Ray traces, Lambda logs and metrics from AWS.
 
 use std::io::IsTerminal;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +10,7 @@ use chrono::Utc;
 use clap::Args;
 use hopscope_collector::aws::Clients;
 use hopscope_collector::collect::{self, Caller, CollectOptions, Progress, Summary};
-use hopscope_store::{Store, StoreWriter, remove_leftovers};
+use hopscope_store::{Location, Store, StoreWriter, remove_leftovers};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::aws_args::AwsArgs;
@@ -41,8 +40,8 @@ pub struct CollectArgs {
     pub aws: AwsArgs,
 }
 
-pub async fn run(store_dir: &Path, args: CollectArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open_or_create(store_dir)?;
+pub async fn run(store_dir: &Location, args: CollectArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open_or_create_at(store_dir.clone())?;
     remove_leftovers(&store)?;
     let clients = args.aws.connect().await;
     let retry = args.aws.retry();
@@ -153,7 +152,7 @@ fn print_summary(
         "Collected {} .. {}{from} into {} in {:.2?}: {} traces, {} log events from {} log groups, {} Lambda configurations, metrics of {} functions.",
         opts.start.to_rfc3339(),
         opts.end.to_rfc3339(),
-        store.root().display(),
+        store.location().display(),
         summary.elapsed,
         summary.traces,
         summary.log_events,
@@ -234,13 +233,13 @@ pub struct Collected {
 /// dashboard's collection), from every account and Region asked for; rejected records are
 /// logged, skipped sources warned about.
 pub async fn collect_quietly(
-    store_dir: &Path,
+    store_dir: &Location,
     clients: &[Clients],
     aws: &AwsArgs,
     start: chrono::DateTime<Utc>,
     end: chrono::DateTime<Utc>,
 ) -> anyhow::Result<Collected> {
-    let store = Store::open_or_create(store_dir)?;
+    let store = Store::open_or_create_at(store_dir.clone())?;
     remove_leftovers(&store)?;
     let opts = aws.options(start, end);
     let mut spans = 0;

@@ -1,6 +1,6 @@
 //! `hopscope hops`: the hops ranked by the latency they added to what users saw.
 
-use std::path::Path;
+use hopscope_store::Location;
 use std::process::ExitCode;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -117,7 +117,11 @@ pub fn window_and_baseline(
     Ok((window, baseline))
 }
 
-pub async fn run(store: &Path, cluster: Option<&str>, args: HopsArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    store: &Location,
+    cluster: Option<&str>,
+    args: HopsArgs,
+) -> anyhow::Result<ExitCode> {
     let q = query(&args, Utc::now())?;
     let session = super::cluster::open(store, cluster, Some(LocalPart::Hops)).await?;
     let report = HopReport::load(&session, &q).await?;

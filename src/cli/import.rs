@@ -1,14 +1,14 @@
 //! `hopscope import PATH...`
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
 use hopscope_collector::import::{ImportOptions, ImportSummary, import_files, list_files};
 use hopscope_collector::output::Rejection;
-use hopscope_store::{Store, StoreWriter, remove_leftovers};
+use hopscope_store::{Location, Store, StoreWriter, remove_leftovers};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Args)]
@@ -30,8 +30,8 @@ pub struct ImportArgs {
     pub show_rejected: usize,
 }
 
-pub fn run(store_dir: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open_or_create(store_dir)?;
+pub fn run(store_dir: &Location, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open_or_create_at(store_dir.clone())?;
     // What a killed run left (never read either way), as collect does.
     remove_leftovers(&store)?;
     let mut writer = store.writer();
@@ -90,7 +90,7 @@ pub fn print_summary(
         "Imported {} files ({}) into {} in {:.2?}.",
         summary.files,
         formats.join(", "),
-        store.root().display(),
+        store.location().display(),
         summary.elapsed
     );
     print_rows_and_rejections(
@@ -116,6 +116,12 @@ pub fn print_rows_and_rejections(
         println!("{table:<20} {:>10} {:>12}", stats.rows, stats.duplicates);
     }
     println!("Records read: {records}; rejected: {rejected}.");
+    if let Some(r) = writer.location().requests() {
+        println!(
+            "S3 requests: {} LIST, {} GET, {} PUT.",
+            r.lists, r.gets, r.puts
+        );
+    }
     for r in rejections.iter().take(show_rejected) {
         println!(
             "  rejected {}",

@@ -1,6 +1,6 @@
 //! `hopscope logs QUERY`: a CloudWatch Logs Insights query over the store's log events.
 
-use std::path::Path;
+use hopscope_store::Location;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -31,7 +31,7 @@ pub struct LogsArgs {
     pub format: Option<Format>,
 }
 
-pub async fn run(store: &Path, args: LogsArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(store: &Location, args: LogsArgs) -> anyhow::Result<ExitCode> {
     let scope = Scope {
         window: args.window.resolve(chrono::Utc::now())?,
         log_groups: args.log_groups,
@@ -43,7 +43,7 @@ pub async fn run(store: &Path, args: LogsArgs) -> anyhow::Result<ExitCode> {
         } else {
             Format::Csv
         });
-    let session = Session::open(store).await?;
+    let session = Session::open_at(store).await?;
     let result = insights::run(&session, &args.query, &scope).await?;
     output::print(&result.batches, format)?;
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,6 @@
 //! `hopscope map`: the service map of everything in the store.
 
-use std::path::Path;
+use hopscope_store::Location;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -33,7 +33,11 @@ pub struct MapArgs {
     pub format: MapFormat,
 }
 
-pub async fn run(store: &Path, cluster: Option<&str>, args: MapArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    store: &Location,
+    cluster: Option<&str>,
+    args: MapArgs,
+) -> anyhow::Result<ExitCode> {
     let window = args.window.resolve(chrono::Utc::now())?;
     let session = super::cluster::open(store, cluster, Some(LocalPart::ServiceMap)).await?;
     let map = ServiceMap::load_in(&session, window).await?;

@@ -1,5 +1,6 @@
 //! `hopscope sql [QUERY]`: one query, or an interactive shell.
 
+use hopscope_store::Location;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -24,7 +25,11 @@ pub struct SqlArgs {
     pub output: Option<PathBuf>,
 }
 
-pub async fn run(store: &Path, cluster: Option<&str>, args: SqlArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    store: &Location,
+    cluster: Option<&str>,
+    args: SqlArgs,
+) -> anyhow::Result<ExitCode> {
     let session = super::cluster::open(store, cluster, None).await?;
     let format = args
         .format
@@ -76,7 +81,7 @@ async fn shell(session: &Session, format: Format) -> anyhow::Result<ExitCode> {
     }
     println!(
         "hopscope SQL over {}. {SHELL_HELP}",
-        session.root().display()
+        session.location().display()
     );
     let mut buffer = String::new();
     loop {

@@ -1,8 +1,8 @@
 //! `hopscope timeouts`: every Lambda timeout and call that never answered, by hop, with what
 //! was in flight when the caller gave up.
 
+use hopscope_store::Location;
 use std::fmt::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -36,9 +36,9 @@ pub struct TimeoutsArgs {
     pub format: TimeoutsFormat,
 }
 
-pub async fn run(store: &Path, args: TimeoutsArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(store: &Location, args: TimeoutsArgs) -> anyhow::Result<ExitCode> {
     let window = args.window.resolve(chrono::Utc::now())?;
-    let session = Session::open(store).await?;
+    let session = Session::open_at(store).await?;
     let report = timeouts::load(&session, window).await?;
     match args.format {
         TimeoutsFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -1,8 +1,8 @@
 //! `hopscope trace ID`: one trace as an indented waterfall with its critical path, its Lambda
 //! REPORT data and the log lines of its requests.
 
+use hopscope_store::Location;
 use std::fmt::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
@@ -37,8 +37,8 @@ pub struct TraceArgs {
     pub format: TraceFormat,
 }
 
-pub async fn run(store: &Path, args: TraceArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(store).await?;
+pub async fn run(store: &Location, args: TraceArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open_at(store).await?;
     let Some(trace) = TraceDetail::load(&session, args.trace_id.trim()).await? else {
         anyhow::bail!(
             "no trace {} in {}: list traces with `hopscope sql \"SELECT trace_id, duration_ms FROM traces ORDER BY duration_ms DESC LIMIT 10\"`",

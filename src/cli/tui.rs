@@ -2,7 +2,7 @@
 //! background (`--live`).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::Rule;
-use hopscope_store::Store;
+use hopscope_store::{Location, Store};
 use hopscope_tui::{Anchor, Options, TimeRange};
 use tokio::sync::watch;
 use tracing_subscriber::fmt::MakeWriter;
@@ -49,7 +49,7 @@ pub struct TuiArgs {
 /// checkpoint).
 const FINISH_WINDOW: Duration = Duration::from_secs(10);
 
-pub async fn run(store: &Path, args: TuiArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(store: &Location, args: TuiArgs) -> anyhow::Result<ExitCode> {
     let span_secs = args.since.map_or(3600, |d| (d.as_secs() as i64).max(1));
     let range = TimeRange {
         span_secs,
@@ -61,7 +61,7 @@ pub async fn run(store: &Path, args: TuiArgs) -> anyhow::Result<ExitCode> {
     };
     let rules = super::alarms::dashboard_rules(args.rules.as_deref())?;
     let Some(interval) = args.live else {
-        let session = Session::open(store).await?;
+        let session = Session::open_at(store).await?;
         dashboard(session, range, rules, None)?;
         return Ok(ExitCode::SUCCESS);
     };
@@ -70,15 +70,15 @@ pub async fn run(store: &Path, args: TuiArgs) -> anyhow::Result<ExitCode> {
             "the dashboard needs a terminal; use `hopscope collect --watch` to collect in scripts"
         );
     }
-    Store::open_or_create(store)?;
-    let session = Session::open(store).await?;
+    Store::open_or_create_at(store.clone())?;
+    let session = Session::open_at(store).await?;
     let (notes, live) = watch::channel(String::new());
     let (stop, stopped) = watch::channel(Stop::Run);
     let start = Utc::now() - chrono::TimeDelta::seconds(span_secs);
     // The collector's future is not `Send`: it runs on a thread of its own, which also keeps
     // it from competing with the dashboard's queries for the runtime's threads.
     let collector = {
-        let store = store.to_path_buf();
+        let store = store.clone();
         std::thread::spawn(move || -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -121,7 +121,7 @@ async fn abandon<T>(stop: &watch::Sender<Stop>, joined: tokio::task::JoinHandle<
 /// --watch` does, each followed by a note for the dashboard. A failure is a note too: AWS errors
 /// are often transient, and the next window retries from the last checkpoint.
 async fn collect_live(
-    store: &Path,
+    store: &Location,
     aws: &AwsArgs,
     start: DateTime<Utc>,
     interval: Duration,

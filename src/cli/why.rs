@@ -1,8 +1,8 @@
 //! `hopscope why CALLER CALLEE`: what the hop's slow and failed calls have in common that its
 //! calls before lacked.
 
+use hopscope_store::Location;
 use std::fmt::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::Utc;
@@ -52,7 +52,7 @@ pub struct WhyArgs {
     pub format: WhyFormat,
 }
 
-pub async fn run(store: &Path, args: WhyArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(store: &Location, args: WhyArgs) -> anyhow::Result<ExitCode> {
     let (window, baseline) = window_and_baseline(&args.window, args.baseline.as_ref(), Utc::now())?;
     let q = WhyQuery {
         caller: (args.caller != CLIENT).then(|| args.caller.clone()),
@@ -61,7 +61,7 @@ pub async fn run(store: &Path, args: WhyArgs) -> anyhow::Result<ExitCode> {
         baseline,
         limit: args.limit,
     };
-    let session = Session::open(store).await?;
+    let session = Session::open_at(store).await?;
     let report = WhyReport::load(&session, &q).await?;
     match args.format {
         WhyFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -36,6 +36,38 @@ pub fn write(path: &Path, body: impl FnOnce(&mut File) -> Result<()>) -> Result<
     sync_dir(dir)
 }
 
+/// Creates `path` with `bytes` unless it exists: `Ok(false)`, and nothing written, when another
+/// writer got there first. The temporary is synced, then hard-linked to `path` (which fails if
+/// `path` exists, atomically, as S3's `If-None-Match: *` PUT does), then removed.
+pub fn create_new(path: &Path, bytes: &[u8]) -> Result<bool> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let tmp = temp_path(dir, path);
+    let written = write_synced(&tmp, |file| {
+        file.write_all(bytes).map_err(|source| Error::Write {
+            path: tmp.clone(),
+            source,
+        })
+    });
+    let linked = written.and_then(|()| match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(source) => Err(Error::Write {
+            path: path.into(),
+            source,
+        }),
+    });
+    // Best effort: `remove_leftovers` clears a temporary this misses.
+    let _ = std::fs::remove_file(&tmp);
+    let created = linked?;
+    if created {
+        sync_dir(dir)?;
+    }
+    Ok(created)
+}
+
 /// Creates `dir` and any parents missing, each synced into its parent: a power cut must not
 /// lose a new partition's directory entry, and with it the files [`write`] synced inside.
 pub fn create_dir(dir: &Path) -> Result<()> {
@@ -192,6 +224,16 @@ mod tests {
         assert!(e.to_string().contains("disk full"), "{e}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
         assert_eq!(names(dir.path()), ["state.json"]);
+    }
+
+    #[test]
+    fn create_new_writes_once_and_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-0000000001.parquet");
+        assert!(create_new(&path, b"first").unwrap());
+        assert!(!create_new(&path, b"second").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert_eq!(names(dir.path()), ["part-0000000001.parquet"]);
     }
 
     #[test]

@@ -18,6 +18,13 @@ pub enum Error {
         path: PathBuf,
         source: parquet::errors::ParquetError,
     },
+    #[error("{location}: {source}")]
+    Remote {
+        location: String,
+        source: object_store::Error,
+    },
+    #[error("store location {location}: {reason}")]
+    BadLocation { location: String, reason: String },
     #[error("starting the store writer thread: {0}")]
     WriterThread(std::io::Error),
     /// Batches handed to a writer thread after it stopped on an error (reported once, earlier).

@@ -2,23 +2,21 @@
 //! is checked against what its hour partition holds without keeping any of it in memory.
 //!
 //! ```text
-//! STORE/_keys/<table>/hour=YYYY-MM-DDTHH/part-<uuid>.keys   next to   STORE/<table>/hour=.../part-<uuid>.parquet
+//! STORE/_keys/<table>/hour=YYYY-MM-DDTHH/part-<n>.keys   next to   STORE/<table>/hour=.../part-<n>.parquet
 //! ```
-//! The data files are the truth: an index file counts only while its data file exists (a run
-//! killed between the two renames leaves an index file that is ignored), and a data file
-//! without one (a store written before the index, or a deleted `_keys`) gets it rebuilt from
-//! its key columns. Index files live outside the table directories, so DuckDB, Athena and
+//! The data files are the truth: an index file is read only for a data file that exists, and is
+//! written after it, so a data file without one (a run killed between the two writes, a store
+//! written before the index, or a deleted `_keys`) gets it rebuilt from its key columns. Index files live outside the table directories, so DuckDB, Athena and
 //! DataFusion see only Parquet where they read.
 //!
-//! Memory is the batch's keys plus one read buffer, whatever the store holds. Each check reads
-//! the partition's index files through (16 bytes a stored row, from the page cache once warm).
+//! Memory is the batch's keys plus one index file at a time (16 bytes a row of one data file),
+//! whatever the store holds. Each check reads the partition's index files (locally from the page
+//! cache once warm; on S3 from the process's cache, see `remote`).
 
-use std::fs::File;
-use std::io::{BufReader, Read};
-use std::path::{Path, PathBuf};
+use hopscope_schema::store_layout::DATA_EXTENSION;
 
-use crate::atomic;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::objects::Location;
 
 /// The index directory under a store root.
 pub(super) const DIR: &str = "_keys";
@@ -27,16 +25,13 @@ pub(super) const DIR: &str = "_keys";
 /// 2: `metric_points` keys hold the account and Region.
 const MAGIC: &[u8; 8] = b"HSKEYS2\n";
 const ENTRY: usize = size_of::<u128>();
-/// Entries read at a time.
-const CHUNK: usize = 16 * 1024;
 pub(super) const EXTENSION: &str = ".keys";
 
-/// The index file of `data_file`, kept at the same place under `STORE/_keys`.
-pub(super) fn index_path(root: &Path, data_file: &Path) -> PathBuf {
-    let relative = data_file.strip_prefix(root).unwrap_or(data_file);
-    root.join(DIR)
-        .join(relative)
-        .with_extension(EXTENSION.trim_start_matches('.'))
+/// The index file of `data_file`, kept at the same place under `_keys` (both relative to the
+/// store's root).
+pub(super) fn index_path(data_file: &str) -> String {
+    let stem = data_file.strip_suffix(DATA_EXTENSION).unwrap_or(data_file);
+    format!("{DIR}/{stem}{EXTENSION}")
 }
 
 /// The keys of one batch's rows in one partition, narrowed to those no index file holds.
@@ -60,39 +55,32 @@ impl BatchKeys {
         self.entries.is_empty()
     }
 
-    /// Drops the keys `index` holds. `index` yields an index file's bytes after its magic.
-    /// Nothing is dropped unless every key read is sound.
-    fn drop_known(&mut self, index: &mut impl Read) -> std::result::Result<(), Fault> {
-        let mut buf = vec![0u8; CHUNK * ENTRY];
+    /// Drops the keys `index` holds: an index file's bytes after its magic. Nothing is dropped
+    /// unless every key read is sound.
+    fn drop_known(&mut self, index: &[u8]) -> std::result::Result<(), Fault> {
+        if !index.len().is_multiple_of(ENTRY) {
+            return Err(Fault::Corrupt("its length is not a whole number of keys"));
+        }
         let entries = &self.entries;
         // Positions in `entries` of the keys found, ascending.
         let mut found: Vec<usize> = Vec::new();
         let mut i = 0;
         let mut last: Option<u128> = None;
-        'chunks: while i < entries.len() {
-            let n = read_up_to(index, &mut buf).map_err(Fault::Io)?;
-            if n % ENTRY != 0 {
-                return Err(Fault::Corrupt("its length is not a whole number of keys"));
-            }
-            if n == 0 {
+        for bytes in index.chunks_exact(ENTRY) {
+            if i == entries.len() {
                 break;
             }
-            for bytes in buf[..n].chunks_exact(ENTRY) {
-                let known = u128::from_le_bytes(bytes.try_into().expect("16-byte chunk"));
-                if last.is_some_and(|l| l >= known) {
-                    return Err(Fault::Corrupt("its keys are not in ascending order"));
-                }
-                last = Some(known);
-                while i < entries.len() && entries[i].0 < known {
-                    i += 1;
-                }
-                if i == entries.len() {
-                    break 'chunks;
-                }
-                if entries[i].0 == known {
-                    found.push(i);
-                    i += 1;
-                }
+            let known = u128::from_le_bytes(bytes.try_into().expect("16-byte chunk"));
+            if last.is_some_and(|l| l >= known) {
+                return Err(Fault::Corrupt("its keys are not in ascending order"));
+            }
+            last = Some(known);
+            while i < entries.len() && entries[i].0 < known {
+                i += 1;
+            }
+            if i < entries.len() && entries[i].0 == known {
+                found.push(i);
+                i += 1;
             }
         }
         let mut found = found.into_iter().peekable();
@@ -106,7 +94,7 @@ impl BatchKeys {
     }
 
     /// The rows left, ascending, and their hashes, ascending (for the new data file's index).
-    pub(super) fn into_fresh(self) -> (Vec<u32>, Vec<u128>) {
+    pub(super) fn fresh(&self) -> (Vec<u32>, Vec<u128>) {
         let hashes = self.entries.iter().map(|e| e.0).collect();
         let mut rows: Vec<u32> = self.entries.iter().map(|e| e.1).collect();
         rows.sort_unstable();
@@ -114,89 +102,55 @@ impl BatchKeys {
     }
 }
 
-/// Drops from `batch` the keys of `data_file`, read from its index file. A missing or unreadable
-/// index is rebuilt from the data file by `rebuild` (its rows' key hashes, in any order).
+/// Drops from `batch` the keys of data file `data_file` (relative to the store's root), read
+/// from its index file. A missing or unreadable index is rebuilt from the data file by
+/// `rebuild` (its rows' key hashes, in any order).
 pub(super) fn drop_known(
     batch: &mut BatchKeys,
-    root: &Path,
-    data_file: &Path,
+    location: &Location,
+    data_file: &str,
     rebuild: impl FnOnce() -> Result<Vec<u128>>,
 ) -> Result<()> {
-    let path = index_path(root, data_file);
-    if let Some(mut index) = open_index(&path)? {
-        match batch.drop_known(&mut index) {
+    let path = index_path(data_file);
+    // An index of another hash scheme (another magic) is rebuilt in this one.
+    let index = location.read(&path)?;
+    if let Some(keys) = index
+        .as_ref()
+        .and_then(|i| i.strip_prefix(MAGIC.as_slice()))
+    {
+        match batch.drop_known(keys) {
             Ok(()) => return Ok(()),
-            Err(Fault::Io(source)) => return Err(Error::Read { path, source }),
-            // Written whole and renamed into place, so only a damaged disk or a hand edit gets
-            // here: the data file still says which keys it holds.
+            // Written whole, so only a damaged disk or a hand edit gets here: the data file
+            // still says which keys it holds.
             Err(Fault::Corrupt(why)) => {
-                tracing::warn!(index = %path.display(), "Key index {why}; rebuilding it from its data file.");
+                tracing::warn!(index = %location.describe(&path).display(), "Key index {why}; rebuilding it from its data file.");
             }
         }
     }
     let mut hashes = rebuild()?;
     hashes.sort_unstable();
     hashes.dedup();
-    write_index(&path, &hashes)?;
+    write_index(location, &path, &hashes)?;
     batch
-        .drop_known(&mut bytes_of(&hashes).as_slice())
+        .drop_known(&bytes_of(&hashes))
         .map_err(|_| unreachable!("keys just sorted, read from memory"))
 }
 
 /// Why an index file could not be read through.
 #[derive(Debug)]
 enum Fault {
-    Io(std::io::Error),
     Corrupt(&'static str),
 }
 
-/// The index file past its magic, or `None` if it is missing or has another magic.
-fn open_index(path: &Path) -> Result<Option<BufReader<File>>> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(Error::Read {
-                path: path.into(),
-                source,
-            });
-        }
-    };
-    let mut reader = BufReader::with_capacity(CHUNK * ENTRY, file);
-    let mut magic = [0u8; MAGIC.len()];
-    let n = read_up_to(&mut reader, &mut magic).map_err(|source| Error::Read {
-        path: path.into(),
-        source,
-    })?;
-    Ok((n == MAGIC.len() && &magic == MAGIC).then_some(reader))
-}
-
-/// Writes the index of a data file about to be renamed into place; `sorted` ascending, distinct.
-pub(super) fn write_index(path: &Path, sorted: &[u128]) -> Result<()> {
-    let dir = path.parent().expect("index files are inside the store");
-    crate::atomic::create_dir(dir)?;
+/// Writes the index `path` (relative to the store's root); `sorted` ascending, distinct.
+pub(super) fn write_index(location: &Location, path: &str, sorted: &[u128]) -> Result<()> {
     let mut body = MAGIC.to_vec();
     body.extend_from_slice(&bytes_of(sorted));
-    // Synced before the rename: a short index after a power cut would let duplicates in.
-    atomic::write_bytes(path, &body)
+    location.put(path, body)
 }
 
 fn bytes_of(keys: &[u128]) -> Vec<u8> {
     keys.iter().flat_map(|k| k.to_le_bytes()).collect()
-}
-
-/// Fills as much of `buf` as the reader has left; the count read.
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]
@@ -228,9 +182,9 @@ mod tests {
                 rows.iter().copied().filter(|&r| reference.insert(hashes[r as usize])).collect();
             let mut batch = BatchKeys::new(&rows, &hashes);
             for keys in &stored {
-                batch.drop_known(&mut index_bytes(keys).as_slice()).unwrap();
+                batch.drop_known(&index_bytes(keys)).unwrap();
             }
-            let (fresh, fresh_hashes) = batch.into_fresh();
+            let (fresh, fresh_hashes) = batch.fresh();
             prop_assert_eq!(&fresh, &expected);
             prop_assert!(fresh_hashes.windows(2).all(|w| w[0] < w[1]));
             prop_assert_eq!(fresh_hashes.len(), fresh.len());
@@ -241,8 +195,8 @@ mod tests {
     fn a_subset_of_rows_is_checked_alone() {
         // Rows 0 and 2 only: row 1's key (5) is stored, but row 1 is not asked about.
         let mut batch = BatchKeys::new(&[0, 2], &[7, 5, 7]);
-        batch.drop_known(&mut index_bytes(&[5]).as_slice()).unwrap();
-        assert_eq!(batch.into_fresh(), (vec![0], vec![7]));
+        batch.drop_known(&index_bytes(&[5])).unwrap();
+        assert_eq!(batch.fresh(), (vec![0], vec![7]));
     }
 
     #[test]
@@ -250,18 +204,18 @@ mod tests {
         // 3 is in the batch and read first: a corrupt index drops nothing.
         let mut batch = BatchKeys::new(&[0, 1], &[3, 9]);
         let bytes = [bytes_of(&[3]), bytes_of(&[1])].concat();
-        let fault = batch.drop_known(&mut bytes.as_slice()).unwrap_err();
+        let fault = batch.drop_known(&bytes).unwrap_err();
         assert!(
             matches!(fault, Fault::Corrupt(why) if why.contains("ascending")),
             "{fault:?}"
         );
-        assert_eq!(batch.into_fresh(), (vec![0, 1], vec![3, 9]));
+        assert_eq!(batch.fresh(), (vec![0, 1], vec![3, 9]));
     }
 
     #[test]
     fn a_partial_key_is_reported_as_corrupt() {
         let mut batch = BatchKeys::new(&[0], &[9]);
-        let fault = batch.drop_known(&mut &[0u8; 5][..]).unwrap_err();
+        let fault = batch.drop_known(&[0u8; 5]).unwrap_err();
         assert!(
             matches!(fault, Fault::Corrupt(why) if why.contains("whole number")),
             "{fault:?}"
@@ -270,13 +224,9 @@ mod tests {
 
     #[test]
     fn an_index_sits_under_keys_at_its_data_files_place() {
-        let root = Path::new("/s");
         assert_eq!(
-            index_path(
-                root,
-                Path::new("/s/spans/hour=2026-11-22T10/part-ab.parquet")
-            ),
-            Path::new("/s/_keys/spans/hour=2026-11-22T10/part-ab.keys")
+            index_path("spans/hour=2026-11-22T10/part-ab.parquet"),
+            "_keys/spans/hour=2026-11-22T10/part-ab.keys"
         );
     }
 }

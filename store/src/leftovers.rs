@@ -12,9 +12,13 @@ use crate::{Store, atomic};
 /// store (they are never read either way); those of another process still running are left
 /// to it, unless older than any write takes.
 pub fn remove_leftovers(store: &Store) -> Result<usize> {
+    // On S3 a PUT appears whole or not at all: nothing is left over.
+    let Some(root) = store.location().local_root() else {
+        return Ok(0);
+    };
     let now = std::time::SystemTime::now();
     let mut removed = 0;
-    let mut stack = vec![store.root().to_path_buf()];
+    let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;

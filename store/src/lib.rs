@@ -1,24 +1,25 @@
-//! The hopscope store on disk, shared by the collector (which writes data into it) and the
-//! analyzer (which keeps its alarm state in it): Parquet files partitioned by table and hour of
-//! event time (see [`hopscope_schema::store_layout`]), their key indexes, the marker, checkpoints
-//! and alarm state.
+//! The hopscope store, in a local directory or on S3, shared by the collector (which writes data
+//! into it) and the analyzer (which keeps its alarm state in it): Parquet files partitioned by
+//! table and hour of event time (see [`hopscope_schema::store_layout`]), their key indexes, the
+//! marker, checkpoints and alarm state.
 //!
-//! Every file is written through [`atomic::write`], so a killed run leaves only whole files
-//! behind, and temporaries that [`remove_leftovers`] clears. Rows are deduplicated on their
-//! table's natural key against what the hour partition already holds, so importing or collecting
-//! the same data again adds nothing, and a rerun after a crash completes what was missing. What a
-//! partition holds is read from its key index on disk (see [`keys`]), so memory follows the batch
-//! size, not the store.
+//! Every file appears whole (see [`objects`]): locally through [`atomic::write`], so a killed run
+//! leaves only whole files behind and temporaries that [`remove_leftovers`] clears; on S3 because
+//! a PUT is visible only once complete. Rows are deduplicated on their table's natural key
+//! against what the hour partition already holds, so importing or collecting the same data again
+//! adds nothing, and a rerun after a crash completes what was missing. What a partition holds is
+//! read from its key index (see [`keys`]), so memory follows the batch size, not the store.
 
 pub mod atomic;
 mod error;
 mod keys;
 mod leftovers;
+mod objects;
 mod parquet_files;
+mod remote;
 mod sink;
 
-use std::collections::BTreeMap;
-use std::fs::File;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
@@ -26,7 +27,8 @@ use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use hopscope_schema::store_layout::{
-    HOUR_PARTITION, MARKER_FILE, MarkerError, check_marker, marker_json,
+    DATA_EXTENSION, HOUR_PARTITION, MARKER_FILE, MarkerError, TEMP_PREFIX, check_marker_bytes,
+    marker_json,
 };
 use hopscope_schema::{SCHEMA_VERSION, StoredTable, stored_table};
 use parquet::arrow::ProjectionMask;
@@ -34,10 +36,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use twox_hash::XxHash3_128;
 
 pub use error::{Error, Result};
+pub use hopscope_schema::S3Location;
 use keys::BatchKeys;
 pub use leftovers::remove_leftovers;
+pub use objects::Location;
 pub use parquet_files::data_files;
-use parquet_files::write_parquet;
+use parquet_files::encode;
+pub use remote::{Remote, RequestCounts};
 pub use sink::{BatchSink, with_writer_thread};
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
@@ -45,56 +50,71 @@ const MICROS_PER_HOUR: i64 = 3_600_000_000;
 /// Checks, writing nothing, that `root` holds a store this build reads: what readers (the
 /// analyzer's session) and writers both check.
 pub fn check_existing(root: &Path) -> Result<()> {
-    check_marker(root).map_err(|e| match e {
-        MarkerError::Missing => Error::NoStore { path: root.into() },
+    check_existing_at(&Location::Local(root.into()))
+}
+
+/// [`check_existing`] at any location.
+pub fn check_existing_at(location: &Location) -> Result<()> {
+    let path = || PathBuf::from(location.display());
+    let marker = location
+        .read(MARKER_FILE)?
+        .ok_or_else(|| Error::NoStore { path: path() })?;
+    check_marker_bytes(&marker).map_err(|e| match e {
+        MarkerError::Missing => Error::NoStore { path: path() },
         MarkerError::Newer { found } => Error::NewerStore {
-            path: root.into(),
+            path: path(),
             found,
             supported: SCHEMA_VERSION,
         },
         MarkerError::Unreadable(reason) => Error::BadStore {
-            path: root.into(),
+            path: path(),
             reason,
         },
     })
 }
 
-/// A store directory, checked for its schema version.
+/// A store, checked for its schema version.
 #[derive(Debug, Clone)]
 pub struct Store {
-    root: PathBuf,
+    location: Location,
 }
 
 impl Store {
-    /// Opens the store at `root`, creating it (and its marker) if the directory is new or empty.
+    /// Opens the store at directory `root`, creating it (and its marker) if it is new or empty.
     pub fn open_or_create(root: &Path) -> Result<Store> {
-        let marker = root.join(MARKER_FILE);
-        if !marker.exists() {
-            let empty = std::fs::read_dir(root).map_or(true, |mut d| d.next().is_none());
-            if !empty {
+        Store::open_or_create_at(Location::Local(root.into()))
+    }
+
+    /// Opens the store at `location`, creating it (and its marker) if nothing is there yet.
+    pub fn open_or_create_at(location: Location) -> Result<Store> {
+        if location.read(MARKER_FILE)?.is_none() {
+            // Not empty but marked by now: another writer created the store in between (the
+            // marker is the first thing a new store gets).
+            if !location.is_empty()? && location.read(MARKER_FILE)?.is_none() {
                 return Err(Error::BadStore {
-                    path: root.into(),
+                    path: location.display().into(),
                     reason: format!(
-                        "not a hopscope store (no {MARKER_FILE}) and not empty; choose a new or empty directory with --store"
+                        "not a hopscope store (no {MARKER_FILE}) and not empty; choose a new or empty location with --store"
                     ),
                 });
             }
-            atomic::create_dir(root)?;
-            atomic::write_bytes(&marker, marker_json().as_bytes())?;
+            // Another writer creating the same store at once writes the same marker.
+            location.create(MARKER_FILE, marker_json().into_bytes())?;
         }
-        check_existing(root)?;
-        Ok(Store { root: root.into() })
+        check_existing_at(&location)?;
+        Ok(Store { location })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     /// A writer that deduplicates against this store.
     pub fn writer(&self) -> StoreWriter {
         StoreWriter {
-            root: self.root.clone(),
+            location: self.location.clone(),
             stats: BTreeMap::new(),
+            partitions: HashMap::new(),
         }
     }
 }
@@ -108,9 +128,28 @@ pub struct TableStats {
 }
 
 /// Writes batches into hour partitions, dropping rows whose key the partition already holds.
+///
+/// Two writers of one store (two imports, a collect beside an `alarms watch --collect`) never
+/// store a row twice: a partition's data files are numbered `part-0000000001.parquet`, 2, 3, …
+/// and each is created only if absent (a hard link locally, `If-None-Match: *` on S3). A writer
+/// checks its rows against parts 1..n and creates part n+1; if another writer created n+1 first,
+/// the create fails, and it checks its rows against the parts it missed and tries the next
+/// number. Parts are only ever added, each after the one before it, so a writer that creates
+/// n+1 has seen every part before it. No lease, no clock: a killed writer holds nothing up.
 pub struct StoreWriter {
-    root: PathBuf,
+    location: Location,
     stats: BTreeMap<&'static str, TableStats>,
+    /// The data files of the partitions written so far, by directory: parts are never removed,
+    /// so what was listed (and written) stays true, and a create that fails says what is new.
+    partitions: HashMap<String, Partition>,
+}
+
+/// The data files of a partition this writer knows of.
+#[derive(Debug, Default)]
+struct Partition {
+    files: Vec<String>,
+    /// The number of the next part.
+    next: u64,
 }
 
 impl StoreWriter {
@@ -118,31 +157,51 @@ impl StoreWriter {
         &self.stats
     }
 
-    fn partition_dir(&self, table: &str, hour: i64) -> PathBuf {
-        let start =
-            chrono::DateTime::from_timestamp_micros(hour * MICROS_PER_HOUR).unwrap_or_default();
-        self.root
-            .join(table)
-            .join(format!("{HOUR_PARTITION}{}", start.format("%Y-%m-%dT%H")))
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    /// Of `rows`, those whose key neither the partition nor an earlier row holds, ascending,
-    /// with their key hashes, ascending.
-    fn fresh_rows(
-        &self,
+    /// `table/hour=YYYY-MM-DDTHH`, relative to the store's root.
+    fn partition_dir(table: &str, hour: i64) -> String {
+        let start =
+            chrono::DateTime::from_timestamp_micros(hour * MICROS_PER_HOUR).unwrap_or_default();
+        format!("{table}/{HOUR_PARTITION}{}", start.format("%Y-%m-%dT%H"))
+    }
+
+    /// Drops from `batch` the keys of the data files of `dir` other than `checked` (those it was
+    /// checked against already), listing the partition when asked to or when first seen. The
+    /// partition's files, all of them now checked.
+    fn check(
+        &mut self,
         table: &StoredTable,
-        dir: &Path,
-        rows: &[u32],
-        hashes: &[u128],
-    ) -> Result<(Vec<u32>, Vec<u128>)> {
-        let mut batch = BatchKeys::new(rows, hashes);
-        for file in data_files(dir)? {
+        dir: &str,
+        batch: &mut BatchKeys,
+        relist: bool,
+        checked: &[String],
+    ) -> Result<Vec<String>> {
+        if relist || !self.partitions.contains_key(dir) {
+            let files = data_file_names(self.location.list(dir)?);
+            let next = files
+                .iter()
+                .filter_map(|f| part_number(f))
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let known = self.partitions.entry(dir.to_string()).or_default();
+            known.next = next.max(known.next);
+            known.files = files;
+        }
+        let files = self.partitions[dir].files.clone();
+        for file in files.iter().filter(|f| !checked.contains(f)) {
             if batch.is_empty() {
                 break;
             }
-            keys::drop_known(&mut batch, &self.root, &file, || file_keys(&file, table))?;
+            let path = format!("{dir}/{file}");
+            keys::drop_known(batch, &self.location, &path, || {
+                file_keys(&self.location, &path, table)
+            })?;
         }
-        Ok(batch.into_fresh())
+        Ok(files)
     }
 }
 
@@ -156,27 +215,64 @@ impl BatchSink for StoreWriter {
             by_hour.entry(*hour).or_default().push(row as u32);
         }
         for (hour, rows) in by_hour {
-            let dir = self.partition_dir(table, hour);
-            let (fresh, fresh_hashes) = self.fresh_rows(&t, &dir, &rows, &hashes)?;
-            let stats = self.stats.entry(table).or_default();
-            stats.duplicates += rows.len() - fresh.len();
-            if fresh.is_empty() {
-                continue;
+            let dir = Self::partition_dir(table, hour);
+            let mut keys = BatchKeys::new(&rows, &hashes);
+            let mut checked = self.check(&t, &dir, &mut keys, false, &[])?;
+            let mut written = 0;
+            while !keys.is_empty() {
+                let (fresh, fresh_hashes) = keys.fresh();
+                // Usually every row is new and the hour's rows are contiguous: slice, don't copy.
+                let (first, last) = (fresh[0] as usize, fresh[fresh.len() - 1] as usize);
+                let part = if last - first + 1 == fresh.len() {
+                    batch.slice(first, fresh.len())
+                } else {
+                    take_record_batch(&batch, &UInt32Array::from(fresh))?
+                };
+                let known = &self.partitions[&dir];
+                let name = part_name(known.next);
+                let path = format!("{dir}/{name}");
+                let bytes = encode(&part, &t, &self.location.describe(&path))?;
+                if self.location.create(&path, bytes)? {
+                    keys::write_index(&self.location, &keys::index_path(&path), &fresh_hashes)?;
+                    let known = self.partitions.get_mut(&dir).expect("listed above");
+                    known.files.push(name);
+                    known.next += 1;
+                    written = part.num_rows();
+                    let stats = self.stats.entry(table).or_default();
+                    stats.files += 1;
+                    break;
+                }
+                // Another writer took this number: check against what it (and any other) wrote.
+                checked = self.check(&t, &dir, &mut keys, true, &checked)?;
             }
-            // Usually every row is new and the hour's rows are contiguous: slice, don't copy.
-            let (first, last) = (fresh[0] as usize, fresh[fresh.len() - 1] as usize);
-            let part = if last - first + 1 == fresh.len() {
-                batch.slice(first, fresh.len())
-            } else {
-                take_record_batch(&batch, &UInt32Array::from(fresh))?
-            };
-            write_parquet(&self.root, &dir, &part, &t, &fresh_hashes)?;
             let stats = self.stats.entry(table).or_default();
-            stats.rows += part.num_rows();
-            stats.files += 1;
+            stats.rows += written;
+            stats.duplicates += rows.len() - written;
         }
         Ok(())
     }
+}
+
+/// Of a directory's file names, those of finished data files.
+fn data_file_names(names: Vec<String>) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| n.ends_with(DATA_EXTENSION) && !n.starts_with(TEMP_PREFIX))
+        .collect()
+}
+
+/// The name of a partition's data file number `n`.
+fn part_name(n: u64) -> String {
+    format!("part-{n:010}{DATA_EXTENSION}")
+}
+
+/// The number of a data file named by [`part_name`] (files of stores written before parts were
+/// numbered have none, and never clash with a numbered one).
+fn part_number(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("part-")?.strip_suffix(DATA_EXTENSION)?;
+    (digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
 }
 
 /// Hour number (hours since the epoch) of each row's event time.
@@ -239,17 +335,18 @@ fn key_hashes(batch: &RecordBatch, key: &[&str]) -> Result<Vec<u128>> {
     Ok(hashes)
 }
 
-/// Key hashes of the rows of one data file.
-fn file_keys(path: &Path, table: &StoredTable) -> Result<Vec<u128>> {
-    let file = File::open(path).map_err(|source| Error::Read {
-        path: path.into(),
-        source,
+/// Key hashes of the rows of data file `path` (relative to the store's root).
+fn file_keys(location: &Location, path: &str, table: &StoredTable) -> Result<Vec<u128>> {
+    let described = location.describe(path);
+    let bytes = location.read(path)?.ok_or_else(|| Error::Read {
+        path: described.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
     })?;
     let parquet_err = |source| Error::Parquet {
-        path: path.into(),
+        path: described.clone(),
         source,
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet_err)?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), table.key.iter().copied());
     let mut keys = Vec::new();
     for batch in builder.with_projection(mask).build().map_err(parquet_err)? {
@@ -260,6 +357,8 @@ fn file_keys(path: &Path, table: &StoredTable) -> Result<Vec<u128>> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use hopscope_schema::spans::{SpanBatchBuilder, SpanRow, TABLE};
 
     use super::*;
@@ -353,20 +452,107 @@ mod tests {
     }
 
     #[test]
-    fn an_index_whose_data_file_never_landed_is_ignored() {
-        // A run killed between the index's rename and the data file's: the row is not stored,
-        // so the next run must write it.
+    fn an_index_whose_data_file_is_gone_is_ignored() {
+        // A data file deleted by hand, its index left: the row is not stored, so the next run
+        // must write it, and its part number is free again.
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_or_create(dir.path()).unwrap();
         write_once(&store, spans_over(2));
         let index = &index_files(dir.path())[0];
         let data = walkdir(&dir.path().join(TABLE))
             .into_iter()
-            .find(|p| keys::index_path(dir.path(), p) == *index)
+            .find(|p| {
+                let relative = p.strip_prefix(dir.path()).unwrap().to_str().unwrap();
+                dir.path().join(keys::index_path(relative)) == *index
+            })
             .unwrap();
         std::fs::remove_file(data).unwrap();
         let again = write_once(&store, spans_over(2));
         assert_eq!((again.rows, again.duplicates), (1, 1));
+    }
+
+    /// Rows stored in `table` across all its data files.
+    fn stored_rows(root: &Path) -> usize {
+        walkdir(&root.join(TABLE))
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(DATA_EXTENSION))
+            .map(|p| {
+                let file = std::fs::File::open(p).unwrap();
+                let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+                reader.metadata().file_metadata().num_rows() as usize
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_writer_whose_listing_is_stale_finds_what_another_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let (mut a, mut b) = (store.writer(), store.writer());
+        // Both know the hour's partition as holding one span (b wrote it).
+        b.write(TABLE, spans_over(1)).unwrap();
+        a.write(TABLE, spans_over(1)).unwrap();
+        assert_eq!(a.stats()[TABLE].duplicates, 1);
+        // a adds a second span of that hour as part 2; b still believes part 2 is free.
+        let mut second = spans_over(1);
+        let ids = arrow::array::StringArray::from(vec!["ffffffffffffffff"]);
+        let id_col = second.schema().index_of("id").unwrap();
+        let mut columns = second.columns().to_vec();
+        columns[id_col] = Arc::new(ids);
+        second = RecordBatch::try_new(second.schema(), columns).unwrap();
+        a.write(TABLE, second.clone()).unwrap();
+        b.write(TABLE, second).unwrap();
+        assert_eq!(b.stats()[TABLE].rows, 1, "only b's first span");
+        assert_eq!(b.stats()[TABLE].duplicates, 1);
+        assert_eq!(stored_rows(dir.path()), 2);
+        let partition = walkdir(&dir.path().join(TABLE));
+        let mut names: Vec<_> = partition
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["part-0000000001.parquet", "part-0000000002.parquet"]
+        );
+    }
+
+    #[test]
+    fn a_part_named_before_parts_were_numbered_still_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        write_once(&store, spans_over(1));
+        let numbered = walkdir(&dir.path().join(TABLE)).pop().unwrap();
+        let legacy = numbered.with_file_name("part-9f3c0d1e2b4a45c6a7b8c9d0e1f2a3b4.parquet");
+        std::fs::rename(&numbered, &legacy).unwrap();
+        std::fs::remove_dir_all(dir.path().join(keys::DIR)).unwrap();
+        let again = write_once(&store, spans_over(2));
+        assert_eq!((again.rows, again.duplicates), (1, 1));
+        // Its hour got nothing new: the legacy part held the row.
+        assert_eq!(data_files(legacy.parent().unwrap()).unwrap(), vec![legacy]);
+    }
+
+    #[test]
+    fn writers_racing_on_the_same_rows_store_each_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let written: usize = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        // Each opens (and so may create) the new store itself, as a process would.
+                        let store = Store::open_or_create(dir.path()).unwrap();
+                        let mut w = store.writer();
+                        for hours in [2, 4, 6] {
+                            w.write(TABLE, spans_over(hours)).unwrap();
+                        }
+                        w.stats()[TABLE].rows
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).sum()
+        });
+        assert_eq!(written, 6);
+        assert_eq!(stored_rows(dir.path()), 6);
     }
 
     /// Starts rewriting `path` and stops as a killed run would: the temporary stays behind.
@@ -446,7 +632,7 @@ mod tests {
             .unwrap()
             .unwrap()
             .path();
-        let file = File::open(&data_files(&part).unwrap()[0]).unwrap();
+        let file = std::fs::File::open(&data_files(&part).unwrap()[0]).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
         let row_group = reader.metadata().row_group(0);
         let has_dictionary = |name: &str| {

@@ -1,5 +1,5 @@
-//! The store's Parquet files: the one set of writer settings, how a data file is written
-//! (with its key index, atomically), and which files of a partition are data.
+//! The store's Parquet files: the one set of writer settings, a data file's bytes, and which
+//! files of a local partition are data.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +13,6 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
-use crate::{atomic, keys};
 
 /// Finished data files directly in `dir` (none if it does not exist), in name order.
 pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -57,30 +56,15 @@ pub(crate) fn writer_properties(table: &StoredTable) -> WriterProperties {
         .build()
 }
 
-/// Writes `batch` as a new Parquet file in `dir`, atomically. Its key index (`hashes`,
-/// ascending) is in place before it is.
-pub(crate) fn write_parquet(
-    root: &Path,
-    dir: &Path,
-    batch: &RecordBatch,
-    table: &StoredTable,
-    hashes: &[u128],
-) -> Result<PathBuf> {
-    atomic::create_dir(dir)?;
-    let path = dir.join(format!(
-        "part-{}{DATA_EXTENSION}",
-        uuid::Uuid::new_v4().simple()
-    ));
+/// `batch` as a Parquet file's bytes, with the store's settings; `path` names it in errors.
+pub(crate) fn encode(batch: &RecordBatch, table: &StoredTable, path: &Path) -> Result<Vec<u8>> {
     let parquet_err = |source| Error::Parquet {
-        path: path.clone(),
+        path: path.into(),
         source,
     };
-    atomic::write(&path, |file| {
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(table)))
+    let mut writer =
+        ArrowWriter::try_new(Vec::new(), batch.schema(), Some(writer_properties(table)))
             .map_err(parquet_err)?;
-        writer.write(batch).map_err(parquet_err)?;
-        writer.close().map_err(parquet_err)?;
-        keys::write_index(&keys::index_path(root, &path), hashes)
-    })?;
-    Ok(path)
+    writer.write(batch).map_err(parquet_err)?;
+    writer.into_inner().map_err(parquet_err)
 }

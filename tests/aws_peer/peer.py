@@ -103,6 +103,11 @@ ListVersionsByFunction page with Marker / MaxItems / NextMarker, at most 50 a pa
 maximum of 50 items in each response, even if you set the number higher", MaxItems in
 API_ListFunctions), or the Region's page_size fault; moto would answer all in one.
 
+Glue (JSON 1.1, X-Amz-Target AWSGlue.*): moto serves what `athena-ddl --apply` and its tests call
+(GetDatabase, CreateDatabase, CreateTable, UpdateTable, GetTable, GetTables) with AWS's error codes
+(EntityNotFoundException, AlreadyExistsException); the peer adds only its faults (a denied call is
+glue:<Operation>).
+
 Which operation a request calls: the CBOR path (CloudWatch), X-Amz-Target (CloudWatch Logs),
 the form's Action (Query: STS, IAM), else method and path matched against botocore's model of the
 service the request is signed for (REST-JSON: X-Ray, Lambda). Faults and counts use that name.

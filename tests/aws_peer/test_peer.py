@@ -259,6 +259,48 @@ class AccessDenied(LiveTest):
             MetricDataQueries=[], StartTime=0, EndTime=60), "AccessDenied", 403, "cloudwatch:GetMetricData")
 
 
+class Glue(LiveTest):
+    """What `athena-ddl --apply` relies on: moto's Glue through the peer, AWS's error codes, and
+    the peer's denied fault in Glue's form."""
+
+    region = "ap-southeast-6"
+
+    def test_tables_are_created_once_then_updated(self):
+        glue = self.peer.client("glue", self.region)
+        with self.assertRaises(ClientError) as caught:
+            glue.get_database(Name="hopscope")
+        self.assertEqual(caught.exception.response["Error"]["Code"], "EntityNotFoundException")
+        glue.create_database(DatabaseInput={"Name": "hopscope"})
+        table = {"Name": "spans", "TableType": "EXTERNAL_TABLE",
+                 "PartitionKeys": [{"Name": "hour", "Type": "string"}],
+                 "Parameters": {"projection.enabled": "true"},
+                 "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "string"}],
+                                       "Location": "s3://bucket/store/spans/"}}
+        glue.create_table(DatabaseName="hopscope", TableInput=table)
+        with self.assertRaises(ClientError) as caught:
+            glue.create_table(DatabaseName="hopscope", TableInput=table)
+        self.assertEqual(caught.exception.response["Error"]["Code"], "AlreadyExistsException")
+        table["StorageDescriptor"]["Columns"].append({"Name": "depth", "Type": "int"})
+        glue.update_table(DatabaseName="hopscope", TableInput=table)
+        got = glue.get_table(DatabaseName="hopscope", Name="spans")["Table"]
+        self.assertEqual(got["StorageDescriptor"]["Columns"],
+                         [{"Name": "id", "Type": "string"}, {"Name": "depth", "Type": "int"}])
+        self.assertEqual(got["PartitionKeys"], [{"Name": "hour", "Type": "string"}])
+        self.assertEqual(got["Parameters"], {"projection.enabled": "true"})
+        self.assertEqual([t["Name"] for t in glue.get_tables(DatabaseName="hopscope")["TableList"]], ["spans"])
+
+    def test_a_denied_call_names_the_glue_action(self):
+        glue = self.peer.client("glue", self.region)
+        status, _ = self.peer.control("/_peer/faults", {"region": self.region, "operation": "CreateDatabase",
+                                                        "denied": 1})
+        self.assertEqual(status, 200)
+        with self.assertRaises(ClientError) as caught:
+            glue.create_database(DatabaseInput={"Name": "denied"})
+        error = caught.exception.response["Error"]
+        self.assertEqual(error["Code"], "AccessDeniedException")
+        self.assertEqual(error["Message"], peer.denied_message("123456789012", "glue:CreateDatabase"))
+
+
 class Throttles(LiveTest):
     region = "ap-south-2"
 

@@ -1,8 +1,10 @@
 //! The `hopscope` binary as users run it: commands, output formats and exit codes.
 
+mod athena;
 mod dashboard;
 mod forensics;
 mod logs;
+mod s3_store;
 mod terminal;
 
 use std::path::{Path, PathBuf};

@@ -716,10 +716,16 @@ async fn load_alarms(
     let at = resolve(session, range, now_us)
         .await?
         .map_or(now_us, |w| w.end_us);
-    let store = AlarmStore::new(session.root());
-    let previous = store
-        .load()
-        .map_err(|e| format!("reading {}: {e}", store.dir().display()))?;
+    // Alarm state is kept beside a local store only: on S3 every rule starts from OK.
+    let previous = match session.local_root() {
+        Some(root) => {
+            let store = AlarmStore::new(root);
+            store
+                .load()
+                .map_err(|e| format!("reading {}: {e}", store.dir().display()))?
+        }
+        None => hopscope_analyzer::alarms::state::StateFile::default(),
+    };
     let statuses = alarms::evaluate_rules(session, rules, at, &previous)
         .await
         .map_err(|e| e.to_string())?;

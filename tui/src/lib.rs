@@ -54,7 +54,7 @@ pub fn run(
     live: Option<watch::Receiver<String>>,
 ) -> Result<(), Error> {
     let (tx, rx) = mpsc::channel();
-    let root = session.root().to_path_buf();
+    let location = session.location().clone();
     let worker = Worker::spawn(runtime, session, tx.clone());
     if let Some(mut live) = live {
         let tx = tx.clone();
@@ -65,7 +65,7 @@ pub fn run(
                 // The collection may have added tables the session registered as empty; the
                 // refresh that the note triggers then reads through the reopened session. If
                 // reopening fails, the old session still answers.
-                if let Ok(session) = Session::open(&root).await {
+                if let Ok(session) = Session::open_at(&location).await {
                     worker.replace_session(session);
                 }
                 if tx.send(Event::Live(note)).is_err() {

@@ -22,11 +22,17 @@ pub(crate) async fn load(
     range: Window,
     rules: &[Rule],
 ) -> Result<(Vec<AlarmChange>, AlarmsFrom)> {
-    let store = AlarmStore::new(session.root());
-    let history = store.history().map_err(|error| Error::ReadAlarmState {
-        path: store.dir().to_path_buf(),
-        error,
-    })?;
+    // Alarm history is kept beside a local store only; on S3 the rules are replayed.
+    let history = match session.local_root() {
+        Some(root) => {
+            let store = AlarmStore::new(root);
+            store.history().map_err(|error| Error::ReadAlarmState {
+                path: store.dir().to_path_buf(),
+                error,
+            })?
+        }
+        None => Vec::new(),
+    };
     let recorded = changes(history, range);
     if !recorded.is_empty() {
         return Ok((recorded, AlarmsFrom::Recorded));

@@ -57,7 +57,8 @@ async fn start_cluster() -> String {
 async fn sessions(store: &Path) -> (Session, Session) {
     let local = Session::open(store).await.unwrap();
     let url = start_cluster().await;
-    let cluster = hopscope_cluster::connect(&url, store).await.unwrap();
+    let location = hopscope_store::Location::Local(store.into());
+    let cluster = hopscope_cluster::connect(&url, &location).await.unwrap();
     (local, cluster)
 }
 

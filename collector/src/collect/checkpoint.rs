@@ -3,13 +3,11 @@
 //! moment leaves either the old checkpoint (the window is collected again and deduplicated) or
 //! the new one (the data is already there).
 
-use std::path::PathBuf;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use hopscope_store::{Store, atomic};
+use hopscope_store::Store;
 
 pub const DIR: &str = "_checkpoints";
 
@@ -28,9 +26,9 @@ struct Stored {
     until: String,
 }
 
-/// The file of a source: names keep letters, digits, `-`, `_` and `.`; the rest is %-encoded
-/// (log group names hold `/`).
-fn path(store: &Store, source: &str) -> PathBuf {
+/// The file of a source, relative to the store's root: names keep letters, digits, `-`, `_` and
+/// `.`; the rest is %-encoded (log group names hold `/`).
+fn path(source: &str) -> String {
     let mut name = String::with_capacity(source.len() + 5);
     for b in source.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
@@ -40,15 +38,13 @@ fn path(store: &Store, source: &str) -> PathBuf {
         }
     }
     name.push_str(".json");
-    store.root().join(DIR).join(name)
+    format!("{DIR}/{name}")
 }
 
 pub fn load(store: &Store, source: &str) -> Result<Option<Checkpoint>> {
-    let path = path(store, source);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(Error::Read { path, source }),
+    let path = path(source);
+    let Some(bytes) = store.location().read(&path)? else {
+        return Ok(None);
     };
     let parsed = serde_json::from_slice::<Stored>(&bytes)
         .map_err(|e| e.to_string())
@@ -64,23 +60,18 @@ pub fn load(store: &Store, source: &str) -> Result<Option<Checkpoint>> {
             })
         });
     parsed.map(Some).map_err(|e| Error::BadStore {
-        path,
+        path: store.location().describe(&path),
         reason: format!("unreadable checkpoint ({e}); delete it to collect its source again"),
     })
 }
 
 pub fn save(store: &Store, source: &str, checkpoint: &Checkpoint) -> Result<()> {
-    let path = path(store, source);
-    let dir = path.parent().expect("checkpoint has a directory");
-    atomic::create_dir(dir)?;
     let stored = Stored {
         from: checkpoint.from.to_rfc3339(),
         until: checkpoint.until.to_rfc3339(),
     };
-    atomic::write_bytes(
-        &path,
-        &serde_json::to_vec(&stored).expect("checkpoint serializes"),
-    )?;
+    let body = serde_json::to_vec(&stored).expect("checkpoint serializes");
+    store.location().put(&path(source), body)?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 mod collect;
 mod corpus;
 mod functions;
+mod glue;
 mod publish;
 mod store;
 mod worlds;

@@ -1,0 +1,288 @@
+//! The store on S3: moto's S3 (the AWS test peer) through object_store's real S3 client, driven
+//! by the `hopscope` binary as users run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+
+use hopscope_test_support::aws_peer;
+
+use super::{command, counts, hopscope, samples, stderr, stdout, wait_until};
+
+/// A new bucket of the peer's S3 for one test (tests share the peer, never a bucket), and the
+/// store URL `s3://<bucket>/team/store` in it.
+fn new_bucket(name: &str) -> PathBuf {
+    let bucket = format!("hopscope-{name}-{}", std::process::id());
+    let answer = aws_peer::request("PUT", &format!("/{bucket}"), "", "");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "creating {bucket}: {answer}"
+    );
+    PathBuf::from(format!("s3://{bucket}/team/store"))
+}
+
+/// `hopscope --store s3://… ARGS` against the peer.
+fn on_s3(store: &Path, args: &[&str]) -> Command {
+    let mut c = command(store, &["--store-endpoint-url", &aws_peer::endpoint()]);
+    c.args(args).env("AWS_REGION", "us-east-1");
+    c
+}
+
+fn run_s3(store: &Path, args: &[&str]) -> Output {
+    let out = on_s3(store, args).output().expect("hopscope runs");
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    out
+}
+
+/// Keys under `prefix` in the peer's `bucket`.
+fn object_keys(store: &Path) -> Vec<String> {
+    let url = store.to_str().unwrap().trim_start_matches("s3://");
+    let (bucket, prefix) = url.split_once('/').unwrap();
+    let answer = aws_peer::request(
+        "GET",
+        &format!("/{bucket}?list-type=2&prefix={prefix}/"),
+        "",
+        "",
+    );
+    answer
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|k| k.split_once("</Key>").map(|(k, _)| k.to_string()))
+        .collect()
+}
+
+/// Row counts of the collected tables in the store on S3.
+fn s3_counts(store: &Path) -> Vec<String> {
+    [
+        "spans",
+        "log_events",
+        "lambda_invocations",
+        "lambda_functions",
+    ]
+    .iter()
+    .map(|t| {
+        let out = run_s3(
+            store,
+            &[
+                "sql",
+                "--format",
+                "csv",
+                &format!("SELECT count(*) AS n FROM {t}"),
+            ],
+        );
+        format!("{t} {}", stdout(&out).lines().nth(1).unwrap_or_default())
+    })
+    .collect()
+}
+
+/// The samples imported into a new local store, for comparison.
+fn local_store_of(input: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hopscope(dir.path(), &["import", input.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    dir
+}
+
+const WINDOW: [&str; 4] = [
+    "--since",
+    "2026-11-20T09:00:00Z",
+    "--until",
+    "2026-11-20T11:00:00Z",
+];
+
+#[test]
+fn a_store_on_s3_answers_as_the_local_one_and_a_reimport_adds_nothing() {
+    let store = new_bucket("same");
+    let input = samples().join("dragons");
+    let first = run_s3(&store, &["import", input.to_str().unwrap()]);
+    let text = stdout(&first);
+    assert!(text.contains("into s3://"), "{text}");
+    assert!(text.contains("S3 requests:"), "{text}");
+    let again = stdout(&run_s3(&store, &["import", input.to_str().unwrap()]));
+    let spans = again.lines().find(|l| l.starts_with("spans")).unwrap();
+    assert_eq!(
+        spans.split_whitespace().collect::<Vec<_>>(),
+        ["spans", "0", "3241"],
+        "{again}"
+    );
+    // Every data file is a numbered part, created once.
+    let keys = object_keys(&store);
+    assert!(
+        keys.iter().any(|k| k.ends_with("hopscope-store.json")),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter()
+            .filter(|k| k.ends_with(".parquet"))
+            .all(|k| k.ends_with("/part-0000000001.parquet")),
+        "{keys:?}"
+    );
+
+    let local = local_store_of(&input);
+    assert_eq!(s3_counts(&store), counts(local.path()));
+    let everything = "SELECT * FROM spans ORDER BY trace_id, id";
+    for args in [
+        &["sql", "--format", "csv", everything][..],
+        &["map", WINDOW[0], WINDOW[1], WINDOW[2], WINDOW[3]],
+        &["hops", WINDOW[0], WINDOW[1], WINDOW[2], WINDOW[3]],
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT hdr_quantile(hdr_histogram(duration_ms), 0.99) AS p99 FROM spans",
+        ],
+    ] {
+        let remote = stdout(&run_s3(&store, args));
+        let here = hopscope(local.path(), args);
+        assert_eq!(remote, stdout(&here), "{args:?}");
+    }
+}
+
+#[test]
+fn two_importers_of_the_same_files_at_once_store_each_row_once() {
+    let store = new_bucket("race");
+    let input = samples();
+    let spawn = || -> Child {
+        on_s3(&store, &["import", input.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    let local = local_store_of(&input);
+    assert_eq!(s3_counts(&store), counts(local.path()));
+    // Between them, each row was new to exactly one.
+    let new_spans = |out: &Output| -> usize {
+        let text = stdout(out);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("spans"))
+            .unwrap()
+            .to_string();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let stored: usize = counts(local.path())[0]
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(new_spans(&a) + new_spans(&b), stored);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_killed_import_leaves_s3_readable_and_a_rerun_completes_it() {
+    let input = tempfile::tempdir().unwrap();
+    let generated = input.path().join("dragons");
+    let out = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .args(["gen", "--scenario", "dragons", "--traces", "6000", "--out"])
+        .arg(&generated)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let store = new_bucket("killed");
+    let mut child = on_s3(&store, &["import", generated.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let some_spans = || {
+        object_keys(&store)
+            .iter()
+            .any(|k| k.contains("/spans/") && k.ends_with(".parquet"))
+    };
+    assert!(wait_until(120, some_spans), "no span file appeared");
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        still_running,
+        "the import ended before it could be killed: give it more input"
+    );
+
+    let local = local_store_of(&generated);
+    let complete = counts(local.path());
+    let after_kill = s3_counts(&store);
+    assert_ne!(
+        after_kill, complete,
+        "killed mid-way, so some rows are missing"
+    );
+    let rerun = stdout(&run_s3(&store, &["import", generated.to_str().unwrap()]));
+    assert!(rerun.contains("Records read"), "{rerun}");
+    assert_eq!(s3_counts(&store), complete);
+}
+
+#[test]
+fn a_bad_s3_location_or_a_command_that_needs_a_directory_names_the_fix() {
+    let out = on_s3(Path::new("s3://Not_A_Bucket/x"), &["sql", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert!(
+        text.contains("Not_A_Bucket") && text.contains("s3://BUCKET/PREFIX"),
+        "{text}"
+    );
+    let out = on_s3(Path::new("s3://hopscope-alarms/x"), &["alarms", "check"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert!(
+        text.contains("alarm state") && text.contains("local --store"),
+        "{text}"
+    );
+}
+
+/// `collect` into a store on S3 keeps its checkpoint there: a rerun resumes from it and stores
+/// nothing twice.
+#[test]
+fn collect_into_s3_keeps_its_checkpoint_there_and_a_rerun_adds_nothing() {
+    let endpoint = aws_peer::endpoint();
+    let region = "me-south-1";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    aws_peer::control(
+        "POST",
+        "/_peer/clock",
+        &serde_json::json!({"now": now.as_secs_f64()}).to_string(),
+    );
+    super::dashboard::put_trace_segments(
+        region,
+        &super::dashboard::traces("orders-api", "orders", 3),
+    );
+    let store = new_bucket("collect");
+    let collect = [
+        "collect",
+        "--since",
+        "5m",
+        "--region",
+        region,
+        "--endpoint-url",
+        &endpoint,
+    ];
+    let first = stdout(&run_s3(&store, &collect));
+    assert!(first.contains("new rows"), "{first}");
+    let spans = s3_counts(&store)[0].clone();
+    assert_ne!(spans, "spans 0", "{first}");
+    let keys = object_keys(&store);
+    assert!(
+        keys.iter().any(|k| k.contains("/_checkpoints/")),
+        "{keys:?}"
+    );
+    let again = stdout(&run_s3(&store, &collect));
+    let line = again
+        .lines()
+        .find(|l| l.starts_with("spans"))
+        .unwrap_or("spans 0 0");
+    assert_eq!(line.split_whitespace().nth(1), Some("0"), "{again}");
+    assert_eq!(s3_counts(&store)[0], spans);
+}
