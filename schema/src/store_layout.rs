@@ -25,8 +25,6 @@ pub const VERSION_METADATA_KEY: &str = "hopscope.schema_version";
 /// Why a store's marker does not admit it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarkerError {
-    /// No marker: not a store (yet).
-    Missing,
     /// The marker cannot be read or parsed; the reason says how to fix it.
     Unreadable(String),
     /// Written by a newer hopscope.
@@ -46,22 +44,9 @@ pub fn marker_json() -> String {
     .expect("marker serializes")
 }
 
-/// Reads `root`'s marker and checks that this build can read the store.
-pub fn check_marker(root: &std::path::Path) -> Result<(), MarkerError> {
-    let bytes = match std::fs::read(root.join(MARKER_FILE)) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MarkerError::Missing),
-        Err(e) => {
-            return Err(MarkerError::Unreadable(format!(
-                "reading {MARKER_FILE}: {e}"
-            )));
-        }
-    };
-    check_marker_bytes(&bytes)
-}
-
-/// [`check_marker`] on a marker's content, wherever it was read from (a directory or S3).
-pub fn check_marker_bytes(bytes: &[u8]) -> Result<(), MarkerError> {
+/// Checks that this build can read a store whose marker holds `bytes`, wherever the marker was
+/// read from (a directory or S3).
+pub fn check_marker(bytes: &[u8]) -> Result<(), MarkerError> {
     let found: Marker = serde_json::from_slice(bytes).map_err(|e| {
         MarkerError::Unreadable(format!(
             "{MARKER_FILE} is unreadable ({e}); it should hold {}",

@@ -27,8 +27,7 @@ use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use hopscope_schema::store_layout::{
-    DATA_EXTENSION, HOUR_PARTITION, MARKER_FILE, MarkerError, TEMP_PREFIX, check_marker_bytes,
-    marker_json,
+    DATA_EXTENSION, HOUR_PARTITION, MARKER_FILE, MarkerError, check_marker, marker_json,
 };
 use hopscope_schema::{SCHEMA_VERSION, StoredTable, stored_table};
 use parquet::arrow::ProjectionMask;
@@ -41,7 +40,7 @@ use keys::BatchKeys;
 pub use leftovers::remove_leftovers;
 pub use objects::Location;
 pub use parquet_files::data_files;
-use parquet_files::encode;
+use parquet_files::{data_file_names, encode};
 pub use remote::{Remote, RequestCounts};
 pub use sink::{BatchSink, with_writer_thread};
 
@@ -59,8 +58,7 @@ pub fn check_existing_at(location: &Location) -> Result<()> {
     let marker = location
         .read(MARKER_FILE)?
         .ok_or_else(|| Error::NoStore { path: path() })?;
-    check_marker_bytes(&marker).map_err(|e| match e {
-        MarkerError::Missing => Error::NoStore { path: path() },
+    check_marker(&marker).map_err(|e| match e {
         MarkerError::Newer { found } => Error::NewerStore {
             path: path(),
             found,
@@ -251,14 +249,6 @@ impl BatchSink for StoreWriter {
         }
         Ok(())
     }
-}
-
-/// Of a directory's file names, those of finished data files.
-fn data_file_names(names: Vec<String>) -> Vec<String> {
-    names
-        .into_iter()
-        .filter(|n| n.ends_with(DATA_EXTENSION) && !n.starts_with(TEMP_PREFIX))
-        .collect()
 }
 
 /// The name of a partition's data file number `n`.

@@ -13,28 +13,24 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
+use crate::objects::Location;
 
-/// Finished data files directly in `dir` (none if it does not exist), in name order.
+/// Finished data files directly in local directory `dir` (none if it does not exist), in name
+/// order.
 pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(Error::Read {
-                path: dir.into(),
-                source,
-            });
-        }
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with(DATA_EXTENSION) && !name.starts_with(TEMP_PREFIX)
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+    let names = Location::Local(dir.into()).list("")?;
+    Ok(data_file_names(names)
+        .into_iter()
+        .map(|n| dir.join(n))
+        .collect())
+}
+
+/// Of a directory's file names (sorted), those of finished data files.
+pub(crate) fn data_file_names(names: Vec<String>) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| n.ends_with(DATA_EXTENSION) && !n.starts_with(TEMP_PREFIX))
+        .collect()
 }
 
 pub(crate) fn writer_properties(table: &StoredTable) -> WriterProperties {
