@@ -61,6 +61,11 @@ echo "store: $store, $spans spans, $(du -sh "$store" | cut -f1)"
 # The cluster: every process sees the store at the same path (one machine).
 "$bin" --log info cluster scheduler --port "$port" >"$tmp/scheduler.log" 2>&1 &
 pids+=($!)
+# An executor that finds no scheduler exits: start them once it serves.
+for _ in $(seq 1 100); do
+    (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+done
 for i in 1 2; do
     "$bin" --log info cluster executor --scheduler "localhost:$port" \
         --port $((port + 2 * i - 1)) --grpc-port $((port + 2 * i)) \

@@ -61,8 +61,9 @@ pub struct Cli {
     pub log: String,
 
     /// Run `sql`, `map` and `hops` on an Apache DataFusion Ballista cluster: its scheduler as
-    /// df://HOST:PORT (see `hopscope cluster`). The scheduler and executors read the store at
-    /// the same path. The hand-written tallies of `map` and `hops` still run here
+    /// df://HOST:PORT (see `hopscope cluster`). The scheduler and executors read the store too:
+    /// a directory at the same path, or the same S3 prefix. The hand-written tallies of `map`
+    /// and `hops` still run here
     #[cfg(feature = "cluster")]
     #[arg(long, global = true, value_name = "URL")]
     pub cluster: Option<String>,
@@ -91,6 +92,17 @@ pub struct StoreAwsArgs {
     /// S3 endpoint for a store on S3, e.g. a local emulator [default: AWS_ENDPOINT_URL]
     #[arg(long, global = true, value_name = "URL")]
     pub store_endpoint_url: Option<String>,
+}
+
+impl StoreAwsArgs {
+    pub fn options(&self) -> AwsOptions {
+        AwsOptions {
+            region: self.store_region.clone(),
+            profile: self.store_profile.clone(),
+            endpoint_url: self.store_endpoint_url.clone(),
+            credentials: None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -236,7 +248,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alarms(args) => runtime.block_on(alarms::run(&local("alarms")?, args)),
         Command::AthenaDdl(args) => runtime.block_on(athena::run(&path()?, args)),
         #[cfg(feature = "cluster")]
-        Command::Cluster(args) => runtime.block_on(cluster::run(args)),
+        Command::Cluster(args) => runtime.block_on(cluster::run(args, &cli.store_aws)),
     }
 }
 
@@ -266,13 +278,9 @@ async fn location(path: PathBuf, aws: &StoreAwsArgs) -> anyhow::Result<Location>
         return Ok(Location::Local(path));
     };
     let url = S3Location::parse(url)?;
-    let opts = AwsOptions {
-        region: aws.store_region.clone(),
-        profile: aws.store_profile.clone(),
-        endpoint_url: aws.store_endpoint_url.clone(),
-        credentials: None,
-    };
-    s3_location(url, &opts).await.map_err(anyhow::Error::msg)
+    s3_location(url, &aws.options())
+        .await
+        .map_err(anyhow::Error::msg)
 }
 
 fn default_store() -> anyhow::Result<PathBuf> {

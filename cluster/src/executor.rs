@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use ballista_core::RuntimeProducer;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 
-use crate::Result;
+use crate::object_stores::{ConnectS3, ObjectStores};
+use crate::{Error, Result};
 
 /// How the executor reaches its scheduler and where it serves its results.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ExecutorOptions {
     pub scheduler_host: String,
     pub scheduler_port: u16,
@@ -22,12 +25,40 @@ pub struct ExecutorOptions {
     pub grpc_port: u16,
     /// Tasks run at once (0: one per CPU).
     pub concurrent_tasks: usize,
-    /// Where shuffle files go (default: a new temporary directory).
+    /// Where shuffle and spill files go (default: a new temporary directory, removed when the
+    /// executor stops).
     pub work_dir: Option<String>,
+    /// How to reach a store on S3 (`None`: stores on S3 cannot be read here).
+    pub s3: Option<ConnectS3>,
 }
 
 /// Runs the executor until it is stopped (SIGTERM, Ctrl-C, or the scheduler).
 pub async fn run(options: &ExecutorOptions) -> Result<()> {
+    // Ballista's own default directory is removed as soon as it is made (its `TempDir` is
+    // dropped): this one lives as long as the executor.
+    let temporary;
+    let work_dir = match &options.work_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temporary = tempfile::Builder::new()
+                .prefix("hopscope-executor-")
+                .tempdir()
+                .map_err(|e| Error::Config {
+                    what: "the executor's work directory".into(),
+                    reason: e.to_string(),
+                })?;
+            temporary.path().display().to_string()
+        }
+    };
+    // One registry for every task, so a bucket's client (and its connections) is made once.
+    let stores = Arc::new(ObjectStores::new(options.s3.clone()));
+    let spill_dir = work_dir.clone();
+    let runtime: RuntimeProducer = Arc::new(move |_| {
+        RuntimeEnvBuilder::new()
+            .with_temp_file_path(spill_dir.clone())
+            .with_object_store_registry(stores.clone())
+            .build_arc()
+    });
     let config = ExecutorProcessConfig {
         scheduler_host: options.scheduler_host.clone(),
         scheduler_port: options.scheduler_port,
@@ -36,8 +67,9 @@ pub async fn run(options: &ExecutorOptions) -> Result<()> {
         port: options.port,
         grpc_port: options.grpc_port,
         vcores: options.concurrent_tasks,
-        work_dir: options.work_dir.clone(),
+        work_dir: Some(work_dir),
         override_function_registry: Some(Arc::new(crate::functions::function_registry()?)),
+        override_runtime_producer: Some(runtime),
         ..ExecutorProcessConfig::default()
     };
     tracing::info!(

@@ -8,11 +8,13 @@
 //! hand-written tallies (the service map's and the hops' scans of `spans`) are not SQL: they
 //! read the store on the client whatever the session ([`LocalPart`] says which).
 //!
-//! Tables are listed under the store's path, which every executor must see: today a local path
-//! (one machine, or a shared mount); on a real cluster, the store on S3.
+//! Tables are listed under the store's location, which the scheduler and every executor must
+//! reach too: a local path (one machine, or a shared mount), or a store on S3, which each process
+//! reaches with its own client and credentials ([`ObjectStores`]).
 
 pub mod executor;
 mod functions;
+pub mod object_stores;
 pub mod scheduler;
 
 use hopscope_store::Location;
@@ -24,7 +26,8 @@ use datafusion::optimizer::Optimizer;
 use datafusion::prelude::SessionContext;
 use hopscope_analyzer::Session;
 
-pub use functions::{function_registry, session_state};
+pub use functions::{function_registry, session_builder, session_state};
+pub use object_stores::{ConnectS3, ObjectStores};
 
 /// Ballista's default scheduler port.
 pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;

@@ -7,16 +7,20 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 
+use crate::object_stores::{ConnectS3, ObjectStores};
 use crate::{Error, Result};
 
 /// Where the scheduler listens and how clients and executors reach it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SchedulerOptions {
     /// Address to bind (`0.0.0.0` for every interface).
     pub bind: String,
     pub port: u16,
     /// Host name executors and clients reach this scheduler at.
     pub external_host: String,
+    /// How to reach a store on S3, whose files the scheduler lists to split a scan into tasks
+    /// (`None`: stores on S3 cannot be queried).
+    pub s3: Option<ConnectS3>,
 }
 
 /// Runs the scheduler until the process ends (its gRPC service, in-memory cluster state).
@@ -30,7 +34,9 @@ pub async fn run(options: &SchedulerOptions) -> Result<()> {
     let mut config = SchedulerConfig::default()
         .with_hostname(options.external_host.clone())
         .with_port(options.port)
-        .with_override_session_builder(Arc::new(crate::functions::session_state));
+        .with_override_session_builder(crate::functions::session_builder(Arc::new(
+            ObjectStores::new(options.s3.clone()),
+        )));
     config.bind_host.clone_from(&options.bind);
     let cluster = BallistaCluster::new_from_config(&config).await?;
     tracing::info!(%address, "Starting the Ballista scheduler with hopscope's functions.");

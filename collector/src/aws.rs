@@ -12,7 +12,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 mod s3_store;
-pub use s3_store::s3_location;
+pub use s3_store::{S3Clients, s3_location};
 
 /// Where and how to reach AWS.
 #[derive(Debug, Clone, Default)]

@@ -3,14 +3,19 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use hopscope_analyzer::Session;
+use hopscope_cluster::ConnectS3;
 pub use hopscope_cluster::LocalPart;
 use hopscope_cluster::executor::ExecutorOptions;
 use hopscope_cluster::scheduler::SchedulerOptions;
+use hopscope_collector::aws::S3Clients;
 use hopscope_store::Location;
+
+use super::StoreAwsArgs;
 
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
@@ -74,13 +79,15 @@ pub struct ExecutorArgs {
     pub work_dir: Option<PathBuf>,
 }
 
-pub async fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ClusterArgs, store_aws: &StoreAwsArgs) -> anyhow::Result<ExitCode> {
+    let s3 = Some(s3_clients(store_aws).await);
     match args.role {
         Role::Scheduler(a) => {
             let options = SchedulerOptions {
                 bind: a.bind,
                 port: a.port,
                 external_host: a.external_host,
+                s3,
             };
             eprintln!(
                 "Ballista scheduler with hopscope's functions on {}:{} (clients: --cluster df://{}:{}).",
@@ -99,6 +106,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
                 grpc_port: a.grpc_port,
                 concurrent_tasks: a.concurrent_tasks,
                 work_dir: a.work_dir.map(|d| d.display().to_string()),
+                s3,
             };
             eprintln!(
                 "Ballista executor with hopscope's functions on {}:{}, scheduler {}.",
@@ -108,6 +116,22 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How the scheduler and executors build a client of a store's bucket: the AWS settings of the
+/// machine they run on (the standard chain, or `--store-profile/--store-region/
+/// --store-endpoint-url`), resolved at start. Settings that do not resolve (no Region, say) are
+/// reported once, and again to any query of a store on S3; a cluster of local stores runs on.
+async fn s3_clients(aws: &StoreAwsArgs) -> ConnectS3 {
+    match S3Clients::resolve(&aws.options(), "a store on S3").await {
+        Ok(clients) => {
+            Arc::new(move |bucket: &str| clients.connect(bucket).map_err(|e| e.to_string()))
+        }
+        Err(reason) => {
+            eprintln!("note: stores on S3 cannot be read here: {reason}");
+            Arc::new(move |_: &str| Err(reason.clone()))
+        }
+    }
 }
 
 /// `HOST:PORT` split (the port is required: executors are told where their scheduler is).

@@ -286,3 +286,127 @@ fn collect_into_s3_keeps_its_checkpoint_there_and_a_rerun_adds_nothing() {
     assert_eq!(line.split_whitespace().nth(1), Some("0"), "{again}");
     assert_eq!(s3_counts(&store)[0], spans);
 }
+
+/// `hopscope cluster scheduler|executor` as processes, reaching the store on S3 with their own
+/// clients (the client ships only the plan), answer as a local store does.
+#[cfg(feature = "cluster")]
+#[test]
+fn a_cluster_of_hopscope_processes_reads_a_store_on_s3() {
+    let store = new_bucket("cluster");
+    let input = samples().join("dragons");
+    run_s3(&store, &["import", input.to_str().unwrap()]);
+    let local = local_store_of(&input);
+
+    let [scheduler, flight1, grpc1, flight2, grpc2] = free_ports();
+    let mut processes = Processes(Vec::new());
+    processes.start(&store, &["cluster", "scheduler", "--port", &scheduler]);
+    // An executor that finds no scheduler exits: start them once it serves.
+    let serving = |port: &String| std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok();
+    assert!(
+        wait_until(60, || serving(&scheduler)),
+        "the scheduler did not start: {}",
+        processes.stderr()
+    );
+    for (flight, grpc) in [(&flight1, &grpc1), (&flight2, &grpc2)] {
+        let at = format!("localhost:{scheduler}");
+        processes.start(
+            &store,
+            &[
+                "cluster",
+                "executor",
+                "--scheduler",
+                &at,
+                "--port",
+                flight,
+                "--grpc-port",
+                grpc,
+                "--concurrent-tasks",
+                "1",
+            ],
+        );
+    }
+    // A job waits for executors to register: wait until both serve.
+    assert!(
+        wait_until(60, || serving(&flight1) && serving(&flight2)),
+        "the executors did not start: {}",
+        processes.stderr()
+    );
+
+    let cluster = format!("df://localhost:{scheduler}");
+    for args in [
+        &["sql", "--format", "csv", "SELECT count(*) AS n FROM spans"][..],
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT service, count(*) AS n, hdr_quantile(hdr_histogram(duration_ms), 0.99) AS p99 \
+             FROM spans GROUP BY service ORDER BY service",
+        ],
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT trace_id, duration_ms FROM traces ORDER BY duration_ms DESC, trace_id LIMIT 20",
+        ],
+        &["map", WINDOW[0], WINDOW[1], WINDOW[2], WINDOW[3]],
+    ] {
+        let mut on_cluster = on_s3(&store, &["--cluster", &cluster]);
+        let out = on_cluster.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{}",
+            stderr(&out),
+            processes.stderr()
+        );
+        assert_eq!(
+            stdout(&out),
+            stdout(&hopscope(local.path(), args)),
+            "{args:?}"
+        );
+    }
+}
+
+/// Five ports free on this host when asked (the processes bind them a moment later).
+#[cfg(feature = "cluster")]
+fn free_ports() -> [String; 5] {
+    let listeners: Vec<_> = (0..5)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port().to_string())
+}
+
+/// Background `hopscope` processes, killed when the test ends however it ends; their stderr
+/// goes to files, for the failure message.
+#[cfg(feature = "cluster")]
+struct Processes(Vec<(Child, tempfile::NamedTempFile)>);
+
+#[cfg(feature = "cluster")]
+impl Processes {
+    fn start(&mut self, store: &Path, args: &[&str]) {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let child = on_s3(store, args)
+            .stdout(std::process::Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        self.0.push((child, log));
+    }
+
+    fn stderr(&self) -> String {
+        self.0
+            .iter()
+            .map(|(_, log)| std::fs::read_to_string(log.path()).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+}
+
+#[cfg(feature = "cluster")]
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -26,15 +26,17 @@ const TASKS_PER_EXECUTOR: usize = 2;
 /// Starts a scheduler and two executors on this test's runtime (they end with it) and returns
 /// the scheduler's `df://` URL.
 async fn start_cluster() -> String {
+    let stores = Arc::new(hopscope_cluster::ObjectStores::new(None));
     let scheduler = ballista_scheduler::standalone::new_standalone_scheduler_with_builder(
-        Arc::new(hopscope_cluster::session_state),
+        hopscope_cluster::session_builder(stores.clone()),
         Arc::new(default_config_producer),
         BallistaCodec::default(),
     )
     .await
     .expect("scheduler starts");
     let url = format!("http://localhost:{}", scheduler.port());
-    let state = hopscope_cluster::session_state(SessionConfig::new_with_ballista()).unwrap();
+    let state =
+        hopscope_cluster::session_state(SessionConfig::new_with_ballista(), stores).unwrap();
     for _ in 0..EXECUTORS {
         // The server starts in the background: wait until it accepts connections.
         let mut tries = 0;

@@ -19,30 +19,56 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 
 /// The store at `url`, reached with `opts`.
 pub async fn s3_location(url: S3Location, opts: &AwsOptions) -> Result<Location, String> {
-    // object_store retries its own requests.
-    let config = sdk_config(opts, SdkRetry::disabled()).await;
-    let region = config.region().map(ToString::to_string).ok_or_else(|| {
-        format!(
-            "no AWS Region for the store {url}: set AWS_REGION or give the profile a region (or --store-region)"
-        )
-    })?;
-    let credentials = config.credentials_provider().ok_or_else(|| {
-        format!("no AWS credentials for the store {url}: configure the standard chain (AWS_PROFILE, aws sso login, ...)")
-    })?;
-    let credentials = Arc::new(SdkCredentials {
-        provider: credentials,
-        cached: Mutex::new(None),
-    });
-    let endpoint = config.endpoint_url().map(ToString::to_string);
+    let clients = S3Clients::resolve(opts, &format!("the store {url}")).await?;
     let bucket = url.bucket().to_string();
-    let connect = || -> object_store::Result<Arc<dyn ObjectStore>> {
+    Remote::new(url, || clients.connect(&bucket))
+        .map(Location::Remote)
+        .map_err(|e| e.to_string())
+}
+
+/// What an S3 client of any bucket is built from: the Region, the SDK's credentials and the
+/// endpoint, resolved once (the chain may read files or call STS).
+#[derive(Debug, Clone)]
+pub struct S3Clients {
+    region: String,
+    credentials: Arc<SdkCredentials>,
+    endpoint: Option<String>,
+}
+
+impl S3Clients {
+    /// Resolves `opts` through the SDK's standard chain; `what` names the store the clients are
+    /// for in the error (no Region, no credentials).
+    pub async fn resolve(opts: &AwsOptions, what: &str) -> Result<S3Clients, String> {
+        // object_store retries its own requests.
+        let config = sdk_config(opts, SdkRetry::disabled()).await;
+        let region = config.region().map(ToString::to_string).ok_or_else(|| {
+            format!(
+                "no AWS Region for {what}: set AWS_REGION or give the profile a region (or --store-region)"
+            )
+        })?;
+        let provider = config.credentials_provider().ok_or_else(|| {
+            format!("no AWS credentials for {what}: configure the standard chain (AWS_PROFILE, aws sso login, ...)")
+        })?;
+        Ok(S3Clients {
+            region,
+            credentials: Arc::new(SdkCredentials {
+                provider,
+                cached: Mutex::new(None),
+            }),
+            endpoint: config.endpoint_url().map(ToString::to_string),
+        })
+    }
+
+    /// A client of `bucket` (each client holds its own connection pool; the credentials are
+    /// shared).
+    pub fn connect(&self, bucket: &str) -> object_store::Result<Arc<dyn ObjectStore>> {
         let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(&bucket)
-            .with_region(&region)
-            .with_credentials(credentials.clone())
+            .with_bucket_name(bucket)
+            .with_region(&self.region)
+            .with_credentials(self.credentials.clone())
             .with_client_options(ClientOptions::new().with_connect_timeout(CONNECT_TIMEOUT))
             .with_retry(RetryConfig::default());
-        if let Some(endpoint) = &endpoint {
+        if let Some(endpoint) = &self.endpoint {
             // An emulator or a private endpoint: path-style requests, plain HTTP if so given.
             builder = builder
                 .with_endpoint(endpoint)
@@ -50,10 +76,7 @@ pub async fn s3_location(url: S3Location, opts: &AwsOptions) -> Result<Location,
                 .with_allow_http(endpoint.starts_with("http://"));
         }
         Ok(Arc::new(builder.build()?))
-    };
-    Remote::new(url, connect)
-        .map(Location::Remote)
-        .map_err(|e| e.to_string())
+    }
 }
 
 /// The SDK's credentials for object_store, asked for again only near their expiry (object_store
