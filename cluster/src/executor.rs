@@ -9,6 +9,9 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use crate::object_stores::{ConnectS3, ObjectStores};
 use crate::{Error, Result};
 
+/// How long an executor keeps trying to reach its scheduler at start.
+const SCHEDULER_CONNECT_SECONDS: u16 = 60;
+
 /// How the executor reaches its scheduler and where it serves its results.
 #[derive(Clone)]
 pub struct ExecutorOptions {
@@ -70,6 +73,10 @@ pub async fn run(options: &ExecutorOptions) -> Result<()> {
         work_dir: Some(work_dir),
         override_function_registry: Some(Arc::new(crate::functions::function_registry()?)),
         override_runtime_producer: Some(runtime),
+        // Retry the scheduler for a while (started together, by systemd or compose, the
+        // executor may come first) rather than exit at the first refusal.
+        scheduler_connect_timeout_seconds: SCHEDULER_CONNECT_SECONDS,
+        task_scheduling_policy: crate::SCHEDULING,
         ..ExecutorProcessConfig::default()
     };
     tracing::info!(

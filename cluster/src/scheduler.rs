@@ -34,6 +34,7 @@ pub async fn run(options: &SchedulerOptions) -> Result<()> {
     let mut config = SchedulerConfig::default()
         .with_hostname(options.external_host.clone())
         .with_port(options.port)
+        .with_scheduler_policy(crate::SCHEDULING)
         .with_override_session_builder(crate::functions::session_builder(Arc::new(
             ObjectStores::new(options.s3.clone()),
         )));

@@ -299,7 +299,17 @@ fn a_cluster_of_hopscope_processes_reads_a_store_on_s3() {
 
     let [scheduler, flight1, grpc1, flight2, grpc2] = free_ports();
     let mut processes = Processes(Vec::new());
-    processes.start(&store, &["cluster", "scheduler", "--port", &scheduler]);
+    processes.start(
+        &store,
+        &[
+            "--log",
+            "info",
+            "cluster",
+            "scheduler",
+            "--port",
+            &scheduler,
+        ],
+    );
     // An executor that finds no scheduler exits: start them once it serves.
     let serving = |port: &String| std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok();
     assert!(
@@ -308,10 +318,12 @@ fn a_cluster_of_hopscope_processes_reads_a_store_on_s3() {
         processes.stderr()
     );
     for (flight, grpc) in [(&flight1, &grpc1), (&flight2, &grpc2)] {
-        let at = format!("localhost:{scheduler}");
+        let at = format!("127.0.0.1:{scheduler}");
         processes.start(
             &store,
             &[
+                "--log",
+                "info",
                 "cluster",
                 "executor",
                 "--scheduler",
@@ -332,7 +344,7 @@ fn a_cluster_of_hopscope_processes_reads_a_store_on_s3() {
         processes.stderr()
     );
 
-    let cluster = format!("df://localhost:{scheduler}");
+    let cluster = format!("df://127.0.0.1:{scheduler}");
     for args in [
         &["sql", "--format", "csv", "SELECT count(*) AS n FROM spans"][..],
         &[
