@@ -17,6 +17,7 @@ mod map;
 mod output;
 mod repeat;
 mod sql;
+mod store_admin;
 mod terminal;
 mod time;
 mod timeouts;
@@ -156,6 +157,8 @@ pub enum Command {
     /// hopscope's SQL functions (for `--cluster`)
     #[cfg(feature = "cluster")]
     Cluster(cluster::ClusterArgs),
+    /// Upkeep of the store: `store rebuild-rollups` writes the per-minute rollups that are missing
+    Store(store_admin::StoreArgs),
     /// Print the Athena DDL (Glue tables with partition projection on `hour`) of the store on S3
     /// (--store s3://BUCKET/PREFIX); with --apply, create or update the tables through Glue
     AthenaDdl(athena::AthenaDdlArgs),
@@ -245,6 +248,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tui(args) => runtime.block_on(tui::run(&store()?, args)),
         Command::Gen(args) => generate::run(args),
+        Command::Store(args) => store_admin::run(&store()?, args),
         Command::Alarms(args) => runtime.block_on(alarms::run(&local("alarms")?, args)),
         Command::AthenaDdl(args) => runtime.block_on(athena::run(&path()?, args)),
         #[cfg(feature = "cluster")]
@@ -270,6 +274,13 @@ mod cluster {
     ) -> anyhow::Result<Session> {
         Ok(Session::open_at(store).await?)
     }
+}
+
+/// The store at `location`, created if new, whose writers also write the rollups the reports
+/// read (every command that writes data opens it here).
+pub(crate) fn open_store(location: &Location) -> anyhow::Result<hopscope_store::Store> {
+    Ok(hopscope_store::Store::open_or_create_at(location.clone())?
+        .with_summarizers(hopscope_analyzer::rollups::summarizers()))
 }
 
 /// The store `path` names: a directory, or a prefix on S3 reached as `aws` says.

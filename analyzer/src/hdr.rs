@@ -63,7 +63,7 @@ fn new_histogram() -> Histogram<u64> {
 }
 
 /// Appends `h` in V2 form to `out`'s current value (the caller finishes the value).
-fn serialize_into(
+pub(crate) fn serialize_into(
     serializer: &mut V2Serializer,
     h: &Histogram<u64>,
     out: &mut impl std::io::Write,
@@ -76,12 +76,12 @@ fn serialize_into(
 
 /// Reads V2 histograms (plain or deflate-compressed), reusing its buffers across calls.
 #[derive(Default)]
-struct Decoder {
+pub(crate) struct Decoder {
     deserializer: Deserializer,
 }
 
 impl Decoder {
-    fn decode(&mut self, bytes: &[u8]) -> Result<Histogram<u64>> {
+    pub(crate) fn decode(&mut self, bytes: &[u8]) -> Result<Histogram<u64>> {
         // The deserializer allocates the payload length the header claims before reading it:
         // refuse a length the value cannot hold rather than let a corrupt value allocate GBs.
         let claimed = bytes

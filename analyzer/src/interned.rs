@@ -49,6 +49,10 @@ impl Interner {
     pub(crate) fn column(&mut self, a: &ArrayRef) -> Result<Vec<u32>> {
         if let DataType::Dictionary(_, _) = a.data_type() {
             let dict = a.as_any_dictionary();
+            if dict.values().is_empty() {
+                // Every row null (a builder's column before it meets Parquet has no values).
+                return Ok(vec![NONE; a.len()]);
+            }
             let values = text(dict.values())?;
             let interned: Vec<u32> = (0..values.len())
                 .map(|i| values.get(i).map_or(NONE, |v| self.intern(v)))
@@ -86,6 +90,10 @@ impl Hasher for IdHasher {
     fn write_u64(&mut self, v: u64) {
         let h = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.0 = h ^ (h >> 29);
+    }
+
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64);
     }
 
     fn write_u128(&mut self, v: u128) {

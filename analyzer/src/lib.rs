@@ -13,6 +13,7 @@ pub mod insights;
 mod interned;
 mod operation;
 mod partials;
+pub mod rollups;
 pub mod service_map;
 pub mod session;
 pub mod significance;

@@ -14,6 +14,8 @@ use crate::window::Window;
 
 mod tally;
 
+pub(crate) use tally::summarize;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MapNode {
     /// The service's name; `name [region]` (or `[account/region]`) when the map holds several
@@ -92,6 +94,11 @@ pub struct ServiceMap {
     pub edges: Vec<MapEdge>,
     /// What share of the window's traces the store holds, when collections recorded it.
     pub coverage: Option<crate::coverage::Coverage>,
+    /// Data files of spans read whole because they have no per-minute summary (a store written
+    /// before rollups, or an import killed between a file and its summary): `hopscope store
+    /// rebuild-rollups` adds the summaries.
+    #[serde(skip)]
+    pub unsummarized_files: usize,
 }
 
 /// How node names carry their account and Region: not at all while the map holds one (the usual
@@ -138,7 +145,7 @@ impl ServiceMap {
 
     /// The map of the spans that started in `window` (`None`: everything stored).
     pub async fn load_in(session: &Session, window: Option<Window>) -> Result<ServiceMap> {
-        let groups = tally::tally(session, window).await?;
+        let (groups, unsummarized_files) = tally::tally(session, window).await?;
         let name = Qualifier::of(&groups);
         let mut nodes: BTreeMap<(String, Last<String>), MapNode> = BTreeMap::new();
         let mut edges = Vec::new();
@@ -195,6 +202,7 @@ impl ServiceMap {
             nodes: nodes.into_values().collect(),
             edges,
             coverage: crate::coverage::Coverage::of(session, window).await?,
+            unsummarized_files,
         })
     }
 
@@ -313,6 +321,7 @@ mod tests {
             }],
             edges: vec![edge("api \"v2\"", "fn", 1), edge("fn", "fn", 0)],
             coverage: None,
+            unsummarized_files: 0,
         }
     }
 

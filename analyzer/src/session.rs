@@ -143,20 +143,48 @@ impl Session {
         columns: &[&str],
         filter: Expr,
     ) -> Result<Vec<SendableRecordBatchStream>> {
-        let stored = stored_tables()
-            .into_iter()
-            .find(|t| t.name == table)
-            .ok_or_else(|| exec_datafusion_err!("no stored table {table}"))?;
-        let schema = text_as_views(&stored.schema);
-        let projection = columns
-            .iter()
-            .map(|c| schema.index_of(c))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(DataFusionError::from)?;
+        let (schema, projection) = scanned(table, columns)?;
         let provider = stored_provider(&self.location, table, schema)?;
+        self.scan_partitions(provider, &projection, filter).await
+    }
+
+    /// [`Session::scan_pruned`] of some of the data files of stored `table` (`files`: paths
+    /// relative to the store's root, as [`hopscope_store::pair`] gives them); no partition when
+    /// `files` is empty.
+    pub(crate) async fn scan_files_pruned(
+        &self,
+        table: &str,
+        files: &[String],
+        columns: &[&str],
+        filter: Expr,
+    ) -> Result<Vec<SendableRecordBatchStream>> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (schema, projection) = scanned(table, columns)?;
+        let urls = files
+            .iter()
+            .map(|f| file_url(&self.location, f))
+            .collect::<Result<Vec<_>>>()?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(DATA_EXTENSION);
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        let provider = Arc::new(ListingTable::try_new(config)?);
+        self.scan_partitions(provider, &projection, filter).await
+    }
+
+    /// One stream per partition of a scan of `provider`.
+    async fn scan_partitions(
+        &self,
+        provider: Arc<dyn TableProvider>,
+        projection: &[usize],
+        filter: Expr,
+    ) -> Result<Vec<SendableRecordBatchStream>> {
         let state = self.ctx.state();
         let plan = provider
-            .scan(&state, Some(&projection), &[filter], None)
+            .scan(&state, Some(&projection.to_vec()), &[filter], None)
             .await?;
         let partitions = plan.properties().output_partitioning().partition_count();
         (0..partitions)
@@ -199,6 +227,22 @@ pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
     registry.register_udaf(Arc::new(AggregateUDF::from(TopNUdaf::default())))?;
     datafusion_functions_json::register_all(registry)?;
     Ok(())
+}
+
+/// Stored `table` as the hand-written tallies read it (text as `Utf8View`), and the indexes of
+/// `columns` in it.
+fn scanned(table: &str, columns: &[&str]) -> Result<(SchemaRef, Vec<usize>)> {
+    let stored = stored_tables()
+        .into_iter()
+        .find(|t| t.name == table)
+        .ok_or_else(|| exec_datafusion_err!("no stored table {table}"))?;
+    let schema = text_as_views(&stored.schema);
+    let projection = columns
+        .iter()
+        .map(|c| schema.index_of(c))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(DataFusionError::from)?;
+    Ok((schema, projection))
 }
 
 /// `schema` with every `Utf8` column as `Utf8View`.
@@ -256,6 +300,15 @@ fn table_url(location: &Location, name: &str) -> Result<ListingTableUrl> {
     let url = match location {
         Location::Local(root) => format!("{}/", root.join(name).display()),
         Location::Remote(remote) => format!("{}/", remote.url_of(name)),
+    };
+    Ok(ListingTableUrl::parse(url)?)
+}
+
+/// File `relative` of the store (a data file) as a listing URL.
+fn file_url(location: &Location, relative: &str) -> Result<ListingTableUrl> {
+    let url = match location {
+        Location::Local(root) => root.join(relative).display().to_string(),
+        Location::Remote(remote) => remote.url_of(relative),
     };
     Ok(ListingTableUrl::parse(url)?)
 }

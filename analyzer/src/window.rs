@@ -35,6 +35,39 @@ impl Window {
         self.start_us < other.end_us && other.start_us < self.end_us
     }
 
+    /// The whole minutes of this window, and the parts of minutes at its edges (none, one or
+    /// two windows); `None` when it holds no whole minute.
+    pub(crate) fn whole_minutes(&self) -> Option<(Window, Vec<Window>)> {
+        let start = self.start_us.div_euclid(MINUTE) * MINUTE;
+        let start = if start < self.start_us {
+            start + MINUTE
+        } else {
+            start
+        };
+        let end = self.end_us.div_euclid(MINUTE) * MINUTE;
+        if start >= end {
+            return None;
+        }
+        let edges = [
+            Window {
+                start_us: self.start_us,
+                end_us: start,
+            },
+            Window {
+                start_us: end,
+                end_us: self.end_us,
+            },
+        ];
+        let inner = Window {
+            start_us: start,
+            end_us: end,
+        };
+        Some((
+            inner,
+            edges.into_iter().filter(|w| w.len_us() > 0).collect(),
+        ))
+    }
+
     /// A SQL predicate: `column` falls in this window.
     pub(crate) fn predicate(&self, column: &str) -> String {
         let ts = |us: i64| format!("arrow_cast({us}, 'Timestamp(Microsecond, Some(\"UTC\"))')");
@@ -137,6 +170,20 @@ pub(crate) fn in_any(windows: &[Window], column: &str) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_minutes_and_the_edges_cover_the_window_once() {
+        let w = |start_us, end_us| Window { start_us, end_us };
+        let (inner, edges) = w(MINUTE + 5, 4 * MINUTE - 1).whole_minutes().unwrap();
+        assert_eq!(inner, w(2 * MINUTE, 3 * MINUTE));
+        assert_eq!(
+            edges,
+            [w(MINUTE + 5, 2 * MINUTE), w(3 * MINUTE, 4 * MINUTE - 1)]
+        );
+        let (inner, edges) = w(-MINUTE, MINUTE).whole_minutes().unwrap();
+        assert_eq!((inner, edges), (w(-MINUTE, MINUTE), vec![]));
+        assert_eq!(w(MINUTE + 1, 2 * MINUTE + 1).whole_minutes(), None);
+    }
 
     #[test]
     fn next_minute_includes_the_instant() {

@@ -13,6 +13,7 @@ pub mod lambda_invocations;
 pub mod log_events;
 pub mod metric_points;
 pub mod origin;
+pub mod service_edges_1m;
 pub mod spans;
 pub mod store_layout;
 pub mod trace_coverage;
@@ -39,6 +40,10 @@ pub struct StoredTable {
     pub time: &'static str,
     /// Text columns stored without a Parquet dictionary (nearly unique per row).
     pub unique_text: &'static [&'static str],
+    /// For a rollup, the table it summarizes: each of its files summarizes the data file of that
+    /// table with the same partition and name, and is written right after it (see
+    /// [`service_edges_1m`]).
+    pub source: Option<&'static str>,
 }
 
 /// The tables kept as Parquet in the store.
@@ -51,6 +56,13 @@ pub fn stored_tables() -> Vec<StoredTable> {
                 key: $m::KEY,
                 time: $m::TIME,
                 unique_text: $m::UNIQUE_TEXT,
+                source: None,
+            }
+        };
+        (rollup $m:ident) => {
+            StoredTable {
+                source: Some($m::SOURCE),
+                ..table!($m)
             }
         };
     }
@@ -61,7 +73,16 @@ pub fn stored_tables() -> Vec<StoredTable> {
         table!(metric_points),
         table!(lambda_functions),
         table!(trace_coverage),
+        table!(rollup service_edges_1m),
     ]
+}
+
+/// The rollups of stored table `source`.
+pub fn rollups_of(source: &str) -> Vec<StoredTable> {
+    stored_tables()
+        .into_iter()
+        .filter(|t| t.source == Some(source))
+        .collect()
 }
 
 /// The stored table called `name`.

@@ -18,7 +18,7 @@ use hopscope_analyzer::alarms::{
 };
 use hopscope_collector::aws::Clients;
 use hopscope_collector::collect::{Caller, RetryPolicy};
-use hopscope_store::Store;
+use hopscope_store::Location;
 
 use super::aws_args::AwsArgs;
 use super::output::sanitize;
@@ -227,7 +227,7 @@ async fn collect(
 ) -> anyhow::Result<()> {
     let end = Utc::now();
     let start = end - alarms::lookback(rules);
-    let location = hopscope_store::Location::Local(store_dir.into());
+    let location = Location::Local(store_dir.into());
     super::collect::collect_quietly(&location, clients, aws, start, end).await?;
     Ok(())
 }
@@ -400,7 +400,7 @@ async fn watch(store_dir: &Path, args: WatchArgs) -> anyhow::Result<ExitCode> {
     if args.no_collect {
         Session::open(store_dir).await?;
     } else {
-        Store::open_or_create(store_dir)?;
+        super::open_store(&Location::Local(store_dir.to_path_buf()))?;
     }
     let lock = AlarmStore::new(store_dir)
         .try_lock("watch")

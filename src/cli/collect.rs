@@ -41,7 +41,7 @@ pub struct CollectArgs {
 }
 
 pub async fn run(store_dir: &Location, args: CollectArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open_or_create_at(store_dir.clone())?;
+    let store = super::open_store(store_dir)?;
     remove_leftovers(&store)?;
     let clients = args.aws.connect().await;
     let retry = args.aws.retry();
@@ -239,7 +239,7 @@ pub async fn collect_quietly(
     start: chrono::DateTime<Utc>,
     end: chrono::DateTime<Utc>,
 ) -> anyhow::Result<Collected> {
-    let store = Store::open_or_create_at(store_dir.clone())?;
+    let store = super::open_store(store_dir)?;
     remove_leftovers(&store)?;
     let opts = aws.options(start, end);
     let mut spans = 0;

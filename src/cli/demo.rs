@@ -9,7 +9,7 @@ use hopscope_analyzer::Session;
 use hopscope_analyzer::hdr::{HDR_HISTOGRAM, HDR_QUANTILE};
 use hopscope_analyzer::significance;
 use hopscope_collector::import::ImportOptions;
-use hopscope_store::Store;
+use hopscope_store::Location;
 use hopscope_tui::{Anchor, TimeRange};
 
 use super::output::{self, Format};
@@ -80,7 +80,7 @@ pub async fn run(store: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitC
     for name in hopscope_scenarios::SCENARIOS {
         hopscope_scenarios::generate(name, args.traces, args.seed, &samples.join(name))?;
     }
-    let store_handle = Store::open_or_create(&store_dir)?;
+    let store_handle = super::open_store(&Location::Local(store_dir.clone()))?;
     let mut writer = store_handle.writer();
     let summary = super::import::import_into(&[samples], &ImportOptions::default(), &mut writer)?;
     super::import::print_summary(&store_handle, &writer, &summary, 5);

@@ -31,7 +31,7 @@ pub struct ImportArgs {
 }
 
 pub fn run(store_dir: &Location, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open_or_create_at(store_dir.clone())?;
+    let store = super::open_store(store_dir)?;
     // What a killed run left (never read either way), as collect does.
     remove_leftovers(&store)?;
     let mut writer = store.writer();

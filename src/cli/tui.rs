@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use hopscope_analyzer::Session;
 use hopscope_analyzer::alarms::Rule;
-use hopscope_store::{Location, Store};
+use hopscope_store::Location;
 use hopscope_tui::{Anchor, Options, TimeRange};
 use tokio::sync::watch;
 use tracing_subscriber::fmt::MakeWriter;
@@ -70,7 +70,7 @@ pub async fn run(store: &Location, args: TuiArgs) -> anyhow::Result<ExitCode> {
             "the dashboard needs a terminal; use `hopscope collect --watch` to collect in scripts"
         );
     }
-    Store::open_or_create_at(store.clone())?;
+    super::open_store(store)?;
     let session = Session::open_at(store).await?;
     let (notes, live) = watch::channel(String::new());
     let (stop, stopped) = watch::channel(Stop::Run);

@@ -23,6 +23,9 @@ pub enum Error {
         location: String,
         source: object_store::Error,
     },
+    /// A rollup's summarizer refused a data file's rows.
+    #[error("summarizing into {path}: {reason}")]
+    Summary { path: PathBuf, reason: String },
     #[error("store location {location}: {reason}")]
     BadLocation { location: String, reason: String },
     #[error("starting the store writer thread: {0}")]

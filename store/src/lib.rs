@@ -17,6 +17,7 @@ mod leftovers;
 mod objects;
 mod parquet_files;
 mod remote;
+mod rollups;
 mod sink;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +43,7 @@ pub use objects::Location;
 pub use parquet_files::data_files;
 use parquet_files::{data_file_names, encode};
 pub use remote::{Remote, RequestCounts};
+pub use rollups::{Pairing, Rebuilt, Summarizer, Summarizers, pair, rebuild};
 pub use sink::{BatchSink, with_writer_thread};
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
@@ -75,6 +77,7 @@ pub fn check_existing_at(location: &Location) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct Store {
     location: Location,
+    summarizers: Summarizers,
 }
 
 impl Store {
@@ -100,7 +103,24 @@ impl Store {
             location.create(MARKER_FILE, marker_json().into_bytes())?;
         }
         check_existing_at(&location)?;
-        Ok(Store { location })
+        Ok(Store {
+            location,
+            summarizers: Summarizers::default(),
+        })
+    }
+
+    /// The store whose writers also write these rollups (see [`Summarizer`]).
+    pub fn with_summarizers(self, summarizers: Summarizers) -> Store {
+        Store {
+            summarizers,
+            ..self
+        }
+    }
+
+    /// Writes the rollups missing from the store (of data files written before rollups, or by a
+    /// run killed between a data file and its summary).
+    pub fn rebuild_rollups(&self) -> Result<Rebuilt> {
+        rebuild(&self.location, &self.summarizers)
     }
 
     pub fn location(&self) -> &Location {
@@ -111,6 +131,7 @@ impl Store {
     pub fn writer(&self) -> StoreWriter {
         StoreWriter {
             location: self.location.clone(),
+            summarizers: self.summarizers.clone(),
             stats: BTreeMap::new(),
             partitions: HashMap::new(),
         }
@@ -136,6 +157,7 @@ pub struct TableStats {
 /// n+1 has seen every part before it. No lease, no clock: a killed writer holds nothing up.
 pub struct StoreWriter {
     location: Location,
+    summarizers: Summarizers,
     stats: BTreeMap<&'static str, TableStats>,
     /// The data files of the partitions written so far, by directory: parts are never removed,
     /// so what was listed (and written) stays true, and a create that fails says what is new.
@@ -232,6 +254,7 @@ impl BatchSink for StoreWriter {
                 let bytes = encode(&part, &t, &self.location.describe(&path))?;
                 if self.location.create(&path, bytes)? {
                     keys::write_index(&self.location, &keys::index_path(&path), &fresh_hashes)?;
+                    self.summarize(table, &dir, &name, &part)?;
                     let known = self.partitions.get_mut(&dir).expect("listed above");
                     known.files.push(name);
                     known.next += 1;

@@ -81,6 +81,29 @@ impl Location {
         }
     }
 
+    /// Names of the directories directly in directory `relative` (none if it does not exist),
+    /// sorted. On S3, the common prefixes under it.
+    pub fn dirs(&self, relative: &str) -> Result<Vec<String>> {
+        match self {
+            Location::Local(root) => {
+                let dir = root.join(relative);
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    Err(source) => return Err(Error::Read { path: dir, source }),
+                };
+                let mut names: Vec<String> = entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect();
+                names.sort();
+                Ok(names)
+            }
+            Location::Remote(remote) => remote.dirs(relative),
+        }
+    }
+
     /// Whether the store's root holds nothing (but temporaries).
     pub fn is_empty(&self) -> Result<bool> {
         match self {

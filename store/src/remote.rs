@@ -186,6 +186,21 @@ impl Remote {
         Ok(names)
     }
 
+    pub(crate) fn dirs(&self, relative: &str) -> Result<Vec<String>> {
+        let dir = self.path(relative)?;
+        let objects = self.io.objects.clone();
+        self.io.lists.fetch_add(1, Ordering::Relaxed);
+        let listed = self.run(async move { objects.list_with_delimiter(Some(&dir)).await });
+        let mut names: Vec<String> = listed
+            .map_err(self.failed(relative))?
+            .common_prefixes
+            .into_iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     pub(crate) fn is_empty(&self) -> Result<bool> {
         let prefix = self.path("")?;
         let objects = self.io.objects.clone();

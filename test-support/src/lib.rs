@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
 use hopscope_scenarios::{SCENARIOS, Scenario, load_scenario};
-use hopscope_store::Store;
+use hopscope_store::{Store, Summarizers};
 
 /// The committed sample scenarios, one directory each.
 pub fn samples_dir() -> PathBuf {
@@ -20,8 +20,16 @@ pub fn samples_dir() -> PathBuf {
 /// Panics if anything is rejected: the sample data must import cleanly, or the tests built on
 /// it would pass on less data than they claim.
 pub fn import_store(inputs: &[PathBuf]) -> tempfile::TempDir {
+    import_store_with(inputs, Summarizers::default())
+}
+
+/// [`import_store`] whose writer also writes the rollups of `summarizers` (the analyzer's, as
+/// `hopscope import` installs them).
+pub fn import_store_with(inputs: &[PathBuf], summarizers: Summarizers) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_or_create(dir.path()).unwrap();
+    let store = Store::open_or_create(dir.path())
+        .unwrap()
+        .with_summarizers(summarizers);
     let files = list_files(inputs).unwrap();
     let mut writer = store.writer();
     let summary = import_files(&files, &ImportOptions::default(), &mut writer, |_| {}).unwrap();

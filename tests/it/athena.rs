@@ -184,6 +184,7 @@ fn duckdb_types_for(glue: &str) -> &'static [&'static str] {
         "double" => &["DOUBLE"],
         "timestamp" => &["TIMESTAMP WITH TIME ZONE"],
         "map<string,string>" => &["MAP(VARCHAR, VARCHAR)"],
+        "binary" => &["BLOB"],
         other => panic!("no DuckDB type known for Glue type {other}: add it to this test"),
     }
 }

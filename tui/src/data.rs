@@ -793,6 +793,7 @@ mod tests {
                 edge("db", "fn", 1, 0),
             ],
             coverage: None,
+            unsummarized_files: 0,
         };
         let tree = map_tree(&map);
         let lines: Vec<(u16, &str, bool, Health)> = tree

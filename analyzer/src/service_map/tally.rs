@@ -1,21 +1,31 @@
-//! The service map's groups in one scan of `spans`, aggregated by hand.
+//! The service map's groups, aggregated by hand: from the per-minute summaries written at ingest
+//! (`service_edges_1m`) for the whole minutes of the window, and from the spans themselves for
+//! the partial minutes at its edges and for data files that have no summary.
 //!
 //! The `service_nodes` / `service_edges` views say the same in SQL (and a test holds the map to
 //! them), but a general `GROUP BY` on four dictionary columns spends most of its time encoding
 //! group keys row by row. Here the names are interned per dictionary value, rows are grouped on
-//! packed integer ids, and each partition of the scan is tallied on its own task.
+//! packed integer ids, and each partition of a scan is tallied on its own task. The summaries
+//! are the same tally per minute, so a summary merged is what tallying its spans would give.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{
+    DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
 use datafusion::common::DataFusionError;
+use datafusion::prelude::lit;
+use hdrhistogram::serialization::V2Serializer;
+use hopscope_schema::service_edges_1m::{
+    self as rollup, ServiceEdge1mBatchBuilder, ServiceEdge1mRow, col as r,
+};
 use hopscope_schema::spans::{TABLE as SPANS, col as s, enters_node};
 
 use crate::error::Result;
-use crate::hdr::{self, Recorded};
+use crate::hdr::{self, Decoder, Recorded};
 use crate::interned::{Interner, NONE, flags, known};
 use crate::partials::{Groups, per_partition};
 use crate::session::Session;
@@ -39,6 +49,32 @@ const COLUMNS: [&str; 15] = [
     s::ACCOUNT_ID,
     s::REGION,
 ];
+
+/// What [`Partial::add_summaries`] reads, in this order.
+const SUMMARY_COLUMNS: [&str; 19] = [
+    r::MINUTE,
+    r::CALLER,
+    r::CALLER_TYPE,
+    r::CALLEE,
+    r::CALLEE_TYPE,
+    r::ACCOUNT_ID,
+    r::REGION,
+    r::ROOTS,
+    r::REQUESTS,
+    r::OK,
+    r::ERRORS,
+    r::THROTTLES,
+    r::FAULTS,
+    r::TOTAL_MS,
+    r::TIMED,
+    r::CENSORED,
+    r::DURATIONS,
+    r::ASYNC_CALLS,
+    r::DWELL,
+];
+
+const MINUTE: i64 = 60_000_000;
+const HOUR: i64 = 60 * MINUTE;
 
 /// One caller -> callee pair over the spans that enter a node; `caller` is `None` for spans
 /// entering it from outside the trace. The numbers mean what `service_map_select`'s do.
@@ -67,25 +103,95 @@ pub(super) struct Group {
     pub dwell_p99_ms: Option<f64>,
 }
 
-/// The groups of the spans in `window` (all of them for `None`).
-pub(super) async fn tally(session: &Session, window: Option<Window>) -> Result<Vec<Group>> {
-    let windows: Vec<Window> = window.into_iter().collect();
-    let filter = if windows.is_empty() {
-        datafusion::prelude::lit(true)
-    } else {
-        // Only prunes: each row is tested against the window in `add_batch`.
-        window::in_any(&windows, s::START_TIME)
+/// The groups of the spans in `window` (all of them for `None`), and how many data files were
+/// read whole for lack of a summary.
+pub(super) async fn tally(
+    session: &Session,
+    window: Option<Window>,
+) -> Result<(Vec<Group>, usize)> {
+    // Summaries cover whole minutes; the spans of the minutes cut by the window's edges are read.
+    let (summarized, edges) = match window.map(|w| (w, w.whole_minutes())) {
+        None => (None, Vec::new()),
+        Some((_, Some((inner, edges)))) => (Some(inner), edges),
+        Some((w, None)) => return Ok((merge(raw(session, Some(vec![w])).await?)?, 0)),
     };
+    let hours = summarized.map(|w| w.start_us.div_euclid(HOUR)..=(w.end_us - 1).div_euclid(HOUR));
+    let table = hopscope_schema::stored_table(rollup::TABLE).expect("a stored table");
+    let pairing = hopscope_store::pair(session.location(), &table, hours)?;
+    if pairing.summaries.is_empty() {
+        // A store written before rollups: one plain scan.
+        return Ok((
+            merge(raw(session, window.map(|w| vec![w])).await?)?,
+            pairing.unsummarized.len(),
+        ));
+    }
+    let mut parts = if edges.is_empty() {
+        Vec::new()
+    } else {
+        raw(session, Some(edges)).await?
+    };
+    let inner: Option<Vec<Window>> = summarized.map(|w| vec![w]);
+    let filter = |column| {
+        inner
+            .as_ref()
+            .map_or(lit(true), |w| window::in_any(w, column))
+    };
+    let streams = session
+        .scan_files_pruned(
+            SPANS,
+            &pairing.unsummarized,
+            &COLUMNS,
+            filter(s::START_TIME),
+        )
+        .await?;
+    let keep = inner.clone();
+    parts.extend(
+        per_partition(
+            streams,
+            Partial::default,
+            move |part: &mut Partial, batch| part.add_batch(batch, keep.as_deref()),
+        )
+        .await?,
+    );
+    let streams = session
+        .scan_files_pruned(
+            rollup::TABLE,
+            &pairing.summaries,
+            &SUMMARY_COLUMNS,
+            filter(r::MINUTE),
+        )
+        .await?;
+    parts.extend(
+        per_partition(
+            streams,
+            Partial::default,
+            move |part: &mut Partial, batch| part.add_summaries(batch, summarized),
+        )
+        .await?,
+    );
+    Ok((merge(parts)?, pairing.unsummarized.len()))
+}
+
+/// Tallies of every partition of a scan of the spans in `windows` (all of them for `None`).
+async fn raw(session: &Session, windows: Option<Vec<Window>>) -> Result<Vec<Partial>> {
+    // Only prunes: each row is tested against the windows in `add_batch`.
+    let filter = windows
+        .as_ref()
+        .map_or(lit(true), |w| window::in_any(w, s::START_TIME));
     let streams = session.scan_pruned(SPANS, &COLUMNS, filter).await?;
-    let parts = per_partition(
+    per_partition(
         streams,
         Partial::default,
-        move |part: &mut Partial, batch| part.add_batch(batch, window),
+        move |part: &mut Partial, batch| part.add_batch(batch, windows.as_deref()),
     )
-    .await?;
+    .await
+}
+
+/// The groups of all `parts`, merged by name.
+fn merge(parts: Vec<Partial>) -> Result<Vec<Group>> {
     let mut total: HashMap<Key, Acc> = HashMap::new();
     for part in parts {
-        for (key, theirs) in part.into_named() {
+        for (key, _, theirs) in part.into_named() {
             total.entry(key).or_default().merge(theirs)?;
         }
     }
@@ -95,6 +201,57 @@ pub(super) async fn tally(session: &Session, window: Option<Window>) -> Result<V
             acc.finish(caller, callee, callee_type, account, region)
         })
         .collect()
+}
+
+/// The `service_edges_1m` rows of `spans` (a data file's, in the stored schema): one per minute
+/// and group.
+pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
+    let indices = COLUMNS
+        .iter()
+        .map(|c| spans.schema().index_of(c))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(DataFusionError::from)?;
+    let mut part = Partial {
+        by_minute: true,
+        ..Partial::default()
+    };
+    part.add_batch(
+        &spans.project(&indices).map_err(DataFusionError::from)?,
+        None,
+    )?;
+    let mut out = ServiceEdge1mBatchBuilder::default();
+    let mut serializer = V2Serializer::new();
+    let (mut durations, mut dwell) = (Vec::new(), Vec::new());
+    for ((caller, caller_type, callee, callee_type, account, region), minute, mut acc) in
+        part.into_named()
+    {
+        durations.clear();
+        dwell.clear();
+        hdr::serialize_into(&mut serializer, acc.durations.histogram()?, &mut durations)?;
+        hdr::serialize_into(&mut serializer, acc.dwell.histogram()?, &mut dwell)?;
+        out.append(&ServiceEdge1mRow {
+            minute,
+            caller: caller.as_deref(),
+            caller_type: caller_type.as_deref(),
+            callee: callee.as_deref(),
+            callee_type: callee_type.as_deref(),
+            account_id: account.as_deref(),
+            region: region.as_deref(),
+            roots: acc.roots,
+            requests: acc.requests,
+            ok: acc.ok,
+            errors: acc.errors,
+            throttles: acc.throttles,
+            faults: acc.faults,
+            total_ms: acc.total_ms,
+            timed: acc.timed,
+            censored: acc.censored,
+            durations: &durations,
+            async_calls: acc.async_calls,
+            dwell: &dwell,
+        });
+    }
+    Ok(out.finish())
 }
 
 /// Group key by name: caller, caller type, callee, callee type, account, Region.
@@ -184,9 +341,11 @@ impl Acc {
 #[derive(Default)]
 struct Partial {
     names: Interner,
-    /// By the four name ids (each + 1, 0 for null), packed by [`pack`], and the account and
-    /// Region ids packed the same way.
-    groups: Groups<(u128, u64), Acc>,
+    /// By the four name ids (each + 1, 0 for null), packed by [`pack`], the account and Region
+    /// ids packed the same way, and the minute (0 unless `by_minute`).
+    groups: Groups<(u128, u64, i64), Acc>,
+    /// Whether groups are per minute of `start_time` (a summary's).
+    by_minute: bool,
 }
 
 fn pack(ids: [u32; 4]) -> u128 {
@@ -202,7 +361,9 @@ fn pack_origin(account: u32, region: u32) -> u64 {
 }
 
 impl Partial {
-    fn add_batch(&mut self, b: &RecordBatch, window: Option<Window>) -> Result<()> {
+    /// Tallies the rows of `b` (in [`COLUMNS`] order) that start in one of `windows` (every row
+    /// for `None`).
+    fn add_batch(&mut self, b: &RecordBatch, windows: Option<&[Window]>) -> Result<()> {
         let c = |i: usize| b.column(i);
         let start = cast(c(0), &DataType::Timestamp(TimeUnit::Microsecond, None))
             .map_err(DataFusionError::from)?;
@@ -224,12 +385,15 @@ impl Partial {
         let timed_out = crate::hops::timed_out(c(12))?;
         let (account, region) = (self.names.column(c(13))?, self.names.column(c(14))?);
         for row in 0..b.num_rows() {
-            if window.is_some_and(|w| {
-                let t = start.value(row);
-                t < w.start_us || t >= w.end_us
-            }) {
+            let t = start.value(row);
+            if windows.is_some_and(|ws| !ws.iter().any(|w| t >= w.start_us && t < w.end_us)) {
                 continue;
             }
+            let minute = if self.by_minute {
+                t.div_euclid(MINUTE) * MINUTE
+            } else {
+                0
+            };
             let ids = [caller[row], caller_type[row], callee[row], callee_type[row]];
             // Spans entering a node, as `service_map_select` counts them.
             let parent = known(ids[0]).map(|p| (p, known(ids[1])));
@@ -238,7 +402,7 @@ impl Partial {
             }
             let acc = self
                 .groups
-                .get((pack(ids), pack_origin(account[row], region[row])));
+                .get((pack(ids), pack_origin(account[row], region[row]), minute));
             acc.roots += i64::from(root(row));
             acc.requests += 1;
             acc.ok += i64::from(!error(row) && !fault(row));
@@ -264,8 +428,63 @@ impl Partial {
         Ok(())
     }
 
-    /// The groups keyed by name, for merging partitions that interned differently.
-    fn into_named(self) -> Vec<(Key, Acc)> {
+    /// Merges summary rows of `b` (in [`SUMMARY_COLUMNS`] order) whose minute is in `window`
+    /// (every row for `None`).
+    fn add_summaries(&mut self, b: &RecordBatch, window: Option<Window>) -> Result<()> {
+        let c = |i: usize| b.column(i);
+        let minute = cast(c(0), &DataType::Timestamp(TimeUnit::Microsecond, None))
+            .map_err(DataFusionError::from)?;
+        let minute = minute.as_primitive::<TimestampMicrosecondType>();
+        let (caller, caller_type, callee, callee_type, account, region) = (
+            self.names.column(c(1))?,
+            self.names.column(c(2))?,
+            self.names.column(c(3))?,
+            self.names.column(c(4))?,
+            self.names.column(c(5))?,
+            self.names.column(c(6))?,
+        );
+        let count = |i: usize| c(i).as_primitive::<Int64Type>();
+        let (roots, requests, ok, errors, throttles, faults) = (
+            count(7),
+            count(8),
+            count(9),
+            count(10),
+            count(11),
+            count(12),
+        );
+        let total_ms = c(13).as_primitive::<Float64Type>();
+        let (timed, censored, async_calls) = (count(14), count(15), count(17));
+        let (durations, dwell) = (c(16).as_binary::<i32>(), c(18).as_binary::<i32>());
+        let mut decoder = Decoder::default();
+        for row in 0..b.num_rows() {
+            let t = minute.value(row);
+            if window.is_some_and(|w| t < w.start_us || t >= w.end_us) {
+                continue;
+            }
+            let ids = [caller[row], caller_type[row], callee[row], callee_type[row]];
+            let theirs = Acc {
+                roots: roots.value(row),
+                requests: requests.value(row),
+                ok: ok.value(row),
+                errors: errors.value(row),
+                throttles: throttles.value(row),
+                faults: faults.value(row),
+                total_ms: total_ms.value(row),
+                timed: timed.value(row),
+                censored: censored.value(row),
+                durations: Recorded::Histogram(Box::new(decoder.decode(durations.value(row))?)),
+                async_calls: async_calls.value(row),
+                dwell: Recorded::Histogram(Box::new(decoder.decode(dwell.value(row))?)),
+            };
+            self.groups
+                .get((pack(ids), pack_origin(account[row], region[row]), 0))
+                .merge(theirs)?;
+        }
+        Ok(())
+    }
+
+    /// The groups keyed by name and minute, for merging partitions that interned differently.
+    fn into_named(self) -> Vec<(Key, i64, Acc)> {
         let names = &self.names;
         let name = |id: u128| {
             let id = (id & u128::from(u32::MAX)) as u32;
@@ -274,7 +493,7 @@ impl Partial {
         self.groups
             .into_vec()
             .into_iter()
-            .map(|((key, origin), acc)| {
+            .map(|((key, origin, minute), acc)| {
                 let origin = u128::from(origin);
                 let named = (
                     name(key >> 96),
@@ -284,7 +503,7 @@ impl Partial {
                     name(origin >> 32),
                     name(origin),
                 );
-                (named, acc)
+                (named, minute, acc)
             })
             .collect()
     }

@@ -8,6 +8,7 @@ mod hdr;
 mod hop_rule;
 mod hops;
 mod insights;
+mod rollups;
 mod service_map;
 mod sql;
 mod timeouts;

@@ -1,0 +1,27 @@
+//! The rollups the reports read: what the store's writers summarize each data file into at
+//! ingest (`hopscope import` and `collect` install them), and `hopscope store rebuild-rollups`
+//! fills in where a summary is missing.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use hopscope_schema::service_edges_1m;
+use hopscope_store::{Summarizer, Summarizers};
+
+/// Every rollup the analyzer reads.
+pub fn summarizers() -> Summarizers {
+    Summarizers::new(vec![Arc::new(ServiceEdges)])
+}
+
+/// `service_edges_1m`: the service map's tally per minute.
+struct ServiceEdges;
+
+impl Summarizer for ServiceEdges {
+    fn table(&self) -> &'static str {
+        service_edges_1m::TABLE
+    }
+
+    fn summarize(&self, rows: &RecordBatch) -> Result<RecordBatch, String> {
+        crate::service_map::summarize(rows).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,40 @@
+//! `hopscope store rebuild-rollups`: upkeep of the store itself.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use hopscope_store::Location;
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    pub action: StoreAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Write the per-minute rollups that are missing: of data written before rollups existed,
+    /// or by an import or collect killed between a data file and its summary (reports read such
+    /// files whole until then, and say so)
+    RebuildRollups,
+}
+
+pub fn run(location: &Location, args: StoreArgs) -> anyhow::Result<ExitCode> {
+    match args.action {
+        StoreAction::RebuildRollups => {
+            // Never creates a store: there would be nothing to summarize.
+            hopscope_store::check_existing_at(location)?;
+            let store = super::open_store(location)?;
+            for (table, written) in store.rebuild_rollups()? {
+                println!("{table}: {written} summaries written");
+            }
+            if let Some(r) = location.requests() {
+                println!(
+                    "S3 requests: {} LIST, {} GET, {} PUT.",
+                    r.lists, r.gets, r.puts
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
