@@ -31,7 +31,7 @@ pub use object_stores::{ConnectS3, ObjectStores};
 
 /// How the scheduler hands out tasks: executors ask for them. With Ballista 55's default
 /// (push), the scheduler dials each registering executor back, and that registration
-/// sometimes never completes (seen 5 times in 10 starts on this 2-core machine), leaving the
+/// sometimes never completes (8 of 16 executor starts on this 2-core machine), leaving the
 /// executor registered but never given work.
 pub const SCHEDULING: ballista_core::config::TaskSchedulingPolicy =
     ballista_core::config::TaskSchedulingPolicy::PullStaged;
