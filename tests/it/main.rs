@@ -4,6 +4,7 @@ mod athena;
 mod dashboard;
 mod forensics;
 mod logs;
+mod rollups;
 mod s3_store;
 mod terminal;
 
