@@ -32,7 +32,6 @@ use hopscope_schema::store_layout::{
 };
 use hopscope_schema::{SCHEMA_VERSION, StoredTable, stored_table};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use twox_hash::XxHash3_128;
 
 pub use error::{Error, Result};
@@ -350,16 +349,7 @@ fn key_hashes(batch: &RecordBatch, key: &[&str]) -> Result<Vec<u128>> {
 
 /// Key hashes of the rows of data file `path` (relative to the store's root).
 fn file_keys(location: &Location, path: &str, table: &StoredTable) -> Result<Vec<u128>> {
-    let described = location.describe(path);
-    let bytes = location.read(path)?.ok_or_else(|| Error::Read {
-        path: described.clone(),
-        source: std::io::ErrorKind::NotFound.into(),
-    })?;
-    let parquet_err = |source| Error::Parquet {
-        path: described.clone(),
-        source,
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet_err)?;
+    let (builder, parquet_err) = parquet_files::reader(location, path)?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), table.key.iter().copied());
     let mut keys = Vec::new();
     for batch in builder.with_projection(mask).build().map_err(parquet_err)? {
@@ -373,6 +363,8 @@ mod tests {
     use std::sync::Arc;
 
     use hopscope_schema::spans::{SpanBatchBuilder, SpanRow, TABLE};
+
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     use super::*;
 

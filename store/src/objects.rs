@@ -62,21 +62,7 @@ impl Location {
     /// Names of the files directly in directory `relative` (none if it does not exist), sorted.
     pub fn list(&self, relative: &str) -> Result<Vec<String>> {
         match self {
-            Location::Local(root) => {
-                let dir = root.join(relative);
-                let entries = match std::fs::read_dir(&dir) {
-                    Ok(entries) => entries,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                    Err(source) => return Err(Error::Read { path: dir, source }),
-                };
-                let mut names: Vec<String> = entries
-                    .flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .collect();
-                names.sort();
-                Ok(names)
-            }
+            Location::Local(root) => local_entries(&root.join(relative), |t| t.is_file()),
             Location::Remote(remote) => remote.list(relative),
         }
     }
@@ -85,21 +71,7 @@ impl Location {
     /// sorted. On S3, the common prefixes under it.
     pub fn dirs(&self, relative: &str) -> Result<Vec<String>> {
         match self {
-            Location::Local(root) => {
-                let dir = root.join(relative);
-                let entries = match std::fs::read_dir(&dir) {
-                    Ok(entries) => entries,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                    Err(source) => return Err(Error::Read { path: dir, source }),
-                };
-                let mut names: Vec<String> = entries
-                    .flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .collect();
-                names.sort();
-                Ok(names)
-            }
+            Location::Local(root) => local_entries(&root.join(relative), |t| t.is_dir()),
             Location::Remote(remote) => remote.dirs(relative),
         }
     }
@@ -155,4 +127,26 @@ impl Location {
             Location::Remote(remote) => remote.put(relative, bytes),
         }
     }
+}
+
+/// Names of the entries of local directory `dir` whose type is `wanted` (none if it does not
+/// exist), sorted.
+fn local_entries(dir: &Path, wanted: impl Fn(std::fs::FileType) -> bool) -> Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(Error::Read {
+                path: dir.into(),
+                source,
+            });
+        }
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(&wanted))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    Ok(names)
 }

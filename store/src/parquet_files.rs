@@ -7,6 +7,7 @@ use arrow::array::RecordBatch;
 use hopscope_schema::store_layout::{DATA_EXTENSION, TEMP_PREFIX, VERSION_METADATA_KEY};
 use hopscope_schema::{SCHEMA_VERSION, StoredTable};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -50,6 +51,27 @@ pub(crate) fn writer_properties(table: &StoredTable) -> WriterProperties {
             SCHEMA_VERSION.to_string(),
         )]))
         .build()
+}
+
+/// A reader of stored file `path` (read whole), and how to name it in a Parquet error.
+pub(crate) fn reader(
+    location: &Location,
+    path: &str,
+) -> Result<(
+    ParquetRecordBatchReaderBuilder<bytes::Bytes>,
+    impl Fn(parquet::errors::ParquetError) -> Error + use<>,
+)> {
+    let described = location.describe(path);
+    let bytes = location.read(path)?.ok_or_else(|| Error::Read {
+        path: described.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let parquet_err = move |source| Error::Parquet {
+        path: described.clone(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(&parquet_err)?;
+    Ok((builder, parquet_err))
 }
 
 /// `batch` as a Parquet file's bytes, with the store's settings; `path` names it in errors.

@@ -172,33 +172,22 @@ impl Remote {
     }
 
     pub(crate) fn list(&self, relative: &str) -> Result<Vec<String>> {
-        let dir = self.path(relative)?;
-        let objects = self.io.objects.clone();
-        self.io.lists.fetch_add(1, Ordering::Relaxed);
-        let listed = self.run(async move { objects.list_with_delimiter(Some(&dir)).await });
-        let mut names: Vec<String> = listed
-            .map_err(self.failed(relative))?
-            .objects
-            .into_iter()
-            .filter_map(|o| o.location.filename().map(str::to_string))
-            .collect();
-        names.sort();
-        Ok(names)
+        let listed = self.list_with_delimiter(relative)?;
+        Ok(sorted_names(listed.objects.into_iter().map(|o| o.location)))
     }
 
     pub(crate) fn dirs(&self, relative: &str) -> Result<Vec<String>> {
+        let listed = self.list_with_delimiter(relative)?;
+        Ok(sorted_names(listed.common_prefixes))
+    }
+
+    /// The objects and common prefixes directly under `relative`.
+    fn list_with_delimiter(&self, relative: &str) -> Result<object_store::ListResult> {
         let dir = self.path(relative)?;
         let objects = self.io.objects.clone();
         self.io.lists.fetch_add(1, Ordering::Relaxed);
-        let listed = self.run(async move { objects.list_with_delimiter(Some(&dir)).await });
-        let mut names: Vec<String> = listed
-            .map_err(self.failed(relative))?
-            .common_prefixes
-            .into_iter()
-            .filter_map(|p| p.filename().map(str::to_string))
-            .collect();
-        names.sort();
-        Ok(names)
+        self.run(async move { objects.list_with_delimiter(Some(&dir)).await })
+            .map_err(self.failed(relative))
     }
 
     pub(crate) fn is_empty(&self) -> Result<bool> {
@@ -275,6 +264,16 @@ impl Remote {
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, IndexCache> {
         self.io.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The last parts of `paths`, sorted.
+fn sorted_names(paths: impl IntoIterator<Item = ObjectPath>) -> Vec<String> {
+    let mut names: Vec<String> = paths
+        .into_iter()
+        .filter_map(|p| p.filename().map(str::to_string))
+        .collect();
+    names.sort();
+    names
 }
 
 /// Key-index files by path, oldest dropped first past [`INDEX_CACHE_BYTES`].

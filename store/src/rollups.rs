@@ -19,7 +19,6 @@ use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use hopscope_schema::store_layout::HOUR_PARTITION;
 use hopscope_schema::{StoredTable, stored_table};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
 use crate::objects::Location;
@@ -168,16 +167,7 @@ pub fn rebuild(location: &Location, summarizers: &Summarizers) -> Result<Rebuilt
 
 /// Every row of data file `path`, as one batch in the file's schema.
 fn read_rows(location: &Location, path: &str) -> Result<RecordBatch> {
-    let described = location.describe(path);
-    let bytes = location.read(path)?.ok_or_else(|| Error::Read {
-        path: described.clone(),
-        source: std::io::ErrorKind::NotFound.into(),
-    })?;
-    let parquet_err = |source| Error::Parquet {
-        path: described.clone(),
-        source,
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet_err)?;
+    let (builder, parquet_err) = crate::parquet_files::reader(location, path)?;
     let schema = builder.schema().clone();
     let batches = builder
         .build()
