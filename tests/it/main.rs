@@ -74,6 +74,40 @@ fn spawn_collecting_watch(store: &Path, region: &str, endpoint: &str) -> Child {
     )
 }
 
+/// `hopscope gen` of `traces` traces of `scenario` into a new directory (kept while the first
+/// value lives), and the scenario's directory in it.
+fn generated(scenario: &str, traces: u32) -> (tempfile::TempDir, PathBuf) {
+    let input = tempfile::tempdir().unwrap();
+    let dir = input.path().join(scenario);
+    let out = Command::new(env!("CARGO_BIN_EXE_hopscope"))
+        .args([
+            "gen",
+            "--scenario",
+            scenario,
+            "--traces",
+            &traces.to_string(),
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    (input, dir)
+}
+
+/// Kills `child` (SIGKILL) as soon as `written` says its first data file is in; it must still
+/// have been running then.
+fn kill_once(child: &mut Child, written: impl FnMut() -> bool) {
+    assert!(wait_until(120, written), "no span file appeared");
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        still_running,
+        "the import ended before it could be killed: give it more input"
+    );
+}
+
 /// Polls `done` every 100 ms for up to `seconds`; whether it came true.
 fn wait_until(seconds: u64, mut done: impl FnMut() -> bool) -> bool {
     for _ in 0..seconds * 10 {

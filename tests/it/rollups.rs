@@ -2,9 +2,7 @@
 //! exact (data files whose summary it did not write are read whole, with a notice), and
 //! `store rebuild-rollups` writes what is missing.
 
-use std::process::Command;
-
-use super::{hopscope, samples, stderr, stdout, wait_until};
+use super::{hopscope, samples, stderr, stdout};
 
 /// `map` over a store as printed (the table rounds what float sums could differ in).
 fn map_table(store: &std::path::Path) -> (String, String) {
@@ -16,14 +14,7 @@ fn map_table(store: &std::path::Path) -> (String, String) {
 #[cfg(unix)]
 #[test]
 fn a_killed_import_keeps_the_map_exact_and_rebuild_rollups_completes_it() {
-    let input = tempfile::tempdir().unwrap();
-    let generated = input.path().join("dragons");
-    let out = Command::new(env!("CARGO_BIN_EXE_hopscope"))
-        .args(["gen", "--scenario", "dragons", "--traces", "6000", "--out"])
-        .arg(&generated)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (_input, generated) = super::generated("dragons", 6000);
 
     let complete = tempfile::tempdir().unwrap();
     let out = hopscope(complete.path(), &["import", generated.to_str().unwrap()]);
@@ -51,14 +42,7 @@ fn a_killed_import_keeps_the_map_exact_and_rebuild_rollups_completes_it() {
             })
         })
     };
-    assert!(wait_until(120, some_spans), "no span file appeared");
-    let still_running = child.try_wait().unwrap().is_none();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        still_running,
-        "the import ended before it could be killed: give it more input"
-    );
+    super::kill_once(&mut child, some_spans);
 
     let rerun = hopscope(store.path(), &["import", generated.to_str().unwrap()]);
     assert!(rerun.status.success(), "{}", stderr(&rerun));

@@ -180,14 +180,7 @@ fn two_importers_of_the_same_files_at_once_store_each_row_once() {
 #[cfg(unix)]
 #[test]
 fn a_killed_import_leaves_s3_readable_and_a_rerun_completes_it() {
-    let input = tempfile::tempdir().unwrap();
-    let generated = input.path().join("dragons");
-    let out = Command::new(env!("CARGO_BIN_EXE_hopscope"))
-        .args(["gen", "--scenario", "dragons", "--traces", "6000", "--out"])
-        .arg(&generated)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (_input, generated) = super::generated("dragons", 6000);
     let store = new_bucket("killed");
     let mut child = on_s3(&store, &["import", generated.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
@@ -198,14 +191,7 @@ fn a_killed_import_leaves_s3_readable_and_a_rerun_completes_it() {
             .iter()
             .any(|k| k.contains("/spans/") && k.ends_with(".parquet"))
     };
-    assert!(wait_until(120, some_spans), "no span file appeared");
-    let still_running = child.try_wait().unwrap().is_none();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        still_running,
-        "the import ended before it could be killed: give it more input"
-    );
+    super::kill_once(&mut child, some_spans);
 
     let local = local_store_of(&generated);
     let complete = counts(local.path());

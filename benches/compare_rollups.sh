@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Import and the service map with per-minute rollups against a build without them, side by side
+# in one run: the same generated data (about SPANS spans, an equal share from each sample
+# scenario) imported by BEFORE (a build from before rollups) and by BIN into new stores, then
+# `map` over everything and over the last hour of data, each build on its own store (BEFORE
+# tallies the spans; BIN reads the rollups for whole minutes). Whole processes, best of RUNS;
+# imports once each, with peak RSS. The printed maps must be equal.
+#
+# Usage: BEFORE=path/to/old/hopscope BIN=path/to/hopscope benches/compare_rollups.sh
+#        SPANS=10000000 RUNS=3 by default
+set -euo pipefail
+
+before="${BEFORE:?BEFORE: a hopscope build without rollups}"
+bin="${BIN:?BIN: a hopscope build with rollups}"
+spans_wanted="${SPANS:-10000000}"
+runs="${RUNS:-3}"
+scenarios=(dietician dragons chatbot etl users)
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+spans_of() { sed -n 's/.*spans: \([0-9]*\).*/\1/p' <<<"$1"; }
+for s in "${scenarios[@]}"; do
+    probe="$("$bin" gen --scenario "$s" --traces 500 --seed 1 --out "$tmp/probe")"
+    rm -rf "$tmp/probe"
+    traces=$(( (spans_wanted / ${#scenarios[@]}) * 500 / $(spans_of "$probe") ))
+    "$bin" gen --scenario "$s" --traces "$traces" --seed 1 --out "$tmp/gen/$s" >/dev/null
+    rm -rf "$tmp/gen/$s/logs" "$tmp/gen/$s/metrics"
+done
+
+# One process per scenario, as a team's imports would come: seconds and the largest peak RSS.
+import_all() {
+    local b="$1" store="$2" total=0 peak=0
+    for s in "${scenarios[@]}"; do
+        local start end rss
+        start=$(date +%s.%N)
+        /usr/bin/time -f '%M' -o "$tmp/rss" "$b" --store "$store" import "$tmp/gen/$s" >/dev/null
+        end=$(date +%s.%N)
+        rss=$(tail -1 "$tmp/rss")
+        total=$(echo "$total + $end - $start" | bc -l)
+        ((rss > peak)) && peak=$rss
+    done
+    printf '%.1f s, peak RSS %d MiB' "$total" $((peak / 1024))
+}
+echo "import without rollups: $(import_all "$before" "$tmp/before")"
+echo "import with rollups:    $(import_all "$bin" "$tmp/after")"
+spans=$("$bin" --store "$tmp/after" sql --format csv "SELECT count(*) FROM spans" | tail -1)
+echo "$spans spans; span Parquet $(du -sh "$tmp/after/spans" | cut -f1), rollups $(du -sh "$tmp/after/service_edges_1m" | cut -f1)"
+
+read -r win_start win_end < <("$bin" --store "$tmp/after" sql --format csv \
+    "SELECT date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' - INTERVAL '1 hour',
+            date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' FROM spans" |
+    tail -1 | tr ',' ' ')
+
+best_wall() {
+    local best=""
+    for _ in $(seq "$runs"); do
+        local start end t
+        start=$(date +%s.%N)
+        "$@" >/dev/null
+        end=$(date +%s.%N)
+        t=$(echo "$end - $start" | bc -l)
+        if [[ -z "$best" ]] || (($(echo "$t < $best" | bc -l))); then best=$t; fi
+    done
+    printf '%.3f' "$best"
+}
+
+echo "map, best of $runs, whole processes:"
+for window in "" "--since $win_start --until $win_end"; do
+    # shellcheck disable=SC2086
+    cmp <("$before" --store "$tmp/before" map $window) <("$bin" --store "$tmp/after" map $window) ||
+        { echo "maps differ: map $window" >&2; exit 1; }
+    # shellcheck disable=SC2086
+    b=$(best_wall "$before" --store "$tmp/before" map $window)
+    # shellcheck disable=SC2086
+    a=$(best_wall "$bin" --store "$tmp/after" map $window)
+    label="everything"
+    [[ -n "$window" ]] && label="last hour"
+    printf '%-10s from spans %s s | from rollups %s s -> %.1fx\n' "$label" \
+        "$b" "$a" "$(echo "$b / $a" | bc -l)"
+done
