@@ -114,9 +114,9 @@ impl LocalPart {
     pub fn notice(self, url: &str) -> String {
         match self {
             LocalPart::ServiceMap => format!(
-                "note: the service map is a hand-written tally of spans that cannot run on \
-                 the cluster: it runs on this client, reading the store directly; its other \
-                 queries (coverage) run on {url}."
+                "note: the service map is a hand-written tally of spans and their per-minute \
+                 rollups that cannot run on the cluster: it runs on this client, reading the \
+                 store directly; its other queries (coverage) run on {url}."
             ),
             LocalPart::Hops => format!(
                 "note: the per-hop tally is hand-written and cannot run on the cluster: it \
