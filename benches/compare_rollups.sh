@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Import and the service map with per-minute rollups against a build without them, side by side
-# in one run: the same generated data (about SPANS spans, an equal share from each sample
-# scenario) imported by BEFORE (a build from before rollups) and by BIN into new stores, then
-# `map` over everything and over the last hour of data, each build on its own store (BEFORE
-# tallies the spans; BIN reads the rollups for whole minutes). Whole processes, best of RUNS;
-# imports once each, with peak RSS. The printed maps must be equal.
+# The service map from per-minute rollups against the map tallied from the spans, side by side
+# in one run: generated data (about SPANS spans, an equal share from each sample scenario)
+# imported into a new store (with rollups, one process per scenario: time and peak RSS), and the
+# same store without its rollups (a hard-linked copy with `service_edges_1m` removed, which `map`
+# reads whole, as a store from before rollups). Then `map` over everything and over the last
+# hour of data on each, whole processes, best of RUNS. The printed maps must be equal.
+# With BEFORE (a build from before rollups), its import of the same data is timed too.
 #
-# Usage: BEFORE=path/to/old/hopscope BIN=path/to/hopscope benches/compare_rollups.sh
+# Usage: BIN=path/to/hopscope [BEFORE=path/to/older/hopscope] benches/compare_rollups.sh
 #        SPANS=10000000 RUNS=3 by default
 set -euo pipefail
 
-before="${BEFORE:?BEFORE: a hopscope build without rollups}"
+before="${BEFORE:-}"
 bin="${BIN:?BIN: a hopscope build with rollups}"
 spans_wanted="${SPANS:-10000000}"
 runs="${RUNS:-3}"
@@ -42,8 +43,12 @@ import_all() {
     done
     printf '%.1f s, peak RSS %d MiB' "$total" $((peak / 1024))
 }
-echo "import without rollups: $(import_all "$before" "$tmp/before")"
-echo "import with rollups:    $(import_all "$bin" "$tmp/after")"
+if [[ -n "$before" ]]; then
+    echo "import, build without rollups: $(import_all "$before" "$tmp/before")"
+fi
+echo "import with rollups: $(import_all "$bin" "$tmp/after")"
+cp -al "$tmp/after" "$tmp/raw"
+rm -rf "$tmp/raw/service_edges_1m"
 spans=$("$bin" --store "$tmp/after" sql --format csv "SELECT count(*) FROM spans" | tail -1)
 echo "$spans spans; span Parquet $(du -sh "$tmp/after/spans" | cut -f1), rollups $(du -sh "$tmp/after/service_edges_1m" | cut -f1)"
 
@@ -57,7 +62,7 @@ best_wall() {
     for _ in $(seq "$runs"); do
         local start end t
         start=$(date +%s.%N)
-        "$@" >/dev/null
+        "$@" >/dev/null 2>&1
         end=$(date +%s.%N)
         t=$(echo "$end - $start" | bc -l)
         if [[ -z "$best" ]] || (($(echo "$t < $best" | bc -l))); then best=$t; fi
@@ -68,10 +73,10 @@ best_wall() {
 echo "map, best of $runs, whole processes:"
 for window in "" "--since $win_start --until $win_end"; do
     # shellcheck disable=SC2086
-    cmp <("$before" --store "$tmp/before" map $window) <("$bin" --store "$tmp/after" map $window) ||
+    cmp <("$bin" --store "$tmp/raw" map $window 2>/dev/null) <("$bin" --store "$tmp/after" map $window) ||
         { echo "maps differ: map $window" >&2; exit 1; }
     # shellcheck disable=SC2086
-    b=$(best_wall "$before" --store "$tmp/before" map $window)
+    b=$(best_wall "$bin" --store "$tmp/raw" map $window)
     # shellcheck disable=SC2086
     a=$(best_wall "$bin" --store "$tmp/after" map $window)
     label="everything"

@@ -153,14 +153,19 @@ pub(super) async fn tally(
         )
         .await?,
     );
-    let streams = session
-        .scan_files_pruned(
-            rollup::TABLE,
-            &pairing.summaries,
-            &SUMMARY_COLUMNS,
-            filter(r::MINUTE),
-        )
-        .await?;
+    // Usually every data file has its summary: then one scan of the rollup table (a summary
+    // exists only beside its data file) spares listing each file on its own.
+    let streams = if pairing.unsummarized.is_empty() {
+        let filter = filter(r::MINUTE);
+        session
+            .scan_pruned(rollup::TABLE, &SUMMARY_COLUMNS, filter)
+            .await?
+    } else {
+        let filter = filter(r::MINUTE);
+        session
+            .scan_files_pruned(rollup::TABLE, &pairing.summaries, &SUMMARY_COLUMNS, filter)
+            .await?
+    };
     parts.extend(
         per_partition(
             streams,
