@@ -19,7 +19,7 @@ use datafusion::execution::{FunctionRegistry, SendableRecordBatchStream};
 use datafusion::logical_expr::{AggregateUDF, Expr, ScalarUDF};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use hopscope_schema::store_layout::DATA_EXTENSION;
-use hopscope_schema::stored_tables;
+use hopscope_schema::{stored_table, stored_tables};
 use hopscope_store::Location;
 
 use crate::error::Result;
@@ -50,20 +50,8 @@ impl Session {
 
     /// Opens the store at `location`, local or on S3.
     pub async fn open_at(location: &Location) -> Result<Session> {
-        hopscope_store::check_existing_at(location)?;
-        let mut ctx = SessionContext::new_with_config(Session::config());
-        register_functions(&mut ctx)?;
-        register_object_store(&ctx, location)?;
-        for table in stored_tables() {
-            register_stored(&ctx, location, table.name, table.schema)?;
-        }
-        for view in views::all() {
-            ctx.sql(&view.sql).await?;
-        }
-        Ok(Session {
-            ctx,
-            location: location.clone(),
-        })
+        let ctx = SessionContext::new_with_config(Session::config());
+        Session::over(ctx, location, stored_provider).await
     }
 
     /// The configuration every hopscope context starts from.
@@ -78,15 +66,22 @@ impl Session {
     /// and the views as [`Session::open`] does, except that a missing table is an empty
     /// [`ListingTable`] rather than a `MemTable`: only listing tables can be shipped to another
     /// process. Register functions after `upgrade_for_ballista`, which replaces the lists.
-    pub async fn from_context(mut ctx: SessionContext, location: &Location) -> Result<Session> {
+    pub async fn from_context(ctx: SessionContext, location: &Location) -> Result<Session> {
+        Session::over(ctx, location, listing_provider).await
+    }
+
+    /// `ctx` with the functions, the store's object store, every stored table (as `provider`
+    /// makes it) and the views.
+    async fn over(
+        mut ctx: SessionContext,
+        location: &Location,
+        provider: fn(&Location, &str, SchemaRef) -> Result<Arc<dyn TableProvider>>,
+    ) -> Result<Session> {
         hopscope_store::check_existing_at(location)?;
         register_functions(&mut ctx)?;
         register_object_store(&ctx, location)?;
         for table in stored_tables() {
-            ctx.register_table(
-                table.name,
-                listing_provider(location, table.name, table.schema)?,
-            )?;
+            ctx.register_table(table.name, provider(location, table.name, table.schema)?)?;
         }
         for view in views::all() {
             ctx.sql(&view.sql).await?;
@@ -145,7 +140,7 @@ impl Session {
     ) -> Result<Vec<SendableRecordBatchStream>> {
         let (schema, projection) = scanned(table, columns)?;
         let provider = stored_provider(&self.location, table, schema)?;
-        self.scan_partitions(provider, &projection, filter).await
+        self.scan_partitions(provider, projection, filter).await
     }
 
     /// [`Session::scan_pruned`] of some of the data files of stored `table` (`files`: paths
@@ -166,25 +161,20 @@ impl Session {
             .iter()
             .map(|f| file_url(&self.location, f))
             .collect::<Result<Vec<_>>>()?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(DATA_EXTENSION);
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(schema);
-        let provider = Arc::new(ListingTable::try_new(config)?);
-        self.scan_partitions(provider, &projection, filter).await
+        let provider = parquet_listing(urls, schema)?;
+        self.scan_partitions(provider, projection, filter).await
     }
 
     /// One stream per partition of a scan of `provider`.
     async fn scan_partitions(
         &self,
         provider: Arc<dyn TableProvider>,
-        projection: &[usize],
+        projection: Vec<usize>,
         filter: Expr,
     ) -> Result<Vec<SendableRecordBatchStream>> {
         let state = self.ctx.state();
         let plan = provider
-            .scan(&state, Some(&projection.to_vec()), &[filter], None)
+            .scan(&state, Some(&projection), &[filter], None)
             .await?;
         let partitions = plan.properties().output_partitioning().partition_count();
         (0..partitions)
@@ -232,10 +222,8 @@ pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
 /// Stored `table` as the hand-written tallies read it (text as `Utf8View`), and the indexes of
 /// `columns` in it.
 fn scanned(table: &str, columns: &[&str]) -> Result<(SchemaRef, Vec<usize>)> {
-    let stored = stored_tables()
-        .into_iter()
-        .find(|t| t.name == table)
-        .ok_or_else(|| exec_datafusion_err!("no stored table {table}"))?;
+    let stored =
+        stored_table(table).ok_or_else(|| exec_datafusion_err!("no stored table {table}"))?;
     let schema = text_as_views(&stored.schema);
     let projection = columns
         .iter()
@@ -267,18 +255,6 @@ fn register_object_store(ctx: &SessionContext, location: &Location) -> Result<()
     Ok(())
 }
 
-/// Registers `<store>/<name>/` (all hour partitions) as a Parquet listing table with the
-/// contract's schema, so an empty or missing table still answers queries with the right columns.
-fn register_stored(
-    ctx: &SessionContext,
-    location: &Location,
-    name: &str,
-    schema: SchemaRef,
-) -> Result<()> {
-    ctx.register_table(name, stored_provider(location, name, schema)?)?;
-    Ok(())
-}
-
 /// `<store>/<name>/` as a Parquet listing table read as `schema`, or an empty table when a local
 /// store has no such directory (an S3 prefix with nothing under it lists as empty).
 fn stored_provider(
@@ -297,20 +273,23 @@ fn stored_provider(
 /// Where stored table `name` lives: the one place that turns a store and a table into the URL
 /// its files are listed under.
 fn table_url(location: &Location, name: &str) -> Result<ListingTableUrl> {
-    let url = match location {
-        Location::Local(root) => format!("{}/", root.join(name).display()),
-        Location::Remote(remote) => format!("{}/", remote.url_of(name)),
-    };
-    Ok(ListingTableUrl::parse(url)?)
+    Ok(ListingTableUrl::parse(format!(
+        "{}/",
+        store_url(location, name)
+    ))?)
 }
 
 /// File `relative` of the store (a data file) as a listing URL.
 fn file_url(location: &Location, relative: &str) -> Result<ListingTableUrl> {
-    let url = match location {
+    Ok(ListingTableUrl::parse(store_url(location, relative))?)
+}
+
+/// Path `relative` of the store as a path or an `s3://` URL.
+fn store_url(location: &Location, relative: &str) -> String {
+    match location {
         Location::Local(root) => root.join(relative).display().to_string(),
         Location::Remote(remote) => remote.url_of(relative),
-    };
-    Ok(ListingTableUrl::parse(url)?)
+    }
 }
 
 /// Stored table `name` as a Parquet listing table read as `schema`; a missing directory lists
@@ -320,10 +299,17 @@ fn listing_provider(
     name: &str,
     schema: SchemaRef,
 ) -> Result<Arc<dyn TableProvider>> {
-    let url = table_url(location, name)?;
+    parquet_listing(vec![table_url(location, name)?], schema)
+}
+
+/// The store's Parquet files under `urls` (directories or files) as one table read as `schema`.
+fn parquet_listing(
+    urls: Vec<ListingTableUrl>,
+    schema: SchemaRef,
+) -> Result<Arc<dyn TableProvider>> {
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(DATA_EXTENSION);
-    let config = ListingTableConfig::new(url)
+    let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))

@@ -155,15 +155,14 @@ pub(super) async fn tally(
     );
     // Usually every data file has its summary: then one scan of the rollup table (a summary
     // exists only beside its data file) spares listing each file on its own.
+    let minutes = filter(r::MINUTE);
     let streams = if pairing.unsummarized.is_empty() {
-        let filter = filter(r::MINUTE);
         session
-            .scan_pruned(rollup::TABLE, &SUMMARY_COLUMNS, filter)
+            .scan_pruned(rollup::TABLE, &SUMMARY_COLUMNS, minutes)
             .await?
     } else {
-        let filter = filter(r::MINUTE);
         session
-            .scan_files_pruned(rollup::TABLE, &pairing.summaries, &SUMMARY_COLUMNS, filter)
+            .scan_files_pruned(rollup::TABLE, &pairing.summaries, &SUMMARY_COLUMNS, minutes)
             .await?
     };
     parts.extend(
