@@ -251,7 +251,7 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     // (c) The generated BatchGetTraces files -> a fresh store: reading files, format detection,
-    // parsing, key hashing for dedupe, Parquet with zstd and fsync. Only the traces: the logs and
+    // parsing, key hashing for dedupe, Parquet with zstd and fsync, and the rollups. Only the traces: the logs and
     // metrics importers are not built yet (they reject every file).
     let files = &input.trace_files;
     let file_bytes: u64 = files
@@ -261,21 +261,35 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("files_to_store");
     g.throughput(Throughput::BytesDecimal(file_bytes));
     g.sample_size(10).measurement_time(Duration::from_secs(15));
-    g.bench_function("import_files", |b| {
-        b.iter_batched(
-            || tempfile::tempdir().expect("temp dir"),
-            |store_dir| {
-                let store = Store::open_or_create(store_dir.path()).expect("fresh store");
-                let mut writer = store.writer();
-                let summary = import_files(files, &ImportOptions::default(), &mut writer, |_| {})
-                    .expect("import");
-                assert_eq!(summary.rejected, 0, "generated files all import");
-                // Dropped outside the timing: removing the store is not part of the import.
-                store_dir
-            },
-            BatchSize::PerIteration,
-        );
-    });
+    // Without rollups, and with the ones `hopscope import` writes (a summary per data file):
+    // side by side, so their ratio is the cost of the rollups.
+    let stores = [
+        ("import_files", hopscope_store::Summarizers::default()),
+        (
+            "import_files_with_rollups",
+            hopscope_analyzer::rollups::summarizers(),
+        ),
+    ];
+    for (name, summarizers) in stores {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || tempfile::tempdir().expect("temp dir"),
+                |store_dir| {
+                    let store = Store::open_or_create(store_dir.path())
+                        .expect("fresh store")
+                        .with_summarizers(summarizers.clone());
+                    let mut writer = store.writer();
+                    let summary =
+                        import_files(files, &ImportOptions::default(), &mut writer, |_| {})
+                            .expect("import");
+                    assert_eq!(summary.rejected, 0, "generated files all import");
+                    // Dropped outside the timing: removing the store is not part of the import.
+                    store_dir
+                },
+                BatchSize::PerIteration,
+            );
+        });
+    }
     g.finish();
 }
 

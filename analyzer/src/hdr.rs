@@ -19,6 +19,7 @@ mod aggregate;
 #[cfg(test)]
 mod properties;
 mod scalar;
+mod v2;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, plan_err};
@@ -78,9 +79,30 @@ pub(crate) fn serialize_into(
 #[derive(Default)]
 pub(crate) struct Decoder {
     deserializer: Deserializer,
+    counts: Vec<(u64, u64)>,
 }
 
 impl Decoder {
+    /// Adds the values of V2 histogram `bytes` to `into`: the stored counts are read straight
+    /// into it when they have its layout (no histogram is allocated for them).
+    pub(crate) fn add_to(&mut self, bytes: &[u8], into: &mut Recorded) -> Result<()> {
+        self.counts.clear();
+        if !v2::counts(bytes, &mut self.counts) {
+            let other = self.decode(bytes)?;
+            return into.merge(Recorded::Histogram(Box::new(other)));
+        }
+        if self.counts.is_empty() {
+            return Ok(());
+        }
+        let h = into.histogram()?;
+        for &(value, count) in &self.counts {
+            if let Err(e) = h.record_n(value, count) {
+                return exec_err!("merging a histogram: recording {value} µs: {e:?}");
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn decode(&mut self, bytes: &[u8]) -> Result<Histogram<u64>> {
         // The deserializer allocates the payload length the header claims before reading it:
         // refuse a length the value cannot hold rather than let a corrupt value allocate GBs.

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use hopscope_schema::spans::{TABLE as SPANS, col as s, kind};
 use serde::Serialize;
 
-use crate::columns;
 use crate::error::Result;
 use crate::hdr::{HDR_COUNT, HDR_HISTOGRAM, HDR_QUANTILE};
 use crate::session::Session;
@@ -27,7 +26,7 @@ pub const HOPS: &str = "hops";
 mod detail;
 mod tally;
 pub use detail::{Bucket, HISTOGRAM_BUCKETS, HopDetail, Percentile};
-pub(crate) use tally::timed_out;
+pub(crate) use tally::{summarize, timed_out};
 
 /// Lambda's own subsegments of a function segment, as the Lambda runtime names them.
 const INIT_SUBSEGMENTS_LIST: [&str; 2] = ["Initialization", "Restore"];
@@ -91,6 +90,10 @@ pub struct HopReport {
     pub hops: Vec<Hop>,
     /// What share of the window's traces the store holds, when collections recorded it.
     pub coverage: Option<crate::coverage::Coverage>,
+    /// Data files read whole because they have no summary in `hops_1m` (a store written before
+    /// rollups, or a run killed between the two files): `hopscope store rebuild-rollups`.
+    #[serde(skip)]
+    pub unsummarized_files: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -170,12 +173,22 @@ impl HopReport {
     pub async fn load(session: &Session, q: &HopQuery) -> Result<HopReport> {
         let window = crate::window::or_last_hour(session, q.window).await?;
         let baseline = q.baseline.of(window);
-        let windows: Vec<Window> = std::iter::once(window).chain(baseline).collect();
-        let mut periods = tally::tally(session, &windows, q.slowest_traces)
-            .await?
-            .into_iter();
+        // One tally of the window, the baseline and each bucket of the p99 series.
+        let buckets = series_buckets(window, q.series_buckets);
+        let windows: Vec<Window> = std::iter::once(window)
+            .chain(baseline)
+            .chain(buckets.iter().copied())
+            .collect();
+        let (periods, unsummarized_files) =
+            tally::tally(session, &windows, q.slowest_traces).await?;
+        let mut periods = periods.into_iter();
         let now = periods.next().unwrap_or_default();
-        let before = periods.next().unwrap_or_default();
+        let before = if baseline.is_some() {
+            periods.next().unwrap_or_default()
+        } else {
+            Period::default()
+        };
+        let mut series = p99_series(periods);
         let (traces, baseline_traces) = (now.traces, before.traces);
         let mut before: HashMap<(Option<String>, String), HopStats> = before
             .hops
@@ -194,6 +207,9 @@ impl HopReport {
                     r.stats.critical_ms_per_trace
                 };
                 Hop {
+                    p99_series: series
+                        .remove(&(r.caller.clone(), r.callee.clone()))
+                        .unwrap_or_else(|| vec![None; buckets.len()]),
                     caller: r.caller,
                     callee: r.callee,
                     callee_type: r.callee_type,
@@ -201,7 +217,6 @@ impl HopReport {
                     before,
                     added_ms_per_trace,
                     slowest_traces: r.slowest_traces,
-                    p99_series: Vec::new(),
                 }
             })
             .collect();
@@ -211,9 +226,6 @@ impl HopReport {
                 .then(b.now.critical_ms.total_cmp(&a.now.critical_ms))
                 .then_with(|| (&a.caller, &a.callee).cmp(&(&b.caller, &b.callee)))
         });
-        if q.series_buckets > 0 {
-            add_p99_series(session, window, q.series_buckets, &mut hops).await?;
-        }
         Ok(HopReport {
             window,
             baseline,
@@ -221,6 +233,7 @@ impl HopReport {
             baseline_traces,
             hops,
             coverage: crate::coverage::Coverage::of(session, Some(window)).await?,
+            unsummarized_files,
         })
     }
 }
@@ -369,60 +382,92 @@ fn hop_filter(hops: &[Hop]) -> String {
     out
 }
 
-/// How many hops get evidence and series: the ones anyone looks at.
-const DETAILED_HOPS: usize = 50;
-
-/// The top hops, which get evidence and series.
-fn detailed(hops: &mut [Hop]) -> &mut [Hop] {
-    let shown = hops.len().min(DETAILED_HOPS);
-    &mut hops[..shown]
+/// The `n` buckets of `window`'s p99 series: near-equal parts of it, their inner bounds on
+/// whole minutes when the parts are a minute or longer, so the rollups answer them whole.
+fn series_buckets(window: Window, n: usize) -> Vec<Window> {
+    const MINUTE: i64 = 60_000_000;
+    let len = i128::from(window.len_us());
+    let bound = |k: usize| -> i64 {
+        if k == 0 || k == n {
+            return if k == 0 {
+                window.start_us
+            } else {
+                window.end_us
+            };
+        }
+        let t = window.start_us + (len * k as i128 / n as i128) as i64;
+        if len / n as i128 >= i128::from(MINUTE) {
+            (t + MINUTE / 2).div_euclid(MINUTE) * MINUTE
+        } else {
+            t
+        }
+    };
+    (0..n)
+        .map(|k| Window {
+            start_us: bound(k),
+            end_us: bound(k + 1),
+        })
+        .collect()
 }
 
-async fn add_p99_series(
-    session: &Session,
-    window: Window,
-    buckets: usize,
-    hops: &mut [Hop],
-) -> Result<()> {
-    let detailed = detailed(hops);
-    if detailed.is_empty() {
-        return Ok(());
-    }
-    let step_us = (window.len_us() / buckets as i64).max(1);
-    let sql = format!(
-        "SELECT {hc}, {sv}, (CAST({st} AS BIGINT) - {start}) / {step_us} AS bucket,
-                {HDR_QUANTILE}({HDR_HISTOGRAM}({d}), 0.99) AS p99
-         FROM {SPANS} WHERE ({hops}) AND {entry} AND {window}
-         GROUP BY 1, 2, 3",
-        hc = s::HOP_CALLER,
-        sv = s::SERVICE,
-        st = s::START_TIME,
-        d = s::DURATION_MS,
-        start = window.start_us,
-        hops = hop_filter(detailed),
-        entry = crate::entry::enters_service(),
-        window = window.predicate(s::START_TIME),
-    );
-    let mut series: HashMap<(Option<String>, String), Vec<Option<f64>>> = HashMap::new();
-    for b in session.collect(&sql).await? {
-        let (caller, callee) = (columns::strings(&b, 0), columns::strings(&b, 1));
-        let (bucket, p99) = (columns::ints(&b, 2), columns::opt_floats(&b, 3));
-        for i in 0..b.num_rows() {
-            let slots = series
-                .entry((caller[i].clone(), callee[i].clone().unwrap_or_default()))
-                .or_insert_with(|| vec![None; buckets]);
-            if let Some(slot) = usize::try_from(bucket[i])
-                .ok()
-                .and_then(|k| slots.get_mut(k))
-            {
-                *slot = p99[i];
-            }
+/// Per hop, the p99 of its calls in each of `buckets` (a tally's periods, in order).
+fn p99_series(
+    buckets: impl ExactSizeIterator<Item = Period>,
+) -> HashMap<(Option<String>, String), Vec<Option<f64>>> {
+    let n = buckets.len();
+    let mut series: HashMap<_, Vec<Option<f64>>> = HashMap::new();
+    for (k, bucket) in buckets.enumerate() {
+        for r in bucket.hops {
+            series
+                .entry((r.caller, r.callee))
+                .or_insert_with(|| vec![None; n])[k] = r.stats.p99_ms;
         }
     }
-    for h in detailed {
-        h.p99_series = series
-            .remove(&(h.caller.clone(), h.callee.clone()))
-            .unwrap_or_else(|| vec![None; buckets]);
+    series
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: i64 = 60_000_000;
+
+    /// The buckets cover the window once, in order.
+    fn assert_tiles(window: Window, buckets: &[Window]) {
+        assert_eq!(buckets.first().unwrap().start_us, window.start_us);
+        assert_eq!(buckets.last().unwrap().end_us, window.end_us);
+        for pair in buckets.windows(2) {
+            assert_eq!(pair[0].end_us, pair[1].start_us);
+            assert!(pair[0].len_us() > 0);
+        }
     }
-    Ok(())
+
+    #[test]
+    fn series_buckets_tile_the_window_on_whole_minutes() {
+        // An hour from 10:00:17 in 24 buckets of 2.5 minutes: inner bounds on whole minutes.
+        let window = Window {
+            start_us: 17_000_000,
+            end_us: 17_000_000 + 60 * MINUTE,
+        };
+        let buckets = series_buckets(window, 24);
+        assert_eq!(buckets.len(), 24);
+        assert_tiles(window, &buckets);
+        for b in &buckets[1..] {
+            assert_eq!(b.start_us % MINUTE, 0, "{b:?}");
+        }
+        assert!(
+            buckets
+                .iter()
+                .all(|b| b.len_us() <= 3 * MINUTE + MINUTE / 2)
+        );
+        // Parts under a minute keep exact bounds.
+        let short = Window {
+            start_us: 5,
+            end_us: 5 + 10 * MINUTE,
+        };
+        let buckets = series_buckets(short, 24);
+        assert_tiles(short, &buckets);
+        assert_eq!(buckets[1].start_us, 5 + 25_000_000);
+        assert!(series_buckets(window, 0).is_empty());
+    }
 }

@@ -92,6 +92,10 @@ impl Hasher for IdHasher {
         self.0 = h ^ (h >> 29);
     }
 
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
     fn write_i64(&mut self, v: i64) {
         self.write_u64(v as u64);
     }

@@ -1,16 +1,19 @@
 //! The rollups the reports read: what the store's writers summarize each data file into at
 //! ingest (`hopscope import` and `collect` install them), and `hopscope store rebuild-rollups`
-//! fills in where a summary is missing.
+//! fills in where a summary is missing. [`Plan`] is how a report reads them.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use hopscope_schema::service_edges_1m;
+use hopscope_schema::{hops_1m, service_edges_1m};
 use hopscope_store::{Summarizer, Summarizers};
+
+mod plan;
+pub(crate) use plan::{Plan, slots_at};
 
 /// Every rollup the analyzer reads.
 pub fn summarizers() -> Summarizers {
-    Summarizers::new(vec![Arc::new(ServiceEdges)])
+    Summarizers::new(vec![Arc::new(ServiceEdges), Arc::new(Hops)])
 }
 
 /// `service_edges_1m`: the service map's tally per minute.
@@ -23,5 +26,18 @@ impl Summarizer for ServiceEdges {
 
     fn summarize(&self, rows: &RecordBatch) -> Result<RecordBatch, String> {
         crate::service_map::summarize(rows).map_err(|e| e.to_string())
+    }
+}
+
+/// `hops_1m`: the hop ranking's tally per minute.
+struct Hops;
+
+impl Summarizer for Hops {
+    fn table(&self) -> &'static str {
+        hops_1m::TABLE
+    }
+
+    fn summarize(&self, rows: &RecordBatch) -> Result<RecordBatch, String> {
+        crate::hops::summarize(rows).map_err(|e| e.to_string())
     }
 }

@@ -8,6 +8,7 @@ pub mod alarm_history;
 pub mod athena;
 pub mod s3_location;
 pub use s3_location::S3Location;
+pub mod hops_1m;
 pub mod lambda_functions;
 pub mod lambda_invocations;
 pub mod log_events;
@@ -74,6 +75,7 @@ pub fn stored_tables() -> Vec<StoredTable> {
         table!(lambda_functions),
         table!(trace_coverage),
         table!(rollup service_edges_1m),
+        table!(rollup hops_1m),
     ]
 }
 

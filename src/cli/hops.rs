@@ -35,7 +35,8 @@ pub struct HopsArgs {
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
 
-    /// Slowest trace ids to give per hop as evidence
+    /// Slowest trace ids to give per hop as evidence (up to 10 come from the per-minute
+    /// rollups; more reads every span of the window)
     #[arg(long, default_value_t = 3)]
     pub traces: usize,
 
@@ -125,6 +126,7 @@ pub async fn run(
     let q = query(&args, Utc::now())?;
     let session = super::cluster::open(store, cluster, Some(LocalPart::Hops)).await?;
     let report = HopReport::load(&session, &q).await?;
+    super::output::note_unsummarized(report.unsummarized_files);
     match args.format {
         HopsFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         HopsFormat::Table => print!("{}", table(&report, args.limit)),

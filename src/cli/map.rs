@@ -41,13 +41,7 @@ pub async fn run(
     let window = args.window.resolve(chrono::Utc::now())?;
     let session = super::cluster::open(store, cluster, Some(LocalPart::ServiceMap)).await?;
     let map = ServiceMap::load_in(&session, window).await?;
-    if map.unsummarized_files > 0 {
-        eprintln!(
-            "note: {} span files have no per-minute rollup (written before rollups, or by a run \
-             killed in between) and were read whole; `hopscope store rebuild-rollups` adds them.",
-            map.unsummarized_files
-        );
-    }
+    super::output::note_unsummarized(map.unsummarized_files);
     match args.format {
         MapFormat::Json => println!("{}", serde_json::to_string_pretty(&map)?),
         MapFormat::Dot => print!("{}", map.to_dot()),

@@ -171,3 +171,14 @@ fn map_columns(
         columns,
     )?)
 }
+
+/// Says on stderr that `files` span files were read whole for lack of a per-minute rollup.
+pub fn note_unsummarized(files: usize) {
+    if files > 0 {
+        eprintln!(
+            "note: {files} span files have no per-minute rollup (written before rollups, or by a \
+             run killed in between) and were read whole; `hopscope store rebuild-rollups` adds \
+             them."
+        );
+    }
+}

@@ -1,14 +1,35 @@
-//! Per-minute rollups as users meet them: `import` writes them, a killed import leaves the map
-//! exact (data files whose summary it did not write are read whole, with a notice), and
-//! `store rebuild-rollups` writes what is missing.
+//! Per-minute rollups as users meet them: `import` writes them, a killed import leaves `map`
+//! and `hops` exact (data files whose summary it did not write are read whole, with a notice),
+//! and `store rebuild-rollups` writes what is missing.
 
 use super::{hopscope, samples, stderr, stdout};
 
-/// `map` over a store as printed (the table rounds what float sums could differ in).
-fn map_table(store: &std::path::Path) -> (String, String) {
-    let out = hopscope(store, &["map"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    (stdout(&out), stderr(&out))
+/// `map` and `hops` over a store as printed (the tables round what float sums could differ
+/// in), and what they said on stderr.
+fn printed_reports(store: &std::path::Path) -> (String, String) {
+    let (mut tables, mut notices) = (String::new(), String::new());
+    for command in ["map", "hops"] {
+        let out = hopscope(store, &[command]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        tables.push_str(&stdout(&out));
+        notices.push_str(&stderr(&out));
+    }
+    (tables, notices)
+}
+
+/// Summaries written per rollup table, as `store rebuild-rollups` printed them.
+fn rebuilt_counts(printed: &str) -> Vec<(String, usize)> {
+    printed
+        .lines()
+        .map(|line| {
+            line.split_once(": ")
+                .and_then(|(table, rest)| {
+                    let n = rest.strip_suffix(" summaries written")?.parse().ok()?;
+                    Some((table.to_string(), n))
+                })
+                .unwrap_or_else(|| panic!("{printed}"))
+        })
+        .collect()
 }
 
 #[cfg(unix)]
@@ -19,7 +40,7 @@ fn a_killed_import_keeps_the_map_exact_and_rebuild_rollups_completes_it() {
     let complete = tempfile::tempdir().unwrap();
     let out = hopscope(complete.path(), &["import", generated.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let (want, notice) = map_table(complete.path());
+    let (want, notice) = printed_reports(complete.path());
     assert!(
         notice.is_empty(),
         "an import writes every summary: {notice}"
@@ -46,7 +67,7 @@ fn a_killed_import_keeps_the_map_exact_and_rebuild_rollups_completes_it() {
 
     let rerun = hopscope(store.path(), &["import", generated.to_str().unwrap()]);
     assert!(rerun.status.success(), "{}", stderr(&rerun));
-    let (after_rerun, _) = map_table(store.path());
+    let (after_rerun, _) = printed_reports(store.path());
     assert_eq!(
         after_rerun, want,
         "the map after a killed import and a rerun"
@@ -54,12 +75,12 @@ fn a_killed_import_keeps_the_map_exact_and_rebuild_rollups_completes_it() {
 
     let rebuilt = hopscope(store.path(), &["store", "rebuild-rollups"]);
     assert!(rebuilt.status.success(), "{}", stderr(&rebuilt));
-    assert!(
-        stdout(&rebuilt).starts_with("service_edges_1m: "),
-        "{}",
-        stdout(&rebuilt)
-    );
-    let (after_rebuild, notice) = map_table(store.path());
+    let tables: Vec<String> = rebuilt_counts(&stdout(&rebuilt))
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(tables, ["service_edges_1m", "hops_1m"]);
+    let (after_rebuild, notice) = printed_reports(store.path());
     assert_eq!(after_rebuild, want);
     assert!(
         notice.is_empty(),
@@ -75,26 +96,30 @@ fn a_store_written_before_rollups_is_read_whole_with_a_notice_until_rebuilt() {
         &["import", samples().join("users").to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let (want, notice) = map_table(store.path());
+    let (want, notice) = printed_reports(store.path());
     assert!(notice.is_empty(), "{notice}");
     // As a store from before rollups: no summary at all.
-    std::fs::remove_dir_all(store.path().join("service_edges_1m")).unwrap();
-    let (map, notice) = map_table(store.path());
+    for rollup in ["service_edges_1m", "hops_1m"] {
+        std::fs::remove_dir_all(store.path().join(rollup)).unwrap();
+    }
+    let (map, notice) = printed_reports(store.path());
     assert_eq!(map, want);
+    assert_eq!(
+        notice.matches("no per-minute rollup").count(),
+        2,
+        "map and hops say so: {notice}"
+    );
     assert!(
-        notice.contains("no per-minute rollup")
-            && notice.contains("hopscope store rebuild-rollups"),
+        notice.contains("hopscope store rebuild-rollups"),
         "{notice}"
     );
-    let rebuilt = stdout(&hopscope(store.path(), &["store", "rebuild-rollups"]));
-    let written: usize = rebuilt
-        .trim()
-        .strip_prefix("service_edges_1m: ")
-        .and_then(|r| r.strip_suffix(" summaries written"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{rebuilt}"));
-    assert!(written > 0, "{rebuilt}");
-    let (map, notice) = map_table(store.path());
+    let rebuilt = rebuilt_counts(&stdout(&hopscope(
+        store.path(),
+        &["store", "rebuild-rollups"],
+    )));
+    assert_eq!(rebuilt.len(), 2, "{rebuilt:?}");
+    assert!(rebuilt.iter().all(|(_, n)| *n > 0), "{rebuilt:?}");
+    let (map, notice) = printed_reports(store.path());
     assert_eq!(map, want);
     assert!(notice.is_empty(), "{notice}");
     let missing = hopscope(

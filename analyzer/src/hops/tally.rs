@@ -1,18 +1,28 @@
-//! The hops of one or more windows in one scan of `spans`, aggregated by hand.
+//! The hops of one or more windows, aggregated by hand: from the per-minute summaries written
+//! at ingest (`hops_1m`) for the whole minutes of the windows, and from the spans for the partial
+//! minutes at their edges and for data files that have no summary.
 //!
 //! The `hops` view says the same in SQL (and a test holds the two together), but a general
 //! `GROUP BY` with fifteen aggregates, each a `CASE` over string columns, spends most of its time
 //! evaluating expressions row by row. Here the grouping and flag columns are read as dictionary
 //! keys, each distinct name is compared once per batch, and one loop updates every aggregate of
-//! a row. Each partition of the scan is tallied on its own task (all cores), then merged.
+//! a row. Each partition of a scan is tallied on its own task (all cores), then merged. A
+//! summary is this same tally per minute, so merging summaries gives what tallying their spans
+//! would.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{
+    DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
 use datafusion::common::DataFusionError;
+use hdrhistogram::serialization::V2Serializer;
+use hopscope_schema::hops_1m::{
+    self as rollup, Hop1mBatchBuilder, Hop1mRow, SLOWEST_KEPT, col as r,
+};
 use hopscope_schema::spans::{TABLE as SPANS, col as s, enters_service, kind};
 
 use super::{
@@ -20,13 +30,14 @@ use super::{
     Period, SlowTrace, TIMEOUT_MESSAGE,
 };
 use crate::error::Result;
-use crate::hdr;
+use crate::hdr::{self, Decoder};
 use crate::interned::{Interner, NONE, flags, known, text};
-use crate::partials::{Groups, per_partition};
+use crate::partials::Groups;
+use crate::rollups::{Plan, slots_at};
 use crate::session::Session;
 use crate::significance;
 use crate::top_n::Top;
-use crate::window::{self, Window};
+use crate::window::Window;
 
 /// What [`Partial::add_batch`] reads, in this order.
 const COLUMNS: [&str; 17] = [
@@ -49,6 +60,31 @@ const COLUMNS: [&str; 17] = [
     s::CAUSE_MESSAGE,
 ];
 
+/// What [`Partial::add_summaries`] reads, in this order.
+const SUMMARY_COLUMNS: [&str; 19] = [
+    r::MINUTE,
+    r::CALLER,
+    r::CALLEE,
+    r::CALLEE_TYPE,
+    r::ROOTS,
+    r::REQUESTS,
+    r::TRACES,
+    r::ERRORS,
+    r::THROTTLES,
+    r::FAULTS,
+    r::TIMEOUTS,
+    r::CENSORED,
+    r::COLD_STARTS,
+    r::INVOCATIONS,
+    r::CRITICAL_MS,
+    r::INIT_MS,
+    r::OVERHEAD_MS,
+    r::DURATIONS,
+    r::SLOWEST,
+];
+
+const MINUTE: i64 = 60_000_000;
+
 /// Per row of a `cause_message` column: whether it says a Lambda function timed out.
 pub(crate) fn timed_out(cause_message: &ArrayRef) -> Result<Vec<bool>> {
     let cause = text(cause_message)?;
@@ -66,22 +102,30 @@ pub(crate) fn timed_out(cause_message: &ArrayRef) -> Result<Vec<bool>> {
     Ok(timed_out)
 }
 
-/// The hops of each window (`windows[0]` first), with `slowest` traces of evidence per hop.
+/// The hops of each window (`windows[0]` first), with `slowest` traces of evidence per hop, and
+/// how many data files were read whole for lack of a summary.
 pub(super) async fn tally(
     session: &Session,
     windows: &[Window],
     slowest: usize,
-) -> Result<Vec<Period>> {
-    // Only prunes: each row is tested against the windows in `add_batch`.
-    let filter = window::in_any(windows, s::START_TIME);
-    let streams = session.scan_pruned(SPANS, &COLUMNS, filter).await?;
-    let owned = windows.to_vec();
-    let parts = per_partition(
-        streams,
-        || Partial::new(slowest),
-        move |part: &mut Partial, batch| part.add_batch(batch, &owned),
-    )
-    .await?;
+) -> Result<(Vec<Period>, usize)> {
+    // The summaries keep SLOWEST_KEPT traces a minute: more evidence needs every span.
+    let plan = Plan::new(
+        session,
+        rollup::TABLE,
+        Some(windows),
+        slowest <= SLOWEST_KEPT,
+    )?;
+    let parts = plan
+        .read(
+            session,
+            (SPANS, &COLUMNS),
+            &SUMMARY_COLUMNS,
+            move || Partial::new(slowest),
+            Partial::add_batch,
+            Partial::add_summaries,
+        )
+        .await?;
     let mut total = Named {
         slowest,
         groups: HashMap::new(),
@@ -89,7 +133,51 @@ pub(super) async fn tally(
     for part in parts {
         total.merge(part.into_named())?;
     }
-    total.finish(windows.len())
+    Ok((total.finish(windows.len())?, plan.unsummarized_files()))
+}
+
+/// The `hops_1m` rows of `spans` (a data file's, in the stored schema): one per minute and hop.
+pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
+    let indices = COLUMNS
+        .iter()
+        .map(|c| spans.schema().index_of(c))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(DataFusionError::from)?;
+    let mut part = Partial::new(SLOWEST_KEPT);
+    part.by_minute = true;
+    part.add_batch(
+        &spans.project(&indices).map_err(DataFusionError::from)?,
+        None,
+    )?;
+    let mut out = Hop1mBatchBuilder::default();
+    let mut serializer = V2Serializer::new();
+    let mut durations = Vec::new();
+    for ((_, caller, callee), minute, mut acc) in part.into_minutes() {
+        durations.clear();
+        hdr::serialize_into(&mut serializer, acc.durations.histogram()?, &mut durations)?;
+        out.append(&Hop1mRow {
+            minute,
+            caller: caller.as_deref(),
+            callee: &callee,
+            callee_type: acc.callee_type.as_deref(),
+            roots: acc.roots,
+            requests: acc.requests,
+            traces: acc.traces,
+            errors: acc.errors,
+            throttles: acc.throttles,
+            faults: acc.faults,
+            timeouts: acc.timeouts,
+            censored: acc.censored,
+            cold_starts: acc.cold_starts,
+            invocations: acc.invocations,
+            critical_ms: acc.critical_ms,
+            init_ms: acc.init_ms,
+            overhead_ms: acc.overhead_ms,
+            durations: &durations,
+            slowest: acc.slowest.entries(),
+        });
+    }
+    Ok(out.finish())
 }
 
 /// One hop's running aggregates in one window.
@@ -116,6 +204,47 @@ struct Acc {
     slowest: Top,
 }
 
+impl Acc {
+    /// Adds another part's aggregates of the same group, keeping `slowest` traces.
+    fn merge(&mut self, theirs: Acc, slowest: usize) -> Result<()> {
+        if theirs.callee_type > self.callee_type {
+            self.callee_type = theirs.callee_type;
+        }
+        self.requests += theirs.requests;
+        self.traces += theirs.traces;
+        self.roots += theirs.roots;
+        self.errors += theirs.errors;
+        self.throttles += theirs.throttles;
+        self.faults += theirs.faults;
+        self.timeouts += theirs.timeouts;
+        self.censored += theirs.censored;
+        self.cold_starts += theirs.cold_starts;
+        self.invocations += theirs.invocations;
+        self.critical_ms += theirs.critical_ms;
+        self.init_ms += theirs.init_ms;
+        self.overhead_ms += theirs.overhead_ms;
+        self.durations.merge(theirs.durations)?;
+        for (v, id) in theirs.slowest.entries() {
+            self.slowest.offer(slowest, *v, id);
+        }
+        Ok(())
+    }
+
+    /// Takes callee type `id` if it is greater than the one held (as `max()` would).
+    fn note_type(&mut self, names: &Interner, id: u32) {
+        if id != NONE
+            && self.callee_type_id != Some(id)
+            && self
+                .callee_type
+                .as_deref()
+                .is_none_or(|cur| **names.name(id) > *cur)
+        {
+            self.callee_type_id = Some(id);
+            self.callee_type = Some(names.name(id).to_string());
+        }
+    }
+}
+
 /// Group key: window index, caller (None at a trace's root), callee.
 type Key = (usize, Option<Arc<str>>, Arc<str>);
 
@@ -123,8 +252,11 @@ type Key = (usize, Option<Arc<str>>, Arc<str>);
 struct Partial {
     slowest: usize,
     names: Interner,
-    /// By (window, caller id + 1 or 0, callee id), packed by [`pack`].
-    groups: Groups<u64, Acc>,
+    /// By caller id + 1 or 0 and callee id (packed by [`pack`]), window index, and minute (0
+    /// unless `by_minute`).
+    groups: Groups<(u64, u32, i64), Acc>,
+    /// Whether groups are per minute of `start_time` (a summary's).
+    by_minute: bool,
     /// Ids of the names the flags compare with.
     lambda_function: u32,
     lambda_service: u32,
@@ -132,13 +264,13 @@ struct Partial {
     subsegment: u32,
 }
 
-fn pack(window: usize, caller: u32, callee: u32) -> u64 {
+fn pack(caller: u32, callee: u32) -> u64 {
     let caller = if caller == NONE {
         0
     } else {
         u64::from(caller) + 1
     };
-    ((window as u64) << 60) | (caller << 30) | u64::from(callee)
+    (caller << 32) | u64::from(callee)
 }
 
 impl Partial {
@@ -147,6 +279,7 @@ impl Partial {
             slowest,
             names: Interner::default(),
             groups: Groups::default(),
+            by_minute: false,
             lambda_function: 0,
             lambda_service: 0,
             segment: 0,
@@ -159,7 +292,8 @@ impl Partial {
         p
     }
 
-    fn add_batch(&mut self, b: &RecordBatch, windows: &[Window]) -> Result<()> {
+    /// Tallies the rows of `b` (in [`COLUMNS`] order) into each window of `slots` they start in.
+    fn add_batch(&mut self, b: &RecordBatch, slots: Option<&[(usize, Window)]>) -> Result<()> {
         let c = |i: usize| b.column(i);
         let start = cast(c(0), &DataType::Timestamp(TimeUnit::Microsecond, None))
             .map_err(DataFusionError::from)?;
@@ -208,22 +342,16 @@ impl Partial {
                 svt == lambda_service || (function && name.get(row) == Some(OVERHEAD_SUBSEGMENT));
             let invocation = function && span_kind[row] == segment;
             let crit = critical.is_valid(row).then(|| critical.value(row));
-            for (w, window) in windows.iter().enumerate() {
-                if t < window.start_us || t >= window.end_us {
-                    continue;
-                }
-                let names = &self.names;
-                let acc = self.groups.get(pack(w, caller[row], callee_id));
-                if svt != NONE
-                    && acc.callee_type_id != Some(svt)
-                    && acc
-                        .callee_type
-                        .as_deref()
-                        .is_none_or(|cur| **names.name(svt) > *cur)
-                {
-                    acc.callee_type_id = Some(svt);
-                    acc.callee_type = Some(names.name(svt).to_string());
-                }
+            let minute = if self.by_minute {
+                t.div_euclid(MINUTE) * MINUTE
+            } else {
+                0
+            };
+            for w in slots_at(slots, t) {
+                let acc = self
+                    .groups
+                    .get((pack(caller[row], callee_id), w as u32, minute));
+                acc.note_type(&self.names, svt);
                 if entry {
                     acc.requests += 1;
                     acc.errors += i64::from(error(row) && !throttle(row));
@@ -260,24 +388,85 @@ impl Partial {
         Ok(())
     }
 
-    /// The groups keyed by name, for merging partitions that interned differently.
-    fn into_named(self) -> Named {
+    /// Merges summary rows of `b` (in [`SUMMARY_COLUMNS`] order) into each window of `slots`
+    /// their minute is in.
+    fn add_summaries(&mut self, b: &RecordBatch, slots: Option<&[(usize, Window)]>) -> Result<()> {
+        let c = |i: usize| b.column(i);
+        let minute = cast(c(0), &DataType::Timestamp(TimeUnit::Microsecond, None))
+            .map_err(DataFusionError::from)?;
+        let minute = minute.as_primitive::<TimestampMicrosecondType>();
+        let (caller, callee, callee_type) = (
+            self.names.column(c(1))?,
+            self.names.column(c(2))?,
+            self.names.column(c(3))?,
+        );
+        let count = |i: usize| c(i).as_primitive::<Int64Type>();
+        let ms = |i: usize| c(i).as_primitive::<Float64Type>();
+        let (critical, init, overhead) = (ms(14), ms(15), ms(16));
+        let durations = c(17).as_binary::<i32>();
+        let slowest = c(18).as_list::<i32>();
+        let entries = slowest.values().as_struct();
+        let (ids, values) = (text(entries.column(0))?, entries.column(1));
+        let values = values.as_primitive::<Float64Type>();
+        let offsets = slowest.value_offsets();
+        let mut decoder = Decoder::default();
+        let n = self.slowest;
+        for row in 0..b.num_rows() {
+            if callee[row] == NONE {
+                continue;
+            }
+            for w in slots_at(slots, minute.value(row)) {
+                let acc = self
+                    .groups
+                    .get((pack(caller[row], callee[row]), w as u32, 0));
+                acc.note_type(&self.names, callee_type[row]);
+                acc.roots += count(4).value(row);
+                acc.requests += count(5).value(row);
+                acc.traces += count(6).value(row);
+                acc.errors += count(7).value(row);
+                acc.throttles += count(8).value(row);
+                acc.faults += count(9).value(row);
+                acc.timeouts += count(10).value(row);
+                acc.censored += count(11).value(row);
+                acc.cold_starts += count(12).value(row);
+                acc.invocations += count(13).value(row);
+                acc.critical_ms += critical.value(row);
+                acc.init_ms += init.value(row);
+                acc.overhead_ms += overhead.value(row);
+                decoder.add_to(durations.value(row), &mut acc.durations)?;
+                for e in offsets[row] as usize..offsets[row + 1] as usize {
+                    if let Some(id) = ids.get(e) {
+                        acc.slowest.offer(n, values.value(e), id);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The groups keyed by name and minute, for merging partitions that interned differently.
+    fn into_minutes(self) -> Vec<(Key, i64, Acc)> {
         let name = |id: u64| self.names.name(id as u32).clone();
-        let groups = self
-            .groups
+        self.groups
             .into_vec()
             .into_iter()
-            .map(|(key, acc)| {
-                let window = (key >> 60) as usize;
-                let caller = (key >> 30) & ((1 << 30) - 1);
+            .map(|((key, window, minute), acc)| {
+                let caller = key >> 32;
                 let caller = (caller > 0).then(|| name(caller - 1));
-                ((window, caller, name(key & ((1 << 30) - 1))), acc)
+                let callee = name(key & u64::from(u32::MAX));
+                ((window as usize, caller, callee), minute, acc)
             })
-            .collect();
-        Named {
-            slowest: self.slowest,
-            groups,
+            .collect()
+    }
+
+    /// The groups keyed by name (not by minute).
+    fn into_named(self) -> Named {
+        let slowest = self.slowest;
+        let mut groups: HashMap<Key, Acc> = HashMap::new();
+        for (key, _, acc) in self.into_minutes() {
+            groups.insert(key, acc);
         }
+        Named { slowest, groups }
     }
 }
 
@@ -290,27 +479,10 @@ struct Named {
 impl Named {
     fn merge(&mut self, other: Named) -> Result<()> {
         for (key, theirs) in other.groups {
-            let mine = self.groups.entry(key).or_default();
-            if theirs.callee_type > mine.callee_type {
-                mine.callee_type = theirs.callee_type;
-            }
-            mine.requests += theirs.requests;
-            mine.traces += theirs.traces;
-            mine.roots += theirs.roots;
-            mine.errors += theirs.errors;
-            mine.throttles += theirs.throttles;
-            mine.faults += theirs.faults;
-            mine.timeouts += theirs.timeouts;
-            mine.censored += theirs.censored;
-            mine.cold_starts += theirs.cold_starts;
-            mine.invocations += theirs.invocations;
-            mine.critical_ms += theirs.critical_ms;
-            mine.init_ms += theirs.init_ms;
-            mine.overhead_ms += theirs.overhead_ms;
-            mine.durations.merge(theirs.durations)?;
-            for (v, id) in theirs.slowest.entries() {
-                mine.slowest.offer(self.slowest, *v, id);
-            }
+            self.groups
+                .entry(key)
+                .or_default()
+                .merge(theirs, self.slowest)?;
         }
         Ok(())
     }

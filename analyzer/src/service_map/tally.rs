@@ -17,7 +17,6 @@ use datafusion::arrow::datatypes::{
     DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::common::DataFusionError;
-use datafusion::prelude::lit;
 use hdrhistogram::serialization::V2Serializer;
 use hopscope_schema::service_edges_1m::{
     self as rollup, ServiceEdge1mBatchBuilder, ServiceEdge1mRow, col as r,
@@ -27,9 +26,10 @@ use hopscope_schema::spans::{TABLE as SPANS, col as s, enters_node};
 use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
 use crate::interned::{Interner, NONE, flags, known};
-use crate::partials::{Groups, per_partition};
+use crate::partials::Groups;
+use crate::rollups::{Plan, slots_at};
 use crate::session::Session;
-use crate::window::{self, Window};
+use crate::window::Window;
 
 /// What [`Partial::add_batch`] reads, in this order.
 const COLUMNS: [&str; 15] = [
@@ -74,7 +74,6 @@ const SUMMARY_COLUMNS: [&str; 19] = [
 ];
 
 const MINUTE: i64 = 60_000_000;
-const HOUR: i64 = 60 * MINUTE;
 
 /// One caller -> callee pair over the spans that enter a node; `caller` is `None` for spans
 /// entering it from outside the trace. The numbers mean what `service_map_select`'s do.
@@ -109,86 +108,24 @@ pub(super) async fn tally(
     session: &Session,
     window: Option<Window>,
 ) -> Result<(Vec<Group>, usize)> {
-    // Summaries cover whole minutes; the spans of the minutes cut by the window's edges are read.
-    let (summarized, edges) = match window.map(|w| (w, w.whole_minutes())) {
-        None => (None, Vec::new()),
-        Some((_, Some((inner, edges)))) => (Some(inner), edges),
-        Some((w, None)) => return Ok((merge(raw(session, Some(vec![w])).await?)?, 0)),
-    };
-    let hours = summarized.map(|w| w.start_us.div_euclid(HOUR)..=(w.end_us - 1).div_euclid(HOUR));
-    let table = hopscope_schema::stored_table(rollup::TABLE).expect("a stored table");
-    let pairing = hopscope_store::pair(session.location(), &table, hours)?;
-    if pairing.summaries.is_empty() {
-        // A store written before rollups: one plain scan.
-        return Ok((
-            merge(raw(session, window.map(|w| vec![w])).await?)?,
-            pairing.unsummarized.len(),
-        ));
-    }
-    let mut parts = if edges.is_empty() {
-        Vec::new()
-    } else {
-        raw(session, Some(edges)).await?
-    };
-    let inner: Option<Vec<Window>> = summarized.map(|w| vec![w]);
-    let filter = |column| {
-        inner
-            .as_ref()
-            .map_or(lit(true), |w| window::in_any(w, column))
-    };
-    let streams = session
-        .scan_files_pruned(
-            SPANS,
-            &pairing.unsummarized,
-            &COLUMNS,
-            filter(s::START_TIME),
+    let windows = window.map(|w| [w]);
+    let plan = Plan::new(
+        session,
+        rollup::TABLE,
+        windows.as_ref().map(|w| &w[..]),
+        true,
+    )?;
+    let parts = plan
+        .read(
+            session,
+            (SPANS, &COLUMNS),
+            &SUMMARY_COLUMNS,
+            Partial::default,
+            Partial::add_batch,
+            Partial::add_summaries,
         )
         .await?;
-    let keep = inner.clone();
-    parts.extend(
-        per_partition(
-            streams,
-            Partial::default,
-            move |part: &mut Partial, batch| part.add_batch(batch, keep.as_deref()),
-        )
-        .await?,
-    );
-    // Usually every data file has its summary: then one scan of the rollup table (a summary
-    // exists only beside its data file) spares listing each file on its own.
-    let minutes = filter(r::MINUTE);
-    let streams = if pairing.unsummarized.is_empty() {
-        session
-            .scan_pruned(rollup::TABLE, &SUMMARY_COLUMNS, minutes)
-            .await?
-    } else {
-        session
-            .scan_files_pruned(rollup::TABLE, &pairing.summaries, &SUMMARY_COLUMNS, minutes)
-            .await?
-    };
-    parts.extend(
-        per_partition(
-            streams,
-            Partial::default,
-            move |part: &mut Partial, batch| part.add_summaries(batch, summarized),
-        )
-        .await?,
-    );
-    Ok((merge(parts)?, pairing.unsummarized.len()))
-}
-
-/// Tallies of every partition of a scan of the spans in `windows` (all of them for `None`).
-async fn raw(session: &Session, windows: Option<Vec<Window>>) -> Result<Vec<Partial>> {
-    // Only prunes: each row is tested against the windows in `add_batch`.
-    let filter = windows
-        .as_ref()
-        .map_or(lit(true), |w| window::in_any(w, s::START_TIME));
-    let streams = session.scan_pruned(SPANS, &COLUMNS, filter).await?;
-    per_partition(
-        streams,
-        Partial::default,
-        move |part: &mut Partial, batch| part.add_batch(batch, windows.as_deref()),
-    )
-    .await
+    Ok((merge(parts)?, plan.unsummarized_files()))
 }
 
 /// The groups of all `parts`, merged by name.
@@ -365,9 +302,9 @@ fn pack_origin(account: u32, region: u32) -> u64 {
 }
 
 impl Partial {
-    /// Tallies the rows of `b` (in [`COLUMNS`] order) that start in one of `windows` (every row
-    /// for `None`).
-    fn add_batch(&mut self, b: &RecordBatch, windows: Option<&[Window]>) -> Result<()> {
+    /// Tallies the rows of `b` (in [`COLUMNS`] order) that start in one of `slots` (one window
+    /// here).
+    fn add_batch(&mut self, b: &RecordBatch, slots: Option<&[(usize, Window)]>) -> Result<()> {
         let c = |i: usize| b.column(i);
         let start = cast(c(0), &DataType::Timestamp(TimeUnit::Microsecond, None))
             .map_err(DataFusionError::from)?;
@@ -390,7 +327,7 @@ impl Partial {
         let (account, region) = (self.names.column(c(13))?, self.names.column(c(14))?);
         for row in 0..b.num_rows() {
             let t = start.value(row);
-            if windows.is_some_and(|ws| !ws.iter().any(|w| t >= w.start_us && t < w.end_us)) {
+            if slots_at(slots, t).next().is_none() {
                 continue;
             }
             let minute = if self.by_minute {
@@ -432,9 +369,8 @@ impl Partial {
         Ok(())
     }
 
-    /// Merges summary rows of `b` (in [`SUMMARY_COLUMNS`] order) whose minute is in `window`
-    /// (every row for `None`).
-    fn add_summaries(&mut self, b: &RecordBatch, window: Option<Window>) -> Result<()> {
+    /// Merges summary rows of `b` (in [`SUMMARY_COLUMNS`] order) whose minute is in `slots`.
+    fn add_summaries(&mut self, b: &RecordBatch, slots: Option<&[(usize, Window)]>) -> Result<()> {
         let c = |i: usize| b.column(i);
         let minute = cast(c(0), &DataType::Timestamp(TimeUnit::Microsecond, None))
             .map_err(DataFusionError::from)?;
@@ -461,28 +397,25 @@ impl Partial {
         let (durations, dwell) = (c(16).as_binary::<i32>(), c(18).as_binary::<i32>());
         let mut decoder = Decoder::default();
         for row in 0..b.num_rows() {
-            let t = minute.value(row);
-            if window.is_some_and(|w| t < w.start_us || t >= w.end_us) {
+            if slots_at(slots, minute.value(row)).next().is_none() {
                 continue;
             }
             let ids = [caller[row], caller_type[row], callee[row], callee_type[row]];
-            let theirs = Acc {
-                roots: roots.value(row),
-                requests: requests.value(row),
-                ok: ok.value(row),
-                errors: errors.value(row),
-                throttles: throttles.value(row),
-                faults: faults.value(row),
-                total_ms: total_ms.value(row),
-                timed: timed.value(row),
-                censored: censored.value(row),
-                durations: Recorded::Histogram(Box::new(decoder.decode(durations.value(row))?)),
-                async_calls: async_calls.value(row),
-                dwell: Recorded::Histogram(Box::new(decoder.decode(dwell.value(row))?)),
-            };
-            self.groups
-                .get((pack(ids), pack_origin(account[row], region[row]), 0))
-                .merge(theirs)?;
+            let acc = self
+                .groups
+                .get((pack(ids), pack_origin(account[row], region[row]), 0));
+            acc.roots += roots.value(row);
+            acc.requests += requests.value(row);
+            acc.ok += ok.value(row);
+            acc.errors += errors.value(row);
+            acc.throttles += throttles.value(row);
+            acc.faults += faults.value(row);
+            acc.total_ms += total_ms.value(row);
+            acc.timed += timed.value(row);
+            acc.censored += censored.value(row);
+            decoder.add_to(durations.value(row), &mut acc.durations)?;
+            acc.async_calls += async_calls.value(row);
+            decoder.add_to(dwell.value(row), &mut acc.dwell)?;
         }
         Ok(())
     }

@@ -1,10 +1,12 @@
-//! The service map read from per-minute rollups (`service_edges_1m`, written at ingest) equals
-//! the map tallied from the spans themselves: on every sample scenario, over random windows,
-//! whatever order and overlap the data was imported in, and with summaries missing.
+//! The service map and the hop ranking read from per-minute rollups (`service_edges_1m` and
+//! `hops_1m`, written at ingest) equal the reports tallied from the spans themselves: on every
+//! sample scenario, over random windows and baselines, whatever order and overlap the data was
+//! imported in, and with summaries missing.
 
 use std::path::{Path, PathBuf};
 
 use hopscope_analyzer::Session;
+use hopscope_analyzer::hops::{Baseline, HopQuery, HopReport};
 use hopscope_analyzer::rollups::summarizers;
 use hopscope_analyzer::service_map::{MapEdge, ServiceMap};
 use hopscope_analyzer::window::Window;
@@ -12,6 +14,7 @@ use hopscope_collector::import::{ImportOptions, import_files, list_files};
 use hopscope_store::Store;
 use hopscope_test_support::{import_store, import_store_with, samples_dir};
 use proptest::prelude::*;
+use serde_json::Value;
 
 use crate::sample_store;
 
@@ -33,6 +36,96 @@ fn assert_agree(a: &ServiceMap, b: &ServiceMap, context: &str) {
         assert_eq!(same_avg(x), same_avg(y), "{context}");
     }
     assert_eq!(a.coverage, b.coverage, "{context}");
+}
+
+/// `a` and `b` say the same as JSON: counts and percentiles equal, sums of milliseconds within
+/// float noise (added in another order), hops compared by name (ranks between hops whose
+/// values differ only in that noise may swap).
+fn assert_same_json(a: &Value, b: &Value, at: &str) {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-6 + 1e-9 * x.abs().max(y.abs()),
+                "{at}: {x} != {y}"
+            );
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: lengths");
+            let by_hop = |v: &Vec<Value>| {
+                let mut v = v.clone();
+                v.sort_by_key(|h| (h["caller"].to_string(), h["callee"].to_string()));
+                v
+            };
+            let (x, y) = if at.ends_with(".hops") {
+                (by_hop(x), by_hop(y))
+            } else {
+                (x.clone(), y.clone())
+            };
+            for (i, (x, y)) in x.iter().zip(&y).enumerate() {
+                assert_same_json(x, y, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(
+                x.keys().collect::<Vec<_>>(),
+                y.keys().collect::<Vec<_>>(),
+                "{at}"
+            );
+            for (k, v) in x {
+                assert_same_json(v, &y[k], &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+async fn hops_of(session: &Session, q: &HopQuery) -> HopReport {
+    HopReport::load(session, q).await.unwrap()
+}
+
+/// Hop queries over `windows`: each with the preceding window as baseline, with none, and with
+/// one that overlaps it; the last hour of data; evidence lists of 3 and of the most kept.
+fn hop_queries(windows: &[Window]) -> Vec<HopQuery> {
+    let q = |window, baseline, slowest_traces| HopQuery {
+        window,
+        baseline,
+        slowest_traces,
+        series_buckets: 0,
+    };
+    let mut out = vec![q(None, Baseline::Preceding, 3)];
+    for (i, w) in windows.iter().enumerate() {
+        let shifted = Window {
+            start_us: w.start_us + w.len_us() / 3,
+            end_us: w.end_us + w.len_us() / 3,
+        };
+        let baseline = match i % 3 {
+            0 => Baseline::Preceding,
+            1 => Baseline::Off,
+            _ => Baseline::Window(shifted),
+        };
+        let slowest = if i % 2 == 0 {
+            3
+        } else {
+            hopscope_schema::hops_1m::SLOWEST_KEPT
+        };
+        out.push(q(Some(*w), baseline, slowest));
+    }
+    out
+}
+
+/// The hop reports of `rolled` and of `raw` agree on `queries`; `rolled` read no data file whole.
+async fn assert_same_hops(rolled: &Session, raw: &Session, queries: &[HopQuery]) {
+    for q in queries {
+        let from_rollups = hops_of(rolled, q).await;
+        assert_eq!(from_rollups.unsummarized_files, 0, "{q:?}");
+        let from_spans = hops_of(raw, q).await;
+        assert_same_json(
+            &serde_json::to_value(&from_rollups).unwrap(),
+            &serde_json::to_value(&from_spans).unwrap(),
+            &format!("{q:?}"),
+        );
+    }
 }
 
 async fn map_of(session: &Session, window: Option<Window>) -> ServiceMap {
@@ -85,13 +178,14 @@ fn windows(lo: i64, hi: i64, count: usize) -> Vec<Window> {
     out
 }
 
-/// The maps of `rolled` (a store with rollups) and of `raw` (the same spans, without) agree on
-/// everything and on `windows`; `rolled` read no data file whole.
-async fn assert_same_maps(rolled: &Path, raw: &Path, windows: &[Window]) {
+/// The maps and hop reports of `rolled` (a store with rollups) and of `raw` (the same spans,
+/// without) agree on everything and on `windows`; `rolled` read no data file whole.
+async fn assert_same_reports(rolled: &Path, raw: &Path, windows: &[Window]) {
     let (rolled, raw) = (
         Session::open(rolled).await.unwrap(),
         Session::open(raw).await.unwrap(),
     );
+    assert_same_hops(&rolled, &raw, &hop_queries(windows)).await;
     for window in std::iter::once(None).chain(windows.iter().copied().map(Some)) {
         let from_rollups = map_of(&rolled, window).await;
         assert_eq!(from_rollups.unsummarized_files, 0, "{window:?}");
@@ -104,7 +198,7 @@ async fn assert_same_maps(rolled: &Path, raw: &Path, windows: &[Window]) {
 }
 
 #[tokio::test]
-async fn the_map_from_rollups_is_the_map_from_spans_on_every_scenario_and_window() {
+async fn reports_from_rollups_are_reports_from_spans_on_every_scenario_and_window() {
     for name in hopscope_scenarios::SCENARIOS {
         let input = [samples_dir().join(name)];
         let (rolled, raw) = (
@@ -117,7 +211,20 @@ async fn the_map_from_rollups_is_the_map_from_spans_on_every_scenario_and_window
         let whole = map_of(&session, None).await;
         assert!(whole.unsummarized_files > 0, "{name}");
         assert!(!whole.edges.is_empty(), "{name}");
-        assert_same_maps(rolled.path(), raw.path(), &windows(lo, hi, 12)).await;
+        let hops = hops_of(
+            &session,
+            &HopQuery {
+                window: Some(Window {
+                    start_us: lo,
+                    end_us: hi + 1,
+                }),
+                ..HopQuery::default()
+            },
+        )
+        .await;
+        assert!(hops.unsummarized_files > 0, "{name}");
+        assert!(!hops.hops.is_empty(), "{name}");
+        assert_same_reports(rolled.path(), raw.path(), &windows(lo, hi, 12)).await;
     }
 }
 
@@ -138,21 +245,42 @@ fn files_under(root: &Path, table: &str) -> Vec<PathBuf> {
 #[tokio::test]
 async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
     let rolled = import_store_with(&[samples_dir()], summarizers());
-    let summaries = files_under(rolled.path(), "service_edges_1m");
-    assert_eq!(
-        summaries.len(),
-        files_under(rolled.path(), "spans").len(),
-        "one summary per data file"
+    let (edges, hops) = (
+        files_under(rolled.path(), "service_edges_1m"),
+        files_under(rolled.path(), "hops_1m"),
     );
-    // As if the import had been killed between each of these data files and its summary.
-    let lost: Vec<_> = summaries.iter().step_by(2).collect();
-    for file in &lost {
+    let data_files = files_under(rolled.path(), "spans").len();
+    assert_eq!(edges.len(), data_files, "one summary per data file");
+    assert_eq!(hops.len(), data_files, "one summary per data file");
+    // As if the import had been killed between each of these data files and its summaries
+    // (or between its two summaries).
+    let lost: Vec<_> = edges.iter().step_by(2).collect();
+    let lost_hops: Vec<_> = hops.iter().skip(1).step_by(3).collect();
+    for file in lost.iter().chain(&lost_hops) {
         std::fs::remove_file(file).unwrap();
     }
     let session = Session::open(rolled.path()).await.unwrap();
     let (lo, hi) = span_range(&session).await;
     let raw = Session::open(sample_store()).await.unwrap();
     let windows = windows(lo, hi, 6);
+    let everything = HopQuery {
+        window: Some(Window {
+            start_us: lo,
+            end_us: hi + 1,
+        }),
+        ..HopQuery::default()
+    };
+    assert_eq!(
+        hops_of(&session, &everything).await.unsummarized_files,
+        lost_hops.len()
+    );
+    for q in hop_queries(&windows) {
+        assert_same_json(
+            &serde_json::to_value(hops_of(&session, &q).await).unwrap(),
+            &serde_json::to_value(hops_of(&raw, &q).await).unwrap(),
+            &format!("{q:?}"),
+        );
+    }
     for window in std::iter::once(None).chain(windows.iter().copied().map(Some)) {
         let map = map_of(&session, window).await;
         if window.is_none() {
@@ -166,14 +294,17 @@ async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
         .with_summarizers(summarizers());
     assert_eq!(
         store.rebuild_rollups().unwrap(),
-        [("service_edges_1m", lost.len())]
+        [
+            ("service_edges_1m", lost.len()),
+            ("hops_1m", lost_hops.len())
+        ]
     );
     assert_eq!(
         store.rebuild_rollups().unwrap(),
-        [("service_edges_1m", 0)],
+        [("service_edges_1m", 0), ("hops_1m", 0)],
         "nothing left to rebuild"
     );
-    assert_same_maps(rolled.path(), sample_store(), &windows).await;
+    assert_same_reports(rolled.path(), sample_store(), &windows).await;
 }
 
 /// Every trace file of the samples.
@@ -219,7 +350,7 @@ proptest! {
         runtime.block_on(async {
             let session = Session::open(dir.path()).await.unwrap();
             let (lo, hi) = span_range(&session).await;
-            assert_same_maps(dir.path(), sample_store(), &windows(lo, hi, 3)).await;
+            assert_same_reports(dir.path(), sample_store(), &windows(lo, hi, 3)).await;
         });
     }
 }

@@ -241,6 +241,7 @@ mod tests {
             baseline_traces: 0,
             hops: Vec::new(),
             coverage: None,
+            unsummarized_files: 0,
         };
         let title = |r: &HopReport| super::title(Some(r));
         assert_eq!(title(&report), " Slow hops: 300 traces, no baseline ");

@@ -1,0 +1,234 @@
+//! How a tally reads its windows: whole minutes from a rollup's summaries, and from the spans
+//! only the partial minutes at the windows' edges and the data files that have no summary.
+//!
+//! A tally gives two folds: one of source rows, one of summary rows. Both are told which of the
+//! tally's windows each row counts in ([`Slots`]), so a tally of several windows (a report and
+//! its baseline) is still one pass over each source.
+
+use std::collections::BTreeSet;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::{Expr, lit};
+use hopscope_store::Pairing;
+
+use crate::error::Result;
+use crate::partials::per_partition;
+use crate::session::Session;
+use crate::window::{self, Window};
+
+const MINUTE: i64 = 60_000_000;
+const HOUR: i64 = 60 * MINUTE;
+
+/// Which rows a fold takes, and into which of the tally's windows (an index into its list):
+/// `None` takes every row, into window 0.
+pub(crate) type Slots = Option<Vec<(usize, Window)>>;
+
+/// The windows of `slots` that hold instant `t`.
+pub(crate) fn slots_at(slots: Option<&[(usize, Window)]>, t: i64) -> impl Iterator<Item = usize> {
+    let all = slots.is_none().then_some(0);
+    let some = slots
+        .unwrap_or_default()
+        .iter()
+        .filter(move |(_, w)| t >= w.start_us && t < w.end_us)
+        .map(|(i, _)| *i);
+    all.into_iter().chain(some)
+}
+
+/// Where each part of a tally's windows is read from.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    rollup: &'static str,
+    /// Read from every data file: the partial minutes at the windows' edges, windows without a
+    /// whole minute, and everything when the store holds no summary.
+    raw: Slots,
+    /// The whole minutes: read from the summaries, and from the data files without one.
+    summarized: Slots,
+    pairing: Pairing,
+}
+
+impl Plan {
+    /// The plan for `windows` (everything for `None`) over `rollup`; `use_rollup: false` reads
+    /// every span (for a question the summaries cannot answer).
+    pub(crate) fn new(
+        session: &Session,
+        rollup: &'static str,
+        windows: Option<&[Window]>,
+        use_rollup: bool,
+    ) -> Result<Plan> {
+        let table = hopscope_schema::stored_table(rollup).expect("a stored table");
+        let all_raw = |pairing| Plan {
+            rollup,
+            raw: windows.map(|ws| ws.iter().copied().enumerate().collect()),
+            summarized: Some(Vec::new()),
+            pairing,
+        };
+        if !use_rollup {
+            return Ok(all_raw(Pairing::default()));
+        }
+        let (raw, summarized, pairing) = match windows {
+            None => (
+                Some(Vec::new()),
+                None,
+                hopscope_store::pair(session.location(), &table, None)?,
+            ),
+            Some(windows) => {
+                let (mut raw, mut inner) = (Vec::new(), Vec::new());
+                for (i, w) in windows.iter().enumerate() {
+                    match w.whole_minutes() {
+                        Some((whole, edges)) => {
+                            inner.push((i, whole));
+                            raw.extend(edges.into_iter().map(|e| (i, e)));
+                        }
+                        None => raw.push((i, *w)),
+                    }
+                }
+                let mut pairing = Pairing::default();
+                let hours: BTreeSet<(i64, i64)> = inner.iter().map(|(_, w)| hours(w)).collect();
+                for (first, last) in hours {
+                    let p = hopscope_store::pair(session.location(), &table, Some(first..=last))?;
+                    pairing.summaries.extend(p.summaries);
+                    pairing.unsummarized.extend(p.unsummarized);
+                }
+                // Overlapping windows list an hour twice.
+                for files in [&mut pairing.summaries, &mut pairing.unsummarized] {
+                    files.sort_unstable();
+                    files.dedup();
+                }
+                (Some(raw), Some(inner), pairing)
+            }
+        };
+        if pairing.summaries.is_empty() {
+            // A store written before rollups: one plain scan.
+            return Ok(all_raw(pairing));
+        }
+        Ok(Plan {
+            rollup,
+            raw,
+            summarized,
+            pairing,
+        })
+    }
+
+    /// Data files read whole for lack of a summary.
+    pub(crate) fn unsummarized_files(&self) -> usize {
+        self.pairing.unsummarized.len()
+    }
+
+    /// Folds of every partition of every scan the plan needs: `add_rows` folds rows of
+    /// `source` (its `columns`), `add_summaries` rows of the rollup (its `summary_columns`).
+    pub(crate) async fn read<P: Send + 'static>(
+        &self,
+        session: &Session,
+        (source, columns): (&str, &[&str]),
+        summary_columns: &[&str],
+        start: impl Fn() -> P,
+        add_rows: impl Fn(&mut P, &RecordBatch, Option<&[(usize, Window)]>) -> Result<()>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+        add_summaries: impl Fn(&mut P, &RecordBatch, Option<&[(usize, Window)]>) -> Result<()>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<Vec<P>> {
+        let time = |table: &str| {
+            hopscope_schema::stored_table(table)
+                .expect("a stored table")
+                .time
+        };
+        let (source_time, minute) = (time(source), time(self.rollup));
+        let mut parts = Vec::new();
+        if !is_empty(&self.raw) {
+            let streams = session
+                .scan_pruned(source, columns, filter(&self.raw, source_time))
+                .await?;
+            parts.extend(fold(streams, &start, &self.raw, add_rows.clone()).await?);
+        }
+        if is_empty(&self.summarized) {
+            return Ok(parts);
+        }
+        let streams = session
+            .scan_files_pruned(
+                source,
+                &self.pairing.unsummarized,
+                columns,
+                filter(&self.summarized, source_time),
+            )
+            .await?;
+        parts.extend(fold(streams, &start, &self.summarized, add_rows).await?);
+        // Usually every data file has its summary: then one scan of the rollup table (a summary
+        // exists only beside its data file) spares listing each file on its own.
+        let minutes = filter(&self.summarized, minute);
+        let streams = if self.pairing.unsummarized.is_empty() {
+            session
+                .scan_pruned(self.rollup, summary_columns, minutes)
+                .await?
+        } else {
+            session
+                .scan_files_pruned(
+                    self.rollup,
+                    &self.pairing.summaries,
+                    summary_columns,
+                    minutes,
+                )
+                .await?
+        };
+        parts.extend(fold(streams, &start, &self.summarized, add_summaries).await?);
+        Ok(parts)
+    }
+}
+
+/// Whether `slots` takes no row at all.
+fn is_empty(slots: &Slots) -> bool {
+    slots.as_ref().is_some_and(Vec::is_empty)
+}
+
+/// A pruning filter: `column` in one of the slots' windows (every row for `None`). Rows are
+/// tested again as they are folded.
+fn filter(slots: &Slots, column: &str) -> Expr {
+    slots.as_ref().map_or(lit(true), |slots| {
+        let windows: Vec<Window> = slots.iter().map(|(_, w)| *w).collect();
+        window::in_any(&windows, column)
+    })
+}
+
+async fn fold<P: Send + 'static>(
+    streams: Vec<datafusion::execution::SendableRecordBatchStream>,
+    start: &impl Fn() -> P,
+    slots: &Slots,
+    add: impl Fn(&mut P, &RecordBatch, Option<&[(usize, Window)]>) -> Result<()>
+    + Clone
+    + Send
+    + Sync
+    + 'static,
+) -> Result<Vec<P>> {
+    let slots = slots.clone();
+    per_partition(streams, start, move |part: &mut P, batch| {
+        add(part, batch, slots.as_deref())
+    })
+    .await
+}
+
+/// The first and last hour partitions window `w` touches.
+fn hours(w: &Window) -> (i64, i64) {
+    (w.start_us.div_euclid(HOUR), (w.end_us - 1).div_euclid(HOUR))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_counts_in_every_window_that_holds_it() {
+        let w = |start_us, end_us| Window { start_us, end_us };
+        let slots = [(0, w(0, 10)), (1, w(5, 20)), (0, w(30, 40))];
+        let at = |t| slots_at(Some(&slots), t).collect::<Vec<_>>();
+        assert_eq!(at(7), [0, 1]);
+        assert_eq!(at(10), [1]);
+        assert_eq!(at(35), [0]);
+        assert!(at(20).is_empty());
+        assert_eq!(slots_at(None, i64::MIN).collect::<Vec<_>>(), [0]);
+    }
+}
