@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The service map from per-minute rollups against the map tallied from the spans, side by side
-# in one run: generated data (about SPANS spans, an equal share from each sample scenario)
-# imported into a new store (with rollups, one process per scenario: time and peak RSS), and the
-# same store without its rollups (a hard-linked copy with `service_edges_1m` removed, which `map`
-# reads whole, as a store from before rollups). Then `map` over everything and over the last
-# hour of data on each, whole processes, best of RUNS. The printed maps must be equal.
+# The service map and the hop ranking from per-minute rollups against the same reports tallied
+# from the spans, side by side in one run: generated data (about SPANS spans, an equal share from
+# each sample scenario) imported into a new store (with rollups, one process per scenario: time
+# and peak RSS), and the same store without its rollups (a hard-linked copy with the rollup
+# tables removed, which `map` and `hops` read whole, as a store from before rollups). Then `map`
+# and `hops` over everything and over the last hour of data on each, whole processes, best of
+# RUNS, with the peak RSS of the last run. The printed reports must be equal.
 # With BEFORE (a build from before rollups), its import of the same data is timed too.
 #
 # Usage: BIN=path/to/hopscope [BEFORE=path/to/older/hopscope] benches/compare_rollups.sh
@@ -47,40 +48,48 @@ if [[ -n "$before" ]]; then
     echo "import, build without rollups: $(import_all "$before" "$tmp/before")"
 fi
 echo "import with rollups: $(import_all "$bin" "$tmp/after")"
+rollups=(service_edges_1m hops_1m)
 cp -al "$tmp/after" "$tmp/raw"
-rm -rf "$tmp/raw/service_edges_1m"
+for r in "${rollups[@]}"; do rm -rf "${tmp:?}/raw/$r"; done
 spans=$("$bin" --store "$tmp/after" sql --format csv "SELECT count(*) FROM spans" | tail -1)
-echo "$spans spans; span Parquet $(du -sh "$tmp/after/spans" | cut -f1), rollups $(du -sh "$tmp/after/service_edges_1m" | cut -f1)"
+echo "$spans spans; span Parquet $(du -sh "$tmp/after/spans" | cut -f1), rollups $(cd "$tmp/after" && du -ch "${rollups[@]}" | tail -1 | cut -f1)"
 
-read -r win_start win_end < <("$bin" --store "$tmp/after" sql --format csv \
-    "SELECT date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' - INTERVAL '1 hour',
+read -r first win_start win_end < <("$bin" --store "$tmp/after" sql --format csv \
+    "SELECT date_bin(INTERVAL '1 minute', min(start_time)),
+            date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' - INTERVAL '1 hour',
             date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' FROM spans" |
     tail -1 | tr ',' ' ')
 
+# Best wall time of RUNS runs of a command, and the peak RSS (MiB) of the last.
 best_wall() {
     local best=""
     for _ in $(seq "$runs"); do
         local start end t
         start=$(date +%s.%N)
-        "$@" >/dev/null 2>&1
+        /usr/bin/time -f '%M' -o "$tmp/rss" "$@" >/dev/null 2>&1
         end=$(date +%s.%N)
         t=$(echo "$end - $start" | bc -l)
         if [[ -z "$best" ]] || (($(echo "$t < $best" | bc -l))); then best=$t; fi
     done
-    printf '%.3f' "$best"
+    printf '%.3f s %4d MiB' "$best" $(($(tail -1 "$tmp/rss") / 1024))
 }
 
-echo "map, best of $runs, whole processes:"
-for window in "" "--since $win_start --until $win_end"; do
+echo "best of $runs, whole processes (wall, peak RSS):"
+reports=(
+    "map|everything|"
+    "map|last hour|--since $win_start --until $win_end"
+    "hops|everything|--since $first --until $win_end --baseline off"
+    "hops|last hour|--since $win_start --until $win_end"
+)
+for report in "${reports[@]}"; do
+    IFS='|' read -r command label args <<<"$report"
     # shellcheck disable=SC2086
-    cmp <("$bin" --store "$tmp/raw" map $window 2>/dev/null) <("$bin" --store "$tmp/after" map $window) ||
-        { echo "maps differ: map $window" >&2; exit 1; }
+    cmp <("$bin" --store "$tmp/raw" $command $args 2>/dev/null) <("$bin" --store "$tmp/after" $command $args) ||
+        { echo "reports differ: $command $args" >&2; exit 1; }
     # shellcheck disable=SC2086
-    b=$(best_wall "$bin" --store "$tmp/raw" map $window)
+    b=$(best_wall "$bin" --store "$tmp/raw" $command $args)
     # shellcheck disable=SC2086
-    a=$(best_wall "$bin" --store "$tmp/after" map $window)
-    label="everything"
-    [[ -n "$window" ]] && label="last hour"
-    printf '%-10s from spans %s s | from rollups %s s -> %.1fx\n' "$label" \
-        "$b" "$a" "$(echo "$b / $a" | bc -l)"
+    a=$(best_wall "$bin" --store "$tmp/after" $command $args)
+    printf '%-4s %-10s from spans %s | from rollups %s -> %.1fx\n' "$command" "$label" \
+        "$b" "$a" "$(echo "${b%% s*} / ${a%% s*}" | bc -l)"
 done

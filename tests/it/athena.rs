@@ -185,6 +185,9 @@ fn duckdb_types_for(glue: &str) -> &'static [&'static str] {
         "timestamp" => &["TIMESTAMP WITH TIME ZONE"],
         "map<string,string>" => &["MAP(VARCHAR, VARCHAR)"],
         "binary" => &["BLOB"],
+        "array<struct<trace_id:string,critical_ms:double>>" => {
+            &["STRUCT(trace_id VARCHAR, critical_ms DOUBLE)[]"]
+        }
         other => panic!("no DuckDB type known for Glue type {other}: add it to this test"),
     }
 }
