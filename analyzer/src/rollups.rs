@@ -11,6 +11,18 @@ use hopscope_store::{Summarizer, Summarizers};
 mod plan;
 pub(crate) use plan::{Plan, slots_at};
 
+/// The columns `names` of a data file's rows, in that order: what a summarizer tallies.
+pub(crate) fn columns_of(rows: &RecordBatch, names: &[&str]) -> crate::error::Result<RecordBatch> {
+    let indices = names
+        .iter()
+        .map(|c| rows.schema().index_of(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(datafusion::common::DataFusionError::from)?;
+    Ok(rows
+        .project(&indices)
+        .map_err(datafusion::common::DataFusionError::from)?)
+}
+
 /// Every rollup the analyzer reads.
 pub fn summarizers() -> Summarizers {
     Summarizers::new(vec![Arc::new(ServiceEdges), Arc::new(Hops)])

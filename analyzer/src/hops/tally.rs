@@ -33,7 +33,7 @@ use crate::error::Result;
 use crate::hdr::{self, Decoder};
 use crate::interned::{Interner, NONE, flags, known, text};
 use crate::partials::Groups;
-use crate::rollups::{Plan, slots_at};
+use crate::rollups::{Plan, columns_of, slots_at};
 use crate::session::Session;
 use crate::significance;
 use crate::top_n::Top;
@@ -138,17 +138,9 @@ pub(super) async fn tally(
 
 /// The `hops_1m` rows of `spans` (a data file's, in the stored schema): one per minute and hop.
 pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
-    let indices = COLUMNS
-        .iter()
-        .map(|c| spans.schema().index_of(c))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(DataFusionError::from)?;
     let mut part = Partial::new(SLOWEST_KEPT);
     part.by_minute = true;
-    part.add_batch(
-        &spans.project(&indices).map_err(DataFusionError::from)?,
-        None,
-    )?;
+    part.add_batch(&columns_of(spans, &COLUMNS)?, None)?;
     let mut out = Hop1mBatchBuilder::default();
     let mut serializer = V2Serializer::new();
     let mut durations = Vec::new();

@@ -27,7 +27,7 @@ use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
 use crate::interned::{Interner, NONE, flags, known};
 use crate::partials::Groups;
-use crate::rollups::{Plan, slots_at};
+use crate::rollups::{Plan, columns_of, slots_at};
 use crate::session::Session;
 use crate::window::Window;
 
@@ -147,19 +147,11 @@ fn merge(parts: Vec<Partial>) -> Result<Vec<Group>> {
 /// The `service_edges_1m` rows of `spans` (a data file's, in the stored schema): one per minute
 /// and group.
 pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
-    let indices = COLUMNS
-        .iter()
-        .map(|c| spans.schema().index_of(c))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(DataFusionError::from)?;
     let mut part = Partial {
         by_minute: true,
         ..Partial::default()
     };
-    part.add_batch(
-        &spans.project(&indices).map_err(DataFusionError::from)?,
-        None,
-    )?;
+    part.add_batch(&columns_of(spans, &COLUMNS)?, None)?;
     let mut out = ServiceEdge1mBatchBuilder::default();
     let mut serializer = V2Serializer::new();
     let (mut durations, mut dwell) = (Vec::new(), Vec::new());
