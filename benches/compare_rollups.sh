@@ -54,10 +54,14 @@ for r in "${rollups[@]}"; do rm -rf "${tmp:?}/raw/$r"; done
 spans=$("$bin" --store "$tmp/after" sql --format csv "SELECT count(*) FROM spans" | tail -1)
 echo "$spans spans; span Parquet $(du -sh "$tmp/after/spans" | cut -f1), rollups $(cd "$tmp/after" && du -ch "${rollups[@]}" | tail -1 | cut -f1)"
 
-read -r first win_start win_end < <("$bin" --store "$tmp/after" sql --format csv \
-    "SELECT date_bin(INTERVAL '1 minute', min(start_time)),
-            date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' - INTERVAL '1 hour',
-            date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' FROM spans" |
+# The last hour of data on whole minutes (as `map` and `hops` pick it by default), and the same
+# hour 17 s earlier: a window cut inside minutes, as `--since 1h` at the clock's now is, whose
+# partial minutes at the edges are read from the spans.
+read -r first win_start win_end cut_start cut_end < <("$bin" --store "$tmp/after" sql --format csv \
+    "WITH e AS (SELECT date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' AS e FROM spans)
+     SELECT (SELECT date_bin(INTERVAL '1 minute', min(start_time)) FROM spans),
+            e - INTERVAL '1 hour', e,
+            e - INTERVAL '1 hour' - INTERVAL '17 seconds', e - INTERVAL '17 seconds' FROM e" |
     tail -1 | tr ',' ' ')
 
 # Best wall time of RUNS runs of a command, and the peak RSS (MiB) of the last.
@@ -78,8 +82,10 @@ echo "best of $runs, whole processes (wall, peak RSS):"
 reports=(
     "map|everything|"
     "map|last hour|--since $win_start --until $win_end"
+    "map|hour, cut|--since $cut_start --until $cut_end"
     "hops|everything|--since $first --until $win_end --baseline off"
     "hops|last hour|--since $win_start --until $win_end"
+    "hops|hour, cut|--since $cut_start --until $cut_end"
 )
 for report in "${reports[@]}"; do
     IFS='|' read -r command label args <<<"$report"

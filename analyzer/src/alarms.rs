@@ -11,6 +11,7 @@ pub mod composite;
 pub mod eval;
 pub mod evaluator;
 pub mod parse;
+pub mod rolled;
 pub mod rule;
 pub mod series;
 pub mod starter;
@@ -174,7 +175,8 @@ fn fixed_key(target: &Target) -> Option<String> {
 /// Series queries shared by the rules of one evaluation.
 #[derive(Default)]
 struct SeriesCache {
-    by_sql: BTreeMap<String, Series>,
+    /// By the query's SQL, or the rollup query's description.
+    by_query: BTreeMap<String, Series>,
     has_key: BTreeMap<String, bool>,
 }
 
@@ -187,16 +189,24 @@ impl SeriesCache {
         start: i64,
         end: i64,
     ) -> Result<&Series> {
+        if let Some(rolled) = rolled::Rolled::of(rule) {
+            let query = format!("{rolled:?} over {start}..{end}");
+            if !self.by_query.contains_key(&query) {
+                let series = rolled.fetch(session, start, end).await?;
+                self.by_query.insert(query.clone(), series);
+            }
+            return Ok(&self.by_query[&query]);
+        }
         let has_key = match &rule.target {
             Target::Query { sql } => self.query_has_key(session, sql).await?,
             _ => false,
         };
         let sql = series::series_sql(rule, name, start, end, has_key);
-        if !self.by_sql.contains_key(&sql) {
+        if !self.by_query.contains_key(&sql) {
             let series = series::fetch(session, &sql).await?;
-            self.by_sql.insert(sql.clone(), series);
+            self.by_query.insert(sql.clone(), series);
         }
-        Ok(&self.by_sql[&sql])
+        Ok(&self.by_query[&sql])
     }
 
     async fn query_has_key(&mut self, session: &Session, sql: &str) -> Result<bool> {

@@ -1,11 +1,16 @@
-//! The service map and the hop ranking read from per-minute rollups (`service_edges_1m` and
-//! `hops_1m`, written at ingest) equal the reports tallied from the spans themselves: on every
-//! sample scenario, over random windows and baselines, whatever order and overlap the data was
-//! imported in, and with summaries missing.
+//! The service map, the hop ranking and the alarm series of service and edge rules read from
+//! per-minute rollups (`service_edges_1m` and `hops_1m`, written at ingest) equal the same
+//! answers computed from the spans themselves: on every sample scenario, over random windows and
+//! baselines, whatever order and overlap the data was imported in, and with summaries missing.
 
 use std::path::{Path, PathBuf};
 
 use hopscope_analyzer::Session;
+use hopscope_analyzer::alarms::rolled::Rolled;
+use hopscope_analyzer::alarms::rule::{
+    Comparison, Condition, LowSample, MetricRule, MissingData, Source, Statistic, Target,
+};
+use hopscope_analyzer::alarms::series::{Series, fetch, series_sql};
 use hopscope_analyzer::hops::{Baseline, HopQuery, HopReport};
 use hopscope_analyzer::rollups::summarizers;
 use hopscope_analyzer::service_map::{MapEdge, ServiceMap};
@@ -128,6 +133,96 @@ async fn assert_same_hops(rolled: &Session, raw: &Session, queries: &[HopQuery])
     }
 }
 
+/// A service or edge rule of `statistic` per `period_secs`.
+fn alarm_rule(target: Target, statistic: Statistic, period_secs: i64) -> MetricRule {
+    MetricRule {
+        target,
+        statistic,
+        source: Source::Logs,
+        condition: Condition {
+            comparison: Comparison::GreaterThan,
+            threshold: 0.0,
+            period_secs,
+            evaluation_periods: 1,
+            datapoints_to_alarm: 1,
+            treat_missing_data: MissingData::Missing,
+            low_sample: LowSample::Evaluate,
+            percentile: None,
+        },
+    }
+}
+
+/// Same keys, periods and sample counts; values equal within float noise.
+fn assert_same_series(a: &Series, b: &Series, at: &str) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{at}"
+    );
+    for (key, points) in a {
+        let theirs = &b[key];
+        assert_eq!(points.len(), theirs.len(), "{at} {key}");
+        for (x, y) in points.iter().zip(theirs) {
+            assert_eq!((x.time, x.samples), (y.time, y.samples), "{at} {key}");
+            assert!(
+                (x.value - y.value).abs() <= 1e-9 + 1e-9 * x.value.abs().max(y.value.abs()),
+                "{at} {key}: {x:?} != {y:?}"
+            );
+        }
+    }
+}
+
+/// Alarm series of service and edge rules read from the rollups equal what their SQL gives
+/// over the spans, on `windows`.
+async fn assert_same_alarm_series(session: &Session, windows: &[Window]) {
+    let targets = [
+        Target::Service {
+            name: "*".into(),
+            service_type: None,
+        },
+        Target::Service {
+            name: "*".into(),
+            service_type: Some("AWS::Lambda::Function".into()),
+        },
+        Target::Edge {
+            caller: "*".into(),
+            callee: "*".into(),
+        },
+    ];
+    let statistics = [
+        Statistic::Count,
+        Statistic::Sum,
+        Statistic::Avg,
+        Statistic::Percentile(50.0),
+        Statistic::Percentile(99.0),
+        Statistic::FaultRate,
+        Statistic::ThrottleCount,
+    ];
+    let mut points = 0;
+    for target in &targets {
+        for statistic in statistics {
+            // Longer periods bin minutes the same way: two statistics suffice there.
+            let periods: &[i64] = match statistic {
+                Statistic::Count | Statistic::Percentile(_) => &[60, 300],
+                _ => &[60],
+            };
+            for &period in periods {
+                let rule = alarm_rule(target.clone(), statistic, period);
+                let rolled = Rolled::of(&rule).expect("the rollup answers it");
+                for w in windows {
+                    let at = format!("{target:?} {statistic:?} per {period} s over {w:?}");
+                    let from_rollups = rolled.fetch(session, w.start_us, w.end_us).await.unwrap();
+                    let sql = series_sql(&rule, "rule", w.start_us, w.end_us, false);
+                    let from_spans = fetch(session, &sql).await.unwrap();
+                    assert_same_series(&from_rollups, &from_spans, &at);
+                    points += from_spans.values().map(Vec::len).sum::<usize>();
+                }
+            }
+        }
+    }
+    assert!(points > 0, "the rules saw data");
+}
+
 async fn map_of(session: &Session, window: Option<Window>) -> ServiceMap {
     ServiceMap::load_in(session, window).await.unwrap()
 }
@@ -224,6 +319,10 @@ async fn reports_from_rollups_are_reports_from_spans_on_every_scenario_and_windo
         .await;
         assert!(hops.unsummarized_files > 0, "{name}");
         assert!(!hops.hops.is_empty(), "{name}");
+        let mut alarm_windows = windows(lo, hi, 3);
+        alarm_windows.truncate(4);
+        assert_same_alarm_series(&Session::open(rolled.path()).await.unwrap(), &alarm_windows)
+            .await;
         assert_same_reports(rolled.path(), raw.path(), &windows(lo, hi, 12)).await;
     }
 }

@@ -1,0 +1,365 @@
+//! Series of service and edge rules read from the service map's per-minute rollup
+//! (`service_edges_1m`) for whole minutes, and from the spans only for the partial minutes at the
+//! window's edges and data files without a summary (see [`crate::rollups::Plan`]).
+//!
+//! The rollup holds per minute what these statistics need (calls, faults, throttles, the sum,
+//! count and histogram of durations), and its rows are the spans the SQL's service and edge
+//! targets take (those entering a node), so the datapoints equal the SQL's: counts exactly,
+//! percentiles from the same histograms, sums and averages within float noise (added in
+//! another order). Periods that are not whole minutes, and the statistics a minute's summary
+//! cannot give (min, max, trimmed means, error rates: a throttle's error flag is not kept
+//! apart), take the SQL of [`super::series`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{
+    DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
+use datafusion::common::DataFusionError;
+use hopscope_schema::service_edges_1m::{self as rollup, col as r};
+use hopscope_schema::spans::{TABLE as SPANS, col as s, enters_node};
+
+use super::eval::Datapoint;
+use super::rule::{MetricRule, Statistic, Target};
+use super::series::Series;
+use crate::error::Result;
+use crate::hdr::{self, Decoder, Recorded};
+use crate::interned::{Interner, NONE, flags, known};
+use crate::partials::Groups;
+use crate::rollups::{Plan, slots_at};
+use crate::session::Session;
+use crate::window::Window;
+
+const MINUTE_SECS: i64 = 60;
+
+/// A rule the rollup answers: its target's shape, statistic and period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rolled {
+    /// `caller -> callee` keys (an edge rule) rather than the callee's name (a service rule).
+    edges: bool,
+    /// A service rule's type filter.
+    service_type: Option<String>,
+    statistic: Statistic,
+    period_us: i64,
+}
+
+impl Rolled {
+    /// How the rollup answers `rule`, if it can.
+    pub fn of(rule: &MetricRule) -> Option<Rolled> {
+        let period = rule.condition.period_secs;
+        if period <= 0 || period % MINUTE_SECS != 0 {
+            return None;
+        }
+        let (edges, service_type) = match &rule.target {
+            Target::Service { service_type, .. } => (false, service_type.clone()),
+            Target::Edge { .. } => (true, None),
+            Target::Function { .. } | Target::Query { .. } => return None,
+        };
+        let statistic = rule.statistic;
+        if !matches!(
+            statistic,
+            Statistic::Count
+                | Statistic::Sum
+                | Statistic::Avg
+                | Statistic::Percentile(_)
+                | Statistic::FaultRate
+                | Statistic::ThrottleCount
+        ) {
+            return None;
+        }
+        Some(Rolled {
+            edges,
+            service_type,
+            statistic,
+            period_us: period * 1_000_000,
+        })
+    }
+
+    /// The datapoints of every key over `[start, end)` (epoch µs), as the SQL would give them.
+    pub async fn fetch(&self, session: &Session, start: i64, end: i64) -> Result<Series> {
+        let window = [Window {
+            start_us: start,
+            end_us: end,
+        }];
+        let plan = Plan::new(session, rollup::TABLE, Some(&window), true)?;
+        let (shape, shape_rows) = (Arc::new(self.clone()), Arc::new(self.clone()));
+        let parts = plan
+            .read(
+                session,
+                (SPANS, &COLUMNS),
+                &SUMMARY_COLUMNS,
+                Partial::default,
+                move |p: &mut Partial, b: &RecordBatch, slots: Option<&[(usize, Window)]>| {
+                    p.add_rows(&shape_rows, b, slots)
+                },
+                move |p: &mut Partial, b: &RecordBatch, slots: Option<&[(usize, Window)]>| {
+                    p.add_summaries(&shape, b, slots)
+                },
+            )
+            .await?;
+        let mut total: HashMap<(String, i64), Acc> = HashMap::new();
+        for part in parts {
+            for (key, acc) in part.into_named() {
+                total.entry(key).or_default().merge(acc)?;
+            }
+        }
+        let mut series = Series::new();
+        for ((key, time), mut acc) in total {
+            if let Some((value, samples)) = self.value(&mut acc)?
+                && value.is_finite()
+            {
+                series.entry(key).or_default().push(Datapoint {
+                    time,
+                    value,
+                    samples,
+                });
+            }
+        }
+        for points in series.values_mut() {
+            points.sort_by_key(|p| p.time);
+        }
+        Ok(series)
+    }
+
+    /// A period's value and sample count, as the statistic's SQL computes them (`None`: NULL).
+    fn value(&self, acc: &mut Acc) -> Result<Option<(f64, u64)>> {
+        let (calls, timed) = (acc.requests as u64, acc.timed as u64);
+        Ok(match self.statistic {
+            Statistic::Count => Some((acc.requests as f64, calls)),
+            Statistic::Sum => (timed > 0).then_some((acc.total_ms, timed)),
+            Statistic::Avg => (timed > 0).then(|| (acc.total_ms / acc.timed as f64, timed)),
+            Statistic::Percentile(p) => {
+                hdr::quantile_ms(acc.durations.histogram()?, p / 100.0).map(|v| (v, timed))
+            }
+            Statistic::FaultRate => Some((acc.faults as f64 / acc.requests as f64, calls)),
+            Statistic::ThrottleCount => Some((acc.throttles as f64, calls)),
+            _ => None,
+        })
+    }
+
+    /// Whether a call into `callee_type` from `caller` counts, and the period it falls in.
+    fn takes(&self, caller: u32, callee_type: Option<&str>) -> bool {
+        (!self.edges || caller != NONE)
+            && self
+                .service_type
+                .as_deref()
+                .is_none_or(|want| callee_type == Some(want))
+    }
+
+    fn period_of(&self, t: i64) -> i64 {
+        t.div_euclid(self.period_us) * self.period_us
+    }
+}
+
+/// What [`Partial::add_rows`] reads, in this order.
+const COLUMNS: [&str; 8] = [
+    s::START_TIME,
+    s::PARENT_SERVICE,
+    s::PARENT_SERVICE_TYPE,
+    s::SERVICE,
+    s::SERVICE_TYPE,
+    s::THROTTLE,
+    s::FAULT,
+    s::DURATION_MS,
+];
+
+/// What [`Partial::add_summaries`] reads, in this order.
+const SUMMARY_COLUMNS: [&str; 10] = [
+    r::MINUTE,
+    r::CALLER,
+    r::CALLEE,
+    r::CALLEE_TYPE,
+    r::REQUESTS,
+    r::THROTTLES,
+    r::FAULTS,
+    r::TOTAL_MS,
+    r::TIMED,
+    r::DURATIONS,
+];
+
+/// One key's running aggregates in one period.
+#[derive(Debug, Default)]
+struct Acc {
+    requests: i64,
+    throttles: i64,
+    faults: i64,
+    total_ms: f64,
+    timed: i64,
+    durations: Recorded,
+}
+
+impl Acc {
+    fn merge(&mut self, other: Acc) -> Result<()> {
+        self.requests += other.requests;
+        self.throttles += other.throttles;
+        self.faults += other.faults;
+        self.total_ms += other.total_ms;
+        self.timed += other.timed;
+        Ok(self.durations.merge(other.durations)?)
+    }
+}
+
+/// One partition's groups, by caller id + 1 (0 for none, or for a service rule's keys) and
+/// callee id, and period.
+#[derive(Default)]
+struct Partial {
+    names: Interner,
+    groups: Groups<(u64, i64), Acc>,
+}
+
+fn pack(caller: Option<u32>, callee: u32) -> u64 {
+    (caller.map_or(0, |c| u64::from(c) + 1) << 32) | u64::from(callee)
+}
+
+impl Partial {
+    fn add_rows(
+        &mut self,
+        rule: &Rolled,
+        b: &RecordBatch,
+        slots: Option<&[(usize, Window)]>,
+    ) -> Result<()> {
+        let c = |i: usize| b.column(i);
+        let start = cast(c(0), &DataType::Timestamp(TimeUnit::Microsecond, None))
+            .map_err(DataFusionError::from)?;
+        let start = start.as_primitive::<TimestampMicrosecondType>();
+        let (caller, caller_type, callee, callee_type) = (
+            self.names.column(c(1))?,
+            self.names.column(c(2))?,
+            self.names.column(c(3))?,
+            self.names.column(c(4))?,
+        );
+        let (throttle, fault) = (flags(c(5)), flags(c(6)));
+        let duration = cast(c(7), &DataType::Float64).map_err(DataFusionError::from)?;
+        let duration = duration.as_primitive::<Float64Type>();
+        for row in 0..b.num_rows() {
+            let t = start.value(row);
+            if callee[row] == NONE || slots_at(slots, t).next().is_none() {
+                continue;
+            }
+            let parent = known(caller[row]).map(|p| (p, known(caller_type[row])));
+            let type_name = known(callee_type[row]).map(|id| &**self.names.name(id));
+            if !enters_node(parent, (callee[row], known(callee_type[row])))
+                || !rule.takes(caller[row], type_name)
+            {
+                continue;
+            }
+            let caller = known(caller[row]).filter(|_| rule.edges);
+            let acc = self
+                .groups
+                .get((pack(caller, callee[row]), rule.period_of(t)));
+            acc.requests += 1;
+            acc.throttles += i64::from(throttle(row));
+            acc.faults += i64::from(fault(row));
+            if duration.is_valid(row) {
+                let ms = duration.value(row);
+                acc.total_ms += ms;
+                acc.timed += 1;
+                if let Some(us) = hdr::micros(ms) {
+                    acc.durations.record(us)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add_summaries(
+        &mut self,
+        rule: &Rolled,
+        b: &RecordBatch,
+        slots: Option<&[(usize, Window)]>,
+    ) -> Result<()> {
+        let c = |i: usize| b.column(i);
+        let minute = cast(c(0), &DataType::Timestamp(TimeUnit::Microsecond, None))
+            .map_err(DataFusionError::from)?;
+        let minute = minute.as_primitive::<TimestampMicrosecondType>();
+        let (caller, callee, callee_type) = (
+            self.names.column(c(1))?,
+            self.names.column(c(2))?,
+            self.names.column(c(3))?,
+        );
+        let count = |i: usize| c(i).as_primitive::<Int64Type>();
+        let (requests, throttles, faults, timed) = (count(4), count(5), count(6), count(8));
+        let total_ms = c(7).as_primitive::<Float64Type>();
+        let durations = c(9).as_binary::<i32>();
+        let mut decoder = Decoder::default();
+        for row in 0..b.num_rows() {
+            let t = minute.value(row);
+            if callee[row] == NONE || slots_at(slots, t).next().is_none() {
+                continue;
+            }
+            let type_name = known(callee_type[row]).map(|id| &**self.names.name(id));
+            if !rule.takes(caller[row], type_name) {
+                continue;
+            }
+            let caller = known(caller[row]).filter(|_| rule.edges);
+            let acc = self
+                .groups
+                .get((pack(caller, callee[row]), rule.period_of(t)));
+            acc.requests += requests.value(row);
+            acc.throttles += throttles.value(row);
+            acc.faults += faults.value(row);
+            acc.total_ms += total_ms.value(row);
+            acc.timed += timed.value(row);
+            decoder.add_to(durations.value(row), &mut acc.durations)?;
+        }
+        Ok(())
+    }
+
+    /// The groups by key (as the SQL names it: `callee` or `caller -> callee`) and period.
+    fn into_named(self) -> Vec<((String, i64), Acc)> {
+        let names = &self.names;
+        self.groups
+            .into_vec()
+            .into_iter()
+            .map(|((ids, period), acc)| {
+                let callee = names.name((ids & u64::from(u32::MAX)) as u32);
+                let key = match ids >> 32 {
+                    0 => callee.to_string(),
+                    caller => format!("{} -> {callee}", names.name((caller - 1) as u32)),
+                };
+                ((key, period), acc)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alarms::rule::{Comparison, Condition, LowSample, MissingData, Source};
+
+    fn rule(target: Target, statistic: Statistic, period_secs: i64) -> MetricRule {
+        MetricRule {
+            target,
+            statistic,
+            source: Source::Logs,
+            condition: Condition {
+                comparison: Comparison::GreaterThan,
+                threshold: 1.0,
+                period_secs,
+                evaluation_periods: 1,
+                datapoints_to_alarm: 1,
+                treat_missing_data: MissingData::Missing,
+                low_sample: LowSample::Evaluate,
+                percentile: None,
+            },
+        }
+    }
+
+    #[test]
+    fn only_whole_minute_periods_of_what_a_summary_holds_are_rolled() {
+        let service = || Target::Service {
+            name: "api".into(),
+            service_type: None,
+        };
+        assert!(Rolled::of(&rule(service(), Statistic::Percentile(99.0), 300)).is_some());
+        assert!(Rolled::of(&rule(service(), Statistic::Count, 90)).is_none());
+        assert!(Rolled::of(&rule(service(), Statistic::Max, 60)).is_none());
+        assert!(Rolled::of(&rule(service(), Statistic::ErrorRate, 60)).is_none());
+        let function = Target::Function { name: "f".into() };
+        assert!(Rolled::of(&rule(function, Statistic::Count, 60)).is_none());
+    }
+}
