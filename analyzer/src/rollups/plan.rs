@@ -83,16 +83,10 @@ impl Plan {
                     }
                 }
                 let mut pairing = Pairing::default();
-                let hours: BTreeSet<(i64, i64)> = inner.iter().map(|(_, w)| hours(w)).collect();
-                for (first, last) in hours {
+                for (first, last) in hour_ranges(inner.iter().map(|(_, w)| w)) {
                     let p = hopscope_store::pair(session.location(), &table, Some(first..=last))?;
                     pairing.summaries.extend(p.summaries);
                     pairing.unsummarized.extend(p.unsummarized);
-                }
-                // Overlapping windows list an hour twice.
-                for files in [&mut pairing.summaries, &mut pairing.unsummarized] {
-                    files.sort_unstable();
-                    files.dedup();
                 }
                 (Some(raw), Some(inner), pairing)
             }
@@ -211,9 +205,20 @@ async fn fold<P: Send + 'static>(
     .await
 }
 
-/// The first and last hour partitions window `w` touches.
-fn hours(w: &Window) -> (i64, i64) {
-    (w.start_us.div_euclid(HOUR), (w.end_us - 1).div_euclid(HOUR))
+/// The hour partitions `windows` touch, as disjoint ranges (first, last): a report, its
+/// baseline and its series buckets are one range, paired with one listing.
+fn hour_ranges<'a>(windows: impl Iterator<Item = &'a Window>) -> Vec<(i64, i64)> {
+    let touched: BTreeSet<(i64, i64)> = windows
+        .map(|w| (w.start_us.div_euclid(HOUR), (w.end_us - 1).div_euclid(HOUR)))
+        .collect();
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    for (first, last) in touched {
+        match ranges.last_mut() {
+            Some((_, end)) if first <= *end + 1 => *end = (*end).max(last),
+            _ => ranges.push((first, last)),
+        }
+    }
+    ranges
 }
 
 #[cfg(test)]
@@ -230,5 +235,17 @@ mod tests {
         assert_eq!(at(35), [0]);
         assert!(at(20).is_empty());
         assert_eq!(slots_at(None, i64::MIN).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn windows_are_paired_over_disjoint_hour_ranges() {
+        let w = |start_h: i64, end_h: i64| Window {
+            start_us: start_h * HOUR + 5,
+            end_us: end_h * HOUR,
+        };
+        // A window, its baseline, buckets inside, and one far away.
+        let windows = [w(10, 12), w(8, 10), w(10, 11), w(11, 12), w(20, 21)];
+        assert_eq!(hour_ranges(windows.iter()), [(8, 11), (20, 20)]);
+        assert!(hour_ranges([].iter()).is_empty());
     }
 }
