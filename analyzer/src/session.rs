@@ -9,8 +9,12 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{MemTable, TableProvider};
-use datafusion::common::{DataFusionError, exec_datafusion_err};
+use datafusion::common::{DFSchema, DataFusionError, exec_datafusion_err};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::physical_plan::ParquetSource;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::SessionState;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
@@ -173,9 +177,8 @@ impl Session {
         filter: Expr,
     ) -> Result<Vec<SendableRecordBatchStream>> {
         let state = self.ctx.state();
-        let plan = provider
-            .scan(&state, Some(&projection), &[filter], None)
-            .await?;
+        let plan = provider.scan(&state, Some(&projection), &[], None).await?;
+        let plan = pruned_by(plan, filter, &provider.schema(), &state)?;
         let partitions = plan.properties().output_partitioning().partition_count();
         (0..partitions)
             .map(|i| Ok(plan.execute(i, state.task_ctx())?))
@@ -217,6 +220,29 @@ pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
     registry.register_udaf(Arc::new(AggregateUDF::from(TopNUdaf::default())))?;
     datafusion_functions_json::register_all(registry)?;
     Ok(())
+}
+
+/// `plan` (a scan of Parquet files) with `filter` as its pruning predicate: files, row groups
+/// and pages whose statistics rule it out are skipped, and no row is filtered. A listing
+/// table's `scan` takes filters only to prune partitions (DataFusion leaves the rest to a
+/// `FilterExec` that its optimizer pushes into the scan), so a hand-built plan must set it.
+fn pruned_by(
+    plan: Arc<dyn ExecutionPlan>,
+    filter: Expr,
+    schema: &SchemaRef,
+    state: &SessionState,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let Some(scan) = plan.downcast_ref::<DataSourceExec>() else {
+        // No file to read (an empty scan).
+        return Ok(plan);
+    };
+    let Some((config, parquet)) = scan.downcast_to_file_source::<ParquetSource>() else {
+        return Ok(plan);
+    };
+    let predicate = state.create_physical_expr(filter, &DFSchema::try_from(schema.clone())?)?;
+    let mut config = config.clone();
+    config.file_source = Arc::new(parquet.with_predicate(predicate));
+    Ok(DataSourceExec::from_data_source(config))
 }
 
 /// Stored `table` as the hand-written tallies read it (text as `Utf8View`), and the indexes of
@@ -313,4 +339,72 @@ fn parquet_listing(
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::TimestampMicrosecondType;
+    use futures::TryStreamExt;
+
+    use super::*;
+    use crate::window::{Window, in_any};
+
+    /// Rows a pruned scan of the spans' `start_time` delivers: (all of them, those in `w`).
+    async fn scanned_rows(session: &Session, w: Window) -> (usize, usize) {
+        let streams = session
+            .scan_pruned("spans", &["start_time"], in_any(&[w], "start_time"))
+            .await
+            .unwrap();
+        let (mut all, mut inside) = (0, 0);
+        for stream in streams {
+            let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
+            for b in batches {
+                let t = b.column(0).as_primitive::<TimestampMicrosecondType>();
+                all += b.num_rows();
+                inside += t
+                    .values()
+                    .iter()
+                    .filter(|&&t| t >= w.start_us && t < w.end_us)
+                    .count();
+            }
+        }
+        (all, inside)
+    }
+
+    #[tokio::test]
+    async fn a_pruned_scan_skips_what_its_filter_rules_out_and_keeps_every_row_it_holds() {
+        let session = Session::open(hopscope_test_support::sample_store())
+            .await
+            .unwrap();
+        let everything = Window {
+            start_us: 0,
+            end_us: i64::MAX,
+        };
+        let (total, _) = scanned_rows(&session, everything).await;
+        // One minute of the sample data (2026-11-20T09:05Z), whose hour-10 files the statistics
+        // rule out.
+        let start_us = 1_795_165_500_000_000;
+        let minute = Window {
+            start_us,
+            end_us: start_us + 60_000_000,
+        };
+        let (read, inside) = scanned_rows(&session, minute).await;
+        let held = session
+            .collect(
+                "SELECT count(*) FROM spans \
+                 WHERE start_time >= '2026-11-20T09:05:00Z' AND start_time < '2026-11-20T09:06:00Z'",
+            )
+            .await
+            .unwrap()[0]
+            .column(0)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .value(0) as usize;
+        assert!(held > 0);
+        assert_eq!(inside, held, "every row of the minute comes through");
+        assert!(
+            read < total / 2,
+            "{read} of {total} rows read for one minute: the filter pruned nothing"
+        );
+    }
 }
