@@ -5,7 +5,9 @@
 # and peak RSS), and the same store without its rollups (a hard-linked copy with the rollup
 # tables removed, which `map` and `hops` read whole, as a store from before rollups). Then `map`
 # and `hops` over everything and over the last hour of data on each, whole processes, best of
-# RUNS, with the peak RSS of the last run. The printed reports must be equal.
+# RUNS, with the peak RSS of the last run, over whole minutes and over a window cut inside
+# minutes. The printed reports must be equal.
+# `store rebuild-rollups` on a copy without them bounds what the summaries cost the import.
 # With BEFORE (a build from before rollups), its import of the same data is timed too.
 #
 # Usage: BIN=path/to/hopscope [BEFORE=path/to/older/hopscope] benches/compare_rollups.sh
@@ -51,6 +53,15 @@ echo "import with rollups: $(import_all "$bin" "$tmp/after")"
 rollups=(service_edges_1m hops_1m)
 cp -al "$tmp/after" "$tmp/raw"
 for r in "${rollups[@]}"; do rm -rf "${tmp:?}/raw/$r"; done
+# What the summaries cost at import, bounded from above with the same binary: writing them for
+# the whole store afterwards (which also decodes every data file, as an import does not).
+cp -al "$tmp/raw" "$tmp/rebuilt"
+start=$(date +%s.%N)
+/usr/bin/time -f '%M' -o "$tmp/rss" "$bin" --store "$tmp/rebuilt" store rebuild-rollups >/dev/null
+end=$(date +%s.%N)
+printf 'rebuild-rollups on the store without them: %.1f s, peak RSS %d MiB\n' \
+    "$(echo "$end - $start" | bc -l)" $(($(tail -1 "$tmp/rss") / 1024))
+rm -rf "$tmp/rebuilt"
 spans=$("$bin" --store "$tmp/after" sql --format csv "SELECT count(*) FROM spans" | tail -1)
 echo "$spans spans; span Parquet $(du -sh "$tmp/after/spans" | cut -f1), rollups $(cd "$tmp/after" && du -ch "${rollups[@]}" | tail -1 | cut -f1)"
 

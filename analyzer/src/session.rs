@@ -11,16 +11,16 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::common::{DFSchema, DataFusionError, exec_datafusion_err};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::physical_plan::ParquetSource;
-use datafusion::datasource::source::DataSourceExec;
-use datafusion::execution::SessionState;
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::datasource::physical_plan::ParquetSource;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::SessionState;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{FunctionRegistry, SendableRecordBatchStream};
 use datafusion::logical_expr::{AggregateUDF, Expr, ScalarUDF};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use hopscope_schema::store_layout::DATA_EXTENSION;
 use hopscope_schema::{stored_table, stored_tables};

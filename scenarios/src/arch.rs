@@ -74,7 +74,7 @@ pub(crate) fn architecture(name: &str) -> Option<Architecture> {
 }
 
 /// A time on the incident day, 2026-11-20, in UTC.
-fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+pub(crate) fn at(hour: u32, minute: u32) -> DateTime<Utc> {
     NaiveDate::from_ymd_opt(2026, 11, 20)
         .and_then(|d| d.and_hms_opt(hour, minute, 0))
         .expect("valid time of day")

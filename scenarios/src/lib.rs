@@ -4,8 +4,8 @@
 //! written down in `scenario.toml`.
 //!
 //! The same (scenario, traces, seed) always gives the same bytes: one ChaCha8 stream drives
-//! every choice, times derive from the fixed incident day 2026-11-20, and output order never
-//! depends on hash maps. Files are written while generating, so the run's memory does not grow
+//! every choice, times derive from the fixed incident day 2026-11-20 (or a start time given),
+//! and output order never depends on hash maps. Files are written while generating, so the run's memory does not grow
 //! with the number of traces (except per-minute Lambda durations kept for the p99 metric).
 
 mod arch;
@@ -17,6 +17,7 @@ mod xray;
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -76,10 +77,32 @@ pub fn generate(
     seed: u64,
     out_dir: &Path,
 ) -> Result<GenSummary, Error> {
+    generate_from(scenario, traces, seed, default_start(), out_dir)
+}
+
+/// When [`generate`]'s two-hour window starts: 09:00 UTC on the incident day.
+pub fn default_start() -> DateTime<Utc> {
+    arch::at(9, 0)
+}
+
+/// [`generate`] with the window (and the incident in it) moved to start at `start`: the same
+/// system and incident on another day or hour, so a bench can lay many windows side by side.
+pub fn generate_from(
+    scenario: &str,
+    traces: usize,
+    seed: u64,
+    start: DateTime<Utc>,
+    out_dir: &Path,
+) -> Result<GenSummary, Error> {
     let arch = arch::architecture(scenario).ok_or_else(|| Error::UnknownScenario {
         name: scenario.to_owned(),
     })?;
-    let spec = (arch.scenario)();
+    let mut spec = (arch.scenario)();
+    let shift = start - spec.window.start;
+    for range in [&mut spec.window, &mut spec.incident] {
+        range.start += shift;
+        range.end += shift;
+    }
     for dir in ["traces", "logs", "metrics", lambda::FUNCTIONS_DIR] {
         let path = out_dir.join(dir);
         std::fs::create_dir_all(&path).map_err(|source| Error::Io { path, source })?;

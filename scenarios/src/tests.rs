@@ -487,3 +487,45 @@ fn the_deploy_storm_publishes_one_version_per_deploy_with_new_code() {
     assert_eq!(validate.len(), 1);
     assert_eq!(validate[0]["MemorySize"], 128);
 }
+
+/// The `start_time` of every segment document under `dir/traces`, in order.
+fn segment_starts(dir: &Path) -> Vec<f64> {
+    let mut starts = Vec::new();
+    for bytes in files(&dir.join("traces")).values() {
+        let answer: Value = serde_json::from_slice(bytes).unwrap();
+        for trace in answer["Traces"].as_array().unwrap() {
+            for segment in trace["Segments"].as_array().unwrap() {
+                let doc: Value =
+                    serde_json::from_str(segment["Document"].as_str().unwrap()).unwrap();
+                starts.push(doc["start_time"].as_f64().unwrap());
+            }
+        }
+    }
+    starts.sort_by(f64::total_cmp);
+    starts
+}
+
+#[test]
+fn a_start_time_moves_the_window_the_incident_and_every_trace() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let later = default_start() + chrono::Duration::days(3) + chrono::Duration::minutes(90);
+    let sa = generate("users", 60, 7, a.path()).unwrap();
+    let sb = generate_from("users", 60, 7, later, b.path()).unwrap();
+    assert_eq!(sa, sb, "the same traces, elsewhere in time");
+    let scenario = |d: &Path| load_scenario(&d.join("scenario.toml")).unwrap();
+    let (before, after) = (scenario(a.path()), scenario(b.path()));
+    let shift = later - default_start();
+    assert_eq!(after.window.start, later);
+    assert_eq!(after.window.end, before.window.end + shift);
+    assert_eq!(after.incident.start, before.incident.start + shift);
+    let (xs, ys) = (segment_starts(a.path()), segment_starts(b.path()));
+    assert_eq!(xs.len(), ys.len());
+    assert!(!xs.is_empty());
+    let seconds = shift.num_seconds() as f64;
+    for (x, y) in xs.iter().zip(&ys) {
+        assert!(
+            (y - x - seconds).abs() < 2e-6,
+            "{x} moved to {y}, not by {seconds} s"
+        );
+    }
+}

@@ -19,13 +19,25 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 
+    /// When the two-hour window starts, as RFC 3339; the incident moves with it (benches lay
+    /// windows side by side to build a store of days) [default: 2026-11-20T09:00:00Z]
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+
     /// Output directory (created)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
 
 pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
-    let summary = hopscope_scenarios::generate(&args.scenario, args.traces, args.seed, &args.out)?;
+    let start = args.start.unwrap_or_else(hopscope_scenarios::default_start);
+    let summary = hopscope_scenarios::generate_from(
+        &args.scenario,
+        args.traces,
+        args.seed,
+        start,
+        &args.out,
+    )?;
     println!(
         "Generated {} into {}: {summary:?}",
         args.scenario,

@@ -106,17 +106,7 @@ pub fn pair(
         .source
         .unwrap_or_else(|| panic!("{} is not a rollup", rollup.name));
     let mut pairing = Pairing::default();
-    for dir in location.dirs(source)? {
-        let Some(hour) = partition_hour(&dir) else {
-            continue;
-        };
-        if hours.as_ref().is_some_and(|h| !h.contains(&hour)) {
-            continue;
-        }
-        let data = data_file_names(location.list(&format!("{source}/{dir}"))?);
-        if data.is_empty() {
-            continue;
-        }
+    for (dir, data) in partitions(location, source, hours)? {
         let summaries = data_file_names(location.list(&format!("{}/{dir}", rollup.name))?);
         for name in data {
             if summaries.binary_search(&name).is_ok() {
@@ -129,6 +119,42 @@ pub fn pair(
         }
     }
     Ok(pairing)
+}
+
+/// The data files of stored table `table` in the hour partitions in `hours` (paths relative to
+/// the store's root): what a read of a few hours opens, rather than every file of the table.
+pub fn data_files_in(
+    location: &Location,
+    table: &str,
+    hours: RangeInclusive<i64>,
+) -> Result<Vec<String>> {
+    Ok(partitions(location, table, Some(hours))?
+        .into_iter()
+        .flat_map(|(dir, names)| names.into_iter().map(move |n| format!("{table}/{dir}/{n}")))
+        .collect())
+}
+
+/// The hour partitions of `table` in `hours` (all for `None`) that hold data files: each
+/// directory's name and its data files' names.
+fn partitions(
+    location: &Location,
+    table: &str,
+    hours: Option<RangeInclusive<i64>>,
+) -> Result<Vec<(String, Vec<String>)>> {
+    let mut out = Vec::new();
+    for dir in location.dirs(table)? {
+        let Some(hour) = partition_hour(&dir) else {
+            continue;
+        };
+        if hours.as_ref().is_some_and(|h| !h.contains(&hour)) {
+            continue;
+        }
+        let data = data_file_names(location.list(&format!("{table}/{dir}"))?);
+        if !data.is_empty() {
+            out.push((dir, data));
+        }
+    }
+    Ok(out)
 }
 
 /// Hours since the epoch of partition directory `hour=YYYY-MM-DDTHH`.

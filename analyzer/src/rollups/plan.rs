@@ -38,12 +38,19 @@ pub(crate) fn slots_at(slots: Option<&[(usize, Window)]>, t: i64) -> impl Iterat
 #[derive(Debug)]
 pub(crate) struct Plan {
     rollup: &'static str,
-    /// Read from every data file: the partial minutes at the windows' edges, windows without a
+    /// Read from the data files: the partial minutes at the windows' edges, windows without a
     /// whole minute, and everything when the store holds no summary.
     raw: Slots,
+    /// The data files the raw slots can be in: those of the hours they touch (`None`: every
+    /// file of the table). A store of weeks then opens an hour's files for an edge minute,
+    /// not the footer of every file it holds.
+    raw_files: Option<Vec<String>>,
     /// The whole minutes: read from the summaries, and from the data files without one.
     summarized: Slots,
     pairing: Pairing,
+    /// Whether the pairing covers the whole store (no window), so the summaries can be read
+    /// as their table with one listing.
+    whole_store: bool,
 }
 
 impl Plan {
@@ -56,14 +63,34 @@ impl Plan {
         use_rollup: bool,
     ) -> Result<Plan> {
         let table = hopscope_schema::stored_table(rollup).expect("a stored table");
-        let all_raw = |pairing| Plan {
-            rollup,
-            raw: windows.map(|ws| ws.iter().copied().enumerate().collect()),
-            summarized: Some(Vec::new()),
-            pairing,
+        let source = table.source.expect("a rollup has a source");
+        let files_of = |slots: &Slots| -> Result<Option<Vec<String>>> {
+            let Some(slots) = slots else {
+                return Ok(None);
+            };
+            let mut files = Vec::new();
+            for (first, last) in hour_ranges(slots.iter().map(|(_, w)| w)) {
+                files.extend(hopscope_store::data_files_in(
+                    session.location(),
+                    source,
+                    first..=last,
+                )?);
+            }
+            Ok(Some(files))
+        };
+        let all_raw = |pairing| -> Result<Plan> {
+            let raw = windows.map(|ws| ws.iter().copied().enumerate().collect());
+            Ok(Plan {
+                rollup,
+                raw_files: files_of(&raw)?,
+                raw,
+                summarized: Some(Vec::new()),
+                pairing,
+                whole_store: windows.is_none(),
+            })
         };
         if !use_rollup {
-            return Ok(all_raw(Pairing::default()));
+            return all_raw(Pairing::default());
         }
         let (raw, summarized, pairing) = match windows {
             None => (
@@ -93,13 +120,15 @@ impl Plan {
         };
         if pairing.summaries.is_empty() {
             // A store written before rollups: one plain scan.
-            return Ok(all_raw(pairing));
+            return all_raw(pairing);
         }
         Ok(Plan {
             rollup,
+            raw_files: files_of(&raw)?,
             raw,
             summarized,
             pairing,
+            whole_store: windows.is_none(),
         })
     }
 
@@ -135,9 +164,15 @@ impl Plan {
         let (source_time, minute) = (time(source), time(self.rollup));
         let mut parts = Vec::new();
         if !is_empty(&self.raw) {
-            let streams = session
-                .scan_pruned(source, columns, filter(&self.raw, source_time))
-                .await?;
+            let raw_filter = filter(&self.raw, source_time);
+            let streams = match &self.raw_files {
+                None => session.scan_pruned(source, columns, raw_filter).await?,
+                Some(files) => {
+                    session
+                        .scan_files_pruned(source, files, columns, raw_filter)
+                        .await?
+                }
+            };
             parts.extend(fold(streams, &start, &self.raw, add_rows.clone()).await?);
         }
         if is_empty(&self.summarized) {
@@ -152,10 +187,11 @@ impl Plan {
             )
             .await?;
         parts.extend(fold(streams, &start, &self.summarized, add_rows).await?);
-        // Usually every data file has its summary: then one scan of the rollup table (a summary
-        // exists only beside its data file) spares listing each file on its own.
+        // Over the whole store, when every data file has its summary, one scan of the rollup
+        // table (a summary exists only beside its data file) spares listing each file on its
+        // own; a window reads the summaries of its hours only.
         let minutes = filter(&self.summarized, minute);
-        let streams = if self.pairing.unsummarized.is_empty() {
+        let streams = if self.whole_store && self.pairing.unsummarized.is_empty() {
             session
                 .scan_pruned(self.rollup, summary_columns, minutes)
                 .await?
@@ -235,6 +271,30 @@ mod tests {
         assert_eq!(at(35), [0]);
         assert!(at(20).is_empty());
         assert_eq!(slots_at(None, i64::MIN).collect::<Vec<_>>(), [0]);
+    }
+
+    #[tokio::test]
+    async fn edge_minutes_are_read_from_the_files_of_their_hours_only() {
+        let store = hopscope_test_support::sample_store();
+        let session = Session::open(store).await.unwrap();
+        // 2026-11-20T09:05:10Z .. 09:07:20Z: two edges in hour 09 around two whole minutes.
+        let start_us = 1_795_165_510_000_000;
+        let window = Window {
+            start_us,
+            end_us: start_us + 130_000_000,
+        };
+        let plan = Plan::new(&session, "hops_1m", Some(&[window]), true).unwrap();
+        let files = plan.raw_files.as_deref().unwrap();
+        let hour_09 = hopscope_store::data_files(&store.join("spans/hour=2026-11-20T09")).unwrap();
+        assert_eq!(files.len(), hour_09.len());
+        assert!(
+            files
+                .iter()
+                .all(|f| f.starts_with("spans/hour=2026-11-20T09/")),
+            "{files:?}"
+        );
+        let everything = Plan::new(&session, "hops_1m", None, true).unwrap();
+        assert!(everything.raw_files.is_none() && everything.whole_store);
     }
 
     #[test]
