@@ -83,22 +83,12 @@ pub(crate) struct Decoder {
 }
 
 impl Decoder {
-    /// Adds the values of V2 histogram `bytes` to `into`: the stored counts are read straight
-    /// into it when they have its layout (no histogram is allocated for them).
+    /// Adds the values of V2 histogram `bytes` to `into`: the stored counts are added slot by
+    /// slot to its counts when they have this crate's layout (no histogram is decoded).
     pub(crate) fn add_to(&mut self, bytes: &[u8], into: &mut Recorded) -> Result<()> {
-        self.counts.clear();
-        if !v2::counts(bytes, &mut self.counts) {
+        if !v2::add_counts(bytes, &mut self.counts, into.counts()?) {
             let other = self.decode(bytes)?;
             return into.merge(Recorded::Histogram(Box::new(other)));
-        }
-        if self.counts.is_empty() {
-            return Ok(());
-        }
-        let h = into.histogram()?;
-        for &(value, count) in &self.counts {
-            if let Err(e) = h.record_n(value, count) {
-                return exec_err!("merging a histogram: recording {value} µs: {e:?}");
-            }
         }
         Ok(())
     }

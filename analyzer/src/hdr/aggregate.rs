@@ -29,6 +29,7 @@ use datafusion_functions_aggregate_common::aggregate::groups_accumulator::accumu
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2Serializer;
 
+use super::v2::Dense;
 use super::{Decoder, HDR_HISTOGRAM, HDR_MERGE, histogram_arg, micros, new_histogram};
 
 /// Values a group keeps as a list before it becomes a histogram: 2 KiB, an eighth of the
@@ -146,11 +147,13 @@ impl AggregateUDFImpl for HdrAggregateUdaf {
     }
 }
 
-/// One group's values: a list while small, a histogram once large.
+/// One group's values: a list while small, a histogram once large, or counts by slot once
+/// stored histograms are merged into it (see [`Recorded::counts`]).
 #[derive(Debug)]
 pub(crate) enum Recorded {
     Values(Vec<u64>),
     Histogram(Box<Histogram<u64>>),
+    Counts(Box<Dense>),
 }
 
 impl Default for Recorded {
@@ -170,6 +173,43 @@ impl Recorded {
                 Ok(())
             }
             Recorded::Histogram(h) => record(h, us),
+            Recorded::Counts(dense) => {
+                if us > super::MAX_MICROS {
+                    return Err(exec_datafusion_err!(
+                        "recording {us} µs: beyond the largest value"
+                    ));
+                }
+                dense.record(us);
+                Ok(())
+            }
+        }
+    }
+
+    /// The group as counts by slot, converting it first: what stored histograms merge into
+    /// with an addition per slot (a tally that merges thousands of per-minute summaries spent
+    /// most of its time recording their counts one by one into a histogram).
+    pub(crate) fn counts(&mut self) -> Result<&mut Dense> {
+        match self {
+            Recorded::Values(values) => {
+                let mut dense = Dense::default();
+                values.iter().for_each(|&us| dense.record(us));
+                *self = Recorded::Counts(Box::new(dense));
+            }
+            Recorded::Histogram(h) => {
+                let mut dense = Dense::default();
+                for v in h.iter_recorded() {
+                    dense.record_n(
+                        h.lowest_equivalent(v.value_iterated_to()),
+                        v.count_at_value(),
+                    );
+                }
+                *self = Recorded::Counts(Box::new(dense));
+            }
+            Recorded::Counts(_) => {}
+        }
+        match self {
+            Recorded::Counts(dense) => Ok(dense),
+            _ => unreachable!("converted above"),
         }
     }
 
@@ -192,21 +232,32 @@ impl Recorded {
         match other {
             Recorded::Values(values) => values.into_iter().try_for_each(|us| self.record(us)),
             Recorded::Histogram(h) => self.add(&h),
+            Recorded::Counts(other) => match self {
+                Recorded::Counts(dense) => {
+                    dense.merge(&other);
+                    Ok(())
+                }
+                _ => self.add(&histogram_of(&other)?),
+            },
         }
     }
 
     /// The group as a histogram, converting the list first.
     pub(crate) fn histogram(&mut self) -> Result<&mut Histogram<u64>> {
-        if let Recorded::Values(values) = self {
-            let mut h = new_histogram();
-            for &us in values.iter() {
-                record(&mut h, us)?;
+        match self {
+            Recorded::Values(values) => {
+                let mut h = new_histogram();
+                for &us in values.iter() {
+                    record(&mut h, us)?;
+                }
+                *self = Recorded::Histogram(Box::new(h));
             }
-            *self = Recorded::Histogram(Box::new(h));
+            Recorded::Counts(dense) => *self = Recorded::Histogram(Box::new(histogram_of(dense)?)),
+            Recorded::Histogram(_) => {}
         }
         match self {
             Recorded::Histogram(h) => Ok(h),
-            Recorded::Values(_) => unreachable!("converted above"),
+            _ => unreachable!("converted above"),
         }
     }
 
@@ -217,6 +268,7 @@ impl Recorded {
             Recorded::Histogram(h) => {
                 size_of::<Histogram<u64>>() + h.distinct_values() * size_of::<u64>()
             }
+            Recorded::Counts(dense) => size_of::<Dense>() + dense.heap_size(),
         }
     }
 
@@ -237,6 +289,11 @@ impl Recorded {
                 super::serialize_into(serializer, h, histogram)?;
                 histogram.append_value([]);
             }
+            Recorded::Counts(dense) => {
+                raw.append_null();
+                super::serialize_into(serializer, &histogram_of(dense)?, histogram)?;
+                histogram.append_value([]);
+            }
         }
         Ok(())
     }
@@ -251,10 +308,23 @@ impl Recorded {
                 super::serialize_into(serializer, &h, out)?;
             }
             Recorded::Histogram(h) => super::serialize_into(serializer, h, out)?,
+            Recorded::Counts(dense) => {
+                super::serialize_into(serializer, &histogram_of(dense)?, out)?;
+            }
         }
         out.append_value([]);
         Ok(())
     }
+}
+
+/// The histogram of dense counts.
+fn histogram_of(dense: &Dense) -> Result<Histogram<u64>> {
+    let mut h = new_histogram();
+    for (value, count) in dense.values() {
+        h.record_n(value, count)
+            .map_err(|e| exec_datafusion_err!("recording {value} µs: {e:?}"))?;
+    }
+    Ok(h)
 }
 
 fn record(h: &mut Histogram<u64>, us: u64) -> Result<()> {

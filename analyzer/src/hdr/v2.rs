@@ -13,18 +13,84 @@ const HEADER: usize = 40;
 const SUB_BUCKET_HALF_MAGNITUDE: u32 = 10;
 const SUB_BUCKET_HALF: u64 = 1 << SUB_BUCKET_HALF_MAGNITUDE;
 
-/// Appends the (value, count) of every non-zero count of `bytes` to `out`, values as the lowest
-/// of their bucket; `false` (and `out` as it was) when `bytes` is not of that layout or is
-/// malformed, which the decoder then reports.
-pub(super) fn counts(bytes: &[u8], out: &mut Vec<(u64, u64)>) -> bool {
-    let start = out.len();
-    let read = read_counts(bytes, out).is_some();
-    if !read {
-        out.truncate(start);
+/// Adds the counts of `bytes` to `dense` (counts by slot index, grown as needed), reading them
+/// into `scratch` first so that a malformed value adds nothing; `false` when `bytes` is not of
+/// this crate's layout or is malformed, which the decoder then reports.
+pub(super) fn add_counts(bytes: &[u8], scratch: &mut Vec<(u64, u64)>, dense: &mut Dense) -> bool {
+    scratch.clear();
+    let valid = read_counts(bytes, scratch).is_some()
+        && scratch
+            .last()
+            .is_none_or(|&(index, _)| value_at(index).is_some());
+    if valid {
+        for &(index, count) in scratch.iter() {
+            dense.add(index as usize, count);
+        }
     }
-    read
+    valid
 }
 
+/// A histogram as its counts by slot index, in the layout this crate writes: merging a stored
+/// histogram is then an addition per non-zero slot.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Dense {
+    counts: Vec<u64>,
+}
+
+impl Dense {
+    fn add(&mut self, index: usize, count: u64) {
+        if index >= self.counts.len() {
+            self.counts.resize(index + 1, 0);
+        }
+        self.counts[index] += count;
+    }
+
+    /// Counts value `us` once.
+    pub(super) fn record(&mut self, us: u64) {
+        self.record_n(us, 1);
+    }
+
+    /// Counts value `us` `n` times.
+    pub(super) fn record_n(&mut self, us: u64, n: u64) {
+        self.add(index_of(us), n);
+    }
+
+    /// Adds every count of `other`.
+    pub(super) fn merge(&mut self, other: &Dense) {
+        if other.counts.len() > self.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+    }
+
+    /// The (lowest value, count) of every non-zero slot.
+    pub(super) fn values(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, &c)| {
+                let value = value_at(i as u64).expect("only indexes of values are counted");
+                (value, c)
+            })
+    }
+
+    pub(super) fn heap_size(&self) -> usize {
+        self.counts.capacity() * size_of::<u64>()
+    }
+}
+
+/// The counts slot of value `us`: HdrHistogram's index for 2048 sub-buckets and unit 1.
+fn index_of(us: u64) -> usize {
+    // The bucket: how far the value's top bit lies above the first bucket's 11 bits.
+    let bucket = 53 - (us | (2 * SUB_BUCKET_HALF - 1)).leading_zeros();
+    let sub = us >> bucket;
+    (((u64::from(bucket) + 1) << SUB_BUCKET_HALF_MAGNITUDE) + sub - SUB_BUCKET_HALF) as usize
+}
+
+/// The (slot index, count) of every non-zero count, in index order.
 fn read_counts(bytes: &[u8], out: &mut Vec<(u64, u64)>) -> Option<()> {
     let u32_at = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
     let u64_at = |at: usize| Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
@@ -47,7 +113,7 @@ fn read_counts(bytes: &[u8], out: &mut Vec<(u64, u64)>) -> Option<()> {
             index = index.checked_add(count.unsigned_abs())?;
         } else {
             if count > 0 {
-                out.push((value_at(index)?, count as u64));
+                out.push((index, count as u64));
             }
             index += 1;
         }
@@ -108,46 +174,56 @@ mod tests {
     }
 
     proptest! {
-        /// The counts read from the payload are the decoded histogram's, slot for slot.
+        /// A value's slot is the one HdrHistogram counts it in, and the dense counts of
+        /// recorded and merged values hold what the histogram holds.
         #[test]
-        fn counts_are_the_decoded_histograms(
+        fn dense_counts_are_the_histograms(
             values in prop::collection::vec(
                 prop_oneof![0u64..5_000, 0u64..100_000_000, Just(crate::hdr::MAX_MICROS)],
                 0..300,
-            )
+            ),
+            split in 0usize..300,
         ) {
-            let bytes = encoded(&values);
-            let mut read = Vec::new();
-            prop_assert!(counts(&bytes, &mut read));
-            let decoded = Decoder::default().decode(&bytes).unwrap();
-            let want: Vec<(u64, u64)> = decoded
+            let (recorded, stored) = values.split_at(split.min(values.len()));
+            let mut dense = Dense::default();
+            for &v in recorded {
+                dense.record(v);
+            }
+            let mut scratch = Vec::new();
+            prop_assert!(add_counts(&encoded(stored), &mut scratch, &mut dense));
+            let want = Decoder::default().decode(&encoded(&values)).unwrap();
+            let want: Vec<(u64, u64)> = want
                 .iter_recorded()
-                .map(|v| (decoded.lowest_equivalent(v.value_iterated_to()), v.count_at_value()))
+                .map(|v| (want.lowest_equivalent(v.value_iterated_to()), v.count_at_value()))
                 .collect();
-            prop_assert_eq!(read, want);
+            prop_assert_eq!(dense.values().collect::<Vec<_>>(), want);
         }
     }
 
     #[test]
     fn other_layouts_and_garbage_are_left_to_the_decoder() {
-        let mut out = vec![(1, 1)];
         let mut deflated = Vec::new();
         let mut h = new_histogram();
         h.record(42).unwrap();
         V2DeflateSerializer::new()
             .serialize(&h, &mut deflated)
             .unwrap();
-        assert!(!counts(&deflated, &mut out));
         let mut five_digits = Vec::new();
         let h5 = hdrhistogram::Histogram::<u64>::new(5).unwrap();
         V2Serializer::new()
             .serialize(&h5, &mut five_digits)
             .unwrap();
-        assert!(!counts(&five_digits, &mut out));
         let mut truncated = encoded(&[7, 9_000_000]);
         truncated.truncate(truncated.len() - 1);
-        assert!(!counts(&truncated, &mut out));
-        assert!(!counts(b"", &mut out));
-        assert_eq!(out, [(1, 1)], "a refused value leaves nothing behind");
+        let mut dense = Dense::default();
+        dense.record(5);
+        for refused in [&deflated, &five_digits, &truncated, &Vec::new()] {
+            assert!(!add_counts(refused, &mut Vec::new(), &mut dense));
+        }
+        assert_eq!(
+            dense.values().collect::<Vec<_>>(),
+            [(5, 1)],
+            "a refused value adds nothing"
+        );
     }
 }
