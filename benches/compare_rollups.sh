@@ -14,6 +14,9 @@
 #        SPANS=10000000 RUNS=3 by default
 set -euo pipefail
 
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 before="${BEFORE:-}"
 bin="${BIN:?BIN: a hopscope build with rollups}"
 spans_wanted="${SPANS:-10000000}"
@@ -65,29 +68,7 @@ rm -rf "$tmp/rebuilt"
 spans=$("$bin" --store "$tmp/after" sql --format csv "SELECT count(*) FROM spans" | tail -1)
 echo "$spans spans; span Parquet $(du -sh "$tmp/after/spans" | cut -f1), rollups $(cd "$tmp/after" && du -ch "${rollups[@]}" | tail -1 | cut -f1)"
 
-# The last hour of data on whole minutes (as `map` and `hops` pick it by default), and the same
-# hour 17 s earlier: a window cut inside minutes, as `--since 1h` at the clock's now is, whose
-# partial minutes at the edges are read from the spans.
-read -r first win_start win_end cut_start cut_end < <("$bin" --store "$tmp/after" sql --format csv \
-    "WITH e AS (SELECT date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' AS e FROM spans)
-     SELECT (SELECT date_bin(INTERVAL '1 minute', min(start_time)) FROM spans),
-            e - INTERVAL '1 hour', e,
-            e - INTERVAL '1 hour' - INTERVAL '17 seconds', e - INTERVAL '17 seconds' FROM e" |
-    tail -1 | tr ',' ' ')
-
-# Best wall time of RUNS runs of a command, and the peak RSS (MiB) of the last.
-best_wall() {
-    local best=""
-    for _ in $(seq "$runs"); do
-        local start end t
-        start=$(date +%s.%N)
-        /usr/bin/time -f '%M' -o "$tmp/rss" "$@" >/dev/null 2>&1
-        end=$(date +%s.%N)
-        t=$(echo "$end - $start" | bc -l)
-        if [[ -z "$best" ]] || (($(echo "$t < $best" | bc -l))); then best=$t; fi
-    done
-    printf '%.3f s %4d MiB' "$best" $(($(tail -1 "$tmp/rss") / 1024))
-}
+read -r first win_start win_end cut_start cut_end < <(report_windows "$bin" "$tmp/after")
 
 echo "best of $runs, whole processes (wall, peak RSS):"
 reports=(
@@ -104,9 +85,9 @@ for report in "${reports[@]}"; do
     cmp <("$bin" --store "$tmp/raw" $command $args 2>/dev/null) <("$bin" --store "$tmp/after" $command $args) ||
         { echo "reports differ: $command $args" >&2; exit 1; }
     # shellcheck disable=SC2086
-    b=$(best_wall "$bin" --store "$tmp/raw" $command $args)
+    b=$(best_wall_rss "$bin" --store "$tmp/raw" $command $args)
     # shellcheck disable=SC2086
-    a=$(best_wall "$bin" --store "$tmp/after" $command $args)
+    a=$(best_wall_rss "$bin" --store "$tmp/after" $command $args)
     printf '%-4s %-10s from spans %s | from rollups %s -> %.1fx\n' "$command" "$label" \
         "$b" "$a" "$(echo "${b%% s*} / ${a%% s*}" | bc -l)"
 done

@@ -12,6 +12,9 @@
 #        STORE=/path/to/kept/store benches/week.sh   times an existing week store only
 set -euo pipefail
 
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 bin="${BIN:?BIN: a release build of hopscope}"
 spans_wanted="${SPANS:-100000000}"
 runs="${RUNS:-3}"
@@ -68,25 +71,7 @@ files=$(find "$store/spans" -name '*.parquet' | wc -l)
 echo "store: $spans spans in $files data files; span Parquet $(du -sh "$store/spans" | cut -f1)," \
     "rollups $(cd "$store" && du -ch service_edges_1m hops_1m | tail -1 | cut -f1)"
 
-read -r first win_start win_end cut_start cut_end < <("$bin" --store "$store" sql --format csv \
-    "WITH e AS (SELECT date_bin(INTERVAL '1 minute', max(start_time)) + INTERVAL '1 minute' AS e FROM spans)
-     SELECT (SELECT date_bin(INTERVAL '1 minute', min(start_time)) FROM spans),
-            e - INTERVAL '1 hour', e,
-            e - INTERVAL '1 hour' - INTERVAL '17 seconds', e - INTERVAL '17 seconds' FROM e" |
-    tail -1 | tr ',' ' ')
-
-best_wall() {
-    local best=""
-    for _ in $(seq "$runs"); do
-        local start end t
-        start=$(date +%s.%N)
-        /usr/bin/time -f '%M' -o "$tmp/rss" "$@" >/dev/null 2>&1
-        end=$(date +%s.%N)
-        t=$(echo "$end - $start" | bc -l)
-        if [[ -z "$best" ]] || (($(echo "$t < $best" | bc -l))); then best=$t; fi
-    done
-    printf '%.3f s %5d MiB' "$best" $(($(tail -1 "$tmp/rss") / 1024))
-}
+read -r first win_start win_end cut_start cut_end < <(report_windows "$bin" "$store")
 
 echo "best of $runs, whole processes (wall, peak RSS of the last run):"
 reports=(
@@ -100,5 +85,5 @@ reports=(
 for report in "${reports[@]}"; do
     IFS='|' read -r command label args <<<"$report"
     # shellcheck disable=SC2086
-    printf '%-4s %-10s %s\n' "$command" "$label" "$(best_wall "$bin" --store "$store" $command $args)"
+    printf '%-4s %-10s %s\n' "$command" "$label" "$(best_wall_rss "$bin" --store "$store" $command $args)"
 done
