@@ -79,6 +79,7 @@ pub(crate) fn serialize_into(
 #[derive(Default)]
 pub(crate) struct Decoder {
     deserializer: Deserializer,
+    /// A payload's (slot, count) pairs, read whole before any is added.
     counts: Vec<(u64, u64)>,
 }
 

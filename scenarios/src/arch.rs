@@ -74,17 +74,22 @@ pub(crate) fn architecture(name: &str) -> Option<Architecture> {
 }
 
 /// A time on the incident day, 2026-11-20, in UTC.
-pub(crate) fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+fn at(hour: u32, minute: u32) -> DateTime<Utc> {
     NaiveDate::from_ymd_opt(2026, 11, 20)
         .and_then(|d| d.and_hms_opt(hour, minute, 0))
         .expect("valid time of day")
         .and_utc()
 }
 
+/// When the window all scenarios share starts.
+pub(crate) fn window_start() -> DateTime<Utc> {
+    at(9, 0)
+}
+
 /// The window all scenarios share, with an incident from `start` to the end of the window.
 fn windows(start: (u32, u32)) -> (TimeRange, TimeRange) {
     let window = TimeRange {
-        start: at(9, 0),
+        start: window_start(),
         end: at(11, 0),
     };
     let incident = TimeRange {

@@ -5,8 +5,9 @@
 //!
 //! The same (scenario, traces, seed) always gives the same bytes: one ChaCha8 stream drives
 //! every choice, times derive from the fixed incident day 2026-11-20 (or a start time given),
-//! and output order never depends on hash maps. Files are written while generating, so the run's memory does not grow
-//! with the number of traces (except per-minute Lambda durations kept for the p99 metric).
+//! and output order never depends on hash maps. Files are written while generating, so the
+//! run's memory does not grow with the number of traces (except per-minute Lambda durations
+//! kept for the p99 metric).
 
 mod arch;
 mod lambda;
@@ -82,7 +83,7 @@ pub fn generate(
 
 /// When [`generate`]'s two-hour window starts: 09:00 UTC on the incident day.
 pub fn default_start() -> DateTime<Utc> {
-    arch::at(9, 0)
+    arch::window_start()
 }
 
 /// [`generate`] with the window (and the incident in it) moved to start at `start`: the same

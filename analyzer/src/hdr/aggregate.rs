@@ -232,13 +232,10 @@ impl Recorded {
         match other {
             Recorded::Values(values) => values.into_iter().try_for_each(|us| self.record(us)),
             Recorded::Histogram(h) => self.add(&h),
-            Recorded::Counts(other) => match self {
-                Recorded::Counts(dense) => {
-                    dense.merge(&other);
-                    Ok(())
-                }
-                _ => self.add(&histogram_of(&other)?),
-            },
+            Recorded::Counts(other) => {
+                self.counts()?.merge(&other);
+                Ok(())
+            }
         }
     }
 
