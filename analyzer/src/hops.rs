@@ -26,7 +26,7 @@ pub const HOPS: &str = "hops";
 mod detail;
 mod tally;
 pub use detail::{Bucket, HISTOGRAM_BUCKETS, HopDetail, Percentile};
-pub(crate) use tally::{summarize, timed_out};
+pub(crate) use tally::{coarsen, summarize, timed_out};
 
 /// Lambda's own subsegments of a function segment, as the Lambda runtime names them.
 const INIT_SUBSEGMENTS_LIST: [&str; 2] = ["Initialization", "Restore"];

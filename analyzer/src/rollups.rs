@@ -23,6 +23,16 @@ pub(crate) fn columns_of(rows: &RecordBatch, names: &[&str]) -> crate::error::Re
         .map_err(datafusion::common::DataFusionError::from)?)
 }
 
+/// The start of the `grain` (µs) holding instant `t`, by which a summary groups its rows; 0
+/// for no grain (a report's tally, one group per window).
+pub(crate) fn bucket(t: i64, grain: i64) -> i64 {
+    if grain == 0 {
+        0
+    } else {
+        t.div_euclid(grain) * grain
+    }
+}
+
 /// Every rollup the analyzer reads.
 pub fn summarizers() -> Summarizers {
     Summarizers::new(vec![Arc::new(ServiceEdges), Arc::new(Hops)])
@@ -39,6 +49,10 @@ impl Summarizer for ServiceEdges {
     fn summarize(&self, rows: &RecordBatch) -> Result<RecordBatch, String> {
         crate::service_map::summarize(rows).map_err(|e| e.to_string())
     }
+
+    fn coarsen(&self, minutes: &[RecordBatch]) -> Result<RecordBatch, String> {
+        crate::service_map::coarsen(minutes).map_err(|e| e.to_string())
+    }
 }
 
 /// `hops_1m`: the hop ranking's tally per minute.
@@ -51,5 +65,9 @@ impl Summarizer for Hops {
 
     fn summarize(&self, rows: &RecordBatch) -> Result<RecordBatch, String> {
         crate::hops::summarize(rows).map_err(|e| e.to_string())
+    }
+
+    fn coarsen(&self, minutes: &[RecordBatch]) -> Result<RecordBatch, String> {
+        crate::hops::coarsen(minutes).map_err(|e| e.to_string())
     }
 }

@@ -14,7 +14,7 @@ use crate::window::Window;
 
 mod tally;
 
-pub(crate) use tally::summarize;
+pub(crate) use tally::{coarsen, summarize};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MapNode {

@@ -19,6 +19,13 @@ pub struct Window {
 }
 
 impl Window {
+    /// All time a store can hold (bounds far enough from `i64`'s that no arithmetic on them
+    /// overflows).
+    pub(crate) const EVERYTHING: Window = Window {
+        start_us: i64::MIN / 4,
+        end_us: i64::MAX / 4,
+    };
+
     pub fn len_us(&self) -> i64 {
         self.end_us - self.start_us
     }

@@ -13,9 +13,10 @@ pub struct StoreArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum StoreAction {
-    /// Write the per-minute rollups that are missing: of data written before rollups existed,
-    /// or by an import or collect killed between a data file and its summary (reports read such
-    /// files whole until then, and say so)
+    /// Write the rollups that are missing: the per-minute summaries of data written before
+    /// rollups existed, or by an import or collect killed between a data file and its summary
+    /// (reports read such files whole until then, and say so); then the summary of every ended
+    /// hour that has none covering its data files (windows of days read those)
     RebuildRollups,
 }
 
@@ -25,8 +26,11 @@ pub fn run(location: &Location, args: StoreArgs) -> anyhow::Result<ExitCode> {
             // Never creates a store: there would be nothing to summarize.
             hopscope_store::check_existing_at(location)?;
             let store = super::open_store(location)?;
-            for (table, written) in store.rebuild_rollups()? {
-                println!("{table}: {written} summaries written");
+            for rebuilt in store.rebuild_rollups()? {
+                println!(
+                    "{}: {} minute summaries, {} hour summaries written",
+                    rebuilt.table, rebuilt.minutes, rebuilt.hours
+                );
             }
             if let Some(r) = location.requests() {
                 println!(

@@ -20,7 +20,7 @@ mod remote;
 mod rollups;
 mod sink;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
@@ -118,8 +118,12 @@ impl Store {
 
     /// Writes the rollups missing from the store (of data files written before rollups, or by a
     /// run killed between a data file and its summary).
-    pub fn rebuild_rollups(&self) -> Result<Rebuilt> {
-        rebuild(&self.location, &self.summarizers)
+    pub fn rebuild_rollups(&self) -> Result<Vec<Rebuilt>> {
+        rebuild(
+            &self.location,
+            &self.summarizers,
+            chrono::Utc::now().timestamp_micros(),
+        )
     }
 
     pub fn location(&self) -> &Location {
@@ -133,6 +137,7 @@ impl Store {
             summarizers: self.summarizers.clone(),
             stats: BTreeMap::new(),
             partitions: HashMap::new(),
+            touched: BTreeSet::new(),
         }
     }
 }
@@ -161,6 +166,9 @@ pub struct StoreWriter {
     /// The data files of the partitions written so far, by directory: parts are never removed,
     /// so what was listed (and written) stays true, and a create that fails says what is new.
     partitions: HashMap<String, Partition>,
+    /// Hour partitions (table, hour) of summarized tables this writer added data files to and
+    /// has not yet covered with hour summaries (see [`rollups`]).
+    touched: BTreeSet<(&'static str, i64)>,
 }
 
 /// The data files of a partition this writer knows of.
@@ -234,6 +242,11 @@ impl BatchSink for StoreWriter {
             by_hour.entry(*hour).or_default().push(row as u32);
         }
         for (hour, rows) in by_hour {
+            // Even when every row is a duplicate: the rerun of a killed import then covers the
+            // hours the killed run wrote and never got to cover.
+            if self.summarizers.has(table) {
+                self.touched.insert((table, hour));
+            }
             let dir = Self::partition_dir(table, hour);
             let mut keys = BatchKeys::new(&rows, &hashes);
             let mut checked = self.check(&t, &dir, &mut keys, false, &[])?;
@@ -269,6 +282,13 @@ impl BatchSink for StoreWriter {
             stats.rows += written;
             stats.duplicates += rows.len() - written;
         }
+        Ok(())
+    }
+
+    /// Every data file is written when `write` returns; what a sync adds is the hour summaries
+    /// of the hours written to that have ended.
+    fn sync(&mut self) -> Result<()> {
+        self.cover_ended_hours(chrono::Utc::now().timestamp_micros())?;
         Ok(())
     }
 }

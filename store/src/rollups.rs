@@ -8,6 +8,14 @@
 //! rollups), counts every row once: no lock, no second bookkeeping. [`rebuild`] fills in the
 //! summaries that are missing.
 //!
+//! A week read minute by minute is 60 times the rows of its hours, so each ended hour also gets
+//! a summary of its own (`_hours/<rollup>/hour=H/cover-<n>-<hash>.parquet`), merged from the
+//! minute summaries of its data files. Its name says which data files it covers (how many, and a
+//! hash of their names): a reader takes it only while those are still exactly the hour's data
+//! files, so a file added to the hour later (late spans, a second import) makes it stale, never
+//! wrong, and the next sync covers the hour again. Stale covers are left in place: deleting
+//! one could pull it from under a reader that listed it.
+//!
 //! What a summary holds is the analyzer's business: it installs a [`Summarizer`] per rollup
 //! table (the store only knows which files pair up).
 
@@ -17,8 +25,9 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
-use hopscope_schema::store_layout::HOUR_PARTITION;
+use hopscope_schema::store_layout::{DATA_EXTENSION, HOUR_PARTITION};
 use hopscope_schema::{StoredTable, stored_table};
+use twox_hash::XxHash3_128;
 
 use crate::error::{Error, Result};
 use crate::objects::Location;
@@ -32,6 +41,10 @@ pub trait Summarizer: Send + Sync {
 
     /// The summary of `rows`, in the rollup table's schema.
     fn summarize(&self, rows: &RecordBatch) -> std::result::Result<RecordBatch, String>;
+
+    /// The summary of one hour from the summaries of its minutes (`minutes`, in the rollup
+    /// table's schema): the same schema, one row per group, its time column the hour's start.
+    fn coarsen(&self, minutes: &[RecordBatch]) -> std::result::Result<RecordBatch, String>;
 }
 
 /// The summarizers a store's writers run.
@@ -49,6 +62,11 @@ impl fmt::Debug for Summarizers {
 impl Summarizers {
     pub fn new(all: Vec<Arc<dyn Summarizer>>) -> Summarizers {
         Summarizers(all)
+    }
+
+    /// Whether any rollup summarizes `source`.
+    pub(crate) fn has(&self, source: &str) -> bool {
+        self.of(source).next().is_some()
     }
 
     /// Those of `source`'s rollups, with their tables.
@@ -89,6 +107,9 @@ pub(crate) fn write_summaries(
 /// Which data files of a rollup's source have their summary.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Pairing {
+    /// Hours read from their hour summary: the hour (since the epoch) and the summary's path.
+    /// Their data files are in neither list below.
+    pub hours: Vec<(i64, String)>,
     /// Summary files (paths relative to the store's root) of the data files that have one.
     pub summaries: Vec<String>,
     /// Data files of the source that have none: their rows must be read as they are.
@@ -96,17 +117,27 @@ pub struct Pairing {
 }
 
 /// The pairing of `rollup`'s files with its source's data files, over the hour partitions in
-/// `hours` (hours since the epoch; all of them for `None`).
+/// `hours` (hours since the epoch; all of them for `None`). An hour for which `whole` says yes
+/// is read from its hour summary when one covers exactly its data files.
 pub fn pair(
     location: &Location,
     rollup: &StoredTable,
     hours: Option<RangeInclusive<i64>>,
+    whole: impl Fn(i64) -> bool,
 ) -> Result<Pairing> {
     let source = rollup
         .source
         .unwrap_or_else(|| panic!("{} is not a rollup", rollup.name));
     let mut pairing = Pairing::default();
-    for (dir, data) in partitions(location, source, hours)? {
+    for (hour, dir, data) in partitions(location, source, hours)? {
+        if whole(hour) {
+            let covers = hours_dir(rollup.name, &dir);
+            let cover = cover_name(&data);
+            if location.list(&covers)?.binary_search(&cover).is_ok() {
+                pairing.hours.push((hour, format!("{covers}/{cover}")));
+                continue;
+            }
+        }
         let summaries = data_file_names(location.list(&format!("{}/{dir}", rollup.name))?);
         for name in data {
             if summaries.binary_search(&name).is_ok() {
@@ -130,17 +161,17 @@ pub fn data_files_in(
 ) -> Result<Vec<String>> {
     Ok(partitions(location, table, Some(hours))?
         .into_iter()
-        .flat_map(|(dir, names)| names.into_iter().map(move |n| format!("{table}/{dir}/{n}")))
+        .flat_map(|(_, dir, names)| names.into_iter().map(move |n| format!("{table}/{dir}/{n}")))
         .collect())
 }
 
-/// The hour partitions of `table` in `hours` (all for `None`) that hold data files: each
-/// directory's name and its data files' names.
+/// The hour partitions of `table` in `hours` (all for `None`) that hold data files: each one's
+/// hour, directory name and data files' names.
 fn partitions(
     location: &Location,
     table: &str,
     hours: Option<RangeInclusive<i64>>,
-) -> Result<Vec<(String, Vec<String>)>> {
+) -> Result<Vec<(i64, String, Vec<String>)>> {
     let mut out = Vec::new();
     for dir in location.dirs(table)? {
         let Some(hour) = partition_hour(&dir) else {
@@ -151,10 +182,70 @@ fn partitions(
         }
         let data = data_file_names(location.list(&format!("{table}/{dir}"))?);
         if !data.is_empty() {
-            out.push((dir, data));
+            out.push((hour, dir, data));
         }
     }
     Ok(out)
+}
+
+/// Where the hour summaries of `rollup`'s partition `dir` (`hour=…`) are.
+fn hours_dir(rollup: &str, dir: &str) -> String {
+    format!("{HOURS_ROOT}/{rollup}/{dir}")
+}
+
+/// The store's directory of hour summaries.
+const HOURS_ROOT: &str = "_hours";
+
+/// The name of the hour summary that covers data files `names` (sorted): their number and a
+/// hash of their names.
+fn cover_name(names: &[String]) -> String {
+    let hash = XxHash3_128::oneshot(names.join("\n").as_bytes());
+    format!("cover-{:010}-{hash:032x}{DATA_EXTENSION}", names.len())
+}
+
+/// Writes, for each of `source`'s rollups, the summary of hour partition `dir` (`hour=…`) from
+/// the minute summaries of its data files, unless one covers them already or a data file has
+/// no summary yet (its spans are then read as they are, and the hour minute by minute).
+pub(crate) fn cover_hour(
+    location: &Location,
+    summarizers: &Summarizers,
+    source: &str,
+    dir: &str,
+) -> Result<usize> {
+    let data = data_file_names(location.list(&format!("{source}/{dir}"))?);
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let cover = cover_name(&data);
+    let mut written = 0;
+    for (summarizer, table) in summarizers.of(source) {
+        let covers = hours_dir(table.name, dir);
+        if location.list(&covers)?.binary_search(&cover).is_ok() {
+            continue;
+        }
+        let minutes = data_file_names(location.list(&format!("{}/{dir}", table.name))?);
+        if data.iter().any(|d| minutes.binary_search(d).is_err()) {
+            continue;
+        }
+        let rows = data
+            .iter()
+            .map(|d| read_rows(location, &format!("{}/{dir}/{d}", table.name)))
+            .collect::<Result<Vec<_>>>()?;
+        let path = format!("{covers}/{cover}");
+        let hour = summarizer.coarsen(&rows).map_err(|reason| Error::Summary {
+            path: location.describe(&path),
+            reason,
+        })?;
+        let bytes = encode(&hour, &table, &location.describe(&path))?;
+        written += usize::from(location.create(&path, bytes)?);
+    }
+    Ok(written)
+}
+
+/// Whether hour `hour` (since the epoch) has ended at `now_us`: only then is it covered, so a
+/// collect syncing every few minutes does not leave a stale cover of the current hour each time.
+pub(crate) fn hour_ended(hour: i64, now_us: i64) -> bool {
+    (hour + 1) * MICROS_PER_HOUR <= now_us
 }
 
 /// Hours since the epoch of partition directory `hour=YYYY-MM-DDTHH`.
@@ -167,10 +258,22 @@ fn partition_hour(dir: &str) -> Option<i64> {
 }
 
 /// Summaries written by [`rebuild`], per rollup table.
-pub type Rebuilt = Vec<(&'static str, usize)>;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rebuilt {
+    pub table: &'static str,
+    /// Summaries of data files (by minute).
+    pub minutes: usize,
+    /// Summaries of ended hours.
+    pub hours: usize,
+}
 
-/// Writes the summary of every data file that has none, for each of `summarizers`.
-pub fn rebuild(location: &Location, summarizers: &Summarizers) -> Result<Rebuilt> {
+/// Writes the summary of every data file that has none, for each of `summarizers`, then the
+/// summary of every ended hour (at `now_us`) that has none covering its data files.
+pub fn rebuild(
+    location: &Location,
+    summarizers: &Summarizers,
+    now_us: i64,
+) -> Result<Vec<Rebuilt>> {
     let mut rebuilt = Vec::new();
     for summarizer in &summarizers.0 {
         let table = stored_table(summarizer.table())
@@ -179,14 +282,25 @@ pub fn rebuild(location: &Location, summarizers: &Summarizers) -> Result<Rebuilt
             .source
             .unwrap_or_else(|| panic!("{} is not a rollup", table.name));
         let mut written = 0;
-        for path in pair(location, &table, None)?.unsummarized {
+        for path in pair(location, &table, None, |_| false)?.unsummarized {
             let rows = read_rows(location, &path)?;
             let (dir, name) = path.rsplit_once('/').expect("table/hour/name");
             let hour = dir.rsplit_once('/').expect("table/hour").1;
             let one = Summarizers(vec![summarizer.clone()]);
             written += write_summaries(location, &one, source, hour, name, &rows)?;
         }
-        rebuilt.push((table.name, written));
+        let mut hours = 0;
+        let one = Summarizers(vec![summarizer.clone()]);
+        for (hour, dir, _) in partitions(location, source, None)? {
+            if hour_ended(hour, now_us) {
+                hours += cover_hour(location, &one, source, &dir)?;
+            }
+        }
+        rebuilt.push(Rebuilt {
+            table: table.name,
+            minutes: written,
+            hours,
+        });
     }
     Ok(rebuilt)
 }
@@ -213,6 +327,25 @@ impl StoreWriter {
     ) -> Result<usize> {
         let hour = dir.rsplit_once('/').map_or(dir, |(_, hour)| hour);
         write_summaries(&self.location, &self.summarizers, source, hour, name, rows)
+    }
+
+    /// Covers each ended hour this writer added data files to (see the module's doc); an hour
+    /// still running stays to be covered by a later sync.
+    pub(crate) fn cover_ended_hours(&mut self, now_us: i64) -> Result<usize> {
+        let ended: Vec<(&'static str, i64)> = self
+            .touched
+            .iter()
+            .copied()
+            .filter(|(_, hour)| hour_ended(*hour, now_us))
+            .collect();
+        let mut written = 0;
+        for (source, hour) in ended {
+            let dir = Self::partition_dir(source, hour);
+            let dir = dir.rsplit_once('/').map_or(dir.as_str(), |(_, d)| d);
+            written += cover_hour(&self.location, &self.summarizers, source, dir)?;
+            self.touched.remove(&(source, hour));
+        }
+        Ok(written)
     }
 }
 

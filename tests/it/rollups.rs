@@ -17,15 +17,21 @@ fn printed_reports(store: &std::path::Path) -> (String, String) {
     (tables, notices)
 }
 
-/// Summaries written per rollup table, as `store rebuild-rollups` printed them.
-fn rebuilt_counts(printed: &str) -> Vec<(String, usize)> {
+/// Minute and hour summaries written per rollup table, as `store rebuild-rollups` printed them.
+fn rebuilt_counts(printed: &str) -> Vec<(String, usize, usize)> {
     printed
         .lines()
         .map(|line| {
             line.split_once(": ")
                 .and_then(|(table, rest)| {
-                    let n = rest.strip_suffix(" summaries written")?.parse().ok()?;
-                    Some((table.to_string(), n))
+                    let (minutes, hours) = rest
+                        .strip_suffix(" hour summaries written")?
+                        .split_once(" minute summaries, ")?;
+                    Some((
+                        table.to_string(),
+                        minutes.parse().ok()?,
+                        hours.parse().ok()?,
+                    ))
                 })
                 .unwrap_or_else(|| panic!("{printed}"))
         })
@@ -77,7 +83,7 @@ fn a_killed_import_keeps_the_map_exact_and_rebuild_rollups_completes_it() {
     assert!(rebuilt.status.success(), "{}", stderr(&rebuilt));
     let tables: Vec<String> = rebuilt_counts(&stdout(&rebuilt))
         .into_iter()
-        .map(|(t, _)| t)
+        .map(|(t, _, _)| t)
         .collect();
     assert_eq!(tables, ["service_edges_1m", "hops_1m"]);
     let (after_rebuild, notice) = printed_reports(store.path());
@@ -98,8 +104,8 @@ fn a_store_written_before_rollups_is_read_whole_with_a_notice_until_rebuilt() {
     assert!(out.status.success(), "{}", stderr(&out));
     let (want, notice) = printed_reports(store.path());
     assert!(notice.is_empty(), "{notice}");
-    // As a store from before rollups: no summary at all.
-    for rollup in ["service_edges_1m", "hops_1m"] {
+    // As a store from before rollups: no summary at all, by minute or by hour.
+    for rollup in ["service_edges_1m", "hops_1m", "_hours"] {
         std::fs::remove_dir_all(store.path().join(rollup)).unwrap();
     }
     let (map, notice) = printed_reports(store.path());
@@ -118,7 +124,13 @@ fn a_store_written_before_rollups_is_read_whole_with_a_notice_until_rebuilt() {
         &["store", "rebuild-rollups"],
     )));
     assert_eq!(rebuilt.len(), 2, "{rebuilt:?}");
-    assert!(rebuilt.iter().all(|(_, n)| *n > 0), "{rebuilt:?}");
+    // The samples' two hours have ended: each gets its hour summary back.
+    assert!(
+        rebuilt
+            .iter()
+            .all(|(_, minutes, hours)| *minutes > 0 && *hours == 2),
+        "{rebuilt:?}"
+    );
     let (map, notice) = printed_reports(store.path());
     assert_eq!(map, want);
     assert!(notice.is_empty(), "{notice}");

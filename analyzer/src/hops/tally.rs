@@ -33,7 +33,7 @@ use crate::error::Result;
 use crate::hdr::{self, Decoder};
 use crate::interned::{Interner, NONE, flags, known, text};
 use crate::partials::Groups;
-use crate::rollups::{Plan, columns_of, slots_at};
+use crate::rollups::{Plan, bucket, columns_of, slots_at};
 use crate::session::Session;
 use crate::significance;
 use crate::top_n::Top;
@@ -84,6 +84,7 @@ const SUMMARY_COLUMNS: [&str; 19] = [
 ];
 
 const MINUTE: i64 = 60_000_000;
+const HOUR: i64 = 60 * MINUTE;
 
 /// Per row of a `cause_message` column: whether it says a Lambda function timed out.
 pub(crate) fn timed_out(cause_message: &ArrayRef) -> Result<Vec<bool>> {
@@ -139,8 +140,23 @@ pub(super) async fn tally(
 /// The `hops_1m` rows of `spans` (a data file's, in the stored schema): one per minute and hop.
 pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
     let mut part = Partial::new(SLOWEST_KEPT);
-    part.by_minute = true;
+    part.grain = MINUTE;
     part.add_batch(&columns_of(spans, &COLUMNS)?, None)?;
+    rows_of(part)
+}
+
+/// One hour's `hops_1m` rows from its minutes' (`minutes`): one per hop, at the hour's start.
+pub(crate) fn coarsen(minutes: &[RecordBatch]) -> Result<RecordBatch> {
+    let mut part = Partial::new(SLOWEST_KEPT);
+    part.grain = HOUR;
+    for rows in minutes {
+        part.add_summaries(&columns_of(rows, &SUMMARY_COLUMNS)?, None)?;
+    }
+    rows_of(part)
+}
+
+/// The rows of a summary tallied by `grain`, in `hops_1m`'s schema.
+fn rows_of(part: Partial) -> Result<RecordBatch> {
     let mut out = Hop1mBatchBuilder::default();
     let mut serializer = V2Serializer::new();
     let mut durations = Vec::new();
@@ -244,11 +260,12 @@ type Key = (usize, Option<Arc<str>>, Arc<str>);
 struct Partial {
     slowest: usize,
     names: Interner,
-    /// By caller id + 1 or 0 and callee id (packed by [`pack`]), window index, and minute (0
-    /// unless `by_minute`).
+    /// By caller id + 1 or 0 and callee id (packed by [`pack`]), window index, and the start
+    /// of the row's `grain` of time.
     groups: Groups<(u64, u32, i64), Acc>,
-    /// Whether groups are per minute of `start_time` (a summary's).
-    by_minute: bool,
+    /// The time each group spans (µs): a minute or an hour for a summary, 0 for none (one group
+    /// per hop and window).
+    grain: i64,
     /// Ids of the names the flags compare with.
     lambda_function: u32,
     lambda_service: u32,
@@ -271,7 +288,7 @@ impl Partial {
             slowest,
             names: Interner::default(),
             groups: Groups::default(),
-            by_minute: false,
+            grain: 0,
             lambda_function: 0,
             lambda_service: 0,
             segment: 0,
@@ -334,11 +351,7 @@ impl Partial {
                 svt == lambda_service || (function && name.get(row) == Some(OVERHEAD_SUBSEGMENT));
             let invocation = function && span_kind[row] == segment;
             let crit = critical.is_valid(row).then(|| critical.value(row));
-            let minute = if self.by_minute {
-                t.div_euclid(MINUTE) * MINUTE
-            } else {
-                0
-            };
+            let minute = bucket(t, self.grain);
             for w in slots_at(slots, t) {
                 let acc = self
                     .groups
@@ -407,10 +420,11 @@ impl Partial {
             if callee[row] == NONE {
                 continue;
             }
+            let bucket = bucket(minute.value(row), self.grain);
             for w in slots_at(slots, minute.value(row)) {
                 let acc = self
                     .groups
-                    .get((pack(caller[row], callee[row]), w as u32, 0));
+                    .get((pack(caller[row], callee[row]), w as u32, bucket));
                 acc.note_type(&self.names, callee_type[row]);
                 acc.roots += count(4).value(row);
                 acc.requests += count(5).value(row);

@@ -45,12 +45,12 @@ pub(crate) struct Plan {
     /// file of the table). A store of weeks then opens an hour's files for an edge minute,
     /// not the footer of every file it holds.
     raw_files: Option<Vec<String>>,
-    /// The whole minutes: read from the summaries, and from the data files without one.
+    /// The whole minutes outside whole hours that have an hour summary: read from the minute
+    /// summaries, and from the data files without one.
     summarized: Slots,
+    /// The whole hours read from their hour summaries (the pairing's `hours`).
+    hours: Slots,
     pairing: Pairing,
-    /// Whether the pairing covers the whole store (no window), so the summaries can be read
-    /// as their table with one listing.
-    whole_store: bool,
 }
 
 impl Plan {
@@ -85,19 +85,16 @@ impl Plan {
                 raw_files: files_of(&raw)?,
                 raw,
                 summarized: Some(Vec::new()),
+                hours: Some(Vec::new()),
                 pairing,
-                whole_store: windows.is_none(),
             })
         };
         if !use_rollup {
             return all_raw(Pairing::default());
         }
-        let (raw, summarized, pairing) = match windows {
-            None => (
-                Some(Vec::new()),
-                None,
-                hopscope_store::pair(session.location(), &table, None)?,
-            ),
+        let (raw, inner) = match windows {
+            // Everything: every hour is whole.
+            None => (Vec::new(), vec![(0, Window::EVERYTHING)]),
             Some(windows) => {
                 let (mut raw, mut inner) = (Vec::new(), Vec::new());
                 for (i, w) in windows.iter().enumerate() {
@@ -109,26 +106,47 @@ impl Plan {
                         None => raw.push((i, *w)),
                     }
                 }
+                (raw, inner)
+            }
+        };
+        let whole = |hour| is_whole_hour(&inner, hour);
+        let pairing = match windows {
+            None => hopscope_store::pair(session.location(), &table, None, whole)?,
+            Some(_) => {
                 let mut pairing = Pairing::default();
                 for (first, last) in hour_ranges(inner.iter().map(|(_, w)| w)) {
-                    let p = hopscope_store::pair(session.location(), &table, Some(first..=last))?;
+                    let p = hopscope_store::pair(
+                        session.location(),
+                        &table,
+                        Some(first..=last),
+                        whole,
+                    )?;
+                    pairing.hours.extend(p.hours);
                     pairing.summaries.extend(p.summaries);
                     pairing.unsummarized.extend(p.unsummarized);
                 }
-                (Some(raw), Some(inner), pairing)
+                pairing
             }
         };
-        if pairing.summaries.is_empty() {
+        if pairing.summaries.is_empty() && pairing.hours.is_empty() {
             // A store written before rollups: one plain scan.
             return all_raw(pairing);
         }
+        let covered: Vec<i64> = pairing.hours.iter().map(|(h, _)| *h).collect();
+        let (hours, minutes) = split_by_hours(&inner, &covered);
+        let raw = Some(raw);
         Ok(Plan {
             rollup,
             raw_files: files_of(&raw)?,
             raw,
-            summarized,
+            // Everything but the covered hours: every row not in one of them.
+            summarized: if windows.is_none() && covered.is_empty() {
+                None
+            } else {
+                Some(minutes)
+            },
+            hours: Some(hours),
             pairing,
-            whole_store: windows.is_none(),
         })
     }
 
@@ -175,7 +193,7 @@ impl Plan {
             };
             parts.extend(fold(streams, &start, &self.raw, add_rows.clone()).await?);
         }
-        if is_empty(&self.summarized) {
+        if is_empty(&self.summarized) && is_empty(&self.hours) {
             return Ok(parts);
         }
         let streams = session
@@ -187,25 +205,26 @@ impl Plan {
             )
             .await?;
         parts.extend(fold(streams, &start, &self.summarized, add_rows).await?);
-        // Over the whole store, when every data file has its summary, one scan of the rollup
-        // table (a summary exists only beside its data file) spares listing each file on its
-        // own; a window reads the summaries of its hours only.
         let minutes = filter(&self.summarized, minute);
-        let streams = if self.whole_store && self.pairing.unsummarized.is_empty() {
-            session
-                .scan_pruned(self.rollup, summary_columns, minutes)
-                .await?
-        } else {
-            session
-                .scan_files_pruned(
-                    self.rollup,
-                    &self.pairing.summaries,
-                    summary_columns,
-                    minutes,
-                )
-                .await?
-        };
-        parts.extend(fold(streams, &start, &self.summarized, add_summaries).await?);
+        let streams = session
+            .scan_files_pruned(
+                self.rollup,
+                &self.pairing.summaries,
+                summary_columns,
+                minutes,
+            )
+            .await?;
+        parts.extend(fold(streams, &start, &self.summarized, add_summaries.clone()).await?);
+        let covers: Vec<String> = self.pairing.hours.iter().map(|(_, p)| p.clone()).collect();
+        let streams = session
+            .scan_files_pruned(
+                self.rollup,
+                &covers,
+                summary_columns,
+                filter(&self.hours, minute),
+            )
+            .await?;
+        parts.extend(fold(streams, &start, &self.hours, add_summaries).await?);
         Ok(parts)
     }
 }
@@ -241,6 +260,71 @@ async fn fold<P: Send + 'static>(
     .await
 }
 
+/// Whether hour `hour` (since the epoch) can be read from its hour summary: one of the windows'
+/// whole-minute parts (`inner`) holds all of it, and none holds only part of it (that part
+/// would have to come from the hour's minutes, which a covered hour's pairing leaves out).
+fn is_whole_hour(inner: &[(usize, Window)], hour: i64) -> bool {
+    let h = Window {
+        start_us: hour * HOUR,
+        end_us: (hour + 1) * HOUR,
+    };
+    let holds = |w: &Window| w.start_us <= h.start_us && h.end_us <= w.end_us;
+    inner.iter().any(|(_, w)| holds(w)) && inner.iter().all(|(_, w)| holds(w) || !w.overlaps(&h))
+}
+
+/// Each window's whole-minute part (`inner`) split into the runs of hours read from their hour
+/// summaries (`covered`, ascending) and the rest, read minute by minute.
+fn split_by_hours(
+    inner: &[(usize, Window)],
+    covered: &[i64],
+) -> (Vec<(usize, Window)>, Vec<(usize, Window)>) {
+    let (mut hours, mut minutes) = (Vec::new(), Vec::new());
+    for &(i, w) in inner {
+        let mut at = w.start_us;
+        let mut runs = covered
+            .iter()
+            .map(|h| (h * HOUR, (h + 1) * HOUR))
+            .filter(|(start, end)| w.start_us <= *start && *end <= w.end_us)
+            .peekable();
+        while let Some((start, mut end)) = runs.next() {
+            while let Some(&(next, next_end)) = runs.peek() {
+                if next != end {
+                    break;
+                }
+                end = next_end;
+                runs.next();
+            }
+            if at < start {
+                minutes.push((
+                    i,
+                    Window {
+                        start_us: at,
+                        end_us: start,
+                    },
+                ));
+            }
+            hours.push((
+                i,
+                Window {
+                    start_us: start,
+                    end_us: end,
+                },
+            ));
+            at = end;
+        }
+        if at < w.end_us {
+            minutes.push((
+                i,
+                Window {
+                    start_us: at,
+                    end_us: w.end_us,
+                },
+            ));
+        }
+    }
+    (hours, minutes)
+}
+
 /// The hour partitions `windows` touch, as disjoint ranges (first, last): a report, its
 /// baseline and its series buckets are one range, paired with one listing.
 fn hour_ranges<'a>(windows: impl Iterator<Item = &'a Window>) -> Vec<(i64, i64)> {
@@ -259,7 +343,10 @@ fn hour_ranges<'a>(windows: impl Iterator<Item = &'a Window>) -> Vec<(i64, i64)>
 
 #[cfg(test)]
 mod tests {
+    use hopscope_store::Store;
+
     use super::*;
+    use crate::rollups::summarizers;
 
     #[test]
     fn a_row_counts_in_every_window_that_holds_it() {
@@ -294,7 +381,127 @@ mod tests {
             "{files:?}"
         );
         let everything = Plan::new(&session, "hops_1m", None, true).unwrap();
-        assert!(everything.raw_files.is_none() && everything.whole_store);
+        assert!(everything.raw_files.is_none());
+    }
+
+    /// Paths of the store at `root` under `dir`, recursively, sorted.
+    fn files(root: &std::path::Path, dir: &str) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    out.push(e.path());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn whole_hours_are_read_from_a_cover_of_exactly_their_data_files() {
+        let samples = hopscope_test_support::samples_dir();
+        let store =
+            hopscope_test_support::import_store_with(&[samples.join("users")], summarizers());
+        // 2026-11-20T09:00Z .. 11:00Z, the scenarios' two hours, from 5 s before to 5 s after.
+        let nine = 1_795_165_200_000_000;
+        let window = Window {
+            start_us: nine - 5_000_000,
+            end_us: nine + 2 * HOUR + 5_000_000,
+        };
+        let session = Session::open(store.path()).await.unwrap();
+        let plan = Plan::new(&session, "hops_1m", Some(&[window]), true).unwrap();
+        let covered: Vec<i64> = plan.pairing.hours.iter().map(|(h, _)| *h).collect();
+        assert_eq!(covered, [nine / HOUR, nine / HOUR + 1]);
+        assert!(plan.pairing.summaries.is_empty() && plan.pairing.unsummarized.is_empty());
+        assert_eq!(
+            plan.hours,
+            Some(vec![(
+                0,
+                Window {
+                    start_us: nine,
+                    end_us: nine + 2 * HOUR
+                }
+            )])
+        );
+        assert_eq!(
+            plan.summarized,
+            Some(vec![]),
+            "no whole minute outside the hours"
+        );
+
+        // Another scenario's spans in the same hours: new data files, so the covers written
+        // first are stale. Without the covers of the second import (as if killed before its
+        // sync), the hours are read minute by minute.
+        let first = files(store.path(), "_hours");
+        let mut writer = Store::open_or_create(store.path())
+            .unwrap()
+            .with_summarizers(summarizers())
+            .writer();
+        let inputs = hopscope_collector::import::list_files(&[samples.join("dietician")]).unwrap();
+        let options = hopscope_collector::import::ImportOptions::default();
+        hopscope_collector::import::import_files(&inputs, &options, &mut writer, |_| {}).unwrap();
+        for cover in files(store.path(), "_hours") {
+            if !first.contains(&cover) {
+                std::fs::remove_file(cover).unwrap();
+            }
+        }
+        let plan = Plan::new(&session, "hops_1m", Some(&[window]), true).unwrap();
+        assert!(plan.pairing.hours.is_empty(), "{:?}", plan.pairing.hours);
+        assert!(!plan.pairing.summaries.is_empty());
+        assert_eq!(plan.hours, Some(vec![]));
+
+        // A sync covers them again, beside the stale covers.
+        let rebuilt = Store::open_or_create(store.path())
+            .unwrap()
+            .with_summarizers(summarizers())
+            .rebuild_rollups()
+            .unwrap();
+        assert!(
+            rebuilt.iter().all(|r| r.minutes == 0 && r.hours == 2),
+            "{rebuilt:?}"
+        );
+        let plan = Plan::new(&session, "hops_1m", Some(&[window]), true).unwrap();
+        assert_eq!(plan.pairing.hours.len(), 2);
+        assert_eq!(files(store.path(), "_hours").len(), 2 * first.len());
+    }
+
+    #[test]
+    fn an_hour_is_whole_when_a_window_holds_it_and_none_cuts_it() {
+        let w = |start_us, end_us| (0, Window { start_us, end_us });
+        assert!(is_whole_hour(&[w(0, 2 * HOUR)], 1));
+        assert!(is_whole_hour(&[w(HOUR, 2 * HOUR)], 1));
+        assert!(!is_whole_hour(&[w(HOUR + MINUTE, 3 * HOUR)], 1));
+        // A baseline ending inside the hour needs its minutes.
+        assert!(!is_whole_hour(&[w(0, 3 * HOUR), w(0, HOUR + MINUTE)], 1));
+        assert!(is_whole_hour(&[w(0, 3 * HOUR), w(0, HOUR)], 1));
+        assert!(is_whole_hour(
+            &[w(Window::EVERYTHING.start_us, Window::EVERYTHING.end_us)],
+            -3
+        ));
+    }
+
+    #[test]
+    fn covered_hours_split_a_window_into_hour_runs_and_minutes() {
+        let w = |start_us, end_us| Window { start_us, end_us };
+        let inner = [(0, w(MINUTE, 5 * HOUR)), (1, w(2 * HOUR, 3 * HOUR))];
+        // Hours 1, 2 and 4 covered (0 and 3 not).
+        let (hours, minutes) = split_by_hours(&inner, &[1, 2, 4]);
+        assert_eq!(
+            hours,
+            [
+                (0, w(HOUR, 3 * HOUR)),
+                (0, w(4 * HOUR, 5 * HOUR)),
+                (1, w(2 * HOUR, 3 * HOUR))
+            ]
+        );
+        assert_eq!(minutes, [(0, w(MINUTE, HOUR)), (0, w(3 * HOUR, 4 * HOUR))]);
+        let (hours, minutes) = split_by_hours(&inner, &[]);
+        assert!(hours.is_empty());
+        assert_eq!(minutes, inner);
     }
 
     #[test]

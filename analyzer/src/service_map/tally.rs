@@ -27,7 +27,7 @@ use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
 use crate::interned::{Interner, NONE, flags, known};
 use crate::partials::Groups;
-use crate::rollups::{Plan, columns_of, slots_at};
+use crate::rollups::{Plan, bucket, columns_of, slots_at};
 use crate::session::Session;
 use crate::window::Window;
 
@@ -74,6 +74,7 @@ const SUMMARY_COLUMNS: [&str; 19] = [
 ];
 
 const MINUTE: i64 = 60_000_000;
+const HOUR: i64 = 60 * MINUTE;
 
 /// One caller -> callee pair over the spans that enter a node; `caller` is `None` for spans
 /// entering it from outside the trace. The numbers mean what `service_map_select`'s do.
@@ -148,10 +149,28 @@ fn merge(parts: Vec<Partial>) -> Result<Vec<Group>> {
 /// and group.
 pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
     let mut part = Partial {
-        by_minute: true,
+        grain: MINUTE,
         ..Partial::default()
     };
     part.add_batch(&columns_of(spans, &COLUMNS)?, None)?;
+    rows_of(part)
+}
+
+/// One hour's `service_edges_1m` rows from its minutes' (`minutes`): one per group, at the
+/// hour's start.
+pub(crate) fn coarsen(minutes: &[RecordBatch]) -> Result<RecordBatch> {
+    let mut part = Partial {
+        grain: HOUR,
+        ..Partial::default()
+    };
+    for rows in minutes {
+        part.add_summaries(&columns_of(rows, &SUMMARY_COLUMNS)?, None)?;
+    }
+    rows_of(part)
+}
+
+/// The rows of a summary tallied by `grain`, in `service_edges_1m`'s schema.
+fn rows_of(part: Partial) -> Result<RecordBatch> {
     let mut out = ServiceEdge1mBatchBuilder::default();
     let mut serializer = V2Serializer::new();
     let (mut durations, mut dwell) = (Vec::new(), Vec::new());
@@ -275,10 +294,10 @@ impl Acc {
 struct Partial {
     names: Interner,
     /// By the four name ids (each + 1, 0 for null), packed by [`pack`], the account and Region
-    /// ids packed the same way, and the minute (0 unless `by_minute`).
+    /// ids packed the same way, and the start of the row's `grain` of time.
     groups: Groups<(u128, u64, i64), Acc>,
-    /// Whether groups are per minute of `start_time` (a summary's).
-    by_minute: bool,
+    /// The time each group spans (µs): a minute or an hour for a summary, 0 for none.
+    grain: i64,
 }
 
 fn pack(ids: [u32; 4]) -> u128 {
@@ -322,11 +341,7 @@ impl Partial {
             if slots_at(slots, t).next().is_none() {
                 continue;
             }
-            let minute = if self.by_minute {
-                t.div_euclid(MINUTE) * MINUTE
-            } else {
-                0
-            };
+            let minute = bucket(t, self.grain);
             let ids = [caller[row], caller_type[row], callee[row], callee_type[row]];
             // Spans entering a node, as `service_map_select` counts them.
             let parent = known(ids[0]).map(|p| (p, known(ids[1])));
@@ -393,9 +408,11 @@ impl Partial {
                 continue;
             }
             let ids = [caller[row], caller_type[row], callee[row], callee_type[row]];
-            let acc = self
-                .groups
-                .get((pack(ids), pack_origin(account[row], region[row]), 0));
+            let acc = self.groups.get((
+                pack(ids),
+                pack_origin(account[row], region[row]),
+                bucket(minute.value(row), self.grain),
+            ));
             acc.roots += roots.value(row);
             acc.requests += requests.value(row);
             acc.ok += ok.value(row);

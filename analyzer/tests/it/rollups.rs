@@ -16,7 +16,7 @@ use hopscope_analyzer::rollups::summarizers;
 use hopscope_analyzer::service_map::{MapEdge, ServiceMap};
 use hopscope_analyzer::window::Window;
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
-use hopscope_store::Store;
+use hopscope_store::{Rebuilt, Store};
 use hopscope_test_support::{import_store, import_store_with, samples_dir};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -24,6 +24,7 @@ use serde_json::Value;
 use crate::sample_store;
 
 const MINUTE: i64 = 60_000_000;
+const HOUR: i64 = 60 * MINUTE;
 
 /// `a` and `b` hold the same nodes and edges; averages may differ in the last bits (sums added
 /// in another order).
@@ -252,11 +253,15 @@ async fn span_range(session: &Session) -> (i64, i64) {
 fn windows(lo: i64, hi: i64, count: usize) -> Vec<Window> {
     let w = |start_us, end_us| Window { start_us, end_us };
     let first_minute = lo.div_euclid(MINUTE) * MINUTE;
+    let first_hour = lo.div_euclid(HOUR) * HOUR;
     let mut out = vec![
         w(lo, hi + 1),
         w(first_minute, first_minute + 10 * MINUTE),
         w(lo + 1, lo + MINUTE / 2),
         w(first_minute + 7, first_minute + 5 * MINUTE),
+        // Whole hours, read from their hour summaries: one exactly, and two between edges.
+        w(first_hour, first_hour + HOUR),
+        w(first_hour - 7, first_hour + 2 * HOUR + 90_000_001),
     ];
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = |bound: i64| {
@@ -383,6 +388,11 @@ async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
     for window in std::iter::once(None).chain(windows.iter().copied().map(Some)) {
         let map = map_of(&session, window).await;
         if window.is_none() {
+            // Both hours ended, and their hour summaries, written before the loss, cover them.
+            assert_eq!(map.unsummarized_files, 0);
+        }
+        if window == Some(everything.window.unwrap()) {
+            // No whole hour: read minute by minute.
             assert_eq!(map.unsummarized_files, lost.len());
         }
         assert_agree(&map, &map_of(&raw, window).await, &format!("{window:?}"));
@@ -391,16 +401,21 @@ async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
     let store = Store::open_or_create(rolled.path())
         .unwrap()
         .with_summarizers(summarizers());
+    let rebuilt = |table, minutes| Rebuilt {
+        table,
+        minutes,
+        hours: 0,
+    };
     assert_eq!(
         store.rebuild_rollups().unwrap(),
         [
-            ("service_edges_1m", lost.len()),
-            ("hops_1m", lost_hops.len())
+            rebuilt("service_edges_1m", lost.len()),
+            rebuilt("hops_1m", lost_hops.len())
         ]
     );
     assert_eq!(
         store.rebuild_rollups().unwrap(),
-        [("service_edges_1m", 0), ("hops_1m", 0)],
+        [rebuilt("service_edges_1m", 0), rebuilt("hops_1m", 0)],
         "nothing left to rebuild"
     );
     assert_same_reports(rolled.path(), sample_store(), &windows).await;
