@@ -21,7 +21,10 @@ const HOUR: i64 = 60 * MINUTE;
 
 /// Which rows a fold takes, and into which of the tally's windows (an index into its list):
 /// `None` takes every row, into window 0.
-pub(crate) type Slots = Option<Vec<(usize, Window)>>;
+pub(crate) type Slots = Option<Placed>;
+
+/// Windows, each with the index of the tally's window it is part of.
+pub(crate) type Placed = Vec<(usize, Window)>;
 
 /// The windows of `slots` that hold instant `t`.
 pub(crate) fn slots_at(slots: Option<&[(usize, Window)]>, t: i64) -> impl Iterator<Item = usize> {
@@ -274,10 +277,7 @@ fn is_whole_hour(inner: &[(usize, Window)], hour: i64) -> bool {
 
 /// Each window's whole-minute part (`inner`) split into the runs of hours read from their hour
 /// summaries (`covered`, ascending) and the rest, read minute by minute.
-fn split_by_hours(
-    inner: &[(usize, Window)],
-    covered: &[i64],
-) -> (Vec<(usize, Window)>, Vec<(usize, Window)>) {
+fn split_by_hours(inner: &[(usize, Window)], covered: &[i64]) -> (Placed, Placed) {
     let (mut hours, mut minutes) = (Vec::new(), Vec::new());
     for &(i, w) in inner {
         let mut at = w.start_us;
