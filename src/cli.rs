@@ -157,7 +157,8 @@ pub enum Command {
     /// hopscope's SQL functions (for `--cluster`)
     #[cfg(feature = "cluster")]
     Cluster(cluster::ClusterArgs),
-    /// Upkeep of the store: `store rebuild-rollups` writes the per-minute rollups that are missing
+    /// Upkeep of the store: `store rebuild-rollups` writes the minute and hour rollups that are
+    /// missing
     Store(store_admin::StoreArgs),
     /// Print the Athena DDL (Glue tables with partition projection on `hour`) of the store on S3
     /// (--store s3://BUCKET/PREFIX); with --apply, create or update the tables through Glue
