@@ -354,6 +354,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cover_is_named_by_exactly_the_files_it_covers() {
+        let names = |n: u64| -> Vec<String> {
+            (1..=n)
+                .map(|i| format!("part-{i:010}{DATA_EXTENSION}"))
+                .collect()
+        };
+        let two = cover_name(&names(2));
+        assert_eq!(two, cover_name(&names(2)), "the same files, the same name");
+        assert!(two.starts_with("cover-0000000002-"), "{two}");
+        assert!(two.ends_with(DATA_EXTENSION), "{two}");
+        assert_ne!(two, cover_name(&names(3)), "a file added makes it stale");
+        let other = vec![names(1)[0].clone(), "part-legacy.parquet".to_string()];
+        assert_ne!(two, cover_name(&other), "as many files, other names");
+        assert!(hour_ended(0, MICROS_PER_HOUR));
+        assert!(!hour_ended(0, MICROS_PER_HOUR - 1));
+    }
+
+    #[test]
     fn partition_directories_name_their_hour() {
         assert_eq!(partition_hour("hour=1970-01-01T01"), Some(1));
         assert_eq!(
