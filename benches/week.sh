@@ -69,7 +69,8 @@ fi
 spans=$("$bin" --store "$store" sql --format csv "SELECT count(*) FROM spans" | tail -1)
 files=$(find "$store/spans" -name '*.parquet' | wc -l)
 echo "store: $spans spans in $files data files; span Parquet $(du -sh "$store/spans" | cut -f1)," \
-    "rollups $(cd "$store" && du -ch service_edges_1m hops_1m | tail -1 | cut -f1)"
+    "rollups $(cd "$store" && du -ch service_edges_1m hops_1m | tail -1 | cut -f1)" \
+    "by minute, $(du -sh "$store/_hours" 2>/dev/null | cut -f1) by hour"
 
 read -r first win_start win_end cut_start cut_end < <(report_windows "$bin" "$store")
 

@@ -104,17 +104,25 @@ fn a_store_on_s3_answers_as_the_local_one_and_a_reimport_adds_nothing() {
         ["spans", "0", "3241"],
         "{again}"
     );
-    // Every data file is a numbered part, created once.
+    // Every data file is a numbered part, created once; each of the two hours has one hour
+    // summary per rollup, which the reimport (no new data file) left as it was.
     let keys = object_keys(&store);
     assert!(
         keys.iter().any(|k| k.ends_with("hopscope-store.json")),
         "{keys:?}"
     );
+    let (covers, data): (Vec<&String>, Vec<&String>) = keys
+        .iter()
+        .filter(|k| k.ends_with(".parquet"))
+        .partition(|k| k.contains("/_hours/"));
     assert!(
-        keys.iter()
-            .filter(|k| k.ends_with(".parquet"))
-            .all(|k| k.ends_with("/part-0000000001.parquet")),
+        data.iter().all(|k| k.ends_with("/part-0000000001.parquet")),
         "{keys:?}"
+    );
+    assert_eq!(covers.len(), 4, "{covers:?}");
+    assert!(
+        covers.iter().all(|k| k.contains("/cover-0000000001-")),
+        "{covers:?}"
     );
 
     let local = local_store_of(&input);
