@@ -41,10 +41,16 @@ pub(crate) fn writer_properties(table: &StoredTable) -> WriterProperties {
         .fold(WriterProperties::builder(), |b, col| {
             b.set_column_dictionary_enabled(ColumnPath::from(*col), false)
         });
+    // Rollups are Snappy: a report opens many small summary files, and Parquet makes a codec per
+    // column chunk it reads. A ZSTD codec allocates a compression and a decompression context,
+    // which took a fifth of a week's `hops` (profiled); a Snappy one allocates nothing.
+    let compression = if table.source.is_some() {
+        Compression::SNAPPY
+    } else {
+        Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level"))
+    };
     builder
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).expect("valid zstd level"),
-        ))
+        .set_compression(compression)
         .set_max_row_group_row_count(Some(128 * 1024))
         .set_key_value_metadata(Some(vec![KeyValue::new(
             VERSION_METADATA_KEY.to_string(),

@@ -1,9 +1,11 @@
-//! How a tally reads its windows: whole minutes from a rollup's summaries, and from the spans
-//! only the partial minutes at the windows' edges and the data files that have no summary.
+//! How a tally reads its windows: whole hours from their hour summaries where one covers the
+//! hour's data files, the other whole minutes from a rollup's minute summaries, and from the
+//! spans only the partial minutes at the windows' edges and the data files that have no summary.
 //!
-//! A tally gives two folds: one of source rows, one of summary rows. Both are told which of the
-//! tally's windows each row counts in ([`Slots`]), so a tally of several windows (a report and
-//! its baseline) is still one pass over each source.
+//! A tally gives two folds: one of source rows, one of summary rows (a minute's or an hour's,
+//! in the same schema). Both are told which of the tally's windows each row counts in
+//! ([`Slots`]), so a tally of several windows (a report and its baseline) is still one pass over
+//! each source.
 
 use std::collections::BTreeSet;
 
