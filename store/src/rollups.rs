@@ -92,16 +92,25 @@ pub(crate) fn write_summaries(
     let mut written = 0;
     for (summarizer, table) in summarizers.of(source) {
         let path = format!("{}/{hour}/{name}", table.name);
-        let summary = summarizer
-            .summarize(rows)
-            .map_err(|reason| Error::Summary {
-                path: location.describe(&path),
-                reason,
-            })?;
-        let bytes = encode(&summary, &table, &location.describe(&path))?;
-        written += usize::from(location.create(&path, bytes)?);
+        written += create_summary(location, &table, &path, summarizer.summarize(rows))?;
     }
     Ok(written)
+}
+
+/// Creates summary file `path` of rollup `table` from what a summarizer made of its rows (1),
+/// unless it exists (0).
+fn create_summary(
+    location: &Location,
+    table: &StoredTable,
+    path: &str,
+    summary: std::result::Result<RecordBatch, String>,
+) -> Result<usize> {
+    let summary = summary.map_err(|reason| Error::Summary {
+        path: location.describe(path),
+        reason,
+    })?;
+    let bytes = encode(&summary, table, &location.describe(path))?;
+    Ok(usize::from(location.create(path, bytes)?))
 }
 
 /// Which data files of a rollup's source have their summary.
@@ -232,12 +241,7 @@ pub(crate) fn cover_hour(
             .map(|d| read_rows(location, &format!("{}/{dir}/{d}", table.name)))
             .collect::<Result<Vec<_>>>()?;
         let path = format!("{covers}/{cover}");
-        let hour = summarizer.coarsen(&rows).map_err(|reason| Error::Summary {
-            path: location.describe(&path),
-            reason,
-        })?;
-        let bytes = encode(&hour, &table, &location.describe(&path))?;
-        written += usize::from(location.create(&path, bytes)?);
+        written += create_summary(location, &table, &path, summarizer.coarsen(&rows))?;
     }
     Ok(written)
 }
