@@ -213,19 +213,19 @@ fn cover_name(names: &[String]) -> String {
 }
 
 /// Writes, for each of `source`'s rollups, the summary of hour partition `dir` (`hour=…`) from
-/// the minute summaries of its data files, unless one covers them already or a data file has
+/// the minute summaries of its data files `data` (their names, sorted), unless one covers them already or a data file has
 /// no summary yet (its spans are then read as they are, and the hour minute by minute).
 pub(crate) fn cover_hour(
     location: &Location,
     summarizers: &Summarizers,
     source: &str,
     dir: &str,
+    data: &[String],
 ) -> Result<usize> {
-    let data = data_file_names(location.list(&format!("{source}/{dir}"))?);
     if data.is_empty() {
         return Ok(0);
     }
-    let cover = cover_name(&data);
+    let cover = cover_name(data);
     let mut written = 0;
     for (summarizer, table) in summarizers.of(source) {
         let covers = hours_dir(table.name, dir);
@@ -285,19 +285,18 @@ pub fn rebuild(
         let source = table
             .source
             .unwrap_or_else(|| panic!("{} is not a rollup", table.name));
+        let one = Summarizers(vec![summarizer.clone()]);
         let mut written = 0;
         for path in pair(location, &table, None, |_| false)?.unsummarized {
             let rows = read_rows(location, &path)?;
             let (dir, name) = path.rsplit_once('/').expect("table/hour/name");
             let hour = dir.rsplit_once('/').expect("table/hour").1;
-            let one = Summarizers(vec![summarizer.clone()]);
             written += write_summaries(location, &one, source, hour, name, &rows)?;
         }
         let mut hours = 0;
-        let one = Summarizers(vec![summarizer.clone()]);
-        for (hour, dir, _) in partitions(location, source, None)? {
+        for (hour, dir, data) in partitions(location, source, None)? {
             if hour_ended(hour, now_us) {
-                hours += cover_hour(location, &one, source, &dir)?;
+                hours += cover_hour(location, &one, source, &dir, &data)?;
             }
         }
         rebuilt.push(Rebuilt {
@@ -345,8 +344,9 @@ impl StoreWriter {
         let mut written = 0;
         for (source, hour) in ended {
             let dir = Self::partition_dir(source, hour);
+            let data = data_file_names(self.location.list(&dir)?);
             let dir = dir.rsplit_once('/').map_or(dir.as_str(), |(_, d)| d);
-            written += cover_hour(&self.location, &self.summarizers, source, dir)?;
+            written += cover_hour(&self.location, &self.summarizers, source, dir, &data)?;
             self.touched.remove(&(source, hour));
         }
         Ok(written)

@@ -115,24 +115,13 @@ impl Plan {
             }
         };
         let whole = |hour| is_whole_hour(&inner, hour);
-        let pairing = match windows {
-            None => hopscope_store::pair(session.location(), &table, None, whole)?,
-            Some(_) => {
-                let mut pairing = Pairing::default();
-                for (first, last) in hour_ranges(inner.iter().map(|(_, w)| w)) {
-                    let p = hopscope_store::pair(
-                        session.location(),
-                        &table,
-                        Some(first..=last),
-                        whole,
-                    )?;
-                    pairing.hours.extend(p.hours);
-                    pairing.summaries.extend(p.summaries);
-                    pairing.unsummarized.extend(p.unsummarized);
-                }
-                pairing
-            }
-        };
+        let mut pairing = Pairing::default();
+        for (first, last) in hour_ranges(inner.iter().map(|(_, w)| w)) {
+            let p = hopscope_store::pair(session.location(), &table, Some(first..=last), whole)?;
+            pairing.hours.extend(p.hours);
+            pairing.summaries.extend(p.summaries);
+            pairing.unsummarized.extend(p.unsummarized);
+        }
         if pairing.summaries.is_empty() && pairing.hours.is_empty() {
             // A store written before rollups: one plain scan.
             return all_raw(pairing);
@@ -144,12 +133,7 @@ impl Plan {
             rollup,
             raw_files: files_of(&raw)?,
             raw,
-            // Everything but the covered hours: every row not in one of them.
-            summarized: if windows.is_none() && covered.is_empty() {
-                None
-            } else {
-                Some(minutes)
-            },
+            summarized: Some(minutes),
             hours: Some(hours),
             pairing,
         })
