@@ -42,6 +42,7 @@ pub use objects::Location;
 pub use parquet_files::data_files;
 use parquet_files::{data_file_names, encode};
 pub use remote::{Remote, RequestCounts};
+use rollups::{Encoded, create_all, joined};
 pub use rollups::{Pairing, Rebuilt, Summarizer, Summarizers, data_files_in, pair, rebuild};
 pub use sink::{BatchSink, with_writer_thread};
 
@@ -232,6 +233,31 @@ impl StoreWriter {
     }
 }
 
+impl StoreWriter {
+    /// Creates data file `name` of partition `dir` of `table` from `bytes`, the encoding of
+    /// `rows`, unless another writer took the name (`None`). Its summaries are tallied and
+    /// encoded meanwhile, on a thread of their own: their CPU beside the file's write and sync.
+    fn create_data_file(
+        &self,
+        table: &str,
+        dir: &str,
+        name: &str,
+        rows: &RecordBatch,
+        bytes: Vec<u8>,
+    ) -> Result<Option<Vec<Encoded>>> {
+        let path = format!("{dir}/{name}");
+        if !self.summarizers.has(table) {
+            return Ok(self.location.create(&path, bytes)?.then(Vec::new));
+        }
+        let (created, summaries) = std::thread::scope(|scope| {
+            let summaries = scope.spawn(|| self.summaries(table, dir, name, rows));
+            let created = self.location.create(&path, bytes);
+            (created, joined(summaries))
+        });
+        Ok(if created? { Some(summaries?) } else { None })
+    }
+}
+
 impl BatchSink for StoreWriter {
     fn write(&mut self, table: &'static str, batch: RecordBatch) -> Result<()> {
         let t = stored_table(table).unwrap_or_else(|| panic!("{table} is not a stored table"));
@@ -264,9 +290,20 @@ impl BatchSink for StoreWriter {
                 let name = part_name(known.next);
                 let path = format!("{dir}/{name}");
                 let bytes = encode(&part, &t, &self.location.describe(&path))?;
-                if self.location.create(&path, bytes)? {
-                    keys::write_index(&self.location, &keys::index_path(&path), &fresh_hashes)?;
-                    self.summarize(table, &dir, &name, &part)?;
+                if let Some(summaries) = self.create_data_file(table, &dir, &name, &part, bytes)? {
+                    // Only now that the data file exists: an index or summary never names a
+                    // data file that is not there. Side by side, so their syncs overlap.
+                    std::thread::scope(|scope| {
+                        let index = scope.spawn(|| {
+                            keys::write_index(
+                                &self.location,
+                                &keys::index_path(&path),
+                                &fresh_hashes,
+                            )
+                        });
+                        create_all(&self.location, summaries)?;
+                        joined(index)
+                    })?;
                     let known = self.partitions.get_mut(&dir).expect("listed above");
                     known.files.push(name);
                     known.next += 1;

@@ -89,28 +89,70 @@ pub(crate) fn write_summaries(
     name: &str,
     rows: &RecordBatch,
 ) -> Result<usize> {
-    let mut written = 0;
-    for (summarizer, table) in summarizers.of(source) {
-        let path = format!("{}/{hour}/{name}", table.name);
-        written += create_summary(location, &table, &path, summarizer.summarize(rows))?;
-    }
-    Ok(written)
+    create_all(
+        location,
+        summaries(location, summarizers, source, hour, name, rows)?,
+    )
 }
 
-/// Creates summary file `path` of rollup `table` from what a summarizer made of its rows (1),
-/// unless it exists (0).
-fn create_summary(
+/// The summaries of data file `name` of `source`'s partition `hour` (whose rows are `rows`),
+/// encoded: each file's path and bytes, to be created by [`create_all`].
+pub(crate) fn summaries(
+    location: &Location,
+    summarizers: &Summarizers,
+    source: &str,
+    hour: &str,
+    name: &str,
+    rows: &RecordBatch,
+) -> Result<Vec<Encoded>> {
+    summarizers
+        .of(source)
+        .map(|(summarizer, table)| {
+            let path = format!("{}/{hour}/{name}", table.name);
+            encode_summary(location, &table, path, summarizer.summarize(rows))
+        })
+        .collect()
+}
+
+/// A summary file ready to be created: its path (relative to the store's root) and bytes.
+pub(crate) type Encoded = (String, Vec<u8>);
+
+/// Encodes what a summarizer made of its rows as summary file `path` of rollup `table`.
+fn encode_summary(
     location: &Location,
     table: &StoredTable,
-    path: &str,
+    path: String,
     summary: std::result::Result<RecordBatch, String>,
-) -> Result<usize> {
+) -> Result<Encoded> {
     let summary = summary.map_err(|reason| Error::Summary {
-        path: location.describe(path),
+        path: location.describe(&path),
         reason,
     })?;
-    let bytes = encode(&summary, table, &location.describe(path))?;
-    Ok(usize::from(location.create(path, bytes)?))
+    let bytes = encode(&summary, table, &location.describe(&path))?;
+    Ok((path, bytes))
+}
+
+/// Creates each of `files` unless it exists; how many were created. The files are written side
+/// by side: each create waits on its own sync (or PUT), so the waits overlap instead of adding up.
+pub(crate) fn create_all(location: &Location, files: Vec<Encoded>) -> Result<usize> {
+    let create = |(path, bytes): Encoded| location.create(&path, bytes).map(usize::from);
+    if files.len() < 2 {
+        return files.into_iter().map(create).sum();
+    }
+    std::thread::scope(|scope| {
+        let creates: Vec<_> = files
+            .into_iter()
+            .map(|file| scope.spawn(move || create(file)))
+            .collect();
+        creates.into_iter().map(joined).sum()
+    })
+}
+
+/// The result of a scoped thread; its panic, if it panicked, goes on in the caller.
+pub(crate) fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Which data files of a rollup's source have their summary.
@@ -226,10 +268,10 @@ pub(crate) fn cover_hour(
         return Ok(0);
     }
     let cover = cover_name(data);
-    let mut written = 0;
+    let mut covers = Vec::new();
     for (summarizer, table) in summarizers.of(source) {
-        let covers = hours_dir(table.name, dir);
-        if location.list(&covers)?.binary_search(&cover).is_ok() {
+        let dir_of_covers = hours_dir(table.name, dir);
+        if location.list(&dir_of_covers)?.binary_search(&cover).is_ok() {
             continue;
         }
         let minutes = data_file_names(location.list(&format!("{}/{dir}", table.name))?);
@@ -240,10 +282,15 @@ pub(crate) fn cover_hour(
             .iter()
             .map(|d| read_rows(location, &format!("{}/{dir}/{d}", table.name)))
             .collect::<Result<Vec<_>>>()?;
-        let path = format!("{covers}/{cover}");
-        written += create_summary(location, &table, &path, summarizer.coarsen(&rows))?;
+        let path = format!("{dir_of_covers}/{cover}");
+        covers.push(encode_summary(
+            location,
+            &table,
+            path,
+            summarizer.coarsen(&rows),
+        )?);
     }
-    Ok(written)
+    create_all(location, covers)
 }
 
 /// Whether hour `hour` (since the epoch) has ended at `now_us`: only then is it covered, so a
@@ -320,16 +367,17 @@ fn read_rows(location: &Location, path: &str) -> Result<RecordBatch> {
 }
 
 impl StoreWriter {
-    /// Writes the summaries of the data file just created.
-    pub(crate) fn summarize(
+    /// The summaries of data file `name` of partition `dir`, encoded (none if `source` has no
+    /// rollup).
+    pub(crate) fn summaries(
         &self,
         source: &str,
         dir: &str,
         name: &str,
         rows: &RecordBatch,
-    ) -> Result<usize> {
+    ) -> Result<Vec<Encoded>> {
         let hour = dir.rsplit_once('/').map_or(dir, |(_, hour)| hour);
-        write_summaries(&self.location, &self.summarizers, source, hour, name, rows)
+        summaries(&self.location, &self.summarizers, source, hour, name, rows)
     }
 
     /// Covers each ended hour this writer added data files to (see the module's doc); an hour

@@ -286,9 +286,9 @@ impl Recorded {
                 super::serialize_into(serializer, h, histogram)?;
                 histogram.append_value([]);
             }
-            Recorded::Counts(dense) => {
+            Recorded::Counts(_) => {
                 raw.append_null();
-                super::serialize_into(serializer, &histogram_of(dense)?, histogram)?;
+                self.write_v2(serializer, histogram)?;
                 histogram.append_value([]);
             }
         }
@@ -296,21 +296,44 @@ impl Recorded {
     }
 
     fn write_result(&self, serializer: &mut V2Serializer, out: &mut BinaryBuilder) -> Result<()> {
+        self.write_v2(serializer, out)?;
+        out.append_value([]);
+        Ok(())
+    }
+
+    /// Appends the group's histogram in plain V2 form to `out`'s current value (the caller
+    /// finishes the value). A list or counts are written as they are; only a histogram, or
+    /// what [`super::v2::write_counts`] leaves to one, goes through `serializer`.
+    pub(crate) fn write_v2(
+        &self,
+        serializer: &mut V2Serializer,
+        out: &mut impl std::io::Write,
+    ) -> Result<()> {
+        let written = match self {
+            Recorded::Values(values) => super::v2::write_values(values, out),
+            Recorded::Counts(dense) => super::v2::write_counts(dense.slots(), out),
+            Recorded::Histogram(h) => return super::serialize_into(serializer, h, out),
+        };
+        match written {
+            Ok(true) => Ok(()),
+            Ok(false) => super::serialize_into(serializer, &self.to_histogram()?, out),
+            Err(e) => Err(exec_datafusion_err!("writing a histogram: {e}")),
+        }
+    }
+
+    /// The group's values as a histogram, leaving the group as it is.
+    fn to_histogram(&self) -> Result<Histogram<u64>> {
         match self {
             Recorded::Values(values) => {
                 let mut h = new_histogram();
                 for &us in values {
                     record(&mut h, us)?;
                 }
-                super::serialize_into(serializer, &h, out)?;
+                Ok(h)
             }
-            Recorded::Histogram(h) => super::serialize_into(serializer, h, out)?,
-            Recorded::Counts(dense) => {
-                super::serialize_into(serializer, &histogram_of(dense)?, out)?;
-            }
+            Recorded::Histogram(h) => Ok((**h).clone()),
+            Recorded::Counts(dense) => histogram_of(dense),
         }
-        out.append_value([]);
-        Ok(())
     }
 }
 

@@ -65,6 +65,13 @@ impl Dense {
         }
     }
 
+    /// The (slot index, count) of every non-zero slot.
+    pub(super) fn slots(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        (0u64..)
+            .zip(self.counts.iter().copied())
+            .filter(|&(_, c)| c > 0)
+    }
+
     /// The (lowest value, count) of every non-zero slot.
     pub(super) fn values(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.counts
@@ -80,6 +87,88 @@ impl Dense {
     pub(super) fn heap_size(&self) -> usize {
         self.counts.capacity() * size_of::<u64>()
     }
+}
+
+/// Writes, in plain V2 form, the histogram of [`super::new_histogram`]'s layout holding
+/// `values` (µs): see [`write_counts`].
+pub(super) fn write_values(values: &[u64], out: &mut impl std::io::Write) -> std::io::Result<bool> {
+    let mut slots: Vec<u64> = values.iter().map(|&us| index_of(us) as u64).collect();
+    slots.sort_unstable();
+    let counts = slots
+        .chunk_by(|a, b| a == b)
+        .map(|run| (run[0], run.len() as u64));
+    write_counts(counts, out)
+}
+
+/// Writes, in plain V2 form, the histogram of [`super::new_histogram`]'s layout whose counts
+/// are `counts` ((slot index, count), ascending by index): byte for byte what HdrHistogram's
+/// serializer writes for it, without making the histogram, which allocates and zeroes at least
+/// 2048 counters and then walks them all (a minute's summary holds a few calls per group, and
+/// that was most of summarizing). `false`, with nothing written, for a count past `i64::MAX`
+/// or a slot past the range of [`super::MAX_MICROS`]: the caller goes through a histogram.
+pub(super) fn write_counts(
+    counts: impl IntoIterator<Item = (u64, u64)>,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<bool> {
+    // Each count up to the highest value's slot, a run of zeros as its negated length.
+    let mut payload = Vec::new();
+    let mut next = 0u64;
+    for (index, count) in counts.into_iter().filter(|&(_, count)| count > 0) {
+        let Ok(count) = i64::try_from(count) else {
+            return Ok(false);
+        };
+        match index - next {
+            0 => {}
+            1 => put_varint(&mut payload, 0),
+            zeros => put_varint(&mut payload, -(zeros as i64)),
+        }
+        put_varint(&mut payload, count);
+        next = index + 1;
+    }
+    if next == 0 {
+        // Empty: HdrHistogram writes the slot of value 0, with no count.
+        put_varint(&mut payload, 0);
+    }
+    let Some(high) = highest_trackable(next.saturating_sub(1)) else {
+        return Ok(false);
+    };
+    let mut header = [0u8; HEADER];
+    header[0..4].copy_from_slice(&V2_COOKIE.to_be_bytes());
+    header[4..8].copy_from_slice(&(payload.len() as u32).to_be_bytes());
+    // 8..12: the normalizing index offset, 0.
+    header[12..16].copy_from_slice(&u32::from(super::SIGFIG).to_be_bytes());
+    header[16..24].copy_from_slice(&1u64.to_be_bytes()); // lowest discernible value
+    header[24..32].copy_from_slice(&high.to_be_bytes());
+    header[32..40].copy_from_slice(&1.0f64.to_be_bytes()); // integer to double ratio
+    out.write_all(&header)?;
+    out.write_all(&payload)?;
+    Ok(true)
+}
+
+/// The highest trackable value HdrHistogram reports for an auto-resizing histogram whose
+/// highest count is in slot `last`: 2 until a value outgrows the first 2048 slots, then the top
+/// of the last bucket it grew to cover. `None` past the buckets of [`super::MAX_MICROS`].
+fn highest_trackable(last: u64) -> Option<u64> {
+    let bucket = (last >> SUB_BUCKET_HALF_MAGNITUDE).saturating_sub(1);
+    match bucket {
+        0 => Some(2),
+        1..=51 => Some((2 * SUB_BUCKET_HALF << bucket) - 1),
+        _ => None,
+    }
+}
+
+/// Appends `n` zig-zag encoded in HdrHistogram's LEB128 variant (see [`varint`]).
+fn put_varint(out: &mut Vec<u8>, n: i64) {
+    let mut v = ((n << 1) ^ (n >> 63)) as u64;
+    for _ in 0..8 {
+        if v < 0x80 {
+            out.push(v as u8);
+            return;
+        }
+        out.push((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 /// The counts slot of value `us`: HdrHistogram's index for 2048 sub-buckets and unit 1.
@@ -198,6 +287,42 @@ mod tests {
                 .collect();
             prop_assert_eq!(dense.values().collect::<Vec<_>>(), want);
         }
+    }
+
+    proptest! {
+        /// Written without a histogram, a histogram's bytes are exactly HdrHistogram's.
+        #[test]
+        fn counts_are_written_as_hdr_histogram_writes_them(
+            values in prop::collection::vec(
+                prop_oneof![
+                    0u64..3,
+                    0u64..5_000,
+                    0u64..100_000_000,
+                    Just(2047u64),
+                    Just(2048u64),
+                    Just(crate::hdr::MAX_MICROS),
+                ],
+                0..300,
+            ),
+        ) {
+            let want = encoded(&values);
+            let mut from_values = Vec::new();
+            prop_assert!(write_values(&values, &mut from_values).unwrap());
+            prop_assert_eq!(&from_values, &want);
+            let mut dense = Dense::default();
+            values.iter().for_each(|&v| dense.record(v));
+            let mut from_counts = Vec::new();
+            prop_assert!(write_counts(dense.slots(), &mut from_counts).unwrap());
+            prop_assert_eq!(&from_counts, &want);
+        }
+    }
+
+    #[test]
+    fn a_count_hdr_histogram_cannot_write_is_left_to_it() {
+        let mut out = Vec::new();
+        assert!(!write_counts([(5, u64::MAX)], &mut out).unwrap());
+        assert!(!write_counts([(60 << SUB_BUCKET_HALF_MAGNITUDE, 1)], &mut out).unwrap());
+        assert!(out.is_empty(), "nothing written");
     }
 
     #[test]

@@ -160,9 +160,9 @@ fn rows_of(part: Partial) -> Result<RecordBatch> {
     let mut out = Hop1mBatchBuilder::default();
     let mut serializer = V2Serializer::new();
     let mut durations = Vec::new();
-    for ((_, caller, callee), minute, mut acc) in part.into_minutes() {
+    for ((_, caller, callee), minute, acc) in part.into_minutes() {
         durations.clear();
-        hdr::serialize_into(&mut serializer, acc.durations.histogram()?, &mut durations)?;
+        acc.durations.write_v2(&mut serializer, &mut durations)?;
         out.append(&Hop1mRow {
             minute,
             caller: caller.as_deref(),

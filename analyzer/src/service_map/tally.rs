@@ -174,13 +174,13 @@ fn rows_of(part: Partial) -> Result<RecordBatch> {
     let mut out = ServiceEdge1mBatchBuilder::default();
     let mut serializer = V2Serializer::new();
     let (mut durations, mut dwell) = (Vec::new(), Vec::new());
-    for ((caller, caller_type, callee, callee_type, account, region), minute, mut acc) in
+    for ((caller, caller_type, callee, callee_type, account, region), minute, acc) in
         part.into_named()
     {
         durations.clear();
         dwell.clear();
-        hdr::serialize_into(&mut serializer, acc.durations.histogram()?, &mut durations)?;
-        hdr::serialize_into(&mut serializer, acc.dwell.histogram()?, &mut dwell)?;
+        acc.durations.write_v2(&mut serializer, &mut durations)?;
+        acc.dwell.write_v2(&mut serializer, &mut dwell)?;
         out.append(&ServiceEdge1mRow {
             minute,
             caller: caller.as_deref(),
