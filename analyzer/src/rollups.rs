@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use hopscope_schema::{hops_1m, service_edges_1m};
+use hopscope_schema::{hops_1m, lambda_invocations_1m, service_edges_1m};
 use hopscope_store::{Summarizer, Summarizers};
 
+pub(crate) mod functions;
 mod plan;
 pub(crate) use plan::{Plan, slots_at};
 
@@ -35,7 +36,11 @@ pub(crate) fn bucket(t: i64, grain: i64) -> i64 {
 
 /// Every rollup the analyzer reads.
 pub fn summarizers() -> Summarizers {
-    Summarizers::new(vec![Arc::new(ServiceEdges), Arc::new(Hops)])
+    Summarizers::new(vec![
+        Arc::new(ServiceEdges),
+        Arc::new(Hops),
+        Arc::new(Functions),
+    ])
 }
 
 /// `service_edges_1m`: the service map's tally per minute.
@@ -69,5 +74,22 @@ impl Summarizer for Hops {
 
     fn coarsen(&self, minutes: &[RecordBatch]) -> Result<RecordBatch, String> {
         crate::hops::coarsen(minutes).map_err(|e| e.to_string())
+    }
+}
+
+/// `lambda_invocations_1m`: the function alarms' tally per minute.
+struct Functions;
+
+impl Summarizer for Functions {
+    fn table(&self) -> &'static str {
+        lambda_invocations_1m::TABLE
+    }
+
+    fn summarize(&self, rows: &RecordBatch) -> Result<RecordBatch, String> {
+        functions::summarize(rows).map_err(|e| e.to_string())
+    }
+
+    fn coarsen(&self, minutes: &[RecordBatch]) -> Result<RecordBatch, String> {
+        functions::coarsen(minutes).map_err(|e| e.to_string())
     }
 }

@@ -11,6 +11,7 @@ pub use s3_location::S3Location;
 pub mod hops_1m;
 pub mod lambda_functions;
 pub mod lambda_invocations;
+pub mod lambda_invocations_1m;
 pub mod log_events;
 pub mod metric_points;
 pub mod origin;
@@ -76,6 +77,7 @@ pub fn stored_tables() -> Vec<StoredTable> {
         table!(trace_coverage),
         table!(rollup service_edges_1m),
         table!(rollup hops_1m),
+        table!(rollup lambda_invocations_1m),
     ]
 }
 

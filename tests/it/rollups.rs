@@ -85,7 +85,10 @@ fn a_killed_import_keeps_the_map_exact_and_rebuild_rollups_completes_it() {
         .into_iter()
         .map(|(t, _, _)| t)
         .collect();
-    assert_eq!(tables, ["service_edges_1m", "hops_1m"]);
+    assert_eq!(
+        tables,
+        ["service_edges_1m", "hops_1m", "lambda_invocations_1m"]
+    );
     let (after_rebuild, notice) = printed_reports(store.path());
     assert_eq!(after_rebuild, want);
     assert!(
@@ -105,7 +108,12 @@ fn a_store_written_before_rollups_is_read_whole_with_a_notice_until_rebuilt() {
     let (want, notice) = printed_reports(store.path());
     assert!(notice.is_empty(), "{notice}");
     // As a store from before rollups: no summary at all, by minute or by hour.
-    for rollup in ["service_edges_1m", "hops_1m", "_hours"] {
+    for rollup in [
+        "service_edges_1m",
+        "hops_1m",
+        "lambda_invocations_1m",
+        "_hours",
+    ] {
         std::fs::remove_dir_all(store.path().join(rollup)).unwrap();
     }
     let (map, notice) = printed_reports(store.path());
@@ -123,7 +131,7 @@ fn a_store_written_before_rollups_is_read_whole_with_a_notice_until_rebuilt() {
         store.path(),
         &["store", "rebuild-rollups"],
     )));
-    assert_eq!(rebuilt.len(), 2, "{rebuilt:?}");
+    assert_eq!(rebuilt.len(), 3, "{rebuilt:?}");
     // The samples' two hours have ended: each gets its hour summary back.
     assert!(
         rebuilt

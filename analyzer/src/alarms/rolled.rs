@@ -1,14 +1,18 @@
-//! Series of service and edge rules read from the service map's per-minute rollup
-//! (`service_edges_1m`) for whole minutes, and from the spans only for the partial minutes at the
-//! window's edges and data files without a summary (see [`crate::rollups::Plan`]).
+//! Series of service, edge and function rules read from the per-minute rollups for whole
+//! minutes, and from the rows they summarize only for the partial minutes at the window's edges
+//! and data files without a summary (see [`crate::rollups::Plan`]): service and edge rules from
+//! the service map's (`service_edges_1m`) and the spans, function rules from
+//! `lambda_invocations_1m` and the invocations.
 //!
-//! The rollup holds per minute what these statistics need (calls, faults, throttles, the sum,
-//! count and histogram of durations), and its rows are the spans the SQL's service and edge
-//! targets take (those entering a node), so the datapoints equal the SQL's: counts exactly,
-//! percentiles from the same histograms, sums and averages within float noise (added in
-//! another order). Periods that are not whole minutes, and the statistics a minute's summary
-//! cannot give (min, max, trimmed means, error rates: a throttle's error flag is not kept
-//! apart), take the SQL of [`super::series`].
+//! The rollups hold per minute what these statistics need (calls, faults, throttles, the sum,
+//! count and histogram of durations; for functions also errors, timeouts, cold starts, the least
+//! and greatest duration and memory share), and their rows are the ones the SQL's targets take
+//! (spans entering a node, invocations naming their function), so the datapoints equal the
+//! SQL's: counts, minima and maxima exactly, percentiles from the same histograms, sums and
+//! averages within float noise (added in another order). Periods that are not whole minutes,
+//! and the statistics a minute's summary cannot give (trimmed means; for services and edges
+//! min, max and error rates: a throttle's error flag is not kept apart), take the SQL of
+//! [`super::series`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,13 +27,13 @@ use hopscope_schema::service_edges_1m::{self as rollup, col as r};
 use hopscope_schema::spans::{TABLE as SPANS, col as s, enters_node};
 
 use super::eval::Datapoint;
-use super::rule::{MetricRule, Statistic, Target};
+use super::rule::{MetricRule, Source, Statistic, Target};
 use super::series::Series;
 use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
 use crate::interned::{Interner, NONE, flags, known};
 use crate::partials::Groups;
-use crate::rollups::{Plan, slots_at};
+use crate::rollups::{Plan, functions, slots_at};
 use crate::session::Session;
 use crate::window::Window;
 
@@ -42,6 +46,8 @@ pub struct Rolled {
     edges: bool,
     /// A service rule's type filter.
     service_type: Option<String>,
+    /// A function rule: it counts the function's invocations, not spans.
+    invocations: bool,
     statistic: Statistic,
     period_us: i64,
 }
@@ -53,26 +59,45 @@ impl Rolled {
         if period <= 0 || period % MINUTE_SECS != 0 {
             return None;
         }
-        let (edges, service_type) = match &rule.target {
-            Target::Service { service_type, .. } => (false, service_type.clone()),
-            Target::Edge { .. } => (true, None),
+        let (edges, service_type, invocations) = match &rule.target {
+            Target::Service { service_type, .. } => (false, service_type.clone(), false),
+            Target::Edge { .. } => (true, None, false),
+            Target::Function { .. } if rule.source == Source::Logs => (false, None, true),
             Target::Function { .. } | Target::Query { .. } => return None,
         };
         let statistic = rule.statistic;
-        if !matches!(
-            statistic,
-            Statistic::Count
-                | Statistic::Sum
-                | Statistic::Avg
-                | Statistic::Percentile(_)
-                | Statistic::FaultRate
-                | Statistic::ThrottleCount
-        ) {
+        let rolled = if invocations {
+            matches!(
+                statistic,
+                Statistic::Count
+                    | Statistic::Sum
+                    | Statistic::Avg
+                    | Statistic::Min
+                    | Statistic::Max
+                    | Statistic::Percentile(_)
+                    | Statistic::ErrorRate
+                    | Statistic::TimeoutCount
+                    | Statistic::ColdStartRatio
+                    | Statistic::MemoryUsedRatio
+            )
+        } else {
+            matches!(
+                statistic,
+                Statistic::Count
+                    | Statistic::Sum
+                    | Statistic::Avg
+                    | Statistic::Percentile(_)
+                    | Statistic::FaultRate
+                    | Statistic::ThrottleCount
+            )
+        };
+        if !rolled {
             return None;
         }
         Some(Rolled {
             edges,
             service_type,
+            invocations,
             statistic,
             period_us: period * 1_000_000,
         })
@@ -80,10 +105,44 @@ impl Rolled {
 
     /// The datapoints of every key over `[start, end)` (epoch µs), as the SQL would give them.
     pub async fn fetch(&self, session: &Session, start: i64, end: i64) -> Result<Series> {
-        let window = [Window {
+        let window = Window {
             start_us: start,
             end_us: end,
-        }];
+        };
+        let mut series = Series::new();
+        let mut add = |key: String, time: i64, value: Option<(f64, u64)>| {
+            if let Some((value, samples)) = value
+                && value.is_finite()
+            {
+                series.entry(key).or_default().push(Datapoint {
+                    time,
+                    value,
+                    samples,
+                });
+            }
+        };
+        if self.invocations {
+            for ((key, time), mut acc) in functions::tally(session, window, self.period_us).await? {
+                add(key, time, self.function_value(&mut acc)?);
+            }
+        } else {
+            for ((key, time), mut acc) in self.span_tally(session, window).await? {
+                add(key, time, self.value(&mut acc)?);
+            }
+        }
+        for points in series.values_mut() {
+            points.sort_by_key(|p| p.time);
+        }
+        Ok(series)
+    }
+
+    /// The spans of `window` by key and period.
+    async fn span_tally(
+        &self,
+        session: &Session,
+        window: Window,
+    ) -> Result<HashMap<(String, i64), Acc>> {
+        let window = [window];
         let plan = Plan::new(session, rollup::TABLE, Some(&window), true)?;
         let (shape, shape_rows) = (Arc::new(self.clone()), Arc::new(self.clone()));
         let parts = plan
@@ -106,22 +165,30 @@ impl Rolled {
                 total.entry(key).or_default().merge(acc)?;
             }
         }
-        let mut series = Series::new();
-        for ((key, time), mut acc) in total {
-            if let Some((value, samples)) = self.value(&mut acc)?
-                && value.is_finite()
-            {
-                series.entry(key).or_default().push(Datapoint {
-                    time,
-                    value,
-                    samples,
-                });
+        Ok(total)
+    }
+
+    /// A function's period's value and sample count, as the statistic's SQL computes them.
+    fn function_value(&self, acc: &mut functions::Acc) -> Result<Option<(f64, u64)>> {
+        let (n, timed) = (acc.invocations as u64, acc.timed as u64);
+        let share = |part: i64| part as f64 / acc.invocations as f64;
+        Ok(match self.statistic {
+            Statistic::Count => Some((acc.invocations as f64, n)),
+            Statistic::Sum => (timed > 0).then_some((acc.total_ms, timed)),
+            Statistic::Avg => (timed > 0).then(|| (acc.total_ms / acc.timed as f64, timed)),
+            Statistic::Min => acc.min_ms.map(|v| (v, timed)),
+            Statistic::Max => acc.max_ms.map(|v| (v, timed)),
+            Statistic::Percentile(p) => {
+                hdr::quantile_ms(acc.durations.histogram()?, p / 100.0).map(|v| (v, timed))
             }
-        }
-        for points in series.values_mut() {
-            points.sort_by_key(|p| p.time);
-        }
-        Ok(series)
+            Statistic::ErrorRate => Some((share(acc.errors), n)),
+            Statistic::TimeoutCount => Some((acc.timeouts as f64, n)),
+            Statistic::ColdStartRatio => Some((share(acc.cold_starts), n)),
+            Statistic::MemoryUsedRatio => {
+                acc.max_memory_ratio.map(|v| (v, acc.memory_samples as u64))
+            }
+            _ => None,
+        })
     }
 
     /// A period's value and sample count, as the statistic's SQL computes them (`None`: NULL).
@@ -359,7 +426,13 @@ mod tests {
         assert!(Rolled::of(&rule(service(), Statistic::Count, 90)).is_none());
         assert!(Rolled::of(&rule(service(), Statistic::Max, 60)).is_none());
         assert!(Rolled::of(&rule(service(), Statistic::ErrorRate, 60)).is_none());
-        let function = Target::Function { name: "f".into() };
-        assert!(Rolled::of(&rule(function, Statistic::Count, 60)).is_none());
+        let function = || Target::Function { name: "f".into() };
+        assert!(Rolled::of(&rule(function(), Statistic::Max, 60)).is_some());
+        assert!(Rolled::of(&rule(function(), Statistic::ErrorRate, 300)).is_some());
+        assert!(Rolled::of(&rule(function(), Statistic::TrimmedMean(90.0), 60)).is_none());
+        assert!(Rolled::of(&rule(function(), Statistic::TimeoutUsedRatio, 60)).is_none());
+        let mut from_metrics = rule(function(), Statistic::Count, 60);
+        from_metrics.source = Source::Metrics;
+        assert!(Rolled::of(&from_metrics).is_none());
     }
 }

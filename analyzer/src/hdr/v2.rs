@@ -152,7 +152,7 @@ fn highest_trackable(last: u64) -> Option<u64> {
     let bucket = (last >> SUB_BUCKET_HALF_MAGNITUDE).saturating_sub(1);
     match bucket {
         0 => Some(2),
-        1..=51 => Some((2 * SUB_BUCKET_HALF << bucket) - 1),
+        1..=51 => Some(((2 * SUB_BUCKET_HALF) << bucket) - 1),
         _ => None,
     }
 }

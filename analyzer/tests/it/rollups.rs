@@ -1,6 +1,6 @@
-//! The service map, the hop ranking and the alarm series of service and edge rules read from
-//! per-minute rollups (`service_edges_1m` and `hops_1m`, written at ingest) equal the same
-//! answers computed from the spans themselves: on every sample scenario, over random windows and
+//! The service map, the hop ranking and the alarm series of service, edge and function rules
+//! read from per-minute rollups (`service_edges_1m`, `hops_1m` and `lambda_invocations_1m`,
+//! written at ingest) equal the same answers computed from the spans and invocations themselves: on every sample scenario, over random windows and
 //! baselines, whatever order and overlap the data was imported in, and with summaries missing.
 
 use std::path::{Path, PathBuf};
@@ -173,24 +173,10 @@ fn assert_same_series(a: &Series, b: &Series, at: &str) {
     }
 }
 
-/// Alarm series of service and edge rules read from the rollups equal what their SQL gives
-/// over the spans, on `windows`.
+/// Alarm series of service, edge and function rules read from the rollups equal what their SQL
+/// gives over the spans and invocations, on `windows`.
 async fn assert_same_alarm_series(session: &Session, windows: &[Window]) {
-    let targets = [
-        Target::Service {
-            name: "*".into(),
-            service_type: None,
-        },
-        Target::Service {
-            name: "*".into(),
-            service_type: Some("AWS::Lambda::Function".into()),
-        },
-        Target::Edge {
-            caller: "*".into(),
-            callee: "*".into(),
-        },
-    ];
-    let statistics = [
+    let of_spans = [
         Statistic::Count,
         Statistic::Sum,
         Statistic::Avg,
@@ -199,9 +185,47 @@ async fn assert_same_alarm_series(session: &Session, windows: &[Window]) {
         Statistic::FaultRate,
         Statistic::ThrottleCount,
     ];
+    let of_invocations = [
+        Statistic::Count,
+        Statistic::Sum,
+        Statistic::Avg,
+        Statistic::Min,
+        Statistic::Max,
+        Statistic::Percentile(50.0),
+        Statistic::Percentile(99.0),
+        Statistic::ErrorRate,
+        Statistic::TimeoutCount,
+        Statistic::ColdStartRatio,
+        Statistic::MemoryUsedRatio,
+    ];
+    let targets = [
+        (
+            Target::Service {
+                name: "*".into(),
+                service_type: None,
+            },
+            &of_spans[..],
+        ),
+        (
+            Target::Service {
+                name: "*".into(),
+                service_type: Some("AWS::Lambda::Function".into()),
+            },
+            &of_spans,
+        ),
+        (
+            Target::Edge {
+                caller: "*".into(),
+                callee: "*".into(),
+            },
+            &of_spans,
+        ),
+        (Target::Function { name: "*".into() }, &of_invocations),
+    ];
     let mut points = 0;
-    for target in &targets {
-        for statistic in statistics {
+    let mut function_points = 0;
+    for (target, statistics) in &targets {
+        for &statistic in *statistics {
             // Longer periods bin minutes the same way: two statistics suffice there.
             let periods: &[i64] = match statistic {
                 Statistic::Count | Statistic::Percentile(_) => &[60, 300],
@@ -216,12 +240,17 @@ async fn assert_same_alarm_series(session: &Session, windows: &[Window]) {
                     let sql = series_sql(&rule, "rule", w.start_us, w.end_us, false);
                     let from_spans = fetch(session, &sql).await.unwrap();
                     assert_same_series(&from_rollups, &from_spans, &at);
-                    points += from_spans.values().map(Vec::len).sum::<usize>();
+                    let seen = from_spans.values().map(Vec::len).sum::<usize>();
+                    points += seen;
+                    if matches!(target, Target::Function { .. }) {
+                        function_points += seen;
+                    }
                 }
             }
         }
     }
     assert!(points > 0, "the rules saw data");
+    assert!(function_points > 0, "the function rules saw invocations");
 }
 
 async fn map_of(session: &Session, window: Option<Window>) -> ServiceMap {
@@ -410,12 +439,17 @@ async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
         store.rebuild_rollups().unwrap(),
         [
             rebuilt("service_edges_1m", lost.len()),
-            rebuilt("hops_1m", lost_hops.len())
+            rebuilt("hops_1m", lost_hops.len()),
+            rebuilt("lambda_invocations_1m", 0),
         ]
     );
     assert_eq!(
         store.rebuild_rollups().unwrap(),
-        [rebuilt("service_edges_1m", 0), rebuilt("hops_1m", 0)],
+        [
+            rebuilt("service_edges_1m", 0),
+            rebuilt("hops_1m", 0),
+            rebuilt("lambda_invocations_1m", 0)
+        ],
         "nothing left to rebuild"
     );
     assert_same_reports(rolled.path(), sample_store(), &windows).await;
