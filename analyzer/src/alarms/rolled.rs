@@ -142,8 +142,7 @@ impl Rolled {
         session: &Session,
         window: Window,
     ) -> Result<HashMap<(String, i64), Acc>> {
-        let window = [window];
-        let plan = Plan::new(session, rollup::TABLE, Some(&window), true)?;
+        let plan = Plan::by_period(session, rollup::TABLE, window, self.period_us)?;
         let (shape, shape_rows) = (Arc::new(self.clone()), Arc::new(self.clone()));
         let parts = plan
             .read(

@@ -130,8 +130,7 @@ pub(crate) async fn tally(
     window: Window,
     period: i64,
 ) -> Result<Vec<((String, i64), Acc)>> {
-    let windows = [window];
-    let plan = Plan::new(session, rollup::TABLE, Some(&windows), true)?;
+    let plan = Plan::by_period(session, rollup::TABLE, window, period)?;
     let parts = plan
         .read(
             session,

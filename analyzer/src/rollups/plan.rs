@@ -59,13 +59,38 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// The plan for `windows` (everything for `None`) over `rollup`; `use_rollup: false` reads
-    /// every span (for a question the summaries cannot answer).
+    /// The plan for `windows` (everything for `None`) over `rollup`, for a tally of one group
+    /// per window; `use_rollup: false` reads every span (for a question the summaries cannot
+    /// answer).
     pub(crate) fn new(
         session: &Session,
         rollup: &'static str,
         windows: Option<&[Window]>,
         use_rollup: bool,
+    ) -> Result<Plan> {
+        Self::planned(session, rollup, windows, use_rollup, true)
+    }
+
+    /// The plan for `window` over `rollup`, for a tally by periods of `period_us` (whole
+    /// minutes, from the epoch): whole hours come from their hour summaries only when the
+    /// periods are whole hours too, for an hour summary cannot be split into shorter periods.
+    pub(crate) fn by_period(
+        session: &Session,
+        rollup: &'static str,
+        window: Window,
+        period_us: i64,
+    ) -> Result<Plan> {
+        let hours = period_us % HOUR == 0;
+        Self::planned(session, rollup, Some(&[window]), true, hours)
+    }
+
+    /// `new`, reading whole hours from their hour summaries only if `hours`.
+    fn planned(
+        session: &Session,
+        rollup: &'static str,
+        windows: Option<&[Window]>,
+        use_rollup: bool,
+        hours: bool,
     ) -> Result<Plan> {
         let table = hopscope_schema::stored_table(rollup).expect("a stored table");
         let source = table.source.expect("a rollup has a source");
@@ -114,7 +139,7 @@ impl Plan {
                 (raw, inner)
             }
         };
-        let whole = |hour| is_whole_hour(&inner, hour);
+        let whole = |hour| hours && is_whole_hour(&inner, hour);
         let mut pairing = Pairing::default();
         for (first, last) in hour_ranges(inner.iter().map(|(_, w)| w)) {
             let p = hopscope_store::pair(session.location(), &table, Some(first..=last), whole)?;
@@ -403,6 +428,12 @@ mod tests {
         let covered: Vec<i64> = plan.pairing.hours.iter().map(|(h, _)| *h).collect();
         assert_eq!(covered, [nine / HOUR, nine / HOUR + 1]);
         assert!(plan.pairing.summaries.is_empty() && plan.pairing.unsummarized.is_empty());
+        // An alarm's periods: hour-long ones take the covers, shorter ones the minutes.
+        let by_hours = Plan::by_period(&session, "hops_1m", window, 2 * HOUR).unwrap();
+        assert_eq!(by_hours.pairing, plan.pairing);
+        let by_5m = Plan::by_period(&session, "hops_1m", window, 5 * 60_000_000).unwrap();
+        assert!(by_5m.pairing.hours.is_empty(), "{:?}", by_5m.pairing);
+        assert!(!by_5m.pairing.summaries.is_empty());
         assert_eq!(
             plan.hours,
             Some(vec![(

@@ -226,9 +226,10 @@ async fn assert_same_alarm_series(session: &Session, windows: &[Window]) {
     let mut function_points = 0;
     for (target, statistics) in &targets {
         for &statistic in *statistics {
-            // Longer periods bin minutes the same way: two statistics suffice there.
+            // Longer periods bin minutes the same way: two statistics suffice there. Periods
+            // shorter than an hour never read an hour summary, hour-long ones do.
             let periods: &[i64] = match statistic {
-                Statistic::Count | Statistic::Percentile(_) => &[60, 300],
+                Statistic::Count | Statistic::Percentile(_) => &[60, 300, 3600],
                 _ => &[60],
             };
             for &period in periods {
@@ -353,8 +354,9 @@ async fn reports_from_rollups_are_reports_from_spans_on_every_scenario_and_windo
         .await;
         assert!(hops.unsummarized_files > 0, "{name}");
         assert!(!hops.hops.is_empty(), "{name}");
-        let mut alarm_windows = windows(lo, hi, 3);
-        alarm_windows.truncate(4);
+        // The fixed windows: every span, minutes, less than a minute, and whole hours.
+        let mut alarm_windows = windows(lo, hi, 0);
+        alarm_windows.truncate(6);
         assert_same_alarm_series(&Session::open(rolled.path()).await.unwrap(), &alarm_windows)
             .await;
         assert_same_reports(rolled.path(), raw.path(), &windows(lo, hi, 12)).await;
