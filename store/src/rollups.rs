@@ -390,16 +390,34 @@ impl StoreWriter {
             .filter(|(_, hour)| hour_ended(*hour, now_us))
             .collect();
         let mut written = 0;
-        for (source, hour) in ended {
-            let dir = Self::partition_dir(source, hour);
-            let data = data_file_names(self.location.list(&dir)?);
-            let dir = dir.rsplit_once('/').map_or(dir.as_str(), |(_, d)| d);
-            written += cover_hour(&self.location, &self.summarizers, source, dir, &data)?;
-            self.touched.remove(&(source, hour));
+        // A few hours at a time, side by side: each waits mostly on its reads and syncs.
+        for hours in ended.chunks(HOURS_AT_ONCE) {
+            let writer = &*self;
+            written += std::thread::scope(|scope| {
+                let covers: Vec<_> = hours
+                    .iter()
+                    .map(|&(source, hour)| scope.spawn(move || writer.cover(source, hour)))
+                    .collect();
+                covers.into_iter().map(joined).sum::<Result<usize>>()
+            })?;
+            for hour in hours {
+                self.touched.remove(hour);
+            }
         }
         Ok(written)
     }
+
+    /// Covers hour `hour` of `source` as its data files are now (see [`cover_hour`]).
+    fn cover(&self, source: &str, hour: i64) -> Result<usize> {
+        let dir = Self::partition_dir(source, hour);
+        let data = data_file_names(self.location.list(&dir)?);
+        let dir = dir.rsplit_once('/').map_or(dir.as_str(), |(_, d)| d);
+        cover_hour(&self.location, &self.summarizers, source, dir, &data)
+    }
 }
+
+/// How many hours a sync covers at once.
+const HOURS_AT_ONCE: usize = 8;
 
 #[cfg(test)]
 mod tests {
