@@ -21,6 +21,12 @@ pub(crate) fn known(id: u32) -> Option<u32> {
     (id != NONE).then_some(id)
 }
 
+/// An account id and a Region id packed into one group key (each id + 1, 0 for none).
+pub(crate) fn pack_origin(account: u32, region: u32) -> u64 {
+    let id = |id: u32| if id == NONE { 0 } else { u64::from(id) + 1 };
+    (id(account) << 32) | id(region)
+}
+
 /// The names of one partition and their ids.
 #[derive(Default)]
 pub(crate) struct Interner {

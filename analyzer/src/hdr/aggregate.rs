@@ -241,16 +241,8 @@ impl Recorded {
 
     /// The group as a histogram, converting the list first.
     pub(crate) fn histogram(&mut self) -> Result<&mut Histogram<u64>> {
-        match self {
-            Recorded::Values(values) => {
-                let mut h = new_histogram();
-                for &us in values.iter() {
-                    record(&mut h, us)?;
-                }
-                *self = Recorded::Histogram(Box::new(h));
-            }
-            Recorded::Counts(dense) => *self = Recorded::Histogram(Box::new(histogram_of(dense)?)),
-            Recorded::Histogram(_) => {}
+        if !matches!(self, Recorded::Histogram(_)) {
+            *self = Recorded::Histogram(Box::new(self.to_histogram()?));
         }
         match self {
             Recorded::Histogram(h) => Ok(h),

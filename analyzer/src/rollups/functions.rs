@@ -24,7 +24,7 @@ use hopscope_schema::lambda_invocations_1m::{
 use super::{Plan, bucket, columns_of, slots_at};
 use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
-use crate::interned::{Interner, NONE};
+use crate::interned::{Interner, NONE, pack_origin};
 use crate::partials::Groups;
 use crate::session::Session;
 use crate::window::Window;
@@ -191,11 +191,6 @@ struct Partial {
     grain: i64,
     error: u32,
     timeout: u32,
-}
-
-fn pack_origin(account: u32, region: u32) -> u64 {
-    let id = |id: u32| if id == NONE { 0 } else { u64::from(id) + 1 };
-    (id(account) << 32) | id(region)
 }
 
 impl Partial {

@@ -25,7 +25,7 @@ use hopscope_schema::spans::{TABLE as SPANS, col as s, enters_node};
 
 use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
-use crate::interned::{Interner, NONE, flags, known};
+use crate::interned::{Interner, NONE, flags, known, pack_origin};
 use crate::partials::Groups;
 use crate::rollups::{Plan, bucket, columns_of, slots_at};
 use crate::session::Session;
@@ -305,11 +305,6 @@ fn pack(ids: [u32; 4]) -> u128 {
         let id = if id == NONE { 0 } else { u128::from(id) + 1 };
         (key << 32) | id
     })
-}
-
-fn pack_origin(account: u32, region: u32) -> u64 {
-    let id = |id: u32| if id == NONE { 0 } else { u64::from(id) + 1 };
-    (id(account) << 32) | id(region)
 }
 
 impl Partial {
