@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{RecordBatch, RecordBatchOptions, new_null_array};
+use datafusion::arrow::datatypes::Schema;
+use datafusion::common::DataFusionError;
 use hopscope_schema::{hops_1m, lambda_invocations_1m, service_edges_1m};
 use hopscope_store::{Summarizer, Summarizers};
 
+pub(crate) mod flagged;
 pub(crate) mod functions;
 mod plan;
 pub(crate) use plan::{Plan, slots_at};
@@ -22,6 +25,46 @@ pub(crate) fn columns_of(rows: &RecordBatch, names: &[&str]) -> crate::error::Re
     Ok(rows
         .project(&indices)
         .map_err(datafusion::common::DataFusionError::from)?)
+}
+
+/// [`columns_of`] rows read in their own file's schema (summaries, to coarsen them): a column of
+/// `table` the file was written without (nullable, added since) reads as nulls, as it does in a
+/// scan of the table.
+pub(crate) fn columns_or_nulls(
+    rows: &RecordBatch,
+    table: &Schema,
+    names: &[&str],
+) -> crate::error::Result<RecordBatch> {
+    let mut fields = Vec::with_capacity(names.len());
+    let mut columns = Vec::with_capacity(names.len());
+    for name in names {
+        match rows.schema().column_with_name(name) {
+            Some((i, field)) => {
+                fields.push(field.clone());
+                columns.push(rows.column(i).clone());
+            }
+            None => {
+                let field = table.field_with_name(name).map_err(DataFusionError::from)?;
+                fields.push(field.clone());
+                columns.push(new_null_array(field.data_type(), rows.num_rows()));
+            }
+        }
+    }
+    // The row count, for a batch of no column at all; a missing column that may not be null
+    // fails here.
+    let options = RecordBatchOptions::new().with_row_count(Some(rows.num_rows()));
+    Ok(
+        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)
+            .map_err(DataFusionError::from)?,
+    )
+}
+
+/// The least or greatest (`pick`) of two optional values.
+pub(crate) fn either(a: Option<f64>, b: Option<f64>, pick: fn(f64, f64) -> f64) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(pick(a, b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The start of the `grain` (µs) holding instant `t`, by which a summary groups its rows; 0

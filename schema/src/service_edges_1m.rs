@@ -57,11 +57,20 @@ pub mod col {
     pub const ASYNC_CALLS: &str = "async_calls";
     /// HdrHistogram of their dwell (µs).
     pub const DWELL: &str = "dwell";
+    /// Spans with the error flag, throttles included (unlike `errors`; a throttle need not
+    /// carry the flag): what an error rate counts. Null in summaries written before the column
+    /// existed.
+    pub const FLAGGED_ERRORS: &str = "flagged_errors";
+    /// The least and greatest `duration_ms` of the `timed` spans: null when none has one, and
+    /// in summaries written before the columns existed (`flagged_errors` is null then).
+    pub const MIN_MS: &str = "min_ms";
+    pub const MAX_MS: &str = "max_ms";
 }
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     use col::*;
     let count = |name| Field::new(name, DataType::Int64, false);
+    let ms = |name| Field::new(name, DataType::Float64, true);
     let origin = crate::origin::fields();
     Arc::new(Schema::new(vec![
         Field::new(MINUTE, timestamp_type(), false),
@@ -83,6 +92,10 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(DWELL, DataType::Binary, false),
         origin[0].clone(),
         origin[1].clone(),
+        // Added after the first summaries were written: older files lack them.
+        Field::new(FLAGGED_ERRORS, DataType::Int64, true),
+        ms(MIN_MS),
+        ms(MAX_MS),
     ]))
 });
 
@@ -113,6 +126,9 @@ pub struct ServiceEdge1mRow<'a> {
     pub durations: &'a [u8],
     pub async_calls: i64,
     pub dwell: &'a [u8],
+    pub flagged_errors: Option<i64>,
+    pub min_ms: Option<f64>,
+    pub max_ms: Option<f64>,
 }
 
 #[derive(Default)]
@@ -131,6 +147,9 @@ pub struct ServiceEdge1mBatchBuilder {
     dwell: BinaryBuilder,
     account_id: DictBuilder,
     region: DictBuilder,
+    flagged_errors: Int64Builder,
+    min_ms: Float64Builder,
+    max_ms: Float64Builder,
     rows: usize,
 }
 
@@ -153,6 +172,9 @@ impl ServiceEdge1mBatchBuilder {
         self.dwell.append_value(r.dwell);
         self.account_id.append_option(r.account_id);
         self.region.append_option(r.region);
+        self.flagged_errors.append_option(r.flagged_errors);
+        self.min_ms.append_option(r.min_ms);
+        self.max_ms.append_option(r.max_ms);
         self.rows += 1;
     }
 
@@ -186,6 +208,9 @@ impl ServiceEdge1mBatchBuilder {
             Arc::new(self.dwell.finish()),
             Arc::new(self.account_id.finish()),
             Arc::new(self.region.finish()),
+            Arc::new(self.flagged_errors.finish()),
+            Arc::new(self.min_ms.finish()),
+            Arc::new(self.max_ms.finish()),
         ]);
         self.rows = 0;
         RecordBatch::try_new(schema(), columns)

@@ -21,7 +21,7 @@ use hopscope_schema::lambda_invocations_1m::{
     self as rollup, LambdaInvocation1mBatchBuilder, LambdaInvocation1mRow, col as r,
 };
 
-use super::{Plan, bucket, columns_of, slots_at};
+use super::{Plan, bucket, columns_of, either, slots_at};
 use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
 use crate::interned::{Interner, NONE, pack_origin};
@@ -79,14 +79,6 @@ pub(crate) struct Acc {
     pub durations: Recorded,
     pub memory_samples: i64,
     pub max_memory_ratio: Option<f64>,
-}
-
-/// The least or greatest (`pick`) of two optional values.
-fn either(a: Option<f64>, b: Option<f64>, pick: fn(f64, f64) -> f64) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(pick(a, b)),
-        (a, b) => a.or(b),
-    }
 }
 
 impl Acc {

@@ -27,7 +27,8 @@ use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
 use crate::interned::{Interner, NONE, flags, known, pack_origin};
 use crate::partials::Groups;
-use crate::rollups::{Plan, bucket, columns_of, slots_at};
+use crate::rollups::flagged::{Flagged, FlaggedColumns};
+use crate::rollups::{Plan, bucket, columns_of, columns_or_nulls, slots_at};
 use crate::session::Session;
 use crate::window::Window;
 
@@ -50,8 +51,9 @@ const COLUMNS: [&str; 15] = [
     s::REGION,
 ];
 
-/// What [`Partial::add_summaries`] reads, in this order.
-const SUMMARY_COLUMNS: [&str; 19] = [
+/// What [`Partial::add_summaries`] reads, in this order: all of them to write a summary, up to
+/// [`FLAGGED_AT`] for the map.
+const SUMMARY_COLUMNS: [&str; 22] = [
     r::MINUTE,
     r::CALLER,
     r::CALLER_TYPE,
@@ -71,7 +73,13 @@ const SUMMARY_COLUMNS: [&str; 19] = [
     r::DURATIONS,
     r::ASYNC_CALLS,
     r::DWELL,
+    r::FLAGGED_ERRORS,
+    r::MIN_MS,
+    r::MAX_MS,
 ];
+/// The map shows none of the columns from here on, and each would be one more column chunk to
+/// open in every summary file it reads.
+const FLAGGED_AT: usize = 19;
 
 const MINUTE: i64 = 60_000_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -120,7 +128,7 @@ pub(super) async fn tally(
         .read(
             session,
             (SPANS, &COLUMNS),
-            &SUMMARY_COLUMNS,
+            &SUMMARY_COLUMNS[..FLAGGED_AT],
             Partial::default,
             Partial::add_batch,
             Partial::add_summaries,
@@ -150,21 +158,24 @@ fn merge(parts: Vec<Partial>) -> Result<Vec<Group>> {
 pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
     let mut part = Partial {
         grain: MINUTE,
+        tallies_flagged: true,
         ..Partial::default()
     };
     part.add_batch(&columns_of(spans, &COLUMNS)?, None)?;
     rows_of(part)
 }
 
-/// One hour's `service_edges_1m` rows from its minutes' (`minutes`): one per group, at the
-/// hour's start.
+/// One hour's `service_edges_1m` rows from its minutes' (`minutes`, each in its file's schema):
+/// one per group, at the hour's start.
 pub(crate) fn coarsen(minutes: &[RecordBatch]) -> Result<RecordBatch> {
     let mut part = Partial {
         grain: HOUR,
+        tallies_flagged: true,
         ..Partial::default()
     };
+    let schema = rollup::schema();
     for rows in minutes {
-        part.add_summaries(&columns_of(rows, &SUMMARY_COLUMNS)?, None)?;
+        part.add_summaries(&columns_or_nulls(rows, &schema, &SUMMARY_COLUMNS)?, None)?;
     }
     rows_of(part)
 }
@@ -181,6 +192,7 @@ fn rows_of(part: Partial) -> Result<RecordBatch> {
         dwell.clear();
         acc.durations.write_v2(&mut serializer, &mut durations)?;
         acc.dwell.write_v2(&mut serializer, &mut dwell)?;
+        let (flagged_errors, min_ms, max_ms) = acc.flagged.columns();
         out.append(&ServiceEdge1mRow {
             minute,
             caller: caller.as_deref(),
@@ -201,6 +213,9 @@ fn rows_of(part: Partial) -> Result<RecordBatch> {
             durations: &durations,
             async_calls: acc.async_calls,
             dwell: &dwell,
+            flagged_errors,
+            min_ms,
+            max_ms,
         });
     }
     Ok(out.finish())
@@ -233,6 +248,8 @@ struct Acc {
     async_calls: i64,
     /// Queue dwell of the asynchronous calls, in µs.
     dwell: Recorded,
+    /// Known zeros unless the partial [`Partial::tallies_flagged`].
+    flagged: Flagged,
 }
 
 impl Acc {
@@ -248,6 +265,7 @@ impl Acc {
         self.censored += other.censored;
         self.durations.merge(other.durations)?;
         self.async_calls += other.async_calls;
+        self.flagged.merge(other.flagged);
         Ok(self.dwell.merge(other.dwell)?)
     }
 
@@ -298,6 +316,9 @@ struct Partial {
     groups: Groups<(u128, u64, i64), Acc>,
     /// The time each group spans (µs): a minute or an hour for a summary, 0 for none.
     grain: i64,
+    /// Whether it tallies `flagged_errors`, `min_ms` and `max_ms`: a summary holds them, the
+    /// map shows none and leaves them unread.
+    tallies_flagged: bool,
 }
 
 fn pack(ids: [u32; 4]) -> u128 {
@@ -352,8 +373,11 @@ impl Partial {
             acc.errors += i64::from(error(row) && !throttle(row));
             acc.throttles += i64::from(throttle(row));
             acc.faults += i64::from(fault(row));
-            if duration.is_valid(row) {
-                let ms = duration.value(row);
+            let ms = duration.is_valid(row).then(|| duration.value(row));
+            if self.tallies_flagged {
+                acc.flagged.add_span(error(row), ms);
+            }
+            if let Some(ms) = ms {
                 acc.total_ms += ms;
                 acc.timed += 1;
                 acc.censored += i64::from(in_progress(row) || timed_out[row]);
@@ -397,6 +421,9 @@ impl Partial {
         let total_ms = c(13).as_primitive::<Float64Type>();
         let (timed, censored, async_calls) = (count(14), count(15), count(17));
         let (durations, dwell) = (c(16).as_binary::<i32>(), c(18).as_binary::<i32>());
+        let flagged = self
+            .tallies_flagged
+            .then(|| FlaggedColumns::new([c(19), c(20), c(21)]));
         let mut decoder = Decoder::default();
         for row in 0..b.num_rows() {
             if slots_at(slots, minute.value(row)).next().is_none() {
@@ -420,6 +447,9 @@ impl Partial {
             decoder.add_to(durations.value(row), &mut acc.durations)?;
             acc.async_calls += async_calls.value(row);
             decoder.add_to(dwell.value(row), &mut acc.dwell)?;
+            if let Some(flagged) = &flagged {
+                acc.flagged.merge(flagged.at(row));
+            }
         }
         Ok(())
     }
