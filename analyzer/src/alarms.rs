@@ -192,7 +192,15 @@ impl SeriesCache {
         if let Some(rolled) = rolled::Rolled::of(rule) {
             let query = format!("{rolled:?} over {start}..{end}");
             if !self.by_query.contains_key(&query) {
-                let series = rolled.fetch(session, start, end).await?;
+                let series = match rolled.fetch(session, start, end).await? {
+                    Some(series) => series,
+                    // Summaries older than the statistic's columns: the rule's SQL, which every
+                    // rule of this description shares.
+                    None => {
+                        let sql = series::series_sql(rule, name, start, end, false);
+                        series::fetch(session, &sql).await?
+                    }
+                };
                 self.by_query.insert(query.clone(), series);
             }
             return Ok(&self.by_query[&query]);

@@ -4,15 +4,15 @@
 //! the service map's (`service_edges_1m`) and the spans, function rules from
 //! `lambda_invocations_1m` and the invocations.
 //!
-//! The rollups hold per minute what these statistics need (calls, faults, throttles, the sum,
-//! count and histogram of durations; for functions also errors, timeouts, cold starts, the least
-//! and greatest duration and memory share), and their rows are the ones the SQL's targets take
-//! (spans entering a node, invocations naming their function), so the datapoints equal the
-//! SQL's: counts, minima and maxima exactly, percentiles from the same histograms, sums and
-//! averages within float noise (added in another order). Periods that are not whole minutes,
-//! and the statistics a minute's summary cannot give (trimmed means; for services and edges
-//! min, max and error rates: a throttle's error flag is not kept apart), take the SQL of
-//! [`super::series`].
+//! The rollups hold per minute what these statistics need (calls, errors, faults, throttles, the
+//! sum, count, least, greatest and histogram of durations; for functions also timeouts, cold
+//! starts and memory share), and their rows are the ones the SQL's targets take (spans entering
+//! a node, invocations naming their function), so the datapoints equal the SQL's: counts,
+//! minima and maxima exactly, percentiles from the same histograms, sums and averages within
+//! float noise (added in another order). Periods that are not whole minutes, and the statistics
+//! a minute's summary cannot give (trimmed means, a function's timeout used ratio), take the SQL
+//! of [`super::series`]; so do a span rule's error rate, min and max over summaries written
+//! before `service_edges_1m` kept them (see [`Rolled::fetch`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +33,7 @@ use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
 use crate::interned::{Interner, NONE, flags, known};
 use crate::partials::Groups;
+use crate::rollups::flagged::{Flagged, FlaggedColumns};
 use crate::rollups::{Plan, functions, slots_at};
 use crate::session::Session;
 use crate::window::Window;
@@ -86,7 +87,10 @@ impl Rolled {
                 Statistic::Count
                     | Statistic::Sum
                     | Statistic::Avg
+                    | Statistic::Min
+                    | Statistic::Max
                     | Statistic::Percentile(_)
+                    | Statistic::ErrorRate
                     | Statistic::FaultRate
                     | Statistic::ThrottleCount
             )
@@ -103,8 +107,10 @@ impl Rolled {
         })
     }
 
-    /// The datapoints of every key over `[start, end)` (epoch µs), as the SQL would give them.
-    pub async fn fetch(&self, session: &Session, start: i64, end: i64) -> Result<Series> {
+    /// The datapoints of every key over `[start, end)` (epoch µs), as the SQL would give them;
+    /// `None` when a summary it read predates a column the statistic needs (then the SQL must
+    /// answer).
+    pub async fn fetch(&self, session: &Session, start: i64, end: i64) -> Result<Option<Series>> {
         let window = Window {
             start_us: start,
             end_us: end,
@@ -126,14 +132,36 @@ impl Rolled {
                 add(key, time, self.function_value(&mut acc)?);
             }
         } else {
-            for ((key, time), mut acc) in self.span_tally(session, window).await? {
+            let tally = self.span_tally(session, window).await?;
+            if self.reads_flagged() && tally.values().any(|acc| acc.flagged == Flagged::Unknown) {
+                return Ok(None);
+            }
+            for ((key, time), mut acc) in tally {
                 add(key, time, self.value(&mut acc)?);
             }
         }
         for points in series.values_mut() {
             points.sort_by_key(|p| p.time);
         }
-        Ok(series)
+        Ok(Some(series))
+    }
+
+    /// Whether the statistic needs the summaries' `flagged_errors`, `min_ms` and `max_ms`.
+    fn reads_flagged(&self) -> bool {
+        matches!(
+            self.statistic,
+            Statistic::ErrorRate | Statistic::Min | Statistic::Max
+        )
+    }
+
+    /// The summary columns [`Partial::add_summaries`] reads for this rule: the flagged ones only
+    /// when the statistic needs them.
+    fn summary_columns(&self) -> &'static [&'static str] {
+        if self.reads_flagged() {
+            &SUMMARY_COLUMNS
+        } else {
+            &SUMMARY_COLUMNS[..FLAGGED_AT]
+        }
     }
 
     /// The spans of `window` by key and period.
@@ -148,7 +176,7 @@ impl Rolled {
             .read(
                 session,
                 (SPANS, &COLUMNS),
-                &SUMMARY_COLUMNS,
+                self.summary_columns(),
                 Partial::default,
                 move |p: &mut Partial, b: &RecordBatch, slots: Option<&[(usize, Window)]>| {
                     p.add_rows(&shape_rows, b, slots)
@@ -193,13 +221,17 @@ impl Rolled {
     /// A period's value and sample count, as the statistic's SQL computes them (`None`: NULL).
     fn value(&self, acc: &mut Acc) -> Result<Option<(f64, u64)>> {
         let (calls, timed) = (acc.requests as u64, acc.timed as u64);
+        let (errors, min_ms, max_ms) = acc.flagged.columns();
         Ok(match self.statistic {
             Statistic::Count => Some((acc.requests as f64, calls)),
             Statistic::Sum => (timed > 0).then_some((acc.total_ms, timed)),
             Statistic::Avg => (timed > 0).then(|| (acc.total_ms / acc.timed as f64, timed)),
+            Statistic::Min => min_ms.map(|v| (v, timed)),
+            Statistic::Max => max_ms.map(|v| (v, timed)),
             Statistic::Percentile(p) => {
                 hdr::quantile_ms(acc.durations.histogram()?, p / 100.0).map(|v| (v, timed))
             }
+            Statistic::ErrorRate => errors.map(|e| (e as f64 / acc.requests as f64, calls)),
             Statistic::FaultRate => Some((acc.faults as f64 / acc.requests as f64, calls)),
             Statistic::ThrottleCount => Some((acc.throttles as f64, calls)),
             _ => None,
@@ -221,7 +253,7 @@ impl Rolled {
 }
 
 /// What [`Partial::add_rows`] reads, in this order.
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 9] = [
     s::START_TIME,
     s::PARENT_SERVICE,
     s::PARENT_SERVICE_TYPE,
@@ -230,10 +262,12 @@ const COLUMNS: [&str; 8] = [
     s::THROTTLE,
     s::FAULT,
     s::DURATION_MS,
+    s::ERROR,
 ];
 
-/// What [`Partial::add_summaries`] reads, in this order.
-const SUMMARY_COLUMNS: [&str; 10] = [
+/// What [`Partial::add_summaries`] reads, in this order: up to [`FLAGGED_AT`] for every rule,
+/// the rest for the statistics that need them (see [`Rolled::summary_columns`]).
+const SUMMARY_COLUMNS: [&str; 13] = [
     r::MINUTE,
     r::CALLER,
     r::CALLEE,
@@ -244,7 +278,11 @@ const SUMMARY_COLUMNS: [&str; 10] = [
     r::TOTAL_MS,
     r::TIMED,
     r::DURATIONS,
+    r::FLAGGED_ERRORS,
+    r::MIN_MS,
+    r::MAX_MS,
 ];
+const FLAGGED_AT: usize = 10;
 
 /// One key's running aggregates in one period.
 #[derive(Debug, Default)]
@@ -255,6 +293,8 @@ struct Acc {
     total_ms: f64,
     timed: i64,
     durations: Recorded,
+    /// Of summaries, read only when the statistic needs it ([`Rolled::reads_flagged`]).
+    flagged: Flagged,
 }
 
 impl Acc {
@@ -264,6 +304,7 @@ impl Acc {
         self.faults += other.faults;
         self.total_ms += other.total_ms;
         self.timed += other.timed;
+        self.flagged.merge(other.flagged);
         Ok(self.durations.merge(other.durations)?)
     }
 }
@@ -300,6 +341,7 @@ impl Partial {
         let (throttle, fault) = (flags(c(5)), flags(c(6)));
         let duration = cast(c(7), &DataType::Float64).map_err(DataFusionError::from)?;
         let duration = duration.as_primitive::<Float64Type>();
+        let error = flags(c(8));
         for row in 0..b.num_rows() {
             let t = start.value(row);
             if callee[row] == NONE || slots_at(slots, t).next().is_none() {
@@ -319,8 +361,9 @@ impl Partial {
             acc.requests += 1;
             acc.throttles += i64::from(throttle(row));
             acc.faults += i64::from(fault(row));
-            if duration.is_valid(row) {
-                let ms = duration.value(row);
+            let ms = duration.is_valid(row).then(|| duration.value(row));
+            acc.flagged.add_span(error(row), ms);
+            if let Some(ms) = ms {
                 acc.total_ms += ms;
                 acc.timed += 1;
                 if let Some(us) = hdr::micros(ms) {
@@ -350,6 +393,9 @@ impl Partial {
         let (requests, throttles, faults, timed) = (count(4), count(5), count(6), count(8));
         let total_ms = c(7).as_primitive::<Float64Type>();
         let durations = c(9).as_binary::<i32>();
+        let flagged = rule
+            .reads_flagged()
+            .then(|| FlaggedColumns::new([c(10), c(11), c(12)]));
         let mut decoder = Decoder::default();
         for row in 0..b.num_rows() {
             let t = minute.value(row);
@@ -370,6 +416,9 @@ impl Partial {
             acc.total_ms += total_ms.value(row);
             acc.timed += timed.value(row);
             decoder.add_to(durations.value(row), &mut acc.durations)?;
+            if let Some(flagged) = &flagged {
+                acc.flagged.merge(flagged.at(row));
+            }
         }
         Ok(())
     }
@@ -423,8 +472,15 @@ mod tests {
         };
         assert!(Rolled::of(&rule(service(), Statistic::Percentile(99.0), 300)).is_some());
         assert!(Rolled::of(&rule(service(), Statistic::Count, 90)).is_none());
-        assert!(Rolled::of(&rule(service(), Statistic::Max, 60)).is_none());
-        assert!(Rolled::of(&rule(service(), Statistic::ErrorRate, 60)).is_none());
+        assert!(Rolled::of(&rule(service(), Statistic::Max, 60)).is_some());
+        assert!(Rolled::of(&rule(service(), Statistic::ErrorRate, 60)).is_some());
+        let edge = || Target::Edge {
+            caller: "api".into(),
+            callee: "db".into(),
+        };
+        assert!(Rolled::of(&rule(edge(), Statistic::Min, 120)).is_some());
+        assert!(Rolled::of(&rule(edge(), Statistic::ErrorRate, 90)).is_none());
+        assert!(Rolled::of(&rule(service(), Statistic::TrimmedMean(90.0), 60)).is_none());
         let function = || Target::Function { name: "f".into() };
         assert!(Rolled::of(&rule(function(), Statistic::Max, 60)).is_some());
         assert!(Rolled::of(&rule(function(), Statistic::ErrorRate, 300)).is_some());

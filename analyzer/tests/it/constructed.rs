@@ -3,6 +3,7 @@
 
 use hopscope_analyzer::Session;
 use hopscope_analyzer::window::Window;
+use hopscope_store::Summarizers;
 use serde_json::{Value, json};
 
 /// 2026-11-20T09:00:00Z, in X-Ray's epoch seconds.
@@ -101,6 +102,13 @@ impl Doc {
         self
     }
 
+    /// With X-Ray's `error` (4xx) and `throttle` (429) flags as given.
+    pub fn flagged(mut self, error: bool, throttle: bool) -> Doc {
+        self.0["error"] = json!(error);
+        self.0["throttle"] = json!(throttle);
+        self
+    }
+
     pub fn with(mut self, subsegments: Vec<Doc>) -> Doc {
         self.0["subsegments"] = Value::Array(subsegments.into_iter().map(|d| d.0).collect());
         self
@@ -154,11 +162,16 @@ impl Doc {
 
 /// A store holding `docs` (one segment document a line); it lives as long as the directory.
 pub async fn store(docs: &[Doc]) -> (tempfile::TempDir, Session) {
+    store_with(docs, Summarizers::default()).await
+}
+
+/// [`store`] whose writer also writes the rollups of `summarizers`.
+pub async fn store_with(docs: &[Doc], summarizers: Summarizers) -> (tempfile::TempDir, Session) {
     let input = tempfile::tempdir().unwrap();
     let file = input.path().join("segments.ndjson");
     let lines: Vec<String> = docs.iter().map(|d| d.0.to_string()).collect();
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let store = hopscope_test_support::import_store(&[file]);
+    let store = hopscope_test_support::import_store_with(&[file], summarizers);
     let session = Session::open(store.path()).await.unwrap();
     (store, session)
 }

@@ -1,26 +1,40 @@
 //! The service map, the hop ranking and the alarm series of service, edge and function rules
 //! read from per-minute rollups (`service_edges_1m`, `hops_1m` and `lambda_invocations_1m`,
 //! written at ingest) equal the same answers computed from the spans and invocations themselves: on every sample scenario, over random windows and
-//! baselines, whatever order and overlap the data was imported in, and with summaries missing.
+//! baselines, whatever order and overlap the data was imported in, and with summaries missing
+//! or written before the columns a statistic needs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use datafusion::arrow::array::Array;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::file::properties::WriterProperties;
 use hopscope_analyzer::Session;
+use hopscope_analyzer::alarms::eval::evaluation_range;
 use hopscope_analyzer::alarms::rolled::Rolled;
 use hopscope_analyzer::alarms::rule::{
-    Comparison, Condition, LowSample, MetricRule, MissingData, Source, Statistic, Target,
+    Comparison, Condition, LowSample, MetricRule, MissingData, Rule, RuleKind, Severity, Source,
+    Statistic, Target,
 };
 use hopscope_analyzer::alarms::series::{Series, fetch, series_sql};
+use hopscope_analyzer::alarms::state::StateFile;
+use hopscope_analyzer::alarms::{AlarmStatus, evaluate_rules, period_end};
 use hopscope_analyzer::hops::{Baseline, HopQuery, HopReport};
 use hopscope_analyzer::rollups::summarizers;
 use hopscope_analyzer::service_map::{MapEdge, ServiceMap};
 use hopscope_analyzer::window::Window;
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
+use hopscope_schema::service_edges_1m::col as edges;
+use hopscope_schema::store_layout::VERSION_METADATA_KEY;
 use hopscope_store::{Rebuilt, Store};
 use hopscope_test_support::{import_store, import_store_with, samples_dir};
 use proptest::prelude::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::constructed::{self, Doc, START};
 use crate::sample_store;
 
 const MINUTE: i64 = 60_000_000;
@@ -180,8 +194,11 @@ async fn assert_same_alarm_series(session: &Session, windows: &[Window]) {
         Statistic::Count,
         Statistic::Sum,
         Statistic::Avg,
+        Statistic::Min,
+        Statistic::Max,
         Statistic::Percentile(50.0),
         Statistic::Percentile(99.0),
+        Statistic::ErrorRate,
         Statistic::FaultRate,
         Statistic::ThrottleCount,
     ];
@@ -226,10 +243,15 @@ async fn assert_same_alarm_series(session: &Session, windows: &[Window]) {
     let mut function_points = 0;
     for (target, statistics) in &targets {
         for &statistic in *statistics {
-            // Longer periods bin minutes the same way: two statistics suffice there. Periods
-            // shorter than an hour never read an hour summary, hour-long ones do.
+            let mut seen_by_statistic = 0;
+            // Longer periods bin minutes the same way: a sum, a histogram and the columns
+            // added last suffice there. Periods shorter than an hour never read an hour
+            // summary, hour-long ones do.
             let periods: &[i64] = match statistic {
-                Statistic::Count | Statistic::Percentile(_) => &[60, 300, 3600],
+                Statistic::Count
+                | Statistic::Percentile(_)
+                | Statistic::Max
+                | Statistic::ErrorRate => &[60, 300, 3600],
                 _ => &[60],
             };
             for &period in periods {
@@ -237,17 +259,30 @@ async fn assert_same_alarm_series(session: &Session, windows: &[Window]) {
                 let rolled = Rolled::of(&rule).expect("the rollup answers it");
                 for w in windows {
                     let at = format!("{target:?} {statistic:?} per {period} s over {w:?}");
-                    let from_rollups = rolled.fetch(session, w.start_us, w.end_us).await.unwrap();
+                    let from_rollups = rolled
+                        .fetch(session, w.start_us, w.end_us)
+                        .await
+                        .unwrap()
+                        .expect("summaries of this build answer every rolled statistic");
                     let sql = series_sql(&rule, "rule", w.start_us, w.end_us, false);
                     let from_spans = fetch(session, &sql).await.unwrap();
                     assert_same_series(&from_rollups, &from_spans, &at);
                     let seen = from_spans.values().map(Vec::len).sum::<usize>();
                     points += seen;
+                    seen_by_statistic += seen;
                     if matches!(target, Target::Function { .. }) {
                         function_points += seen;
                     }
                 }
             }
+            let of_flagged_spans = matches!(
+                statistic,
+                Statistic::ErrorRate | Statistic::Min | Statistic::Max
+            ) && !matches!(target, Target::Function { .. });
+            assert!(
+                !of_flagged_spans || seen_by_statistic > 0,
+                "{target:?} {statistic:?} saw data"
+            );
         }
     }
     assert!(points > 0, "the rules saw data");
@@ -455,6 +490,224 @@ async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
         "nothing left to rebuild"
     );
     assert_same_reports(rolled.path(), sample_store(), &windows).await;
+}
+
+/// Rewrites Parquet file `path` without `columns`, as a writer from before they existed did.
+fn strip_columns(path: &Path, columns: &[&str]) {
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+    let version = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .find(|kv| kv.key == VERSION_METADATA_KEY)
+        .cloned();
+    let schema = reader.schema().clone();
+    let keep: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| !columns.contains(&schema.field(i).name().as_str()))
+        .collect();
+    assert!(
+        keep.len() < schema.fields().len(),
+        "{path:?} has {columns:?}"
+    );
+    let batches: Vec<_> = reader
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().project(&keep).unwrap())
+        .collect();
+    let properties = WriterProperties::builder()
+        .set_key_value_metadata(version.map(|v| vec![v]))
+        .build();
+    let mut writer = ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        Arc::new(schema.project(&keep).unwrap()),
+        Some(properties),
+    )
+    .unwrap();
+    for batch in &batches {
+        writer.write(batch).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// An alarm rule named `name`.
+fn named(name: String, rule: MetricRule) -> Rule {
+    Rule {
+        name,
+        description: None,
+        severity: Severity::Warning,
+        labels: BTreeMap::default(),
+        actions_enabled: true,
+        kind: RuleKind::Metric(rule),
+        file: PathBuf::new(),
+        line: 0,
+    }
+}
+
+#[tokio::test]
+async fn summaries_without_error_flags_and_extremes_leave_those_rules_to_the_sql() {
+    let rolled = import_store_with(&[samples_dir()], summarizers());
+    // Every other minute summary as written before `flagged_errors`, `min_ms` and `max_ms`, and
+    // the hour summaries made again from those minutes, old and new.
+    let added = [edges::FLAGGED_ERRORS, edges::MIN_MS, edges::MAX_MS];
+    for file in files_under(rolled.path(), "service_edges_1m")
+        .iter()
+        .step_by(2)
+    {
+        strip_columns(file, &added);
+    }
+    let hours = rolled.path().join("_hours/service_edges_1m");
+    std::fs::remove_dir_all(&hours).unwrap();
+    let store = Store::open_or_create(rolled.path())
+        .unwrap()
+        .with_summarizers(summarizers());
+    let rebuilt = store.rebuild_rollups().unwrap();
+    assert_eq!(
+        rebuilt[0],
+        Rebuilt {
+            table: "service_edges_1m",
+            minutes: 0,
+            hours: 2
+        }
+    );
+    // An hour's group that merged an old minute does not know them: null, never zero.
+    let session = Session::open(rolled.path()).await.unwrap();
+    let covers = files_under(rolled.path(), "_hours/service_edges_1m");
+    let (mut unknown, mut known) = (0, 0);
+    for cover in &covers {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(cover).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let column = |name| batch.column_by_name(name).unwrap().clone();
+            let (errors, min, max) = (
+                column(edges::FLAGGED_ERRORS),
+                column(edges::MIN_MS),
+                column(edges::MAX_MS),
+            );
+            for row in 0..batch.num_rows() {
+                if errors.is_null(row) {
+                    unknown += 1;
+                    assert!(min.is_null(row) && max.is_null(row), "{cover:?} row {row}");
+                } else {
+                    known += 1;
+                }
+            }
+        }
+    }
+    assert!(unknown > 0 && known > 0, "{unknown} unknown, {known} known");
+
+    // Rules looking back 3 hours from the hour after the last span, so that their evaluation
+    // reads every summary: per 5 minutes (from minute summaries) and per hour (from hours').
+    let (lo, hi) = span_range(&session).await;
+    let at = (hi.div_euclid(HOUR) + 1) * HOUR;
+    let targets = [
+        Target::Service {
+            name: "*".into(),
+            service_type: None,
+        },
+        Target::Edge {
+            caller: "*".into(),
+            callee: "*".into(),
+        },
+    ];
+    let mut rules = Vec::new();
+    for target in &targets {
+        for (period, evaluation_periods) in [(300, 34), (3600, 1)] {
+            let rule = |statistic| {
+                let mut rule = alarm_rule(target.clone(), statistic, period);
+                rule.condition.evaluation_periods = evaluation_periods;
+                rule
+            };
+            let end = period_end(at, period);
+            let start = end - i64::from(evaluation_range(evaluation_periods)) * period * 1_000_000;
+            assert!(start <= lo, "the range holds every span");
+            let count = Rolled::of(&rule(Statistic::Count)).unwrap();
+            let read = count.fetch(&session, start, end).await.unwrap();
+            assert!(read.is_some(), "a count needs no new column");
+            for statistic in [Statistic::ErrorRate, Statistic::Min, Statistic::Max] {
+                let rolled = Rolled::of(&rule(statistic)).unwrap();
+                let read = rolled.fetch(&session, start, end).await.unwrap();
+                assert!(read.is_none(), "{target:?} {statistic:?} per {period} s");
+                rules.push(named(
+                    format!("{target:?} {statistic:?} per {period} s"),
+                    rule(statistic),
+                ));
+            }
+        }
+    }
+    // Evaluated, they take the SQL: their alarms are those of a store without summaries, whose
+    // series come from the spans (equal to the SQL's, as the test above holds).
+    let evaluate = |session: Session| {
+        let rules = rules.clone();
+        async move {
+            evaluate_rules(&session, &rules, at, &StateFile::default())
+                .await
+                .unwrap()
+        }
+    };
+    let from_old = evaluate(session).await;
+    let from_spans = evaluate(Session::open(sample_store()).await.unwrap()).await;
+    assert_eq!(from_old, from_spans);
+    for rule in &rules {
+        let with_data = |s: &AlarmStatus| s.rule == rule.name && s.latest.is_some();
+        assert!(from_old.iter().any(with_data), "{} saw data", rule.name);
+    }
+}
+
+#[tokio::test]
+async fn an_error_rate_counts_the_error_flag_whatever_the_throttle_flag() {
+    // One function's calls to a table in one minute, flagged: throttled only, throttled and
+    // erring, erring only, neither. The samples have no throttle without the error flag.
+    let trace = "1-6a1e9a00-0000000000000000000000e1";
+    let t = START + 1.0;
+    let flags = [(false, true), (true, true), (true, false), (false, false)];
+    let calls = flags
+        .iter()
+        .enumerate()
+        .map(|(i, &(error, throttle))| {
+            let at = t + 0.1 * (i as f64 + 1.0);
+            let table = json!({"table_name": "users"});
+            Doc::aws_call(
+                &format!("get-{i}"),
+                "DynamoDB",
+                "GetItem",
+                table,
+                at,
+                at + 0.05,
+            )
+            .flagged(error, throttle)
+        })
+        .collect();
+    let docs = [
+        Doc::lambda_service(trace, "svc", None, "api", "req-1", t, t + 1.0),
+        Doc::function(trace, "fn", "svc", "api", t + 0.01, t + 0.99).with(calls),
+    ];
+    let (_dir, session) = constructed::store_with(&docs, summarizers()).await;
+    let window = constructed::window();
+    let edges = Target::Edge {
+        caller: "*".into(),
+        callee: "*".into(),
+    };
+    let rule = alarm_rule(edges, Statistic::ErrorRate, 60);
+    let from_rollups = Rolled::of(&rule)
+        .unwrap()
+        .fetch(&session, window.start_us, window.end_us)
+        .await
+        .unwrap()
+        .expect("summaries of this build hold the error flags");
+    let sql = series_sql(&rule, "rule", window.start_us, window.end_us, false);
+    let from_spans = fetch(&session, &sql).await.unwrap();
+    assert_same_series(&from_rollups, &from_spans, "error rates");
+    let rates: Vec<f64> = from_spans.values().flatten().map(|p| p.value).collect();
+    assert!(
+        rates.contains(&0.5),
+        "2 of the 4 calls carry the flag: {from_spans:?}"
+    );
 }
 
 /// Every trace file of the samples.
