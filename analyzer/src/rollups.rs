@@ -8,7 +8,7 @@ use datafusion::arrow::array::{RecordBatch, RecordBatchOptions, new_null_array};
 use datafusion::arrow::datatypes::Schema;
 use datafusion::common::DataFusionError;
 use hopscope_schema::{hops_1m, lambda_invocations_1m, service_edges_1m};
-use hopscope_store::{Summarizer, Summarizers};
+use hopscope_store::{Grain, Summarizer, Summarizers};
 
 pub(crate) mod flagged;
 pub(crate) mod functions;
@@ -98,8 +98,8 @@ impl Summarizer for ServiceEdges {
         crate::service_map::summarize(rows).map_err(|e| e.to_string())
     }
 
-    fn coarsen(&self, minutes: &[RecordBatch]) -> Result<RecordBatch, String> {
-        crate::service_map::coarsen(minutes).map_err(|e| e.to_string())
+    fn coarsen(&self, minutes: &[RecordBatch], grain: Grain) -> Result<RecordBatch, String> {
+        crate::service_map::coarsen(minutes, grain.micros()).map_err(|e| e.to_string())
     }
 }
 
@@ -115,8 +115,8 @@ impl Summarizer for Hops {
         crate::hops::summarize(rows).map_err(|e| e.to_string())
     }
 
-    fn coarsen(&self, minutes: &[RecordBatch]) -> Result<RecordBatch, String> {
-        crate::hops::coarsen(minutes).map_err(|e| e.to_string())
+    fn coarsen(&self, minutes: &[RecordBatch], grain: Grain) -> Result<RecordBatch, String> {
+        crate::hops::coarsen(minutes, grain.micros()).map_err(|e| e.to_string())
     }
 }
 
@@ -132,7 +132,7 @@ impl Summarizer for Functions {
         functions::summarize(rows).map_err(|e| e.to_string())
     }
 
-    fn coarsen(&self, minutes: &[RecordBatch]) -> Result<RecordBatch, String> {
-        functions::coarsen(minutes).map_err(|e| e.to_string())
+    fn coarsen(&self, minutes: &[RecordBatch], grain: Grain) -> Result<RecordBatch, String> {
+        functions::coarsen(minutes, grain.micros()).map_err(|e| e.to_string())
     }
 }

@@ -28,8 +28,8 @@ pub fn run(location: &Location, args: StoreArgs) -> anyhow::Result<ExitCode> {
             let store = super::open_store(location)?;
             for rebuilt in store.rebuild_rollups()? {
                 println!(
-                    "{}: {} minute summaries, {} hour summaries written",
-                    rebuilt.table, rebuilt.minutes, rebuilt.hours
+                    "{}: {} minute summaries, {} hour summaries, {} hours of merged minutes written",
+                    rebuilt.table, rebuilt.minutes, rebuilt.hours, rebuilt.merged_hours
                 );
             }
             if let Some(r) = location.requests() {

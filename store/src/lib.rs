@@ -42,8 +42,10 @@ pub use objects::Location;
 pub use parquet_files::data_files;
 use parquet_files::{data_file_names, encode};
 pub use remote::{Remote, RequestCounts};
+pub use rollups::{
+    Covered, Grain, Pairing, Rebuilt, Summarizer, Summarizers, data_files_in, pair, rebuild,
+};
 use rollups::{Encoded, create_all, joined};
-pub use rollups::{Pairing, Rebuilt, Summarizer, Summarizers, data_files_in, pair, rebuild};
 pub use sink::{BatchSink, with_writer_thread};
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;

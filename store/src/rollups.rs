@@ -16,6 +16,12 @@
 //! wrong, and the next sync covers the hour again. Stale covers are left in place: deleting
 //! one could pull it from under a reader that listed it.
 //!
+//! A window that holds part of an ended hour (the last hour asked at 10:17) needs that hour
+//! minute by minute, and an hour of a busy store has dozens of data files: opening each one's
+//! summary cost more than reading its rows. So each ended hour also gets its minute summaries
+//! merged into one file (`_minutes/<rollup>/hour=H/cover-<n>-<hash>.parquet`, named and taken
+//! like the hour's cover), still one row per group and minute.
+//!
 //! What a summary holds is the analyzer's business: it installs a [`Summarizer`] per rollup
 //! table (the store only knows which files pair up).
 
@@ -43,8 +49,39 @@ pub trait Summarizer: Send + Sync {
     fn summarize(&self, rows: &RecordBatch) -> std::result::Result<RecordBatch, String>;
 
     /// The summary of one hour from the summaries of its minutes (`minutes`, in the rollup
-    /// table's schema): the same schema, one row per group, its time column the hour's start.
-    fn coarsen(&self, minutes: &[RecordBatch]) -> std::result::Result<RecordBatch, String>;
+    /// table's schema): the same schema, one row per group and `grain` (an hour: its time
+    /// column the hour's start; or a minute: the minutes merged, whatever data file a row came
+    /// from).
+    fn coarsen(
+        &self,
+        minutes: &[RecordBatch],
+        grain: Grain,
+    ) -> std::result::Result<RecordBatch, String>;
+}
+
+/// What a cover of an hour groups its rows by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    Minute,
+    Hour,
+}
+
+impl Grain {
+    /// Its length, in µs.
+    pub const fn micros(self) -> i64 {
+        match self {
+            Grain::Minute => MICROS_PER_HOUR / 60,
+            Grain::Hour => MICROS_PER_HOUR,
+        }
+    }
+
+    /// The store's directory of this grain's covers.
+    const fn root(self) -> &'static str {
+        match self {
+            Grain::Minute => "_minutes",
+            Grain::Hour => "_hours",
+        }
+    }
 }
 
 /// The summarizers a store's writers run.
@@ -161,7 +198,8 @@ pub struct Pairing {
     /// Hours read from their hour summary: the hour (since the epoch) and the summary's path.
     /// Their data files are in neither list below.
     pub hours: Vec<(i64, String)>,
-    /// Summary files (paths relative to the store's root) of the data files that have one.
+    /// Summary files (paths relative to the store's root) of the data files that have one, and
+    /// an hour's minutes merged where they cover exactly its data files (in place of theirs).
     pub summaries: Vec<String>,
     /// Data files of the source that have none: their rows must be read as they are.
     pub unsummarized: Vec<String>,
@@ -169,7 +207,8 @@ pub struct Pairing {
 
 /// The pairing of `rollup`'s files with its source's data files, over the hour partitions in
 /// `hours` (hours since the epoch; all of them for `None`). An hour for which `whole` says yes
-/// is read from its hour summary when one covers exactly its data files.
+/// is read from its hour summary when one covers exactly its data files; any other, from its
+/// merged minutes when they do.
 pub fn pair(
     location: &Location,
     rollup: &StoredTable,
@@ -181,13 +220,22 @@ pub fn pair(
         .unwrap_or_else(|| panic!("{} is not a rollup", rollup.name));
     let mut pairing = Pairing::default();
     for (hour, dir, data) in partitions(location, source, hours)? {
-        if whole(hour) {
-            let covers = hours_dir(rollup.name, &dir);
-            let cover = cover_name(&data);
-            if location.list(&covers)?.binary_search(&cover).is_ok() {
-                pairing.hours.push((hour, format!("{covers}/{cover}")));
-                continue;
-            }
+        let cover = cover_name(&data);
+        let covered = |grain: Grain| -> Result<Option<String>> {
+            let covers = covers_dir(grain, rollup.name, &dir);
+            let listed = location.list(&covers)?;
+            Ok((listed.binary_search(&cover).is_ok()).then(|| format!("{covers}/{cover}")))
+        };
+        if whole(hour)
+            && let Some(path) = covered(Grain::Hour)?
+        {
+            pairing.hours.push((hour, path));
+            continue;
+        }
+        // The hour minute by minute: from one file where its minutes are merged.
+        if let Some(path) = covered(Grain::Minute)? {
+            pairing.summaries.push(path);
+            continue;
         }
         let summaries = data_file_names(location.list(&format!("{}/{dir}", rollup.name))?);
         for name in data {
@@ -240,12 +288,9 @@ fn partitions(
 }
 
 /// Where the hour summaries of `rollup`'s partition `dir` (`hour=…`) are.
-fn hours_dir(rollup: &str, dir: &str) -> String {
-    format!("{HOURS_ROOT}/{rollup}/{dir}")
+fn covers_dir(grain: Grain, rollup: &str, dir: &str) -> String {
+    format!("{}/{rollup}/{dir}", grain.root())
 }
-
-/// The store's directory of hour summaries.
-const HOURS_ROOT: &str = "_hours";
 
 /// The name of the hour summary that covers data files `names` (sorted): their number and a
 /// hash of their names.
@@ -254,24 +299,52 @@ fn cover_name(names: &[String]) -> String {
     format!("cover-{:010}-{hash:032x}{DATA_EXTENSION}", names.len())
 }
 
-/// Writes, for each of `source`'s rollups, the summary of hour partition `dir` (`hour=…`) from
-/// the minute summaries of its data files `data` (their names, sorted), unless one covers them already or a data file has
-/// no summary yet (its spans are then read as they are, and the hour minute by minute).
+/// Covers written of an hour, by grain.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Covered {
+    /// Hour summaries.
+    pub hours: usize,
+    /// Hours' minute summaries merged into one file.
+    pub minutes: usize,
+}
+
+impl std::ops::AddAssign for Covered {
+    fn add_assign(&mut self, other: Covered) {
+        self.hours += other.hours;
+        self.minutes += other.minutes;
+    }
+}
+
+/// Writes, for each of `source`'s rollups, the covers of hour partition `dir` (`hour=…`), of
+/// each grain, from the minute summaries of its data files `data` (their names, sorted): those
+/// that do not cover them already, unless a data file has no summary yet (its spans are then
+/// read as they are, and the hour minute by minute). Counts the covers found missing.
 pub(crate) fn cover_hour(
     location: &Location,
     summarizers: &Summarizers,
     source: &str,
     dir: &str,
     data: &[String],
-) -> Result<usize> {
+) -> Result<Covered> {
+    let mut covered = Covered::default();
     if data.is_empty() {
-        return Ok(0);
+        return Ok(covered);
     }
     let cover = cover_name(data);
     let mut covers = Vec::new();
     for (summarizer, table) in summarizers.of(source) {
-        let dir_of_covers = hours_dir(table.name, dir);
-        if location.list(&dir_of_covers)?.binary_search(&cover).is_ok() {
+        let mut missing = Vec::new();
+        for grain in [Grain::Hour, Grain::Minute] {
+            let dir_of_covers = covers_dir(grain, table.name, dir);
+            if location
+                .list(&dir_of_covers)?
+                .binary_search(&cover)
+                .is_err()
+            {
+                missing.push((grain, format!("{dir_of_covers}/{cover}")));
+            }
+        }
+        if missing.is_empty() {
             continue;
         }
         let minutes = data_file_names(location.list(&format!("{}/{dir}", table.name))?);
@@ -282,15 +355,17 @@ pub(crate) fn cover_hour(
             .iter()
             .map(|d| read_rows(location, &format!("{}/{dir}/{d}", table.name)))
             .collect::<Result<Vec<_>>>()?;
-        let path = format!("{dir_of_covers}/{cover}");
-        covers.push(encode_summary(
-            location,
-            &table,
-            path,
-            summarizer.coarsen(&rows),
-        )?);
+        for (grain, path) in missing {
+            let summary = summarizer.coarsen(&rows, grain);
+            covers.push(encode_summary(location, &table, path, summary)?);
+            match grain {
+                Grain::Hour => covered.hours += 1,
+                Grain::Minute => covered.minutes += 1,
+            }
+        }
     }
-    create_all(location, covers)
+    create_all(location, covers)?;
+    Ok(covered)
 }
 
 /// Whether hour `hour` (since the epoch) has ended at `now_us`: only then is it covered, so a
@@ -316,6 +391,8 @@ pub struct Rebuilt {
     pub minutes: usize,
     /// Summaries of ended hours.
     pub hours: usize,
+    /// Ended hours whose minute summaries were merged into one file.
+    pub merged_hours: usize,
 }
 
 /// Writes the summary of every data file that has none, for each of `summarizers`, then the
@@ -340,16 +417,17 @@ pub fn rebuild(
             let hour = dir.rsplit_once('/').expect("table/hour").1;
             written += write_summaries(location, &one, source, hour, name, &rows)?;
         }
-        let mut hours = 0;
+        let mut covered = Covered::default();
         for (hour, dir, data) in partitions(location, source, None)? {
             if hour_ended(hour, now_us) {
-                hours += cover_hour(location, &one, source, &dir, &data)?;
+                covered += cover_hour(location, &one, source, &dir, &data)?;
             }
         }
         rebuilt.push(Rebuilt {
             table: table.name,
             minutes: written,
-            hours,
+            hours: covered.hours,
+            merged_hours: covered.minutes,
         });
     }
     Ok(rebuilt)
@@ -382,23 +460,26 @@ impl StoreWriter {
 
     /// Covers each ended hour this writer added data files to (see the module's doc); an hour
     /// still running stays to be covered by a later sync.
-    pub(crate) fn cover_ended_hours(&mut self, now_us: i64) -> Result<usize> {
+    pub(crate) fn cover_ended_hours(&mut self, now_us: i64) -> Result<Covered> {
         let ended: Vec<(&'static str, i64)> = self
             .touched
             .iter()
             .copied()
             .filter(|(_, hour)| hour_ended(*hour, now_us))
             .collect();
-        let mut written = 0;
+        let mut written = Covered::default();
         // A few hours at a time, side by side: each waits mostly on its reads and syncs.
         for hours in ended.chunks(HOURS_AT_ONCE) {
             let writer = &*self;
-            written += std::thread::scope(|scope| {
+            std::thread::scope(|scope| {
                 let covers: Vec<_> = hours
                     .iter()
                     .map(|&(source, hour)| scope.spawn(move || writer.cover(source, hour)))
                     .collect();
-                covers.into_iter().map(joined).sum::<Result<usize>>()
+                for covered in covers {
+                    written += joined(covered)?;
+                }
+                Ok::<_, Error>(())
             })?;
             for hour in hours {
                 self.touched.remove(hour);
@@ -408,7 +489,7 @@ impl StoreWriter {
     }
 
     /// Covers hour `hour` of `source` as its data files are now (see [`cover_hour`]).
-    fn cover(&self, source: &str, hour: i64) -> Result<usize> {
+    fn cover(&self, source: &str, hour: i64) -> Result<Covered> {
         let dir = Self::partition_dir(source, hour);
         let data = data_file_names(self.location.list(&dir)?);
         let dir = dir.rsplit_once('/').map_or(dir.as_str(), |(_, d)| d);

@@ -17,20 +17,23 @@ fn printed_reports(store: &std::path::Path) -> (String, String) {
     (tables, notices)
 }
 
-/// Minute and hour summaries written per rollup table, as `store rebuild-rollups` printed them.
-fn rebuilt_counts(printed: &str) -> Vec<(String, usize, usize)> {
+/// Minute summaries, hour summaries and hours of merged minutes written per rollup table, as
+/// `store rebuild-rollups` printed them.
+fn rebuilt_counts(printed: &str) -> Vec<(String, usize, usize, usize)> {
     printed
         .lines()
         .map(|line| {
             line.split_once(": ")
                 .and_then(|(table, rest)| {
-                    let (minutes, hours) = rest
-                        .strip_suffix(" hour summaries written")?
-                        .split_once(" minute summaries, ")?;
+                    let (minutes, rest) = rest.split_once(" minute summaries, ")?;
+                    let (hours, merged) = rest
+                        .strip_suffix(" hours of merged minutes written")?
+                        .split_once(" hour summaries, ")?;
                     Some((
                         table.to_string(),
                         minutes.parse().ok()?,
                         hours.parse().ok()?,
+                        merged.parse().ok()?,
                     ))
                 })
                 .unwrap_or_else(|| panic!("{printed}"))
@@ -83,7 +86,7 @@ fn a_killed_import_keeps_the_map_exact_and_rebuild_rollups_completes_it() {
     assert!(rebuilt.status.success(), "{}", stderr(&rebuilt));
     let tables: Vec<String> = rebuilt_counts(&stdout(&rebuilt))
         .into_iter()
-        .map(|(t, _, _)| t)
+        .map(|(t, ..)| t)
         .collect();
     assert_eq!(
         tables,
@@ -113,6 +116,7 @@ fn a_store_written_before_rollups_is_read_whole_with_a_notice_until_rebuilt() {
         "hops_1m",
         "lambda_invocations_1m",
         "_hours",
+        "_minutes",
     ] {
         std::fs::remove_dir_all(store.path().join(rollup)).unwrap();
     }
@@ -132,11 +136,11 @@ fn a_store_written_before_rollups_is_read_whole_with_a_notice_until_rebuilt() {
         &["store", "rebuild-rollups"],
     )));
     assert_eq!(rebuilt.len(), 3, "{rebuilt:?}");
-    // The samples' two hours have ended: each gets its hour summary back.
+    // The samples' two hours have ended: each gets its hour summary and merged minutes back.
     assert!(
         rebuilt
             .iter()
-            .all(|(_, minutes, hours)| *minutes > 0 && *hours == 2),
+            .all(|(_, minutes, hours, merged)| *minutes > 0 && *hours == 2 && *merged == 2),
         "{rebuilt:?}"
     );
     let (map, notice) = printed_reports(store.path());

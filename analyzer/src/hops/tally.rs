@@ -84,7 +84,6 @@ const SUMMARY_COLUMNS: [&str; 19] = [
 ];
 
 const MINUTE: i64 = 60_000_000;
-const HOUR: i64 = 60 * MINUTE;
 
 /// Per row of a `cause_message` column: whether it says a Lambda function timed out.
 pub(crate) fn timed_out(cause_message: &ArrayRef) -> Result<Vec<bool>> {
@@ -145,10 +144,11 @@ pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
     rows_of(part)
 }
 
-/// One hour's `hops_1m` rows from its minutes' (`minutes`): one per hop, at the hour's start.
-pub(crate) fn coarsen(minutes: &[RecordBatch]) -> Result<RecordBatch> {
+/// One hour's `hops_1m` rows from its minutes' (`minutes`): one per hop and `grain` (µs: the
+/// hour, or each minute).
+pub(crate) fn coarsen(minutes: &[RecordBatch], grain: i64) -> Result<RecordBatch> {
     let mut part = Partial::new(SLOWEST_KEPT);
-    part.grain = HOUR;
+    part.grain = grain;
     for rows in minutes {
         part.add_summaries(&columns_of(rows, &SUMMARY_COLUMNS)?, None)?;
     }

@@ -30,7 +30,6 @@ use crate::session::Session;
 use crate::window::Window;
 
 const MINUTE: i64 = 60_000_000;
-const HOUR: i64 = 60 * MINUTE;
 
 /// What [`Partial::add_rows`] reads, in this order.
 const COLUMNS: [&str; 9] = [
@@ -105,10 +104,10 @@ pub(crate) fn summarize(invocations: &RecordBatch) -> Result<RecordBatch> {
     rows_of(part)
 }
 
-/// One hour's `lambda_invocations_1m` rows from its minutes' (`minutes`): one per function, at
-/// the hour's start.
-pub(crate) fn coarsen(minutes: &[RecordBatch]) -> Result<RecordBatch> {
-    let mut part = Partial::new(HOUR);
+/// One hour's `lambda_invocations_1m` rows from its minutes' (`minutes`): one per function and
+/// `grain` (µs: the hour, or each minute).
+pub(crate) fn coarsen(minutes: &[RecordBatch], grain: i64) -> Result<RecordBatch> {
+    let mut part = Partial::new(grain);
     for rows in minutes {
         part.add_summaries(&columns_of(rows, &SUMMARY_COLUMNS)?, None)?;
     }

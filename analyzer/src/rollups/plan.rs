@@ -431,9 +431,23 @@ mod tests {
         // An alarm's periods: hour-long ones take the covers, shorter ones the minutes.
         let by_hours = Plan::by_period(&session, "hops_1m", window, 2 * HOUR).unwrap();
         assert_eq!(by_hours.pairing, plan.pairing);
+        // Hours read minute by minute take each one's merged minutes, one file per hour.
+        let merged = |pairing: &Pairing| {
+            pairing.summaries.len() == 2
+                && pairing
+                    .summaries
+                    .iter()
+                    .all(|p| p.starts_with("_minutes/hops_1m/hour=2026-11-20T"))
+        };
         let by_5m = Plan::by_period(&session, "hops_1m", window, 5 * 60_000_000).unwrap();
         assert!(by_5m.pairing.hours.is_empty(), "{:?}", by_5m.pairing);
-        assert!(!by_5m.pairing.summaries.is_empty());
+        assert!(merged(&by_5m.pairing), "{:?}", by_5m.pairing);
+        let cut = Window {
+            start_us: nine + MINUTE,
+            end_us: nine + 2 * HOUR - MINUTE,
+        };
+        let cut = Plan::new(&session, "hops_1m", Some(&[cut]), true).unwrap();
+        assert!(merged(&cut.pairing), "{:?}", cut.pairing);
         assert_eq!(
             plan.hours,
             Some(vec![(
@@ -453,7 +467,11 @@ mod tests {
         // Another scenario's spans in the same hours: new data files, so the covers written
         // first are stale. Without the covers of the second import (as if killed before its
         // sync), the hours are read minute by minute.
-        let first = files(store.path(), "_hours");
+        let first = [
+            files(store.path(), "_hours"),
+            files(store.path(), "_minutes"),
+        ]
+        .concat();
         let mut writer = Store::open_or_create(store.path())
             .unwrap()
             .with_summarizers(summarizers())
@@ -461,7 +479,12 @@ mod tests {
         let inputs = hopscope_collector::import::list_files(&[samples.join("dietician")]).unwrap();
         let options = hopscope_collector::import::ImportOptions::default();
         hopscope_collector::import::import_files(&inputs, &options, &mut writer, |_| {}).unwrap();
-        for cover in files(store.path(), "_hours") {
+        for cover in [
+            files(store.path(), "_hours"),
+            files(store.path(), "_minutes"),
+        ]
+        .concat()
+        {
             if !first.contains(&cover) {
                 std::fs::remove_file(cover).unwrap();
             }
@@ -469,6 +492,14 @@ mod tests {
         let plan = Plan::new(&session, "hops_1m", Some(&[window]), true).unwrap();
         assert!(plan.pairing.hours.is_empty(), "{:?}", plan.pairing.hours);
         assert!(!plan.pairing.summaries.is_empty());
+        assert!(
+            plan.pairing
+                .summaries
+                .iter()
+                .all(|p| p.starts_with("hops_1m/")),
+            "each data file's summary: {:?}",
+            plan.pairing.summaries
+        );
         assert_eq!(plan.hours, Some(vec![]));
 
         // A sync covers them again, beside the stale covers.
@@ -478,12 +509,17 @@ mod tests {
             .rebuild_rollups()
             .unwrap();
         assert!(
-            rebuilt.iter().all(|r| r.minutes == 0 && r.hours == 2),
+            rebuilt
+                .iter()
+                .all(|r| r.minutes == 0 && r.hours == 2 && r.merged_hours == 2),
             "{rebuilt:?}"
         );
         let plan = Plan::new(&session, "hops_1m", Some(&[window]), true).unwrap();
         assert_eq!(plan.pairing.hours.len(), 2);
-        assert_eq!(files(store.path(), "_hours").len(), 2 * first.len());
+        assert_eq!(
+            files(store.path(), "_hours").len() + files(store.path(), "_minutes").len(),
+            2 * first.len()
+        );
     }
 
     #[test]

@@ -82,7 +82,6 @@ const SUMMARY_COLUMNS: [&str; 22] = [
 const FLAGGED_AT: usize = 19;
 
 const MINUTE: i64 = 60_000_000;
-const HOUR: i64 = 60 * MINUTE;
 
 /// One caller -> callee pair over the spans that enter a node; `caller` is `None` for spans
 /// entering it from outside the trace. The numbers mean what `service_map_select`'s do.
@@ -166,10 +165,10 @@ pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
 }
 
 /// One hour's `service_edges_1m` rows from its minutes' (`minutes`, each in its file's schema):
-/// one per group, at the hour's start.
-pub(crate) fn coarsen(minutes: &[RecordBatch]) -> Result<RecordBatch> {
+/// one per group and `grain` (µs: the hour, or each minute).
+pub(crate) fn coarsen(minutes: &[RecordBatch], grain: i64) -> Result<RecordBatch> {
     let mut part = Partial {
-        grain: HOUR,
+        grain,
         tallies_flagged: true,
         ..Partial::default()
     };

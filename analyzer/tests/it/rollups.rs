@@ -429,6 +429,8 @@ async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
     for file in lost.iter().chain(&lost_hops) {
         std::fs::remove_file(file).unwrap();
     }
+    // And their hours' merged minutes, which would stand in for them.
+    std::fs::remove_dir_all(rolled.path().join("_minutes")).unwrap();
     let session = Session::open(rolled.path()).await.unwrap();
     let (lo, hi) = span_range(&session).await;
     let raw = Session::open(sample_store()).await.unwrap();
@@ -467,25 +469,33 @@ async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
     let store = Store::open_or_create(rolled.path())
         .unwrap()
         .with_summarizers(summarizers());
-    let rebuilt = |table, minutes| Rebuilt {
+    let rebuilt = |table, minutes, merged_hours| Rebuilt {
         table,
         minutes,
         hours: 0,
+        merged_hours,
     };
+    // Every ended hour of each source gets its merged minutes back.
+    let hours = |table: &str| {
+        std::fs::read_dir(rolled.path().join(table))
+            .unwrap()
+            .count()
+    };
+    let (span_hours, invocation_hours) = (hours("spans"), hours("lambda_invocations"));
     assert_eq!(
         store.rebuild_rollups().unwrap(),
         [
-            rebuilt("service_edges_1m", lost.len()),
-            rebuilt("hops_1m", lost_hops.len()),
-            rebuilt("lambda_invocations_1m", 0),
+            rebuilt("service_edges_1m", lost.len(), span_hours),
+            rebuilt("hops_1m", lost_hops.len(), span_hours),
+            rebuilt("lambda_invocations_1m", 0, invocation_hours),
         ]
     );
     assert_eq!(
         store.rebuild_rollups().unwrap(),
         [
-            rebuilt("service_edges_1m", 0),
-            rebuilt("hops_1m", 0),
-            rebuilt("lambda_invocations_1m", 0)
+            rebuilt("service_edges_1m", 0, 0),
+            rebuilt("hops_1m", 0, 0),
+            rebuilt("lambda_invocations_1m", 0, 0)
         ],
         "nothing left to rebuild"
     );
@@ -550,7 +560,7 @@ fn named(name: String, rule: MetricRule) -> Rule {
 async fn summaries_without_error_flags_and_extremes_leave_those_rules_to_the_sql() {
     let rolled = import_store_with(&[samples_dir()], summarizers());
     // Every other minute summary as written before `flagged_errors`, `min_ms` and `max_ms`, and
-    // the hour summaries made again from those minutes, old and new.
+    // the hour summaries and merged minutes made again from those minutes, old and new.
     let added = [edges::FLAGGED_ERRORS, edges::MIN_MS, edges::MAX_MS];
     for file in files_under(rolled.path(), "service_edges_1m")
         .iter()
@@ -558,8 +568,9 @@ async fn summaries_without_error_flags_and_extremes_leave_those_rules_to_the_sql
     {
         strip_columns(file, &added);
     }
-    let hours = rolled.path().join("_hours/service_edges_1m");
-    std::fs::remove_dir_all(&hours).unwrap();
+    for covers in ["_hours/service_edges_1m", "_minutes/service_edges_1m"] {
+        std::fs::remove_dir_all(rolled.path().join(covers)).unwrap();
+    }
     let store = Store::open_or_create(rolled.path())
         .unwrap()
         .with_summarizers(summarizers());
@@ -569,7 +580,8 @@ async fn summaries_without_error_flags_and_extremes_leave_those_rules_to_the_sql
         Rebuilt {
             table: "service_edges_1m",
             minutes: 0,
-            hours: 2
+            hours: 2,
+            merged_hours: 2,
         }
     );
     // An hour's group that merged an old minute does not know them: null, never zero.
