@@ -85,8 +85,14 @@ pub(crate) struct Decoder {
 
 impl Decoder {
     /// Adds the values of V2 histogram `bytes` to `into`: the stored counts are added slot by
-    /// slot to its counts when they have this crate's layout (no histogram is decoded).
+    /// slot to its counts when they have this crate's layout (no histogram is decoded), or to
+    /// its short list of values while they fit in one.
     pub(crate) fn add_to(&mut self, bytes: &[u8], into: &mut Recorded) -> Result<()> {
+        if let Recorded::Values(values) = into
+            && v2::add_values(bytes, &mut self.counts, values, aggregate::PROMOTE_AT)
+        {
+            return Ok(());
+        }
         if !v2::add_counts(bytes, &mut self.counts, into.counts()?) {
             let other = self.decode(bytes)?;
             return into.merge(Recorded::Histogram(Box::new(other)));

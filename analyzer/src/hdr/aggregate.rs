@@ -34,7 +34,7 @@ use super::{Decoder, HDR_HISTOGRAM, HDR_MERGE, histogram_arg, micros, new_histog
 
 /// Values a group keeps as a list before it becomes a histogram: 2 KiB, an eighth of the
 /// smallest histogram, and a state small enough to ship.
-const PROMOTE_AT: usize = 256;
+pub(super) const PROMOTE_AT: usize = 256;
 
 /// What one input row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -30,6 +30,39 @@ pub(super) fn add_counts(bytes: &[u8], scratch: &mut Vec<(u64, u64)>, dense: &mu
     valid
 }
 
+/// Adds the counts of `bytes` to `values` as values (each its slot's lowest value, which lies
+/// in the same slot, so a histogram of `values` counts it where `bytes` did) while `values` then
+/// holds fewer than `limit`: a small group merging small stored histograms keeps a short list
+/// rather than grow a counts array of every slot up to its largest value (tens of KiB per
+/// group for durations of 100 ms). `false`, adding nothing, when they would not fit or `bytes`
+/// is not of this crate's layout; [`add_counts`] then takes them.
+pub(super) fn add_values(
+    bytes: &[u8],
+    scratch: &mut Vec<(u64, u64)>,
+    values: &mut Vec<u64>,
+    limit: usize,
+) -> bool {
+    scratch.clear();
+    if read_counts(bytes, scratch).is_none() {
+        return false;
+    }
+    let total = scratch
+        .iter()
+        .try_fold(values.len() as u64, |n, &(_, count)| n.checked_add(count));
+    if total.is_none_or(|n| n >= limit as u64) {
+        return false;
+    }
+    let start = values.len();
+    for &(index, count) in scratch.iter() {
+        let Some(value) = value_at(index) else {
+            values.truncate(start);
+            return false;
+        };
+        values.extend(std::iter::repeat_n(value, count as usize));
+    }
+    true
+}
+
 /// A histogram as its counts by slot index, in the layout this crate writes: merging a stored
 /// histogram is then an addition per non-zero slot.
 #[derive(Debug, Default, Clone)]
@@ -286,6 +319,31 @@ mod tests {
                 .map(|v| (want.lowest_equivalent(v.value_iterated_to()), v.count_at_value()))
                 .collect();
             prop_assert_eq!(dense.values().collect::<Vec<_>>(), want);
+        }
+    }
+
+    proptest! {
+        /// Stored values merged into a short list are written back as the same histogram, and
+        /// a list they would not fit in is left as it was.
+        #[test]
+        fn values_merged_as_a_list_write_the_histogram_of_all_of_them(
+            values in prop::collection::vec(
+                prop_oneof![0u64..5_000, 0u64..100_000_000, Just(crate::hdr::MAX_MICROS)],
+                0..300,
+            ),
+            split in 0usize..300,
+        ) {
+            let (listed, stored) = values.split_at(split.min(values.len()));
+            let mut list = listed.to_vec();
+            let fits = add_values(&encoded(stored), &mut Vec::new(), &mut list, 256);
+            prop_assert_eq!(fits, values.len() < 256);
+            if fits {
+                let mut bytes = Vec::new();
+                prop_assert!(write_values(&list, &mut bytes).unwrap());
+                prop_assert_eq!(bytes, encoded(&values));
+            } else {
+                prop_assert_eq!(list, listed.to_vec());
+            }
         }
     }
 
