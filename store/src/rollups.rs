@@ -221,10 +221,9 @@ pub fn pair(
     let mut pairing = Pairing::default();
     for (hour, dir, data) in partitions(location, source, hours)? {
         let cover = cover_name(&data);
-        let covered = |grain: Grain| -> Result<Option<String>> {
-            let covers = covers_dir(grain, rollup.name, &dir);
-            let listed = location.list(&covers)?;
-            Ok((listed.binary_search(&cover).is_ok()).then(|| format!("{covers}/{cover}")))
+        let covered = |grain| -> Result<Option<String>> {
+            let (path, exists) = cover_at(location, grain, rollup.name, &dir, &cover)?;
+            Ok(exists.then_some(path))
         };
         if whole(hour)
             && let Some(path) = covered(Grain::Hour)?
@@ -287,9 +286,21 @@ fn partitions(
     Ok(out)
 }
 
-/// Where the hour summaries of `rollup`'s partition `dir` (`hour=…`) are.
-fn covers_dir(grain: Grain, rollup: &str, dir: &str) -> String {
-    format!("{}/{rollup}/{dir}", grain.root())
+/// The path of cover `cover` of `grain` for `rollup`'s partition `dir` (`hour=…`), and whether
+/// it exists.
+fn cover_at(
+    location: &Location,
+    grain: Grain,
+    rollup: &str,
+    dir: &str,
+    cover: &str,
+) -> Result<(String, bool)> {
+    let covers = format!("{}/{rollup}/{dir}", grain.root());
+    let exists = location
+        .list(&covers)?
+        .binary_search_by(|n| n.as_str().cmp(cover))
+        .is_ok();
+    Ok((format!("{covers}/{cover}"), exists))
 }
 
 /// The name of the hour summary that covers data files `names` (sorted): their number and a
@@ -335,13 +346,9 @@ pub(crate) fn cover_hour(
     for (summarizer, table) in summarizers.of(source) {
         let mut missing = Vec::new();
         for grain in [Grain::Hour, Grain::Minute] {
-            let dir_of_covers = covers_dir(grain, table.name, dir);
-            if location
-                .list(&dir_of_covers)?
-                .binary_search(&cover)
-                .is_err()
-            {
-                missing.push((grain, format!("{dir_of_covers}/{cover}")));
+            let (path, exists) = cover_at(location, grain, table.name, dir, &cover)?;
+            if !exists {
+                missing.push((grain, path));
             }
         }
         if missing.is_empty() {
