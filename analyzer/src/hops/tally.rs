@@ -23,7 +23,7 @@ use hdrhistogram::serialization::V2Serializer;
 use hopscope_schema::hops_1m::{
     self as rollup, Hop1mBatchBuilder, Hop1mRow, SLOWEST_KEPT, col as r,
 };
-use hopscope_schema::spans::{TABLE as SPANS, col as s, enters_service, kind};
+use hopscope_schema::spans::{self, TABLE as SPANS, col as s, enters_service, kind};
 
 use super::{
     HopRow, HopStats, INIT_SUBSEGMENTS_LIST, LAMBDA_FUNCTION, LAMBDA_SERVICE, OVERHEAD_SUBSEGMENT,
@@ -33,7 +33,7 @@ use crate::error::Result;
 use crate::hdr::{self, Decoder};
 use crate::interned::{Interner, NONE, flags, known, text};
 use crate::partials::Groups;
-use crate::rollups::{Plan, bucket, columns_of, slots_at};
+use crate::rollups::{Plan, bucket, columns_of, columns_or_nulls, slots_at};
 use crate::session::Session;
 use crate::significance;
 use crate::top_n::Top;
@@ -136,11 +136,12 @@ pub(super) async fn tally(
     Ok((total.finish(windows.len())?, plan.unsummarized_files()))
 }
 
-/// The `hops_1m` rows of `spans` (a data file's, in the stored schema): one per minute and hop.
-pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
+/// The `hops_1m` rows of `rows` (a data file's spans, in its own schema: a column added since
+/// reads as nulls, as in a scan): one per minute and hop.
+pub(crate) fn summarize(rows: &RecordBatch) -> Result<RecordBatch> {
     let mut part = Partial::new(SLOWEST_KEPT);
     part.grain = MINUTE;
-    part.add_batch(&columns_of(spans, &COLUMNS)?, None)?;
+    part.add_batch(&columns_or_nulls(rows, &spans::schema(), &COLUMNS)?, None)?;
     rows_of(part)
 }
 

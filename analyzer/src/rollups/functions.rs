@@ -16,12 +16,12 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::common::DataFusionError;
 use hdrhistogram::serialization::V2Serializer;
-use hopscope_schema::lambda_invocations::{TABLE as INVOCATIONS, col as li, status};
+use hopscope_schema::lambda_invocations::{self, TABLE as INVOCATIONS, col as li, status};
 use hopscope_schema::lambda_invocations_1m::{
     self as rollup, LambdaInvocation1mBatchBuilder, LambdaInvocation1mRow, col as r,
 };
 
-use super::{Plan, bucket, columns_of, either, slots_at};
+use super::{Plan, bucket, columns_of, columns_or_nulls, either, slots_at};
 use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
 use crate::interned::{Interner, NONE, pack_origin};
@@ -96,11 +96,14 @@ impl Acc {
     }
 }
 
-/// The `lambda_invocations_1m` rows of `invocations` (a data file's, in the stored schema): one
-/// per minute and function.
-pub(crate) fn summarize(invocations: &RecordBatch) -> Result<RecordBatch> {
+/// The `lambda_invocations_1m` rows of `rows` (a data file's invocations, in its own schema: a
+/// column added since reads as nulls, as in a scan): one per minute and function.
+pub(crate) fn summarize(rows: &RecordBatch) -> Result<RecordBatch> {
     let mut part = Partial::new(MINUTE);
-    part.add_rows(&columns_of(invocations, &COLUMNS)?, None)?;
+    part.add_rows(
+        &columns_or_nulls(rows, &lambda_invocations::schema(), &COLUMNS)?,
+        None,
+    )?;
     rows_of(part)
 }
 

@@ -21,14 +21,14 @@ use hdrhistogram::serialization::V2Serializer;
 use hopscope_schema::service_edges_1m::{
     self as rollup, ServiceEdge1mBatchBuilder, ServiceEdge1mRow, col as r,
 };
-use hopscope_schema::spans::{TABLE as SPANS, col as s, enters_node};
+use hopscope_schema::spans::{self, TABLE as SPANS, col as s, enters_node};
 
 use crate::error::Result;
 use crate::hdr::{self, Decoder, Recorded};
 use crate::interned::{Interner, NONE, flags, known, pack_origin};
 use crate::partials::Groups;
 use crate::rollups::flagged::{Flagged, FlaggedColumns};
-use crate::rollups::{Plan, bucket, columns_of, columns_or_nulls, slots_at};
+use crate::rollups::{Plan, bucket, columns_or_nulls, slots_at};
 use crate::session::Session;
 use crate::window::Window;
 
@@ -152,15 +152,15 @@ fn merge(parts: Vec<Partial>) -> Result<Vec<Group>> {
         .collect()
 }
 
-/// The `service_edges_1m` rows of `spans` (a data file's, in the stored schema): one per minute
-/// and group.
-pub(crate) fn summarize(spans: &RecordBatch) -> Result<RecordBatch> {
+/// The `service_edges_1m` rows of `rows` (a data file's spans, in its own schema: a column added
+/// since reads as nulls, as in a scan): one per minute and group.
+pub(crate) fn summarize(rows: &RecordBatch) -> Result<RecordBatch> {
     let mut part = Partial {
         grain: MINUTE,
         tallies_flagged: true,
         ..Partial::default()
     };
-    part.add_batch(&columns_of(spans, &COLUMNS)?, None)?;
+    part.add_batch(&columns_or_nulls(rows, &spans::schema(), &COLUMNS)?, None)?;
     rows_of(part)
 }
 

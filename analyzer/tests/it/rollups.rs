@@ -27,7 +27,9 @@ use hopscope_analyzer::rollups::summarizers;
 use hopscope_analyzer::service_map::{MapEdge, ServiceMap};
 use hopscope_analyzer::window::Window;
 use hopscope_collector::import::{ImportOptions, import_files, list_files};
+use hopscope_schema::lambda_invocations::col as li;
 use hopscope_schema::service_edges_1m::col as edges;
+use hopscope_schema::spans::col as s;
 use hopscope_schema::store_layout::VERSION_METADATA_KEY;
 use hopscope_store::{Rebuilt, Store};
 use hopscope_test_support::{import_store, import_store_with, samples_dir};
@@ -500,6 +502,43 @@ async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
         "nothing left to rebuild"
     );
     assert_same_reports(rolled.path(), sample_store(), &windows).await;
+}
+
+#[tokio::test]
+async fn data_files_written_before_a_column_are_summarized_with_it_null() {
+    // Stores as written before `spans.root` and the origin columns existed: the same data
+    // twice, one to read whole, the other summarized by a rebuild.
+    let old = || {
+        let store = import_store(&[samples_dir()]);
+        for file in files_under(store.path(), "spans") {
+            strip_columns(&file, &[s::ROOT, s::ACCOUNT_ID, s::REGION]);
+        }
+        for file in files_under(store.path(), "lambda_invocations") {
+            strip_columns(&file, &[li::ACCOUNT_ID, li::REGION]);
+        }
+        store
+    };
+    let (rolled, raw) = (old(), old());
+    let store = Store::open_or_create(rolled.path())
+        .unwrap()
+        .with_summarizers(summarizers());
+    let rebuilt = store.rebuild_rollups().expect("old data files summarize");
+    let files = |table| files_under(rolled.path(), table).len();
+    let minutes: Vec<_> = rebuilt.iter().map(|r| (r.table, r.minutes)).collect();
+    assert_eq!(
+        minutes,
+        [
+            ("service_edges_1m", files("spans")),
+            ("hops_1m", files("spans")),
+            ("lambda_invocations_1m", files("lambda_invocations")),
+        ]
+    );
+    let session = Session::open(rolled.path()).await.unwrap();
+    let (lo, hi) = span_range(&session).await;
+    let mut alarm_windows = windows(lo, hi, 0);
+    alarm_windows.truncate(6);
+    assert_same_alarm_series(&session, &alarm_windows).await;
+    assert_same_reports(rolled.path(), raw.path(), &windows(lo, hi, 6)).await;
 }
 
 /// Rewrites Parquet file `path` without `columns`, as a writer from before they existed did.
