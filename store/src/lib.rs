@@ -236,25 +236,27 @@ impl StoreWriter {
 }
 
 impl StoreWriter {
-    /// Creates data file `name` of partition `dir` of `table` from `bytes`, the encoding of
-    /// `rows`, unless another writer took the name (`None`). Its summaries are tallied and
-    /// encoded meanwhile, on a thread of their own: their CPU beside the file's write and sync.
+    /// Encodes `rows` and creates them as data file `name` of partition `dir` of `table`, unless
+    /// another writer took the name (`None`). Its summaries are tallied and encoded meanwhile, on
+    /// a thread of their own: their CPU beside the file's encoding, write and sync.
     fn create_data_file(
         &self,
-        table: &str,
+        table: &StoredTable,
         dir: &str,
         name: &str,
         rows: &RecordBatch,
-        bytes: Vec<u8>,
     ) -> Result<Option<Vec<Encoded>>> {
         let path = format!("{dir}/{name}");
-        if !self.summarizers.has(table) {
-            return Ok(self.location.create(&path, bytes)?.then(Vec::new));
+        let create = || {
+            let bytes = encode(rows, table, &self.location.describe(&path))?;
+            self.location.create(&path, bytes)
+        };
+        if !self.summarizers.has(table.name) {
+            return Ok(create()?.then(Vec::new));
         }
         let (created, summaries) = std::thread::scope(|scope| {
-            let summaries = scope.spawn(|| self.summaries(table, dir, name, rows));
-            let created = self.location.create(&path, bytes);
-            (created, joined(summaries))
+            let summaries = scope.spawn(|| self.summaries(table.name, dir, name, rows));
+            (create(), joined(summaries))
         });
         Ok(if created? { Some(summaries?) } else { None })
     }
@@ -291,8 +293,7 @@ impl BatchSink for StoreWriter {
                 let known = &self.partitions[&dir];
                 let name = part_name(known.next);
                 let path = format!("{dir}/{name}");
-                let bytes = encode(&part, &t, &self.location.describe(&path))?;
-                if let Some(summaries) = self.create_data_file(table, &dir, &name, &part, bytes)? {
+                if let Some(summaries) = self.create_data_file(&t, &dir, &name, &part)? {
                     // Only now that the data file exists: an index or summary never names a
                     // data file that is not there. Side by side, so their syncs overlap.
                     std::thread::scope(|scope| {
