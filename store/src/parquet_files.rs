@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::DataType;
 use hopscope_schema::store_layout::{DATA_EXTENSION, TEMP_PREFIX, VERSION_METADATA_KEY};
 use hopscope_schema::{SCHEMA_VERSION, StoredTable};
 use parquet::arrow::ArrowWriter;
@@ -35,7 +36,7 @@ pub(crate) fn data_file_names(names: Vec<String>) -> Vec<String> {
 }
 
 pub(crate) fn writer_properties(table: &StoredTable) -> WriterProperties {
-    let builder = table
+    let mut builder = table
         .unique_text
         .iter()
         .fold(WriterProperties::builder(), |b, col| {
@@ -45,6 +46,17 @@ pub(crate) fn writer_properties(table: &StoredTable) -> WriterProperties {
     // column chunk it reads. A ZSTD codec allocates a compression and a decompression context,
     // which took a fifth of a week's `hops` (profiled); a Snappy one allocates nothing.
     let compression = if table.source.is_some() {
+        // And only their group keys (the dictionary columns) keep a dictionary: a summary's
+        // sums, histograms and slowest traces are nearly unique per row, and interning them was
+        // a fifth of encoding a summary at import (profiled), for a dictionary as large as the
+        // values.
+        builder = builder.set_dictionary_enabled(false);
+        for field in table.schema.fields() {
+            if matches!(field.data_type(), DataType::Dictionary(..)) {
+                builder = builder
+                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), true);
+            }
+        }
         Compression::SNAPPY
     } else {
         Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level"))
@@ -91,4 +103,29 @@ pub(crate) fn encode(batch: &RecordBatch, table: &StoredTable, path: &Path) -> R
             .map_err(parquet_err)?;
     writer.write(batch).map_err(parquet_err)?;
     writer.into_inner().map_err(parquet_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use hopscope_schema::stored_table;
+
+    use super::*;
+
+    #[test]
+    fn rollups_keep_a_dictionary_for_their_group_keys_only() {
+        let hops = writer_properties(&stored_table("hops_1m").unwrap());
+        let dictionary = |path: &[&str]| {
+            hops.dictionary_enabled(&ColumnPath::new(
+                path.iter().map(|p| p.to_string()).collect(),
+            ))
+        };
+        assert!(dictionary(&["callee"]));
+        assert!(dictionary(&["caller"]));
+        assert!(!dictionary(&["durations"]));
+        assert!(!dictionary(&["critical_ms"]));
+        assert!(!dictionary(&["slowest", "list", "item", "trace_id"]));
+        let spans = writer_properties(&stored_table("spans").unwrap());
+        assert!(spans.dictionary_enabled(&ColumnPath::from("duration_ms")));
+        assert!(!spans.dictionary_enabled(&ColumnPath::from("id")));
+    }
 }
