@@ -116,7 +116,7 @@ mod tests {
         let hops = writer_properties(&stored_table("hops_1m").unwrap());
         let dictionary = |path: &[&str]| {
             hops.dictionary_enabled(&ColumnPath::new(
-                path.iter().map(|p| p.to_string()).collect(),
+                path.iter().map(ToString::to_string).collect(),
             ))
         };
         assert!(dictionary(&["callee"]));
