@@ -16,8 +16,9 @@ pub enum StoreAction {
     /// Write the rollups that are missing: the per-minute summaries of data written before
     /// rollups existed, or by an import or collect killed between a data file and its summary
     /// (reports read such files whole until then, and say so); then the summary of every ended
-    /// hour that has none covering its data files (windows of days read those), and that hour's
-    /// minutes merged into one file (windows that cut an hour read those)
+    /// hour that has none covering its data files (windows of days read those), and, for an hour
+    /// of several data files, its minutes merged into one file (windows that cut an hour read
+    /// those)
     RebuildRollups,
 }
 

@@ -20,7 +20,8 @@
 //! minute by minute, and an hour of a busy store has dozens of data files: opening each one's
 //! summary cost more than reading its rows. So each ended hour also gets its minute summaries
 //! merged into one file (`_minutes/<rollup>/hour=H/cover-<n>-<hash>.parquet`, named and taken
-//! like the hour's cover), still one row per group and minute.
+//! like the hour's cover), still one row per group and minute. An hour of one data file needs
+//! none: that file's minute summary is read.
 //!
 //! What a summary holds is the analyzer's business: it installs a [`Summarizer`] per rollup
 //! table (the store only knows which files pair up).
@@ -345,7 +346,7 @@ pub(crate) fn cover_hour(
     let mut covers = Vec::new();
     for (summarizer, table) in summarizers.of(source) {
         let mut missing = Vec::new();
-        for grain in [Grain::Hour, Grain::Minute] {
+        for &grain in grains(data) {
             let (path, exists) = cover_at(location, grain, table.name, dir, &cover)?;
             if !exists {
                 missing.push((grain, path));
@@ -373,6 +374,16 @@ pub(crate) fn cover_hour(
     }
     create_all(location, covers)?;
     Ok(covered)
+}
+
+/// The grains an hour of data files `data` is covered in: an hour of one data file has no
+/// merged minutes, for its file's minute summary already is them (a reader takes that).
+fn grains(data: &[String]) -> &'static [Grain] {
+    if data.len() == 1 {
+        &[Grain::Hour]
+    } else {
+        &[Grain::Hour, Grain::Minute]
+    }
 }
 
 /// Whether hour `hour` (since the epoch) has ended at `now_us`: only then is it covered, so a

@@ -431,23 +431,27 @@ mod tests {
         // An alarm's periods: hour-long ones take the covers, shorter ones the minutes.
         let by_hours = Plan::by_period(&session, "hops_1m", window, 2 * HOUR).unwrap();
         assert_eq!(by_hours.pairing, plan.pairing);
-        // Hours read minute by minute take each one's merged minutes, one file per hour.
-        let merged = |pairing: &Pairing| {
-            pairing.summaries.len() == 2
-                && pairing
-                    .summaries
-                    .iter()
-                    .all(|p| p.starts_with("_minutes/hops_1m/hour=2026-11-20T"))
+        // Hours read minute by minute take one file per hour: here, where each hour holds one
+        // data file, its minute summary (no merged minutes are written for it).
+        let by_minutes = |prefix: &str| {
+            let by_5m = Plan::by_period(&session, "hops_1m", window, 5 * 60_000_000).unwrap();
+            let cut = Window {
+                start_us: nine + MINUTE,
+                end_us: nine + 2 * HOUR - MINUTE,
+            };
+            let cut = Plan::new(&session, "hops_1m", Some(&[cut]), true).unwrap();
+            for pairing in [by_5m.pairing, cut.pairing] {
+                assert!(pairing.hours.is_empty(), "{pairing:?}");
+                assert!(pairing.unsummarized.is_empty(), "{pairing:?}");
+                assert_eq!(pairing.summaries.len(), 2, "{pairing:?}");
+                assert!(
+                    pairing.summaries.iter().all(|p| p.starts_with(prefix)),
+                    "{prefix}: {pairing:?}"
+                );
+            }
         };
-        let by_5m = Plan::by_period(&session, "hops_1m", window, 5 * 60_000_000).unwrap();
-        assert!(by_5m.pairing.hours.is_empty(), "{:?}", by_5m.pairing);
-        assert!(merged(&by_5m.pairing), "{:?}", by_5m.pairing);
-        let cut = Window {
-            start_us: nine + MINUTE,
-            end_us: nine + 2 * HOUR - MINUTE,
-        };
-        let cut = Plan::new(&session, "hops_1m", Some(&[cut]), true).unwrap();
-        assert!(merged(&cut.pairing), "{:?}", cut.pairing);
+        by_minutes("hops_1m/hour=2026-11-20T");
+        assert!(files(store.path(), "_minutes").is_empty());
         assert_eq!(
             plan.hours,
             Some(vec![(
@@ -516,10 +520,11 @@ mod tests {
         );
         let plan = Plan::new(&session, "hops_1m", Some(&[window]), true).unwrap();
         assert_eq!(plan.pairing.hours.len(), 2);
-        assert_eq!(
-            files(store.path(), "_hours").len() + files(store.path(), "_minutes").len(),
-            2 * first.len()
-        );
+        assert_eq!(files(store.path(), "_hours").len(), 2 * first.len());
+        // Each hour now holds two data files: read minute by minute, from their merged minutes.
+        by_minutes("_minutes/hops_1m/hour=2026-11-20T");
+        // One merged file per hour summary of each rollup.
+        assert_eq!(files(store.path(), "_minutes").len(), first.len());
     }
 
     #[test]

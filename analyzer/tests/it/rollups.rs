@@ -415,6 +415,36 @@ fn files_under(root: &Path, table: &str) -> Vec<PathBuf> {
 }
 
 #[tokio::test]
+async fn hours_of_several_data_files_are_read_from_their_merged_minutes() {
+    // Two scenarios in the same two hours, imported one after the other: two data files an
+    // hour, so each ended hour gets its minutes merged.
+    let inputs = [samples_dir().join("users"), samples_dir().join("dietician")];
+    let rolled = tempfile::tempdir().unwrap();
+    let store = Store::open_or_create(rolled.path())
+        .unwrap()
+        .with_summarizers(summarizers());
+    for input in &inputs {
+        let mut writer = store.writer();
+        let files = list_files(std::slice::from_ref(input)).unwrap();
+        import_files(&files, &ImportOptions::default(), &mut writer, |_| {}).unwrap();
+    }
+    let hours = std::fs::read_dir(rolled.path().join("spans"))
+        .unwrap()
+        .count();
+    for rollup in ["service_edges_1m", "hops_1m"] {
+        let merged = files_under(rolled.path(), &format!("_minutes/{rollup}"));
+        assert_eq!(merged.len(), hours, "{rollup}: {merged:?}");
+    }
+    let raw = import_store(&inputs);
+    let session = Session::open(rolled.path()).await.unwrap();
+    let (lo, hi) = span_range(&session).await;
+    let mut alarm_windows = windows(lo, hi, 0);
+    alarm_windows.truncate(6);
+    assert_same_alarm_series(&session, &alarm_windows).await;
+    assert_same_reports(rolled.path(), raw.path(), &windows(lo, hi, 12)).await;
+}
+
+#[tokio::test]
 async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
     let rolled = import_store_with(&[samples_dir()], summarizers());
     let (edges, hops) = (
@@ -431,8 +461,8 @@ async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
     for file in lost.iter().chain(&lost_hops) {
         std::fs::remove_file(file).unwrap();
     }
-    // And their hours' merged minutes, which would stand in for them.
-    std::fs::remove_dir_all(rolled.path().join("_minutes")).unwrap();
+    // Each hour holds one data file, so no merged minutes stand in for the lost summaries.
+    assert!(!rolled.path().join("_minutes").exists());
     let session = Session::open(rolled.path()).await.unwrap();
     let (lo, hi) = span_range(&session).await;
     let raw = Session::open(sample_store()).await.unwrap();
@@ -471,33 +501,26 @@ async fn data_files_without_a_summary_are_read_whole_until_rebuilt() {
     let store = Store::open_or_create(rolled.path())
         .unwrap()
         .with_summarizers(summarizers());
-    let rebuilt = |table, minutes, merged_hours| Rebuilt {
+    let rebuilt = |table, minutes| Rebuilt {
         table,
         minutes,
         hours: 0,
-        merged_hours,
+        merged_hours: 0,
     };
-    // Every ended hour of each source gets its merged minutes back.
-    let hours = |table: &str| {
-        std::fs::read_dir(rolled.path().join(table))
-            .unwrap()
-            .count()
-    };
-    let (span_hours, invocation_hours) = (hours("spans"), hours("lambda_invocations"));
     assert_eq!(
         store.rebuild_rollups().unwrap(),
         [
-            rebuilt("service_edges_1m", lost.len(), span_hours),
-            rebuilt("hops_1m", lost_hops.len(), span_hours),
-            rebuilt("lambda_invocations_1m", 0, invocation_hours),
+            rebuilt("service_edges_1m", lost.len()),
+            rebuilt("hops_1m", lost_hops.len()),
+            rebuilt("lambda_invocations_1m", 0),
         ]
     );
     assert_eq!(
         store.rebuild_rollups().unwrap(),
         [
-            rebuilt("service_edges_1m", 0, 0),
-            rebuilt("hops_1m", 0, 0),
-            rebuilt("lambda_invocations_1m", 0, 0)
+            rebuilt("service_edges_1m", 0),
+            rebuilt("hops_1m", 0),
+            rebuilt("lambda_invocations_1m", 0)
         ],
         "nothing left to rebuild"
     );
@@ -599,7 +622,8 @@ fn named(name: String, rule: MetricRule) -> Rule {
 async fn summaries_without_error_flags_and_extremes_leave_those_rules_to_the_sql() {
     let rolled = import_store_with(&[samples_dir()], summarizers());
     // Every other minute summary as written before `flagged_errors`, `min_ms` and `max_ms`, and
-    // the hour summaries and merged minutes made again from those minutes, old and new.
+    // the hour summaries made again from those minutes, old and new (each hour holds one data
+    // file, so it has no merged minutes).
     let added = [edges::FLAGGED_ERRORS, edges::MIN_MS, edges::MAX_MS];
     for file in files_under(rolled.path(), "service_edges_1m")
         .iter()
@@ -607,9 +631,8 @@ async fn summaries_without_error_flags_and_extremes_leave_those_rules_to_the_sql
     {
         strip_columns(file, &added);
     }
-    for covers in ["_hours/service_edges_1m", "_minutes/service_edges_1m"] {
-        std::fs::remove_dir_all(rolled.path().join(covers)).unwrap();
-    }
+    std::fs::remove_dir_all(rolled.path().join("_hours/service_edges_1m")).unwrap();
+    assert!(!rolled.path().join("_minutes").exists());
     let store = Store::open_or_create(rolled.path())
         .unwrap()
         .with_summarizers(summarizers());
@@ -620,10 +643,10 @@ async fn summaries_without_error_flags_and_extremes_leave_those_rules_to_the_sql
             table: "service_edges_1m",
             minutes: 0,
             hours: 2,
-            merged_hours: 2,
+            merged_hours: 0,
         }
     );
-    // An hour's group that merged an old minute does not know them: null, never zero.
+    // An hour's group made of old minutes does not know them: null, never zero.
     let session = Session::open(rolled.path()).await.unwrap();
     let covers = files_under(rolled.path(), "_hours/service_edges_1m");
     let (mut unknown, mut known) = (0, 0);
