@@ -391,13 +391,21 @@ async fn reports_from_rollups_are_reports_from_spans_on_every_scenario_and_windo
         .await;
         assert!(hops.unsummarized_files > 0, "{name}");
         assert!(!hops.hops.is_empty(), "{name}");
-        // The fixed windows: every span, minutes, less than a minute, and whole hours.
-        let mut alarm_windows = windows(lo, hi, 0);
-        alarm_windows.truncate(6);
-        assert_same_alarm_series(&Session::open(rolled.path()).await.unwrap(), &alarm_windows)
-            .await;
-        assert_same_reports(rolled.path(), raw.path(), &windows(lo, hi, 12)).await;
+        assert_rolled_reads_raw(rolled.path(), raw.path(), 12).await;
     }
+}
+
+/// The alarm series of `rolled` (a store with rollups) equal their SQL on the fixed windows over
+/// its spans, and its reports equal those of `raw` (the same spans, without) on those and
+/// `random` more windows.
+async fn assert_rolled_reads_raw(rolled: &Path, raw: &Path, random: usize) {
+    let session = Session::open(rolled).await.unwrap();
+    let (lo, hi) = span_range(&session).await;
+    // The fixed windows: every span, minutes, less than a minute, and whole hours.
+    let mut alarm_windows = windows(lo, hi, 0);
+    alarm_windows.truncate(6);
+    assert_same_alarm_series(&session, &alarm_windows).await;
+    assert_same_reports(rolled, raw, &windows(lo, hi, random)).await;
 }
 
 /// Span data files of the store at `root` and their summaries, as paths under it.
@@ -436,12 +444,7 @@ async fn hours_of_several_data_files_are_read_from_their_merged_minutes() {
         assert_eq!(merged.len(), hours, "{rollup}: {merged:?}");
     }
     let raw = import_store(&inputs);
-    let session = Session::open(rolled.path()).await.unwrap();
-    let (lo, hi) = span_range(&session).await;
-    let mut alarm_windows = windows(lo, hi, 0);
-    alarm_windows.truncate(6);
-    assert_same_alarm_series(&session, &alarm_windows).await;
-    assert_same_reports(rolled.path(), raw.path(), &windows(lo, hi, 12)).await;
+    assert_rolled_reads_raw(rolled.path(), raw.path(), 12).await;
 }
 
 #[tokio::test]
@@ -556,12 +559,7 @@ async fn data_files_written_before_a_column_are_summarized_with_it_null() {
             ("lambda_invocations_1m", files("lambda_invocations")),
         ]
     );
-    let session = Session::open(rolled.path()).await.unwrap();
-    let (lo, hi) = span_range(&session).await;
-    let mut alarm_windows = windows(lo, hi, 0);
-    alarm_windows.truncate(6);
-    assert_same_alarm_series(&session, &alarm_windows).await;
-    assert_same_reports(rolled.path(), raw.path(), &windows(lo, hi, 6)).await;
+    assert_rolled_reads_raw(rolled.path(), raw.path(), 6).await;
 }
 
 /// Rewrites Parquet file `path` without `columns`, as a writer from before they existed did.
